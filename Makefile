@@ -1,0 +1,155 @@
+# libdistill — see README.md.  `make`, `make check`, `make demo`, `make bench`,
+# `make install PREFIX=... DESTDIR=...`, `make abi-check`, `make check SANITIZE=1`.
+
+VERSION := $(shell sed -n 's/^\#define DISTILL_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' include/distill/version.h | paste -sd.)
+MAJOR   := $(word 1,$(subst ., ,$(VERSION)))
+
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+BINDIR       ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+CFLAGS_BASE := -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -g -fPIC -Iinclude
+ifeq ($(WERROR),1)
+CFLAGS_BASE += -Werror
+endif
+ifeq ($(CI),true)
+CFLAGS_BASE += -Werror
+endif
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BUILD    := build/san
+OUT      := build/san/lib
+else
+SANFLAGS :=
+BUILD    := build/rel
+OUT      := lib
+endif
+ALL_CFLAGS  := $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
+LIB_CFLAGS  := $(ALL_CFLAGS) -fvisibility=hidden
+DEP_LIBS    := -lblis -lm -lpthread
+CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
+
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+STATIC  := $(OUT)/libdistill.a
+SONAME  := libdistill.so.$(MAJOR)
+SHARED  := $(OUT)/libdistill.so.$(VERSION)
+
+TEST_SRC := $(wildcard test/test_*.c) test/check_main.c
+TEST_BIN := $(BUILD)/test/check_distill
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all static shared check test-c test-python test-examples test-abi bench demo \
+        install uninstall clean abi-check abi-baseline deps
+all: static shared
+
+static: $(STATIC)
+shared: $(SHARED)
+
+$(BUILD)/%.o: %.c $(wildcard include/distill/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ) lib/libdistill.map
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libdistill.map \
+	    -Wl,--no-undefined -o $@ $(LIB_OBJ) $(DEP_LIBS)
+	ln -sf libdistill.so.$(VERSION) $(OUT)/$(SONAME)
+	ln -sf $(SONAME) $(OUT)/libdistill.so
+
+deps:
+	@sh scripts/install-deps.sh --ensure
+
+# ---- tests -----------------------------------------------------------------
+$(TEST_BIN): $(TEST_SRC) test/testutil.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(TEST_SRC) $(STATIC) $(DEP_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/test/abi_smoke: test/abi_smoke.c $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUT) -ldistill -Wl,-rpath,$(abspath $(OUT))
+
+$(BUILD)/examples/%: examples/%.c $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUT) -ldistill -lz -Wl,-rpath,$(abspath $(OUT))
+
+$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(STATIC) $(DEP_LIBS)
+
+# The sanitised Python run preloads ASan's runtime into the interpreter.
+ifeq ($(SANITIZE),1)
+PY_ENV := LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0
+endif
+
+check: deps all test-c test-abi test-examples test-python
+	@echo "make check: all test groups passed"
+
+test-c: $(TEST_BIN)
+	CK_DEFAULT_TIMEOUT=120 $(TEST_BIN)
+
+test-abi: $(BUILD)/test/abi_smoke
+	$(BUILD)/test/abi_smoke
+	@sh scripts/check-exports.sh $(SHARED)
+
+test-examples: $(EXAMPLES)
+	$(BUILD)/examples/hello_krr
+	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) examples/hello_krr.py
+
+test-python: $(SHARED)
+	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) test/test_python.py
+
+bench: deps $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/compare_torch.py
+
+demo: deps $(BUILD)/examples/krr_fmnist
+	$(BUILD)/examples/krr_fmnist
+
+# ---- install -----------------------------------------------------------------
+distill.pc: distill.pc.in include/distill/version.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: all distill.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/distill $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/distill/*.h $(DESTDIR)$(INCLUDEDIR)/distill/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libdistill.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdistill.so
+	install -m 644 distill.pc $(DESTDIR)$(PKGCONFIGDIR)/distill.pc
+	@rm -f distill.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/distill
+	rm -f $(DESTDIR)$(LIBDIR)/libdistill.a $(DESTDIR)$(LIBDIR)/libdistill.so* \
+	      $(DESTDIR)$(PKGCONFIGDIR)/distill.pc
+
+# ---- ABI ---------------------------------------------------------------------
+# abidiff exit status: bit 4 (4) = ABI change, bit 8 (8) = incompatible change.
+abi-check: $(SHARED)
+	@command -v abidiff >/dev/null || { sh scripts/install-deps.sh --ensure; }
+	@abidw --headers-dir include/distill --out-file $(BUILD)/current.abi $(SHARED)
+	@abidiff --headers-dir2 include/distill abi/baseline.abi $(SHARED); rc=$$?; \
+	 if [ $$((rc & 8)) -ne 0 ]; then echo "abi-check: INCOMPATIBLE change (abidiff $$rc)"; exit 1; \
+	 elif [ $$((rc & 4)) -ne 0 ]; then echo "abi-check: compatible additions; review and refresh abi/baseline.abi at release"; \
+	 elif [ $$rc -ne 0 ]; then echo "abi-check: abidiff failed ($$rc)"; exit 1; \
+	 else echo "abi-check: identical to abi/baseline.abi"; fi
+
+abi-baseline: $(SHARED)
+	abidw --headers-dir include/distill --out-file abi/baseline.abi $(SHARED)
+
+clean:
+	rm -rf build lib/libdistill.a lib/libdistill.so* distill.pc

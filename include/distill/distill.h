@@ -1,0 +1,11 @@
+/* libdistill: the umbrella header.  See README.md and docs/. */
+#ifndef DISTILL_DISTILL_H
+#define DISTILL_DISTILL_H
+
+#include "export.h"
+#include "version.h"
+#include "status.h"
+#include "core.h"
+#include "kernels.h"
+
+#endif /* DISTILL_DISTILL_H */

@@ -1,0 +1,60 @@
+/* Private to libdistill: the context's layout and the helpers every layer
+ * uses to allocate, fail with a message, log, and check sizes. */
+#ifndef DISTILL_CORE_INTERNAL_H
+#define DISTILL_CORE_INTERNAL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distill/core.h"
+
+#if defined(__GNUC__)
+#  define DISTILL__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#  define DISTILL__HIDDEN __attribute__((visibility("hidden")))
+#else
+#  define DISTILL__PRINTF(f, a)
+#  define DISTILL__HIDDEN
+#endif
+
+#define DISTILL__ALIGN 64
+#define DISTILL__ERRLEN 512
+
+struct distill_context {
+    distill_allocator allocator;
+    uint64_t seed;
+    int32_t threads;          /* effective, >= 1 */
+    int32_t log_level;
+    distill_log_fn log;
+    void *log_user;
+    distill_progress_fn progress;
+    void *progress_user;
+    volatile sig_atomic_t cancel;
+    distill_status last_status;
+    uint64_t next_stream;     /* handle streams start at 2^32 */
+    uint32_t notices;         /* one-time log notices already given */
+    char last_error[DISTILL__ERRLEN];
+};
+
+/* Allocation through the context's hooks, DISTILL__ALIGN-aligned. */
+void *distill__alloc(distill_context *ctx, size_t size);
+void distill__free(distill_context *ctx, void *ptr);
+
+/* Record `status` and a formatted message on ctx; returns status, so a
+ * failing path reads `return distill__fail(ctx, DISTILL_E_SHAPE, ...)`. */
+distill_status distill__fail(distill_context *ctx, distill_status status,
+                             const char *fmt, ...) DISTILL__PRINTF(3, 4);
+void distill__log(distill_context *ctx, int level, const char *fmt, ...)
+    DISTILL__PRINTF(3, 4);
+
+/* Report progress and poll the cancel flag. */
+distill_status distill__progress(distill_context *ctx, const char *stage,
+                                 int64_t done, int64_t total);
+
+/* A fresh RNG stream id for a new handle (>= 2^32). */
+uint64_t distill__new_stream(distill_context *ctx);
+
+/* a*b into *out; 0 on success, -1 on overflow. */
+int distill__mul_size(size_t a, size_t b, size_t *out);
+
+#endif /* DISTILL_CORE_INTERNAL_H */

@@ -1,0 +1,27 @@
+/* Private: a sequential reader over one counter-based Philox stream.
+ * Word i of stream s under seed k is philox(counter = (i/4, s), key = k)[i%4],
+ * so any position can be reached in O(1) and results never depend on how
+ * many numbers another handle drew. */
+#ifndef DISTILL_CORE_RNG_H
+#define DISTILL_CORE_RNG_H
+
+#include <stdint.h>
+
+typedef struct distill__rng {
+    uint64_t seed;
+    uint64_t stream;
+    uint64_t offset; /* index of the next 32-bit word */
+} distill__rng;
+
+void distill__rng_init(distill__rng *r, uint64_t seed, uint64_t stream, uint64_t offset);
+uint32_t distill__rng_word(uint64_t seed, uint64_t stream, uint64_t index);
+uint32_t distill__rng_u32(distill__rng *r);
+/* Uniform in [0, 1) with 24 random bits. */
+float distill__rng_uniform(distill__rng *r);
+/* Standard normal (Box-Muller on two fresh words, no cached spare, so the
+ * stream position after n draws is always 2n). */
+float distill__rng_normal(distill__rng *r);
+/* Uniform integer in [0, n), n >= 1, without modulo bias. */
+uint64_t distill__rng_below(distill__rng *r, uint64_t n);
+
+#endif /* DISTILL_CORE_RNG_H */

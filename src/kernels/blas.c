@@ -1,0 +1,48 @@
+/* The BLIS wrappers.  Row-major storage maps to BLIS strides (rs = ld,
+ * cs = 1); BLIS reads const inputs through non-const pointers, hence the
+ * casts. */
+#include <blis.h>
+
+#include "blas.h"
+#include "distill/kernels.h"
+
+static trans_t bli_trans(int t) { return t == DISTILL_TRANS ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE; }
+
+static void threads_of(distill_context *ctx, rntm_t *r)
+{
+    distill__blis_prepare(ctx);
+    bli_rntm_set_num_threads(ctx->threads, r);
+}
+
+#define DISTILL__BLAS_DEF(T, ch)                                                             \
+    void distill__##ch##gemm(distill_context *ctx, int ta, int tb, int64_t m, int64_t n,     \
+                             int64_t k, T alpha, const T *a, int64_t lda, const T *b,        \
+                             int64_t ldb, T beta, T *c, int64_t ldc)                         \
+    {                                                                                        \
+        rntm_t r = BLIS_RNTM_INITIALIZER;                                                    \
+        threads_of(ctx, &r);                                                                 \
+        bli_##ch##gemm_ex(bli_trans(ta), bli_trans(tb), m, n, k, &alpha, (T *)a, lda, 1,     \
+                          (T *)b, ldb, 1, &beta, c, ldc, 1, NULL, &r);                       \
+    }                                                                                        \
+    void distill__##ch##syrk_lower(distill_context *ctx, int ta, int64_t n, int64_t k,       \
+                                   T alpha, const T *a, int64_t lda, T beta, T *c,           \
+                                   int64_t ldc)                                              \
+    {                                                                                        \
+        rntm_t r = BLIS_RNTM_INITIALIZER;                                                    \
+        threads_of(ctx, &r);                                                                 \
+        bli_##ch##syrk_ex(BLIS_LOWER, bli_trans(ta), n, k, &alpha, (T *)a, lda, 1, &beta, c, \
+                          ldc, 1, NULL, &r);                                                 \
+    }                                                                                        \
+    void distill__##ch##trsm_lower(distill_context *ctx, int right, int ta, int64_t m,       \
+                                   int64_t n, T alpha, const T *l, int64_t ldl, T *b,        \
+                                   int64_t ldb)                                              \
+    {                                                                                        \
+        rntm_t r = BLIS_RNTM_INITIALIZER;                                                    \
+        threads_of(ctx, &r);                                                                 \
+        bli_##ch##trsm_ex(right ? BLIS_RIGHT : BLIS_LEFT, BLIS_LOWER, bli_trans(ta),         \
+                          BLIS_NONUNIT_DIAG, m, n, &alpha, (T *)l, ldl, 1, b, ldb, 1, NULL,  \
+                          &r);                                                               \
+    }
+
+DISTILL__BLAS_DEF(float, s)
+DISTILL__BLAS_DEF(double, d)

@@ -1,0 +1,32 @@
+/* Private: the library's only door to BLIS.  Row-major matrices with a
+ * leading dimension; trans flags are DISTILL_NO_TRANS / DISTILL_TRANS.
+ * Each call passes the context's thread count in a local rntm_t. */
+#ifndef DISTILL_KERNELS_BLAS_H
+#define DISTILL_KERNELS_BLAS_H
+
+#include <stdint.h>
+
+#include "../core/internal.h"
+
+/* Make sure the BLIS sub-configuration was chosen before BLIS initialises;
+ * logs once per context when the host's choice stands. */
+void distill__blis_prepare(distill_context *ctx);
+
+#define DISTILL__BLAS_DECL(T, ch)                                                            \
+    /* C = alpha op(A) op(B) + beta C; op(A) m x k, op(B) k x n */                           \
+    void distill__##ch##gemm(distill_context *ctx, int ta, int tb, int64_t m, int64_t n,     \
+                             int64_t k, T alpha, const T *a, int64_t lda, const T *b,        \
+                             int64_t ldb, T beta, T *c, int64_t ldc);                        \
+    /* lower triangle of C = alpha op(A) op(A)^T + beta C; op(A) n x k */                    \
+    void distill__##ch##syrk_lower(distill_context *ctx, int ta, int64_t n, int64_t k,       \
+                                   T alpha, const T *a, int64_t lda, T beta, T *c,           \
+                                   int64_t ldc);                                             \
+    /* B (m x n) = alpha op(L)^-1 B (left) or alpha B op(L)^-1 (right), L lower */          \
+    void distill__##ch##trsm_lower(distill_context *ctx, int right, int ta, int64_t m,       \
+                                   int64_t n, T alpha, const T *l, int64_t ldl, T *b,        \
+                                   int64_t ldb);
+
+DISTILL__BLAS_DECL(float, s)
+DISTILL__BLAS_DECL(double, d)
+
+#endif /* DISTILL_KERNELS_BLAS_H */

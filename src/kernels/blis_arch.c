@@ -1,0 +1,99 @@
+/* Choosing BLIS's sub-configuration.
+ *
+ * Debian's BLIS 0.9 picks its slow `generic` (or a weaker) sub-configuration
+ * on CPUs it does not know.  BLIS reads BLIS_ARCH_TYPE once, when it
+ * initialises, so unless the user set it we set it to the best
+ * sub-configuration this CPU supports before our first BLIS call.  Ids are
+ * found by name through bli_arch_string(), never hard-coded.  If BLIS was
+ * already initialised by the host, its choice stands and we say so. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <blis.h>
+
+#include "blas.h"
+#include "distill/kernels.h"
+
+#define NOTICE_BLIS 1u
+
+static pthread_once_t arch_once = PTHREAD_ONCE_INIT;
+static const char *arch_wanted;   /* what we asked for, or NULL */
+static int arch_user_set;         /* BLIS_ARCH_TYPE was in the environment */
+static const char *arch_active;   /* what BLIS runs */
+
+static const char *best_for_cpu(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return "skx";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return __builtin_cpu_is("amd") ? "zen3" : "haswell";
+    if (__builtin_cpu_supports("avx"))
+        return "sandybridge";
+#endif
+    return NULL;
+}
+
+static int arch_id_by_name(const char *name)
+{
+    int i;
+    for (i = 0; i < (int)BLIS_NUM_ARCHS; i++) {
+        const char *s = bli_arch_string((arch_t)i);
+        if (s && strcmp(s, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static void choose_arch(void)
+{
+    const char *env = getenv("BLIS_ARCH_TYPE");
+    arch_user_set = env && *env;
+    if (!arch_user_set) {
+        const char *want = best_for_cpu();
+        int id = want ? arch_id_by_name(want) : -1;
+        if (id < 0 && want && strcmp(want, "zen3") == 0)
+            id = arch_id_by_name(want = "haswell");
+        if (id >= 0) {
+            char buf[16];
+            snprintf(buf, sizeof buf, "%d", id);
+            if (setenv("BLIS_ARCH_TYPE", buf, 0) == 0)
+                arch_wanted = want;
+        }
+    }
+    /* The first query initialises BLIS (if nobody did) and reads the env. */
+    arch_active = bli_arch_string(bli_arch_query_id());
+    if (!arch_active)
+        arch_active = "unknown";
+}
+
+void distill__blis_prepare(distill_context *ctx)
+{
+    pthread_once(&arch_once, choose_arch);
+    if (ctx->notices & NOTICE_BLIS)
+        return;
+    ctx->notices |= NOTICE_BLIS;
+    if (arch_user_set)
+        distill__log(ctx, DISTILL_LOG_INFO, "BLIS sub-configuration '%s' (BLIS_ARCH_TYPE set by the user)",
+                     arch_active);
+    else if (arch_wanted && strcmp(arch_wanted, arch_active) != 0)
+        distill__log(ctx, DISTILL_LOG_WARN,
+                     "BLIS was initialised before libdistill chose its sub-configuration: "
+                     "keeping the host's '%s' (this CPU supports '%s')",
+                     arch_active, arch_wanted);
+    else
+        distill__log(ctx, DISTILL_LOG_INFO, "BLIS sub-configuration '%s'", arch_active);
+}
+
+const char *distill_context_blis_arch(distill_context *ctx)
+{
+    if (ctx)
+        distill__blis_prepare(ctx);
+    else
+        pthread_once(&arch_once, choose_arch);
+    return arch_active;
+}

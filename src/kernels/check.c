@@ -1,0 +1,65 @@
+#include <math.h>
+
+#include "check.h"
+
+/* Largest dimension we accept: keeps every product of two dimensions and
+ * an element size far from overflow on 64-bit size_t. */
+#define DIM_MAX ((int64_t)1 << 28)
+
+distill_status distill__check_dim(distill_context *ctx, const char *fn, const char *name,
+                                  int64_t dim)
+{
+    if (dim < 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: %s must be >= 1, got %lld", fn, name,
+                             (long long)dim);
+    if (dim > DIM_MAX)
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: %s = %lld overflows the size limit", fn,
+                             name, (long long)dim);
+    return DISTILL_OK;
+}
+
+distill_status distill__check_matrix(distill_context *ctx, const char *fn, const char *name,
+                                     const void *ptr, int64_t rows, int64_t cols, int64_t ld)
+{
+    size_t extent;
+    if (!ptr)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: %s is NULL", fn, name);
+    if (rows < 1 || cols < 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: %s must be at least 1 x 1, got %lld x %lld",
+                             fn, name, (long long)rows, (long long)cols);
+    if (ld < cols)
+        return distill__fail(ctx, DISTILL_E_SHAPE,
+                             "%s: leading dimension of %s is %lld, less than its %lld columns", fn,
+                             name, (long long)ld, (long long)cols);
+    if (distill__mul_size((size_t)rows, (size_t)ld, &extent) ||
+        distill__mul_size(extent, sizeof(double), &extent))
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: %s (%lld x %lld, ld %lld) overflows", fn,
+                             name, (long long)rows, (long long)cols, (long long)ld);
+    return DISTILL_OK;
+}
+
+distill_status distill__check_optional(distill_context *ctx, const char *fn, const char *name,
+                                       const void *ptr, int64_t rows, int64_t cols, int64_t ld)
+{
+    return ptr ? distill__check_matrix(ctx, fn, name, ptr, rows, cols, ld) : DISTILL_OK;
+}
+
+distill_status distill__check_finite(distill_context *ctx, const char *fn, const char *name,
+                                     const float *x, int64_t rows, int64_t cols, int64_t ld)
+{
+    int64_t i, j;
+    for (i = 0; i < rows; i++) {
+        const float *row = x + i * ld;
+        float acc = 0.0f;
+        /* x * 0 is NaN exactly for NaN and Inf: one cheap pass, then locate. */
+        for (j = 0; j < cols; j++)
+            acc += row[j] * 0.0f;
+        if (acc != 0.0f)
+            for (j = 0; j < cols; j++)
+                if (!isfinite(row[j]))
+                    return distill__fail(ctx, DISTILL_E_NUMERIC, "%s: %s[%lld, %lld] is %s", fn,
+                                         name, (long long)i, (long long)j,
+                                         isnan(row[j]) ? "NaN" : "Inf");
+    }
+    return DISTILL_OK;
+}

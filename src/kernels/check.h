@@ -1,0 +1,31 @@
+/* Private: argument checks shared by the kernels, each failing with a
+ * message that names the function and the argument. */
+#ifndef DISTILL_KERNELS_CHECK_H
+#define DISTILL_KERNELS_CHECK_H
+
+#include <stdint.h>
+
+#include "../core/internal.h"
+
+/* ptr non-NULL, rows >= 1, cols >= 1, ld >= cols, extent fits size_t. */
+distill_status distill__check_matrix(distill_context *ctx, const char *fn, const char *name,
+                                     const void *ptr, int64_t rows, int64_t cols, int64_t ld);
+/* The same for an optional output (NULL passes). */
+distill_status distill__check_optional(distill_context *ctx, const char *fn, const char *name,
+                                       const void *ptr, int64_t rows, int64_t cols,
+                                       int64_t ld);
+/* dim >= 1 and small enough that dim*dim*8 bytes cannot overflow. */
+distill_status distill__check_dim(distill_context *ctx, const char *fn, const char *name,
+                                  int64_t dim);
+/* DISTILL_E_NUMERIC naming the first NaN/Inf entry, if any. */
+distill_status distill__check_finite(distill_context *ctx, const char *fn, const char *name,
+                                     const float *x, int64_t rows, int64_t cols, int64_t ld);
+
+#define DISTILL__TRY(expr)                                                                   \
+    do {                                                                                     \
+        distill_status distill__st = (expr);                                                 \
+        if (distill__st != DISTILL_OK)                                                       \
+            return distill__st;                                                              \
+    } while (0)
+
+#endif /* DISTILL_KERNELS_CHECK_H */

@@ -1,0 +1,263 @@
+/* Losses on rows of outputs or logits: MSE, softmax, cross-entropy (hard
+ * and soft targets, temperature), KL, and the fused distillation loss.
+ * Softmax rows go through log-sum-exp in double, so no exp overflows. */
+#include <math.h>
+
+#include "check.h"
+#include "distill/kernels.h"
+
+/* log sum_j exp(z_j * inv_t) */
+static double row_lse(const float *z, int64_t c, double inv_t)
+{
+    double mx = -HUGE_VAL, s = 0.0;
+    int64_t j;
+    for (j = 0; j < c; j++)
+        if (z[j] * inv_t > mx)
+            mx = z[j] * inv_t;
+    for (j = 0; j < c; j++)
+        s += exp(z[j] * inv_t - mx);
+    return mx + log(s);
+}
+
+static distill_status check_temperature(distill_context *ctx, const char *fn, const char *name,
+                                        float t)
+{
+    if (!(t > 0.0f) || !isfinite(t))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: %s must be finite and > 0, got %g", fn,
+                             name, (double)t);
+    return DISTILL_OK;
+}
+
+static distill_status check_logits(distill_context *ctx, const char *fn, int64_t n, int64_t c,
+                                   const float *z, int64_t ldz, const float *dz, int64_t lddz)
+{
+    DISTILL__TRY(distill__check_matrix(ctx, fn, "Z", z, n, c, ldz));
+    DISTILL__TRY(distill__check_optional(ctx, fn, "dZ", dz, n, c, lddz));
+    return distill__check_finite(ctx, fn, "Z", z, n, c, ldz);
+}
+
+/* Soft targets: finite and non-negative. */
+static distill_status check_targets(distill_context *ctx, const char *fn, const char *name,
+                                    int64_t n, int64_t c, const float *t, int64_t ldt)
+{
+    int64_t i, j;
+    DISTILL__TRY(distill__check_matrix(ctx, fn, name, t, n, c, ldt));
+    DISTILL__TRY(distill__check_finite(ctx, fn, name, t, n, c, ldt));
+    for (i = 0; i < n; i++)
+        for (j = 0; j < c; j++)
+            if (t[i * ldt + j] < 0.0f)
+                return distill__fail(ctx, DISTILL_E_INVAL, "%s: %s[%lld, %lld] = %g is negative", fn,
+                                     name, (long long)i, (long long)j, (double)t[i * ldt + j]);
+    return DISTILL_OK;
+}
+
+static distill_status check_labels(distill_context *ctx, const char *fn, int64_t n, int64_t c,
+                                   const int32_t *labels)
+{
+    int64_t i;
+    for (i = 0; i < n; i++)
+        if (labels[i] >= c)
+            return distill__fail(ctx, DISTILL_E_INVAL, "%s: labels[%lld] = %d is not below c = %lld",
+                                 fn, (long long)i, (int)labels[i], (long long)c);
+    return DISTILL_OK;
+}
+
+distill_status distill_mse_loss_grad(distill_context *ctx, int64_t n, int64_t k, const float *p,
+                                     int64_t ldp, const float *y, int64_t ldy, float *loss,
+                                     float *g, int64_t ldg)
+{
+    static const char fn[] = "distill_mse_loss_grad";
+    double sum = 0.0, scale;
+    int64_t i, j;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (!loss)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: loss is NULL", fn);
+    DISTILL__TRY(distill__check_matrix(ctx, fn, "P", p, n, k, ldp));
+    DISTILL__TRY(distill__check_matrix(ctx, fn, "Y", y, n, k, ldy));
+    DISTILL__TRY(distill__check_optional(ctx, fn, "G", g, n, k, ldg));
+    DISTILL__TRY(distill__check_finite(ctx, fn, "P", p, n, k, ldp));
+    DISTILL__TRY(distill__check_finite(ctx, fn, "Y", y, n, k, ldy));
+    scale = 2.0 / ((double)n * (double)k);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < k; j++) {
+            double r = (double)p[i * ldp + j] - y[i * ldy + j];
+            sum += r * r;
+            if (g)
+                g[i * ldg + j] = (float)(scale * r);
+        }
+    *loss = (float)(sum / ((double)n * (double)k));
+    if (!isfinite(*loss))
+        return distill__fail(ctx, DISTILL_E_NUMERIC, "%s: the loss overflowed", fn);
+    return DISTILL_OK;
+}
+
+distill_status distill_softmax(distill_context *ctx, int64_t n, int64_t c, const float *z,
+                               int64_t ldz, float temperature, float *out, int64_t ldout)
+{
+    static const char fn[] = "distill_softmax";
+    const double inv_t = 1.0 / temperature;
+    int64_t i, j;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    DISTILL__TRY(check_temperature(ctx, fn, "temperature", temperature));
+    DISTILL__TRY(check_logits(ctx, fn, n, c, z, ldz, NULL, 0));
+    DISTILL__TRY(distill__check_matrix(ctx, fn, "out", out, n, c, ldout));
+    for (i = 0; i < n; i++) {
+        const double lse = row_lse(z + i * ldz, c, inv_t);
+        for (j = 0; j < c; j++)
+            out[i * ldout + j] = (float)exp(z[i * ldz + j] * inv_t - lse);
+    }
+    return DISTILL_OK;
+}
+
+distill_status distill_xent_hard(distill_context *ctx, int64_t n, int64_t c, const float *z,
+                                 int64_t ldz, const int32_t *labels, float temperature,
+                                 float *loss, float *dz, int64_t lddz)
+{
+    static const char fn[] = "distill_xent_hard";
+    const double inv_t = 1.0 / temperature;
+    double sum = 0.0;
+    int64_t i, j;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (!loss || !labels)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: loss and labels must not be NULL", fn);
+    DISTILL__TRY(check_temperature(ctx, fn, "temperature", temperature));
+    DISTILL__TRY(check_logits(ctx, fn, n, c, z, ldz, dz, lddz));
+    DISTILL__TRY(check_labels(ctx, fn, n, c, labels));
+    for (i = 0; i < n; i++) {
+        const float *zi = z + i * ldz;
+        const int32_t y = labels[i];
+        const double lse = y >= 0 || dz ? row_lse(zi, c, inv_t) : 0.0;
+        if (y >= 0)
+            sum += lse - zi[y] * inv_t;
+        if (!dz)
+            continue;
+        for (j = 0; j < c; j++) {
+            double q = y >= 0 ? exp(zi[j] * inv_t - lse) - (j == y) : 0.0;
+            dz[i * lddz + j] = (float)(q * inv_t / (double)n);
+        }
+    }
+    *loss = (float)(sum / (double)n);
+    return DISTILL_OK;
+}
+
+/* Soft cross-entropy, or KL when `kl` (the two differ by the entropy of t,
+ * which does not depend on z, so the gradients are the same). */
+static distill_status soft_loss(distill_context *ctx, const char *fn, int kl, int64_t n,
+                                int64_t c, const float *z, int64_t ldz, const float *t,
+                                int64_t ldt, float temperature, float *loss, float *dz,
+                                int64_t lddz)
+{
+    const double inv_t = 1.0 / temperature;
+    double sum = 0.0;
+    int64_t i, j;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (!loss)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: loss is NULL", fn);
+    DISTILL__TRY(check_temperature(ctx, fn, "temperature", temperature));
+    DISTILL__TRY(check_logits(ctx, fn, n, c, z, ldz, dz, lddz));
+    DISTILL__TRY(check_targets(ctx, fn, "T", n, c, t, ldt));
+    for (i = 0; i < n; i++) {
+        const float *zi = z + i * ldz, *ti = t + i * ldt;
+        const double lse = row_lse(zi, c, inv_t);
+        double tsum = 0.0;
+        for (j = 0; j < c; j++) {
+            const double logq = zi[j] * inv_t - lse;
+            tsum += ti[j];
+            sum -= ti[j] * logq;
+            if (kl && ti[j] > 0.0f)
+                sum += ti[j] * log((double)ti[j]);
+        }
+        if (dz)
+            for (j = 0; j < c; j++) {
+                const double q = exp(zi[j] * inv_t - lse);
+                dz[i * lddz + j] = (float)((q * tsum - ti[j]) * inv_t / (double)n);
+            }
+    }
+    *loss = (float)(sum / (double)n);
+    return DISTILL_OK;
+}
+
+distill_status distill_xent_soft(distill_context *ctx, int64_t n, int64_t c, const float *z,
+                                 int64_t ldz, const float *t, int64_t ldt, float temperature,
+                                 float *loss, float *dz, int64_t lddz)
+{
+    return soft_loss(ctx, "distill_xent_soft", 0, n, c, z, ldz, t, ldt, temperature, loss, dz,
+                     lddz);
+}
+
+distill_status distill_kl_div(distill_context *ctx, int64_t n, int64_t c, const float *z,
+                              int64_t ldz, const float *t, int64_t ldt, float temperature,
+                              float *loss, float *dz, int64_t lddz)
+{
+    return soft_loss(ctx, "distill_kl_div", 1, n, c, z, ldz, t, ldt, temperature, loss, dz,
+                     lddz);
+}
+
+static distill_status kd_check(distill_context *ctx, const char *fn, int64_t n, int64_t c,
+                               const float *z, int64_t ldz, const int32_t *labels,
+                               const float *s, int64_t lds, float lambda, float student_t,
+                               float soft_scale, const float *loss, const float *dz,
+                               int64_t lddz)
+{
+    if (!loss)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: loss is NULL", fn);
+    if (!(lambda >= 0.0f && lambda <= 1.0f))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: lambda must be in [0, 1], got %g", fn,
+                             (double)lambda);
+    if (!(soft_scale >= 0.0f) || !isfinite(soft_scale))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: soft_scale must be finite and >= 0", fn);
+    DISTILL__TRY(check_temperature(ctx, fn, "student_t", student_t));
+    DISTILL__TRY(check_logits(ctx, fn, n, c, z, ldz, dz, lddz));
+    if (labels)
+        DISTILL__TRY(check_labels(ctx, fn, n, c, labels));
+    if (s)
+        DISTILL__TRY(check_targets(ctx, fn, "S", n, c, s, lds));
+    return DISTILL_OK;
+}
+
+distill_status distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, const float *z,
+                                    int64_t ldz, const int32_t *labels, const float *s,
+                                    int64_t lds, const uint8_t *soft_mask, float lambda,
+                                    float student_t, float soft_scale, float *loss, float *dz,
+                                    int64_t lddz)
+{
+    static const char fn[] = "distill_kd_loss_grad";
+    const double inv_t = 1.0 / student_t, hard_w = 1.0 - lambda,
+                 soft_w = (double)lambda * soft_scale;
+    double sum = 0.0;
+    int64_t i, j;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    DISTILL__TRY(kd_check(ctx, fn, n, c, z, ldz, labels, s, lds, lambda, student_t, soft_scale,
+                          loss, dz, lddz));
+    for (i = 0; i < n; i++) {
+        const float *zi = z + i * ldz, *si = s ? s + i * lds : NULL;
+        const int32_t y = labels ? labels[i] : -1;
+        const int soft = si && (!soft_mask || soft_mask[i]);
+        const double lse1 = row_lse(zi, c, 1.0), lset = soft ? row_lse(zi, c, inv_t) : 0.0;
+        double ssum = 0.0;
+        if (y >= 0)
+            sum += hard_w * (lse1 - zi[y]);
+        if (soft)
+            for (j = 0; j < c; j++) {
+                ssum += si[j];
+                sum -= soft_w * si[j] * (zi[j] * inv_t - lset);
+            }
+        if (!dz)
+            continue;
+        for (j = 0; j < c; j++) {
+            double gj = 0.0;
+            if (y >= 0)
+                gj += hard_w * (exp(zi[j] - lse1) - (j == y));
+            if (soft)
+                gj += soft_w * (exp(zi[j] * inv_t - lset) * ssum - si[j]) * inv_t;
+            dz[i * lddz + j] = (float)(gj / (double)n);
+        }
+    }
+    *loss = (float)(sum / (double)n);
+    return DISTILL_OK;
+}
