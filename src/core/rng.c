@@ -9,7 +9,7 @@
 #define PHILOX_W0 0x9E3779B9u
 #define PHILOX_W1 0xBB67AE85u
 
-static void philox4x32_10(uint32_t ctr[4], uint32_t k0, uint32_t k1)
+void distill__philox4x32_10(uint32_t ctr[4], uint32_t k0, uint32_t k1)
 {
     int round;
     for (round = 0; round < 10; round++) {
@@ -34,7 +34,7 @@ uint32_t distill__rng_word(uint64_t seed, uint64_t stream, uint64_t index)
     ctr[1] = (uint32_t)(block >> 32);
     ctr[2] = (uint32_t)stream;
     ctr[3] = (uint32_t)(stream >> 32);
-    philox4x32_10(ctr, (uint32_t)seed, (uint32_t)(seed >> 32));
+    distill__philox4x32_10(ctr, (uint32_t)seed, (uint32_t)(seed >> 32));
     return ctr[index & 3];
 }
 

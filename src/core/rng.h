@@ -13,6 +13,8 @@ typedef struct distill__rng {
     uint64_t offset; /* index of the next 32-bit word */
 } distill__rng;
 
+/* One Philox-4x32-10 block, in place (exposed for the known-answer test). */
+void distill__philox4x32_10(uint32_t ctr[4], uint32_t k0, uint32_t k1);
 void distill__rng_init(distill__rng *r, uint64_t seed, uint64_t stream, uint64_t offset);
 uint32_t distill__rng_word(uint64_t seed, uint64_t stream, uint64_t index);
 uint32_t distill__rng_u32(distill__rng *r);

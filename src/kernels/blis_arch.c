@@ -65,7 +65,9 @@ static void choose_arch(void)
                 arch_wanted = want;
         }
     }
-    /* The first query initialises BLIS (if nobody did) and reads the env. */
+    /* bli_init() is idempotent: it reads the environment only if nobody
+     * initialised BLIS before us.  The arch query needs it first. */
+    bli_init();
     arch_active = bli_arch_string(bli_arch_query_id());
     if (!arch_active)
         arch_active = "unknown";

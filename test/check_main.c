@@ -1,0 +1,19 @@
+/* One Check runner for every suite.  Each test runs in a forked child; the
+ * parent never calls BLIS (libgomp is not fork-safe once its threads run). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(distill_suite_core());
+    int failed;
+    srunner_add_suite(sr, distill_suite_gemm_chol());
+    srunner_add_suite(sr, distill_suite_krr());
+    srunner_add_suite(sr, distill_suite_loss());
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,240 @@
+/* kernels: GEMM, Cholesky and triangular solves against double references,
+ * awkward shapes and leading dimensions, and bad arguments. */
+#include "testutil.h"
+
+static const struct { int m, n, k, ta, tb, pad; } gemm_shapes[] = {
+    {1, 1, 1, 0, 0, 0},  {1, 1, 1, 1, 1, 3},  {7, 5, 3, 0, 1, 2},   {5, 7, 13, 1, 0, 1},
+    {33, 17, 65, 1, 1, 5}, {64, 64, 64, 0, 0, 0}, {129, 3, 200, 0, 1, 7}, {2, 300, 1, 1, 0, 0},
+};
+
+START_TEST(sgemm_matches_reference)
+{
+    const int m = gemm_shapes[_i].m, n = gemm_shapes[_i].n, k = gemm_shapes[_i].k;
+    const int ta = gemm_shapes[_i].ta, tb = gemm_shapes[_i].tb, pad = gemm_shapes[_i].pad;
+    const int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    float *a = new_random((ta ? k : m) * lda, 1), *b = new_random((tb ? n : k) * ldb, 2);
+    float *c = new_random(m * ldc, 3), *c0 = malloc(sizeof(float) * m * ldc);
+    double *ref = malloc(sizeof(double) * m * n);
+    distill_context *ctx = test_context(NULL, 2);
+    int64_t i, j;
+    memcpy(c0, c, sizeof(float) * m * ldc);
+    ck_assert_status(distill_sgemm(ctx, ta, tb, m, n, k, 0.5f, a, lda, b, ldb, -2.0f, c, ldc),
+                     DISTILL_OK);
+    ref_gemm(ta, tb, m, n, k, a, lda, b, ldb, ref);
+    for (i = 0; i < m; i++) {
+        for (j = 0; j < n; j++)
+            ck_assert_double_eq_tol(c[i * ldc + j], 0.5 * ref[i * n + j] - 2.0 * c0[i * ldc + j],
+                                    1e-5 * (k + 4));
+        for (j = n; j < ldc; j++) /* padding untouched */
+            ck_assert_float_eq(c[i * ldc + j], c0[i * ldc + j]);
+    }
+    free(a), free(b), free(c), free(c0), free(ref);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(sgemm_rejects_bad_arguments)
+{
+    float a[16] = {0}, b[16] = {0}, c[16] = {0};
+    distill_context *ctx = test_context(NULL, 1);
+    ck_assert_status(distill_sgemm(NULL, 0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2), DISTILL_E_INVAL);
+    ck_assert_fails(ctx, distill_sgemm(ctx, 0, 0, 2, 2, 2, 1, NULL, 2, b, 2, 0, c, 2),
+                    DISTILL_E_INVAL, "A is NULL");
+    ck_assert_fails(ctx, distill_sgemm(ctx, 0, 0, 0, 2, 2, 1, a, 2, b, 2, 0, c, 2),
+                    DISTILL_E_INVAL, "at least 1 x 1");
+    ck_assert_fails(ctx, distill_sgemm(ctx, 0, 0, 2, 3, 2, 1, a, 2, b, 2, 0, c, 3),
+                    DISTILL_E_SHAPE, "leading dimension of B");
+    ck_assert_fails(ctx, distill_sgemm(ctx, 1, 0, 3, 2, 2, 1, a, 2, b, 2, 0, c, 2),
+                    DISTILL_E_SHAPE, "leading dimension of A");
+    ck_assert_fails(ctx, distill_sgemm(ctx, 2, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2),
+                    DISTILL_E_INVAL, "trans");
+    ck_assert_fails(ctx, distill_sgemm(ctx, 0, 0, INT64_MAX / 2, 2, 2, 1, a, 2, b, 2, 0, c, 2),
+                    DISTILL_E_NOMEM, "overflows");
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* A = X X^T / k + shift I, n x n with leading dimension ld. */
+static float *spd_matrix(int64_t n, int64_t ld, double shift, uint64_t seed)
+{
+    const int64_t k = n + 3;
+    float *x = new_random(n * k, seed), *a = malloc(sizeof(float) * n * ld);
+    double *g = malloc(sizeof(double) * n * n);
+    int64_t i, j;
+    ref_gemm(0, 1, n, n, k, x, k, x, k, g);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < ld; j++)
+            a[i * ld + j] = j < n ? (float)(g[i * n + j] / k + (i == j ? shift : 0.0)) : 99.0f;
+    free(x), free(g);
+    return a;
+}
+
+static const int chol_sizes[] = {1, 2, 5, 47, 48, 49, 100, 257};
+
+START_TEST(cholesky_matches_reference)
+{
+    const int64_t n = chol_sizes[_i], ld = n + (_i % 3);
+    float *a = spd_matrix(n, ld, 0.1, 10 + _i), *a0 = malloc(sizeof(float) * n * ld);
+    double *ref = malloc(sizeof(double) * n * n);
+    counting_alloc c;
+    distill_context *ctx = test_context(&c, 2);
+    size_t bytes;
+    void *ws;
+    long calls;
+    int64_t i, j;
+    memcpy(a0, a, sizeof(float) * n * ld);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++)
+            ref[i * n + j] = a[i * ld + j];
+    ck_assert_int_eq(ref_cholesky(n, ref), 0);
+    ck_assert_status(distill_cholesky_workspace_size(n, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    calls = c.calls;
+    ck_assert_status(distill_cholesky(ctx, n, a, ld, ws, bytes), DISTILL_OK);
+    ck_assert_int_eq(c.calls, calls); /* no allocation with a workspace */
+    for (i = 0; i < n; i++)
+        for (j = 0; j < ld; j++) {
+            if (j <= i)
+                ck_assert_double_eq_tol(a[i * ld + j], ref[i * n + j], 2e-4);
+            else
+                ck_assert_float_eq(a[i * ld + j], a0[i * ld + j]); /* upper untouched */
+        }
+    free(a), free(a0), free(ref), free(ws);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(c.live, 0);
+}
+END_TEST
+
+START_TEST(cholesky_solve_and_trsm)
+{
+    const int64_t n = 90, k = 4, ldb = 6;
+    float *a = spd_matrix(n, n, 0.5, 3), *b = new_random(n * ldb, 4);
+    double *l = malloc(sizeof(double) * n * n), *x = malloc(sizeof(double) * n * k);
+    distill_context *ctx = test_context(NULL, 1);
+    int64_t i, j;
+    for (i = 0; i < n * n; i++)
+        l[i] = a[i];
+    for (i = 0; i < n; i++)
+        for (j = 0; j < k; j++)
+            x[i * k + j] = b[i * ldb + j];
+    ck_assert_int_eq(ref_cholesky(n, l), 0);
+    ref_chol_solve(n, k, l, x);
+    ck_assert_status(distill_cholesky(ctx, n, a, n, NULL, 0), DISTILL_OK);
+    ck_assert_status(distill_cholesky_solve(ctx, n, k, a, n, b, ldb), DISTILL_OK);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < k; j++)
+            ck_assert_double_eq_tol(b[i * ldb + j], x[i * k + j], 1e-3);
+    ck_assert_fails(ctx, distill_trsm_lower(ctx, 5, n, k, a, n, b, ldb), DISTILL_E_INVAL, "trans");
+    a[3 * n + 3] = 0.0f;
+    ck_assert_fails(ctx, distill_trsm_lower(ctx, 0, n, k, a, n, b, ldb), DISTILL_E_NUMERIC, "L[3, 3]");
+    free(a), free(b), free(l), free(x);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(cholesky_indefinite_fails_and_restores)
+{
+    const int64_t n = 64;
+    float *a = spd_matrix(n, n, 0.0, 5), *a0 = malloc(sizeof(float) * n * n);
+    counting_alloc c;
+    distill_context *ctx = test_context(&c, 1);
+    a[60 * n + 60] = -5.0f; /* negative diagonal: no jitter can save it */
+    memcpy(a0, a, sizeof(float) * n * n);
+    ck_assert_fails(ctx, distill_cholesky(ctx, n, a, n, NULL, 0), DISTILL_E_NUMERIC, "pivot 60");
+    ck_assert_mem_eq(a, a0, sizeof(float) * n * n);
+    ck_assert_int_eq(c.live, 1); /* only the context: the internal workspace was freed */
+    free(a), free(a0);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+static void count_warnings(void *user, int level, const char *msg)
+{
+    (void)msg;
+    if (level == DISTILL_LOG_WARN)
+        ++*(int *)user;
+}
+
+START_TEST(cholesky_semidefinite_succeeds_with_jitter)
+{
+    /* rank 1 matrix: pivot 1 is zero in exact arithmetic */
+    const int64_t n = 6;
+    float a[36];
+    int64_t i, j;
+    int warnings = 0;
+    distill_context *ctx = test_context(NULL, 1);
+    distill_context_set_log(ctx, count_warnings, &warnings, DISTILL_LOG_WARN);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < n; j++)
+            a[i * n + j] = 1.0f;
+    ck_assert_status(distill_cholesky(ctx, n, a, n, NULL, 0), DISTILL_OK);
+    ck_assert_int_ge(warnings, 1);
+    for (i = 0; i < n; i++)
+        ck_assert(a[i * n + i] > 0.0f);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(cholesky_rejects_bad_arguments)
+{
+    float a[9] = {4, 0, 0, 1, 3, 0, 1, 1, 2}, ws[4];
+    size_t bytes;
+    distill_context *ctx = test_context(NULL, 1);
+    ck_assert_status(distill_cholesky_workspace_size(0, &bytes), DISTILL_E_INVAL);
+    ck_assert_fails(ctx, distill_cholesky(ctx, 0, a, 3, NULL, 0), DISTILL_E_INVAL, "n must be");
+    ck_assert_fails(ctx, distill_cholesky(ctx, 3, a, 2, NULL, 0), DISTILL_E_SHAPE, "leading");
+    ck_assert_fails(ctx, distill_cholesky(ctx, 3, a, 3, ws, sizeof ws), DISTILL_E_WORKSPACE, "too small");
+    ck_assert_fails(ctx, distill_cholesky(ctx, (int64_t)1 << 40, a, (int64_t)1 << 40, NULL, 0),
+                    DISTILL_E_NOMEM, "overflow");
+    a[7] = NAN;
+    ck_assert_fails(ctx, distill_cholesky(ctx, 3, a, 3, NULL, 0), DISTILL_E_NUMERIC, "[2, 1] is NaN");
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+static void collect(void *user, int level, const char *msg)
+{
+    (void)level;
+    strncat((char *)user, msg, 255);
+}
+
+START_TEST(blis_sub_configuration_is_chosen)
+{
+    char log[512] = "";
+    distill_context *ctx = test_context(NULL, 1);
+    const char *arch;
+    distill_context_set_log(ctx, collect, log, DISTILL_LOG_INFO);
+    arch = distill_context_blis_arch(ctx);
+    ck_assert_ptr_nonnull(arch);
+    ck_assert_ptr_nonnull(strstr(log, arch)); /* reported once in the log */
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        ck_assert_msg(getenv("BLIS_ARCH_TYPE") != NULL, "BLIS_ARCH_TYPE should be set");
+        ck_assert_str_ne(arch, "generic");
+    }
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        !getenv("DISTILL_TEST_USER_ARCH"))
+        ck_assert_str_eq(arch, "skx");
+#endif
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+Suite *distill_suite_gemm_chol(void)
+{
+    Suite *s = suite_create("kernels-gemm-cholesky");
+    TCase *tc = tcase_create("gemm");
+    tcase_add_loop_test(tc, sgemm_matches_reference, 0, sizeof gemm_shapes / sizeof gemm_shapes[0]);
+    tcase_add_test(tc, sgemm_rejects_bad_arguments);
+    tcase_add_test(tc, blis_sub_configuration_is_chosen);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cholesky");
+    tcase_add_loop_test(tc, cholesky_matches_reference, 0, sizeof chol_sizes / sizeof chol_sizes[0]);
+    tcase_add_test(tc, cholesky_solve_and_trsm);
+    tcase_add_test(tc, cholesky_indefinite_fails_and_restores);
+    tcase_add_test(tc, cholesky_semidefinite_succeeds_with_jitter);
+    tcase_add_test(tc, cholesky_rejects_bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}

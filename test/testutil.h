@@ -1,0 +1,178 @@
+/* Shared helpers for the Check suites: deterministic data, double-precision
+ * references, and a counting allocator to prove calls leak nothing and
+ * allocate nothing when given a workspace. */
+#ifndef DISTILL_TESTUTIL_H
+#define DISTILL_TESTUTIL_H
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distill/distill.h"
+
+Suite *distill_suite_core(void);
+Suite *distill_suite_gemm_chol(void);
+Suite *distill_suite_krr(void);
+Suite *distill_suite_loss(void);
+
+typedef struct counting_alloc {
+    long calls;  /* alloc calls */
+    long live;   /* alloc - free */
+    long fail_after; /* fail the alloc call with this index (0-based); -1 never */
+} counting_alloc;
+
+static inline void *counting_alloc_fn(void *user, size_t size, size_t align)
+{
+    counting_alloc *c = user;
+    void *p = NULL;
+    if (c->fail_after >= 0 && c->calls >= c->fail_after) {
+        c->calls++;
+        return NULL;
+    }
+    c->calls++;
+    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1))
+        return NULL;
+    c->live++;
+    return p;
+}
+
+static inline void counting_free_fn(void *user, void *ptr)
+{
+    counting_alloc *c = user;
+    if (ptr) {
+        c->live--;
+        free(ptr);
+    }
+}
+
+/* A context whose allocations are counted in *c; 1 thread unless asked. */
+static inline distill_context *test_context(counting_alloc *c, int threads)
+{
+    distill_allocator a;
+    distill_context_options o;
+    distill_context *ctx = NULL;
+    distill_context_options_init(&o);
+    o.threads = threads;
+    o.seed = 1234;
+    if (c) {
+        memset(c, 0, sizeof *c);
+        c->fail_after = -1;
+        a.struct_size = sizeof a;
+        a.user = c;
+        a.alloc = counting_alloc_fn;
+        a.free = counting_free_fn;
+        o.allocator = &a;
+    }
+    ck_assert_int_eq(distill_context_create(&o, &ctx), DISTILL_OK);
+    return ctx;
+}
+
+/* Uniform values in [-1, 1) from a fixed LCG, independent of the library. */
+static inline void fill_random(float *x, int64_t count, uint64_t seed)
+{
+    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    int64_t i;
+    for (i = 0; i < count; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(s >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+    }
+}
+
+static inline float *new_random(int64_t count, uint64_t seed)
+{
+    float *x = malloc((size_t)(count > 0 ? count : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    fill_random(x, count, seed);
+    return x;
+}
+
+/* max |a - b| / (scale + max |b|), for arrays of doubles */
+static inline double rel_err_fd(const float *a, const double *b, int64_t n)
+{
+    double num = 0.0, den = 0.0;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (e > num)
+            num = e;
+        if (fabs(b[i]) > den)
+            den = fabs(b[i]);
+    }
+    return num / (den + 1e-30);
+}
+
+/* C (m x n) = op(A) op(B), all in double, from row-major floats. */
+static inline void ref_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
+                            int64_t lda, const float *b, int64_t ldb, double *c)
+{
+    int64_t i, j, p;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) {
+            double s = 0.0;
+            for (p = 0; p < k; p++) {
+                double av = ta ? a[p * lda + i] : a[i * lda + p];
+                double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+                s += av * bv;
+            }
+            c[i * n + j] = s;
+        }
+}
+
+/* In-place Cholesky and solve in double (n x n dense, ld n). */
+static inline int ref_cholesky(int64_t n, double *a)
+{
+    int64_t i, j, p;
+    for (j = 0; j < n; j++) {
+        double d = a[j * n + j];
+        for (p = 0; p < j; p++)
+            d -= a[j * n + p] * a[j * n + p];
+        if (!(d > 0))
+            return -1;
+        a[j * n + j] = sqrt(d);
+        for (i = j + 1; i < n; i++) {
+            double s = a[i * n + j];
+            for (p = 0; p < j; p++)
+                s -= a[i * n + p] * a[j * n + p];
+            a[i * n + j] = s / a[j * n + j];
+        }
+    }
+    return 0;
+}
+
+static inline void ref_chol_solve(int64_t n, int64_t k, const double *l, double *b)
+{
+    int64_t i, j, p;
+    for (j = 0; j < k; j++) {
+        for (i = 0; i < n; i++) {
+            double s = b[i * k + j];
+            for (p = 0; p < i; p++)
+                s -= l[i * n + p] * b[p * k + j];
+            b[i * k + j] = s / l[i * n + i];
+        }
+        for (i = n - 1; i >= 0; i--) {
+            double s = b[i * k + j];
+            for (p = i + 1; p < n; p++)
+                s -= l[p * n + i] * b[p * k + j];
+            b[i * k + j] = s / l[i * n + i];
+        }
+    }
+}
+
+#define ck_assert_status(expr, want)                                                          \
+    do {                                                                                      \
+        distill_status st_ = (expr);                                                          \
+        ck_assert_msg(st_ == (want), "%s returned %s, expected %s", #expr,                    \
+                      distill_status_string(st_), distill_status_string(want));               \
+    } while (0)
+
+/* The call failed with `want` and left a message mentioning `needle`. */
+#define ck_assert_fails(ctx, expr, want, needle)                                              \
+    do {                                                                                      \
+        ck_assert_status(expr, want);                                                         \
+        ck_assert_msg(strstr(distill_context_last_error(ctx), needle) != NULL,                \
+                      "message '%s' lacks '%s'", distill_context_last_error(ctx), needle);    \
+    } while (0)
+
+#endif /* DISTILL_TESTUTIL_H */
