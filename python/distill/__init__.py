@@ -1,0 +1,19 @@
+"""libdistill from Python (ctypes + numpy).
+
+    import numpy as np, distill
+    with distill.Context(seed=0, threads=2) as ctx:
+        loss, dfs, dys = distill.krrst_loss_grad(ctx, fs, ys, fr, yr)
+
+Every function takes a Context first; arrays are numpy float32 (copied to
+C order when needed); errors raise DistillError with the library's message.
+"""
+from .core import (Context, DistillError, ShapeError, NumericError, version,
+                   status_string, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG)
+from ._lib import KrrOptions
+from .kernels import (random_uniform, random_normal, sgemm, cholesky, trsm_lower,
+                      cholesky_solve, krr_options, krr_gram, krr_fit, krr_predict,
+                      krrst_loss_grad, mse_loss_grad, softmax, xent_hard, xent_soft, kl_div,
+                      kd_loss_grad, KERNEL_LINEAR, KERNEL_RBF, RIDGE_ABSOLUTE, RIDGE_RELATIVE,
+                      KRR_AUTO, KRR_DUAL, KRR_PRIMAL)
+
+__version__ = version()

@@ -1,0 +1,135 @@
+"""The context, status codes and errors."""
+import ctypes
+
+from ._lib import lib, ContextOptions, LOG_FN
+
+OK = 0
+STATUS = {
+    -1: "E_INVAL", -2: "E_NOMEM", -3: "E_SHAPE", -4: "E_WORKSPACE", -5: "E_BACKEND",
+    -6: "E_NUMERIC", -7: "E_FORMAT", -8: "E_IO", -9: "E_ABI", -10: "E_CANCELLED",
+    -11: "E_UNSUPPORTED",
+}
+LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 0, 1, 2, 3
+
+
+class DistillError(Exception):
+    """A libdistill call failed.  .status is the code, .name its constant."""
+
+    def __init__(self, status, message):
+        self.status = status
+        self.name = lib.distill_status_string(status).decode()
+        super().__init__(f"{self.name}: {message}" if message else self.name)
+
+
+class ShapeError(DistillError, ValueError):
+    pass
+
+
+class NumericError(DistillError, ArithmeticError):
+    pass
+
+
+_SUBCLASS = {-1: DistillError, -3: ShapeError, -6: NumericError}
+
+
+def version():
+    """The loaded library's version string."""
+    return lib.distill_version_string().decode()
+
+
+def status_string(status):
+    return lib.distill_status_string(status).decode()
+
+
+class Context:
+    """A libdistill context: seed, thread count, log callback, last error.
+
+    Use one context per thread.  Close it (or use `with`) to free it.
+    """
+
+    def __init__(self, seed=0, threads=0, log=None, log_level=LOG_WARN):
+        opts = ContextOptions()
+        lib.distill_context_options_init(ctypes.byref(opts))
+        opts.seed = seed
+        opts.threads = threads
+        self._handle = ctypes.c_void_p()
+        st = lib.distill_context_create(ctypes.byref(opts), ctypes.byref(self._handle))
+        if st != OK:
+            raise DistillError(st, "cannot create a context")
+        self._log_cb = None
+        if log is not None:
+            self.set_log(log, log_level)
+
+    @property
+    def handle(self):
+        if not self._handle:
+            raise ValueError("the context is closed")
+        return self._handle
+
+    def close(self):
+        if self._handle:
+            lib.distill_context_destroy(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def check(self, status):
+        """Raise the library's error for a non-zero status."""
+        if status != OK:
+            msg = lib.distill_context_last_error(self.handle).decode(errors="replace")
+            raise _SUBCLASS.get(status, DistillError)(status, msg)
+
+    @property
+    def last_error(self):
+        return lib.distill_context_last_error(self.handle).decode(errors="replace")
+
+    @property
+    def threads(self):
+        return lib.distill_context_threads(self.handle)
+
+    @threads.setter
+    def threads(self, n):
+        self.check(lib.distill_context_set_threads(self.handle, n))
+
+    @property
+    def seed(self):
+        return lib.distill_context_seed(self.handle)
+
+    @seed.setter
+    def seed(self, s):
+        lib.distill_context_set_seed(self.handle, s)
+
+    def set_log(self, fn, level=LOG_WARN):
+        """fn(level, message) receives the library's log lines."""
+        def trampoline(user, lvl, msg):
+            try:
+                fn(lvl, msg.decode(errors="replace"))
+            except Exception:  # nothing may unwind through C
+                pass
+        self._log_cb = LOG_FN(trampoline) if fn else LOG_FN()
+        lib.distill_context_set_log(self.handle, self._log_cb, None, level)
+
+    def cancel(self):
+        lib.distill_context_cancel(self.handle)
+
+    def reset_cancel(self):
+        lib.distill_context_reset_cancel(self.handle)
+
+    @property
+    def cancelled(self):
+        return bool(lib.distill_context_cancelled(self.handle))
+
+    @property
+    def blis_arch(self):
+        """The BLIS sub-configuration in use (e.g. 'skx')."""
+        return lib.distill_context_blis_arch(self.handle).decode()

@@ -1,0 +1,191 @@
+"""Python binding tests: the KRR-ST loss and gradients against a numpy
+reference, the other kernels against numpy, and errors as exceptions.
+
+Run with /usr/bin/python3 (Debian's numpy); prints 'N passed, N failed'."""
+import os
+import sys
+import traceback
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import distill  # noqa: E402
+
+RNG = np.random.default_rng(1234)
+
+
+def krrst_reference(fs, ys, fr, yr, ridge=1e-6):
+    """The KRR-ST loss and its gradients in float64, straight from krrst.md 1.8."""
+    fs1 = np.hstack([fs, np.ones((fs.shape[0], 1))])
+    fr1 = np.hstack([fr, np.ones((fr.shape[0], 1))])
+    kss, krs = fs1 @ fs1.T, fr1 @ fs1.T
+    s = kss + ridge * np.trace(kss) * np.eye(len(kss))
+    a = np.linalg.solve(s, ys)
+    p = krs @ a
+    n, k = yr.shape
+    g = 2 * (p - yr) / (n * k)
+    b = np.linalg.solve(s, krs.T @ g)
+    dfs = (a @ (g.T @ fr1) - b @ (a.T @ fs1) - a @ (b.T @ fs1))[:, :-1]
+    dfr = (g @ a.T @ fs1)[:, :-1]
+    return np.mean((p - yr) ** 2), dfs, b, dfr
+
+
+def rel(a, b):
+    return np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-30)
+
+
+def test_krrst_matches_numpy(ctx):
+    for m, n, d, k in [(10, 40, 64, 8), (1, 1, 1, 1), (30, 20, 12, 5), (100, 256, 1153, 128)]:
+        fs, fr = RNG.standard_normal((m, d)), RNG.standard_normal((n, d))
+        ys, yr = RNG.standard_normal((m, k)), RNG.standard_normal((n, k))
+        f32 = [x.astype(np.float32) for x in (fs, ys, fr, yr)]
+        loss, dfs, dys, dfr = distill.krrst_loss_grad(ctx, *f32, grad_fr=True)
+        ref = krrst_reference(*[x.astype(np.float64) for x in f32])
+        assert abs(loss - ref[0]) <= 1e-3 * (1 + ref[0]), (m, n, d, k, loss, ref[0])
+        for got, want, name in zip((dfs, dys, dfr), ref[1:], ("dFs", "dYs", "dFr")):
+            assert rel(got, want) < 1e-2, (name, m, n, d, k, rel(got, want))
+
+
+def test_krrst_finite_difference_through_binding(ctx):
+    m, n, d, k = 5, 9, 7, 3
+    fs, ys = RNG.standard_normal((m, d)), RNG.standard_normal((m, k))
+    fr, yr = RNG.standard_normal((n, d)), RNG.standard_normal((n, k))
+    _, dfs, dys, _ = distill.krrst_loss_grad(ctx, fs, ys, fr, yr)
+    fs64 = fs.astype(np.float32).astype(np.float64)
+    lam = 1e-6 * (np.sum(fs64 ** 2) + m)
+
+    def loss(f, y):
+        f1 = np.hstack([f, np.ones((m, 1))])
+        r1 = np.hstack([fr.astype(np.float32).astype(np.float64), np.ones((n, 1))])
+        a = np.linalg.solve(f1 @ f1.T + lam * np.eye(m), y)
+        return np.mean((r1 @ f1.T @ a - yr.astype(np.float32)) ** 2)
+
+    y64 = ys.astype(np.float32).astype(np.float64)
+    h = 1e-6
+    fd = np.zeros_like(fs64)
+    for idx in np.ndindex(*fs64.shape):
+        e = np.zeros_like(fs64)
+        e[idx] = h
+        fd[idx] = (loss(fs64 + e, y64) - loss(fs64 - e, y64)) / (2 * h)
+    assert rel(dfs, fd) < 2e-3, rel(dfs, fd)
+    fdy = np.zeros_like(y64)
+    for idx in np.ndindex(*y64.shape):
+        e = np.zeros_like(y64)
+        e[idx] = h
+        fdy[idx] = (loss(fs64, y64 + e) - loss(fs64, y64 - e)) / (2 * h)
+    assert rel(dys, fdy) < 2e-3, rel(dys, fdy)
+
+
+def test_krr_fit_predict_dual_primal(ctx):
+    fs, ys, fq = RNG.standard_normal((50, 8)), RNG.standard_normal((50, 2)), RNG.standard_normal((7, 8))
+    preds = []
+    for form in (distill.KRR_DUAL, distill.KRR_PRIMAL):
+        o = distill.krr_options(form=form, ridge=1e-3)
+        w = distill.krr_fit(ctx, fs, ys, o)
+        preds.append(distill.krr_predict(ctx, w, fq, opts=o))
+    f1 = np.hstack([fs, np.ones((50, 1))])
+    lam = 1e-3 * np.sum(f1 ** 2)
+    w = np.linalg.solve(f1.T @ f1 + lam * np.eye(9), f1.T @ ys)
+    ref = np.hstack([fq, np.ones((7, 1))]) @ w
+    for p in preds:
+        assert rel(p, ref) < 1e-3, rel(p, ref)
+
+
+def test_gemm_cholesky_gram(ctx):
+    a, b = RNG.standard_normal((13, 7)), RNG.standard_normal((9, 7))
+    assert rel(distill.sgemm(ctx, a, b, trans_b=True), a @ b.T) < 1e-5
+    assert rel(distill.krr_gram(ctx, a, b, distill.krr_options(bias=0)), a @ b.T) < 1e-5
+    spd = a.T @ a + np.eye(7)
+    l = distill.cholesky(ctx, spd)
+    assert rel(l @ l.T, spd) < 1e-5
+    x = distill.cholesky_solve(ctx, l, np.ones((7, 1)))
+    assert rel(spd @ x, np.ones((7, 1))) < 1e-4
+
+
+def test_losses(ctx):
+    z = RNG.standard_normal((6, 4)).astype(np.float32) * 3
+    y = np.array([0, 1, 2, 3, -1, 0])
+    t = 2.0
+    q = np.exp(z / t) / np.exp(z / t).sum(1, keepdims=True)
+    assert rel(distill.softmax(ctx, z, t), q) < 1e-5
+    loss, dz = distill.xent_hard(ctx, z, y, t)
+    rows = y >= 0
+    ref = -np.log(q[rows, y[rows]]).sum() / 6
+    assert abs(loss - ref) < 1e-5
+    onehot = np.zeros_like(q)
+    onehot[rows, y[rows]] = 1
+    assert rel(dz, (q - onehot) * rows[:, None] / (t * 6)) < 1e-5
+    s = q[::-1].copy()
+    loss, dz = distill.kd_loss_grad(ctx, z, soft=s, lam=1.0, student_t=t, soft_scale=t * t)
+    assert rel(dz, t * (q - s) / 6) < 1e-5  # Hinton: (1/T)(q - s) T^2
+    loss, g = distill.mse_loss_grad(ctx, z, s)
+    assert abs(loss - np.mean((z - s) ** 2)) < 1e-5
+
+
+def test_errors_are_exceptions(ctx):
+    bad = RNG.standard_normal((4, 3)).astype(np.float32)
+    bad[2, 1] = np.nan
+    try:
+        distill.krrst_loss_grad(ctx, bad, np.ones((4, 2)), np.ones((5, 3)), np.ones((5, 2)))
+    except distill.NumericError as e:
+        assert e.name == "DISTILL_E_NUMERIC" and "Fs[2, 1] is NaN" in str(e), str(e)
+    else:
+        raise AssertionError("NaN not reported")
+    try:
+        distill.cholesky(ctx, -np.eye(3))
+    except distill.DistillError as e:
+        assert "pivot 0" in str(e), str(e)
+    else:
+        raise AssertionError("indefinite matrix not reported")
+    try:
+        ctx.threads = -1
+    except distill.DistillError as e:
+        assert e.status == -1
+    else:
+        raise AssertionError("negative threads accepted")
+    try:
+        distill.sgemm(ctx, np.zeros((2, 3)), np.zeros((2, 3)))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("inner dimension mismatch accepted")
+
+
+def test_determinism_and_rng(ctx):
+    a = distill.random_normal(ctx, 1000, stream=5)
+    b = distill.random_normal(ctx, 1000, stream=5)
+    assert np.array_equal(a, b) and abs(a.mean()) < 0.1 and abs(a.std() - 1) < 0.1
+    fs, ys = RNG.standard_normal((40, 30)), RNG.standard_normal((40, 4))
+    fr, yr = RNG.standard_normal((60, 30)), RNG.standard_normal((60, 4))
+    r1 = distill.krrst_loss_grad(ctx, fs, ys, fr, yr)
+    r2 = distill.krrst_loss_grad(ctx, fs, ys, fr, yr)
+    assert r1[0] == r2[0] and np.array_equal(r1[1], r2[1]) and np.array_equal(r1[2], r2[2])
+
+
+def test_log_callback_and_arch(ctx):
+    lines = []
+    with distill.Context(threads=1, log=lambda lvl, msg: lines.append(msg),
+                         log_level=distill.LOG_INFO) as c2:
+        arch = c2.blis_arch
+    assert arch and any(arch in ln for ln in lines), lines
+
+
+def main():
+    passed = failed = 0
+    with distill.Context(seed=7, threads=2) as ctx:
+        for name, fn in sorted(globals().items()):
+            if name.startswith("test_") and callable(fn):
+                try:
+                    fn(ctx)
+                    passed += 1
+                    print(f"ok   {name}")
+                except Exception:
+                    failed += 1
+                    print(f"FAIL {name}")
+                    traceback.print_exc()
+    print(f"python: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
