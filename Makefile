@@ -82,7 +82,7 @@ $(BUILD)/test/abi_smoke: test/abi_smoke.c $(SHARED)
 
 $(BUILD)/examples/%: examples/%.c $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUT) -ldistill -lz -Wl,-rpath,$(abspath $(OUT))
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUT) -ldistill -lz -lm -Wl,-rpath,$(abspath $(OUT))
 
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(STATIC)
 	@mkdir -p $(dir $@)
