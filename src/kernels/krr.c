@@ -404,8 +404,9 @@ typedef struct krrst_ws {
     float *a;     /* m x k: A = S^-1 Ys */
     float *b;     /* m x k: B = S^-1 (Krs^T G) = dL/dYs */
     float *g;     /* n x k: P, then G = dL/dP */
-    float *at_fs; /* k x d: A^T Fs */
-    float *c1;    /* k x d: G^T Fr - B^T Fs */
+    float *w;     /* m x 2k: [-B | A] */
+    float *wx;    /* m x 2k: [A | -B] */
+    float *xs;    /* 2k x d: W^T Fs = [-B^T Fs ; A^T Fs], then [C1 ; A^T Fs] */
 } krrst_ws;
 
 static void krrst_layout(int64_t m, int64_t n, int64_t d, int64_t k, int want_f,
@@ -418,8 +419,9 @@ static void krrst_layout(int64_t m, int64_t n, int64_t d, int64_t k, int want_f,
     w->a = distill__arena_take(ar, m * k, sizeof(float));
     w->b = distill__arena_take(ar, m * k, sizeof(float));
     w->g = distill__arena_take(ar, n * k, sizeof(float));
-    w->at_fs = distill__arena_take(ar, want_f ? k * d : 0, sizeof(float));
-    w->c1 = distill__arena_take(ar, want_f ? k * d : 0, sizeof(float));
+    w->w = distill__arena_take(ar, want_f ? 2 * m * k : 0, sizeof(float));
+    w->wx = distill__arena_take(ar, want_f ? 2 * m * k : 0, sizeof(float));
+    w->xs = distill__arena_take(ar, want_f ? 2 * k * d : 0, sizeof(float));
 }
 
 distill_status distill_krrst_loss_grad_workspace_size(const distill_krr_options *opts, int64_t m,
@@ -475,10 +477,25 @@ static distill_status krrst_check(distill_context *ctx, const char *fn,
     return distill__check_finite(ctx, fn, "Yr", yr, n, k, ldyr);
 }
 
+/* W = [-B | A] and W' = [A | -B], m x 2k: stacking the factors lets the
+ * four k-deep products of the feature gradient run as two 2k-deep GEMMs. */
+static void stack_factors(int64_t m, int64_t k, const float *a, const float *b, float *w,
+                          float *wx)
+{
+    int64_t i, j;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < k; j++) {
+            w[i * 2 * k + j] = wx[i * 2 * k + k + j] = -b[i * k + j];
+            w[i * 2 * k + k + j] = wx[i * 2 * k + j] = a[i * k + j];
+        }
+}
+
 /*   S = Kss + lambda I,  A = S^-1 Ys,  P = Krs A,  G = dL/dP = 2 (P - Yr)/(n k)
  *   dL/dYs = B = S^-1 Krs^T G
  *   dL/dFs = A (G^T Fr - B^T Fs) - B (A^T Fs)     (krrst.md 1.8, item 4)
  *   dL/dFr = G (A^T Fs)
+ * computed as X = W^T Fs = [-B^T Fs ; A^T Fs];  X_top += G^T Fr (= C1);
+ * dL/dFs = W' X = A C1 - B A^T Fs;  dL/dFr = G X_bottom.
  * The bias column of F' only shifts Kss and Krs by one and drops out of the
  * feature gradients, so Fs and Fr are used without it. */
 distill_status distill_krrst_loss_grad(distill_context *ctx, const distill_krr_options *opts,
@@ -541,22 +558,21 @@ distill_status distill_krrst_loss_grad(distill_context *ctx, const distill_krr_o
         for (i = 0; i < m; i++)
             memcpy(dys + i * lddys, w.b + i * k, (size_t)k * sizeof(float));
 
-    if (dfs || dfr)
-        distill__sgemm(ctx, DISTILL_TRANS, DISTILL_NO_TRANS, k, d, m, 1.0f, w.a, k, fs, ldfs,
-                       0.0f, w.at_fs, d);
-    if (dfs) {
-        distill__sgemm(ctx, DISTILL_TRANS, DISTILL_NO_TRANS, k, d, n, 1.0f, w.g, k, fr, ldfr,
-                       0.0f, w.c1, d);
-        distill__sgemm(ctx, DISTILL_TRANS, DISTILL_NO_TRANS, k, d, m, -1.0f, w.b, k, fs, ldfs,
-                       1.0f, w.c1, d);
-        distill__sgemm(ctx, DISTILL_NO_TRANS, DISTILL_NO_TRANS, m, d, k, 1.0f, w.a, k, w.c1, d,
-                       0.0f, dfs, lddfs);
-        distill__sgemm(ctx, DISTILL_NO_TRANS, DISTILL_NO_TRANS, m, d, k, -1.0f, w.b, k, w.at_fs,
-                       d, 1.0f, dfs, lddfs);
+    if (dfs || dfr) {
+        float *x_top = w.xs, *x_bottom = w.xs + k * d;
+        stack_factors(m, k, w.a, w.b, w.w, w.wx);
+        distill__sgemm(ctx, DISTILL_TRANS, DISTILL_NO_TRANS, 2 * k, d, m, 1.0f, w.w, 2 * k, fs,
+                       ldfs, 0.0f, w.xs, d);
+        if (dfs) {
+            distill__sgemm(ctx, DISTILL_TRANS, DISTILL_NO_TRANS, k, d, n, 1.0f, w.g, k, fr, ldfr,
+                           1.0f, x_top, d);
+            distill__sgemm(ctx, DISTILL_NO_TRANS, DISTILL_NO_TRANS, m, d, 2 * k, 1.0f, w.wx,
+                           2 * k, w.xs, d, 0.0f, dfs, lddfs);
+        }
+        if (dfr)
+            distill__sgemm(ctx, DISTILL_NO_TRANS, DISTILL_NO_TRANS, n, d, k, 1.0f, w.g, k,
+                           x_bottom, d, 0.0f, dfr, lddfr);
     }
-    if (dfr)
-        distill__sgemm(ctx, DISTILL_NO_TRANS, DISTILL_NO_TRANS, n, d, k, 1.0f, w.g, k, w.at_fs, d,
-                       0.0f, dfr, lddfr);
     if (!isfinite(*loss))
         st = distill__fail(ctx, DISTILL_E_NUMERIC, "%s: the loss overflowed (%g)", fn,
                            (double)*loss);
