@@ -46,7 +46,7 @@ TEST_BIN := $(BUILD)/test/check_distill
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all static shared check test-c test-python test-examples test-abi bench demo \
+.PHONY: all static shared check test-c test-python test-examples test-abi test-install bench demo \
         install uninstall clean abi-check abi-baseline deps
 all: static shared
 
@@ -93,8 +93,18 @@ ifeq ($(SANITIZE),1)
 PY_ENV := LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0
 endif
 
-check: deps all test-c test-abi test-examples test-python
-	@echo "make check: all test groups passed"
+# Installing and ABI comparison concern the release build only.
+ifeq ($(SANITIZE),1)
+CHECK_GROUPS := test-c test-abi test-examples test-python
+else
+CHECK_GROUPS := test-c test-abi test-examples test-python test-install abi-check
+endif
+
+check: deps all $(CHECK_GROUPS)
+	@echo "make check: all test groups passed ($(CHECK_GROUPS))"
+
+test-install: all
+	@MAKE="$(MAKE) --no-print-directory" sh scripts/test-install.sh
 
 test-c: $(TEST_BIN)
 	CK_DEFAULT_TIMEOUT=120 $(TEST_BIN)
