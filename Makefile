@@ -116,6 +116,7 @@ test-abi: $(BUILD)/test/abi_smoke
 test-examples: $(EXAMPLES)
 	$(BUILD)/examples/hello_krr
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) examples/hello_krr.py
+	$(PY_ENV) SANFLAGS="$(SANFLAGS)" CC="$(CC)" PYTHON="$(PYTHON)" sh scripts/test-readme.sh $(abspath $(OUT))
 
 test-python: $(SHARED)
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) test/test_python.py
