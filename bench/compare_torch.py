@@ -1,0 +1,79 @@
+"""Optional: the KRR-ST loss + gradients in PyTorch (autograd through
+linalg.solve) against libdistill, in the same run, at the shapes of
+bench_kernels.  Skipped (exit 0) when Debian's python3-torch is absent.
+
+Usage: /usr/bin/python3 bench/compare_torch.py [threads]
+The last line is one JSON object."""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
+try:
+    import torch
+except ImportError:
+    print(json.dumps({"bench": "compare_torch", "skipped": "python3-torch is not installed"}))
+    sys.exit(0)
+
+import numpy as np  # noqa: E402
+
+import distill  # noqa: E402
+
+THREADS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+SHAPES = {"small": (100, 256, 1153, 128), "big": (1000, 1024, 8193, 512)}
+
+
+def best_of(fn, reps):
+    fn()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def torch_step(fs, ys, fr, yr):
+    """The reference code's formulation: solve, mse_loss, autograd."""
+    fs = fs.clone().requires_grad_(True)
+    ys = ys.clone().requires_grad_(True)
+    ones_s = torch.ones(fs.shape[0], 1)
+    ones_r = torch.ones(fr.shape[0], 1)
+    f1, r1 = torch.cat([fs, ones_s], 1), torch.cat([fr, ones_r], 1)
+    kss, krs = f1 @ f1.T, r1 @ f1.T
+    lam = 1e-6 * torch.trace(kss).detach()
+    a = torch.linalg.solve(kss + lam * torch.eye(kss.shape[0]), ys)
+    loss = torch.nn.functional.mse_loss(krs @ a, yr)
+    loss.backward()
+    return loss.item(), fs.grad, ys.grad
+
+
+def main():
+    torch.set_num_threads(THREADS)
+    out = {"bench": "compare_torch", "torch": torch.__version__, "threads": THREADS}
+    with distill.Context(seed=0, threads=THREADS) as ctx:
+        out["blis_arch"] = ctx.blis_arch
+        rng = np.random.default_rng(0)
+        for name, (m, n, d, k) in SHAPES.items():
+            fs, ys = rng.standard_normal((m, d), np.float32), rng.standard_normal((m, k), np.float32)
+            fr, yr = rng.standard_normal((n, d), np.float32), rng.standard_normal((n, k), np.float32)
+            reps = 3 if name == "big" else 20
+            t_ours = best_of(lambda: distill.krrst_loss_grad(ctx, fs, ys, fr, yr), reps)
+            tt = [torch.from_numpy(x) for x in (fs, ys, fr, yr)]
+            t_torch = best_of(lambda: torch_step(*tt), reps)
+            ours = distill.krrst_loss_grad(ctx, fs, ys, fr, yr)
+            ref = torch_step(*tt)
+            rel = float(np.max(np.abs(ours[1] - ref[1].numpy())) / np.max(np.abs(ref[1].numpy())))
+            print(f"{name:5s} (m,n,d,k)={m, n, d, k}: libdistill {1e3 * t_ours:8.1f} ms, "
+                  f"torch {1e3 * t_torch:8.1f} ms, speed-up {t_torch / t_ours:5.2f}x, "
+                  f"dFs rel diff {rel:.1e}")
+            out[f"krr_{name}_ms"] = round(1e3 * t_ours, 2)
+            out[f"torch_{name}_ms"] = round(1e3 * t_torch, 2)
+            out[f"speedup_{name}"] = round(t_torch / t_ours, 2)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
