@@ -79,44 +79,35 @@ uint32_t distill_random_bits(const distill_context *ctx, uint64_t stream, uint64
     return distill__rng_word(ctx ? ctx->seed : 0, stream, offset);
 }
 
-static distill_status check_fill(distill_context *ctx, int64_t n, const float *out)
+/* Both fillers: validate, then draw element by element from one stream.
+ * Normal j uses words 2j and 2j + 1, so `offset` counts numbers either way. */
+static distill_status fill(distill_context *ctx, int normal, uint64_t stream, uint64_t offset,
+                           int64_t n, float a, float b, float *out)
 {
+    const char *fn = normal ? "distill_random_normal" : "distill_random_uniform";
+    distill__rng r;
+    int64_t i;
     if (!ctx)
         return DISTILL_E_INVAL;
     if (n < 0 || (n > 0 && !out))
-        return distill__fail(ctx, DISTILL_E_INVAL, "random: need n >= 0 and an output buffer");
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: need n >= 0 and an output buffer", fn);
+    if (!isfinite(a) || !isfinite(b) || (normal ? !(b >= 0) : !(a <= b)))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: need finite %s", fn,
+                             normal ? "mean and std >= 0" : "lo <= hi");
+    distill__rng_init(&r, ctx->seed, stream, normal ? 2 * offset : offset);
+    for (i = 0; i < n; i++)
+        out[i] = normal ? a + b * distill__rng_normal(&r) : a + (b - a) * distill__rng_uniform(&r);
     return DISTILL_OK;
 }
 
 distill_status distill_random_uniform(distill_context *ctx, uint64_t stream, uint64_t offset,
                                       int64_t n, float lo, float hi, float *out)
 {
-    distill__rng r;
-    int64_t i;
-    distill_status st = check_fill(ctx, n, out);
-    if (st != DISTILL_OK)
-        return st;
-    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
-        return distill__fail(ctx, DISTILL_E_INVAL, "random_uniform: need finite lo <= hi");
-    distill__rng_init(&r, ctx->seed, stream, offset);
-    for (i = 0; i < n; i++)
-        out[i] = lo + (hi - lo) * distill__rng_uniform(&r);
-    return DISTILL_OK;
+    return fill(ctx, 0, stream, offset, n, lo, hi, out);
 }
 
 distill_status distill_random_normal(distill_context *ctx, uint64_t stream, uint64_t offset,
                                      int64_t n, float mean, float std, float *out)
 {
-    distill__rng r;
-    int64_t i;
-    distill_status st = check_fill(ctx, n, out);
-    if (st != DISTILL_OK)
-        return st;
-    if (!(std >= 0) || !isfinite(mean) || !isfinite(std))
-        return distill__fail(ctx, DISTILL_E_INVAL, "random_normal: need finite mean and std >= 0");
-    /* offset counts normals: normal j uses words 2j and 2j+1. */
-    distill__rng_init(&r, ctx->seed, stream, 2 * offset);
-    for (i = 0; i < n; i++)
-        out[i] = mean + std * distill__rng_normal(&r);
-    return DISTILL_OK;
+    return fill(ctx, 1, stream, offset, n, mean, std, out);
 }
