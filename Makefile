@@ -33,7 +33,7 @@ endif
 ALL_CFLAGS  := $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
 LIB_CFLAGS  := $(ALL_CFLAGS) -fvisibility=hidden
 DEP_LIBS    := -lblis -lm -lpthread
-CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -1,5 +1,7 @@
 /* kernels: GEMM, Cholesky and triangular solves against double references,
  * awkward shapes and leading dimensions, and bad arguments. */
+#include <blis.h>
+
 #include "testutil.h"
 
 static const struct { int m, n, k, ta, tb, pad; } gemm_shapes[] = {
@@ -221,6 +223,38 @@ START_TEST(blis_sub_configuration_is_chosen)
 }
 END_TEST
 
+static void collect_warn(void *user, int level, const char *msg)
+{
+    if (level == DISTILL_LOG_WARN)
+        strncat((char *)user, msg, 255);
+}
+
+/* A host that initialised BLIS before us keeps its choice, and we say so.
+ * Needs a fresh process: skipped with CK_FORK=no. */
+START_TEST(host_initialised_blis_keeps_its_choice)
+{
+    char log[512] = "";
+    distill_context *ctx;
+    const char *fork = getenv("CK_FORK");
+    if ((fork && strcmp(fork, "no") == 0) || getenv("BLIS_ARCH_TYPE"))
+        return;
+#if defined(__x86_64__)
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")))
+        return;
+    bli_init(); /* the host, with BLIS's own CPU detection */
+    ctx = test_context(NULL, 1);
+    distill_context_set_log(ctx, collect_warn, log, DISTILL_LOG_INFO);
+    ck_assert_str_eq(distill_context_blis_arch(ctx), bli_arch_string(bli_arch_query_id()));
+    if (strcmp(distill_context_blis_arch(ctx), "skx") != 0)
+        ck_assert_msg(strstr(log, "keeping the host's") && strstr(log, "'skx'"), "log: %s", log);
+    else
+        ck_assert_str_eq(log, "");
+    distill_context_destroy(ctx);
+#endif
+}
+END_TEST
+
 Suite *distill_suite_gemm_chol(void)
 {
     Suite *s = suite_create("kernels-gemm-cholesky");
@@ -228,6 +262,7 @@ Suite *distill_suite_gemm_chol(void)
     tcase_add_loop_test(tc, sgemm_matches_reference, 0, sizeof gemm_shapes / sizeof gemm_shapes[0]);
     tcase_add_test(tc, sgemm_rejects_bad_arguments);
     tcase_add_test(tc, blis_sub_configuration_is_chosen);
+    tcase_add_test(tc, host_initialised_blis_keeps_its_choice);
     suite_add_tcase(s, tc);
     tc = tcase_create("cholesky");
     tcase_add_loop_test(tc, cholesky_matches_reference, 0, sizeof chol_sizes / sizeof chol_sizes[0]);
