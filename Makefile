@@ -32,10 +32,10 @@ OUT      := lib
 endif
 ALL_CFLAGS  := $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
 LIB_CFLAGS  := $(ALL_CFLAGS) -fvisibility=hidden
-DEP_LIBS    := -lblis -lm -lpthread
+DEP_LIBS    := -lblis -lz -lm -lpthread
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
-LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/data/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 STATIC  := $(OUT)/libdistill.a
 SONAME  := libdistill.so.$(MAJOR)
@@ -46,7 +46,7 @@ TEST_BIN := $(BUILD)/test/check_distill
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all static shared check test-c test-python test-examples test-abi test-install bench demo \
+.PHONY: all static shared check test-c test-fuzz fuzz test-python test-examples test-abi test-install bench demo \
         install uninstall clean abi-check abi-baseline deps
 all: static shared
 
@@ -76,6 +76,21 @@ $(TEST_BIN): $(TEST_SRC) test/testutil.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(TEST_SRC) $(STATIC) $(DEP_LIBS) $(CHECK_LIBS)
 
+$(BUILD)/test/fuzz_idx_smoke: test/fuzz/fuzz_idx.c test/fuzz/driver.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ test/fuzz/fuzz_idx.c test/fuzz/driver.c $(STATIC) $(DEP_LIBS)
+
+test-fuzz: $(BUILD)/test/fuzz_idx_smoke
+	$(BUILD)/test/fuzz_idx_smoke
+
+# libFuzzer proper (clang): make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz
+	clang -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -Iinclude -Isrc -o build/fuzz/fuzz_idx test/fuzz/fuzz_idx.c $(LIB_SRC) $(DEP_LIBS)
+	build/fuzz/fuzz_idx -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+
 $(BUILD)/test/abi_smoke: test/abi_smoke.c $(SHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUT) -ldistill -Wl,-rpath,$(abspath $(OUT))
@@ -95,9 +110,9 @@ endif
 
 # Installing and ABI comparison concern the release build only.
 ifeq ($(SANITIZE),1)
-CHECK_GROUPS := test-c test-abi test-examples test-python
+CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python
 else
-CHECK_GROUPS := test-c test-abi test-examples test-python test-install abi-check
+CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python test-install abi-check
 endif
 
 check: deps all $(CHECK_GROUPS)

@@ -16,6 +16,7 @@ Suite *distill_suite_core(void);
 Suite *distill_suite_gemm_chol(void);
 Suite *distill_suite_krr(void);
 Suite *distill_suite_loss(void);
+Suite *distill_suite_data(void);
 
 typedef struct counting_alloc {
     long calls;  /* alloc calls */

@@ -7,5 +7,6 @@
 #include "status.h"
 #include "core.h"
 #include "kernels.h"
+#include "data.h"
 
 #endif /* DISTILL_DISTILL_H */

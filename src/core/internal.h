@@ -57,4 +57,12 @@ uint64_t distill__new_stream(distill_context *ctx);
 /* a*b into *out; 0 on success, -1 on overflow. */
 int distill__mul_size(size_t a, size_t b, size_t *out);
 
+/* Return the status of `expr` if it is not DISTILL_OK. */
+#define DISTILL__TRY(expr)                                                                   \
+    do {                                                                                     \
+        distill_status distill__st = (expr);                                                 \
+        if (distill__st != DISTILL_OK)                                                       \
+            return distill__st;                                                              \
+    } while (0)
+
 #endif /* DISTILL_CORE_INTERNAL_H */

@@ -5,7 +5,7 @@
 
 #include "../core/workspace.h"
 #include "blas.h"
-#include "check.h"
+#include "../core/check.h"
 #include "cholesky.h"
 #include "distill/kernels.h"
 

@@ -1,6 +1,6 @@
 /* The public GEMM: argument checks in front of the BLIS wrapper. */
 #include "blas.h"
-#include "check.h"
+#include "../core/check.h"
 #include "distill/kernels.h"
 
 distill_status distill_sgemm(distill_context *ctx, int trans_a, int trans_b, int64_t m,

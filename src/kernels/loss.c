@@ -3,7 +3,7 @@
  * Softmax rows go through log-sum-exp in double, so no exp overflows. */
 #include <math.h>
 
-#include "check.h"
+#include "../core/check.h"
 #include "distill/kernels.h"
 
 /* log sum_j exp(z_j * inv_t) */

@@ -1,11 +1,11 @@
-/* Private: argument checks shared by the kernels, each failing with a
+/* Private: argument checks shared by every layer, each failing with a
  * message that names the function and the argument. */
-#ifndef DISTILL_KERNELS_CHECK_H
-#define DISTILL_KERNELS_CHECK_H
+#ifndef DISTILL_CORE_CHECK_H
+#define DISTILL_CORE_CHECK_H
 
 #include <stdint.h>
 
-#include "../core/internal.h"
+#include "internal.h"
 
 /* ptr non-NULL, rows >= 1, cols >= 1, ld >= cols, extent fits size_t. */
 distill_status distill__check_matrix(distill_context *ctx, const char *fn, const char *name,
@@ -21,11 +21,4 @@ distill_status distill__check_dim(distill_context *ctx, const char *fn, const ch
 distill_status distill__check_finite(distill_context *ctx, const char *fn, const char *name,
                                      const float *x, int64_t rows, int64_t cols, int64_t ld);
 
-#define DISTILL__TRY(expr)                                                                   \
-    do {                                                                                     \
-        distill_status distill__st = (expr);                                                 \
-        if (distill__st != DISTILL_OK)                                                       \
-            return distill__st;                                                              \
-    } while (0)
-
-#endif /* DISTILL_KERNELS_CHECK_H */
+#endif /* DISTILL_CORE_CHECK_H */

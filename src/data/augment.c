@@ -1,0 +1,120 @@
+/* Image augmentations on batches, in place, reproducible from (stream,
+ * offset): random crop with zero padding, horizontal flip, Gaussian noise,
+ * per-channel normalisation. */
+#include <math.h>
+#include <string.h>
+
+#include "../core/check.h"
+#include "../core/rng.h"
+#include "internal.h"
+
+static distill_status check_images(distill_context *ctx, const char *fn, int64_t n, int64_t c,
+                                   int64_t h, int64_t w, const float *x)
+{
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (n < 1 || c < 1 || h < 1 || w < 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: n, c, h, w must be >= 1", fn);
+    return distill__check_matrix(ctx, fn, "x", x, n, c * h * w, c * h * w);
+}
+
+distill_status distill_augment_crop(distill_context *ctx, uint64_t stream, uint64_t offset,
+                                    int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad,
+                                    float *x)
+{
+    static const char fn[] = "distill_augment_crop";
+    const int64_t img = c * h * w;
+    distill__rng r;
+    float *tmp;
+    int64_t i, ch, yy, xx;
+    DISTILL__TRY(check_images(ctx, fn, n, c, h, w, x));
+    if (pad < 0 || pad > h || pad > w)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: pad must be in [0, min(h, w)]", fn);
+    if (pad == 0)
+        return DISTILL_OK;
+    tmp = distill__alloc(ctx, sizeof(float) * (size_t)img);
+    if (!tmp)
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    distill__rng_init(&r, ctx->seed, stream, offset);
+    for (i = 0; i < n; i++) {
+        /* window origin in the padded image, shifted back to the original */
+        const int64_t dy = (int64_t)distill__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad;
+        const int64_t dx = (int64_t)distill__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad;
+        float *im = x + i * img;
+        memcpy(tmp, im, sizeof(float) * (size_t)img);
+        for (ch = 0; ch < c; ch++)
+            for (yy = 0; yy < h; yy++)
+                for (xx = 0; xx < w; xx++) {
+                    const int64_t sy = yy + dy, sx = xx + dx;
+                    im[(ch * h + yy) * w + xx] = sy >= 0 && sy < h && sx >= 0 && sx < w
+                                                     ? tmp[(ch * h + sy) * w + sx]
+                                                     : 0.0f;
+                }
+    }
+    distill__free(ctx, tmp);
+    return DISTILL_OK;
+}
+
+distill_status distill_augment_flip(distill_context *ctx, uint64_t stream, uint64_t offset,
+                                    int64_t n, int64_t c, int64_t h, int64_t w, float p,
+                                    float *x)
+{
+    static const char fn[] = "distill_augment_flip";
+    distill__rng r;
+    int64_t i, row, xx;
+    DISTILL__TRY(check_images(ctx, fn, n, c, h, w, x));
+    if (!(p >= 0.0f && p <= 1.0f))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: p must be in [0, 1]", fn);
+    distill__rng_init(&r, ctx->seed, stream, offset);
+    for (i = 0; i < n; i++) {
+        if (!(distill__rng_uniform(&r) < p))
+            continue;
+        for (row = 0; row < c * h; row++) {
+            float *line = x + i * c * h * w + row * w;
+            for (xx = 0; xx < w / 2; xx++) {
+                float t = line[xx];
+                line[xx] = line[w - 1 - xx];
+                line[w - 1 - xx] = t;
+            }
+        }
+    }
+    return DISTILL_OK;
+}
+
+distill_status distill_augment_noise(distill_context *ctx, uint64_t stream, uint64_t offset,
+                                     int64_t n, int64_t dim, float std, float *x)
+{
+    static const char fn[] = "distill_augment_noise";
+    distill__rng r;
+    int64_t i;
+    DISTILL__TRY(check_images(ctx, fn, n, dim, 1, 1, x));
+    if (!(std >= 0.0f) || !isfinite(std))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: std must be finite and >= 0", fn);
+    distill__rng_init(&r, ctx->seed, stream, 2 * offset);
+    for (i = 0; i < n * dim; i++)
+        x[i] += std * distill__rng_normal(&r);
+    return DISTILL_OK;
+}
+
+distill_status distill_augment_normalize(distill_context *ctx, int64_t n, int64_t c, int64_t h,
+                                         int64_t w, const float *mean, const float *std,
+                                         float *x)
+{
+    static const char fn[] = "distill_augment_normalize";
+    int64_t i, ch, j;
+    DISTILL__TRY(check_images(ctx, fn, n, c, h, w, x));
+    if (!mean || !std)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: mean and std are required", fn);
+    for (ch = 0; ch < c; ch++)
+        if (!(std[ch] > 0.0f) || !isfinite(std[ch]) || !isfinite(mean[ch]))
+            return distill__fail(ctx, DISTILL_E_INVAL, "%s: channel %lld needs finite mean and std > 0",
+                                 fn, (long long)ch);
+    for (i = 0; i < n; i++)
+        for (ch = 0; ch < c; ch++) {
+            float *plane = x + (i * c + ch) * h * w;
+            const float m = mean[ch], inv = 1.0f / std[ch];
+            for (j = 0; j < h * w; j++)
+                plane[j] = (plane[j] - m) * inv;
+        }
+    return DISTILL_OK;
+}
