@@ -8,5 +8,6 @@
 #include "core.h"
 #include "kernels.h"
 #include "data.h"
+#include "model.h"
 
 #endif /* DISTILL_DISTILL_H */

@@ -1,0 +1,104 @@
+/* Element-wise activations.  Backward works from the layer's input. */
+#include <math.h>
+
+#include "internal.h"
+
+static float sigmoid(float x)
+{
+    /* never exponentiates a large positive number */
+    if (x >= 0.0f)
+        return 1.0f / (1.0f + expf(-x));
+    {
+        const float e = expf(x);
+        return e / (1.0f + e);
+    }
+}
+
+static float softplus(float x)
+{
+    return x > 20.0f ? x : (x < -20.0f ? expf(x) : log1pf(expf(x)));
+}
+
+float distill__act(int kind, float x)
+{
+    switch (kind) {
+    case DISTILL_LAYER_RELU: return x > 0.0f ? x : 0.0f;
+    case DISTILL_LAYER_TANH: return tanhf(x);
+    case DISTILL_LAYER_SIGMOID: return sigmoid(x);
+    case DISTILL_LAYER_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678f));
+    case DISTILL_LAYER_MISH: return x * tanhf(softplus(x));
+    case DISTILL_LAYER_SOFTPLUS: return softplus(x);
+    default: return x;
+    }
+}
+
+float distill__act_grad(int kind, float x)
+{
+    switch (kind) {
+    case DISTILL_LAYER_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case DISTILL_LAYER_TANH: {
+        const float t = tanhf(x);
+        return 1.0f - t * t;
+    }
+    case DISTILL_LAYER_SIGMOID: {
+        const float s = sigmoid(x);
+        return s * (1.0f - s);
+    }
+    case DISTILL_LAYER_GELU:
+        return 0.5f * (1.0f + erff(x * 0.70710678f)) + x * 0.39894228f * expf(-0.5f * x * x);
+    case DISTILL_LAYER_MISH: {
+        const float t = tanhf(softplus(x));
+        return t + x * (1.0f - t * t) * sigmoid(x);
+    }
+    case DISTILL_LAYER_SOFTPLUS: return sigmoid(x);
+    default: return 1.0f;
+    }
+}
+
+static distill_status act_shape(nn_layer *l)
+{
+    l->out_c = l->in_c, l->out_h = l->in_h, l->out_w = l->in_w;
+    return DISTILL_OK;
+}
+
+static int64_t zero(const nn_layer *l) { (void)l; return 0; }
+static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
+
+static void act_init(nn_layer *l, float *p, float *buf, distill__rng *r)
+{
+    (void)l, (void)p, (void)buf, (void)r;
+}
+
+static void act_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
+                        int64_t n, const float *x, float *y, float *cache, float *scratch)
+{
+    const int kind = l->spec.kind;
+    int64_t i;
+    (void)e, (void)p, (void)buf, (void)cache, (void)scratch;
+    if (kind == DISTILL_LAYER_RELU) /* the common case, kept branch-free */
+        for (i = 0; i < n * l->in_dim; i++)
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    else
+        for (i = 0; i < n * l->in_dim; i++)
+            y[i] = distill__act(kind, x[i]);
+}
+
+static void act_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                         int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                         float *dp, const float *cache, float *scratch)
+{
+    const int kind = l->spec.kind;
+    int64_t i;
+    (void)e, (void)p, (void)buf, (void)y, (void)dp, (void)cache, (void)scratch;
+    if (!dx)
+        return;
+    if (kind == DISTILL_LAYER_RELU)
+        for (i = 0; i < n * l->in_dim; i++)
+            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        for (i = 0; i < n * l->in_dim; i++)
+            dx[i] = dy[i] * distill__act_grad(kind, x[i]);
+}
+
+const nn_ops distill__activation_ops = {act_shape, zero, zero, zero_n, zero_n,
+                                        act_init, act_forward, act_backward};

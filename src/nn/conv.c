@@ -1,0 +1,155 @@
+/* 2-D convolution by im2col and one GEMM for the whole batch.
+ *
+ * W is oc x (ic k k), b is oc.  For a batch of n images the columns matrix
+ * is (ic k k) x (n OH OW) and T = W cols is oc x (n OH OW), then transposed
+ * into the batch-first output.  Backward recomputes the columns (cheaper in
+ * memory than keeping them), then dW += dT cols^T and dcols = W^T dT,
+ * folded back by col2im. */
+#include <string.h>
+
+#include "internal.h"
+
+static int64_t stride_of(const nn_layer *l) { return l->spec.stride > 0 ? l->spec.stride : 1; }
+
+static distill_status conv_shape(nn_layer *l)
+{
+    const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
+    if (l->spec.units < 1 || k < 1 || pad < 0 || l->in_h + 2 * pad < k || l->in_w + 2 * pad < k)
+        return DISTILL_E_SHAPE;
+    l->out_c = l->spec.units;
+    l->out_h = (l->in_h + 2 * pad - k) / s + 1;
+    l->out_w = (l->in_w + 2 * pad - k) / s + 1;
+    return DISTILL_OK;
+}
+
+static int64_t ckk(const nn_layer *l) { return l->in_c * l->spec.kernel * l->spec.kernel; }
+static int64_t positions(const nn_layer *l) { return l->out_h * l->out_w; }
+
+static int64_t conv_params(const nn_layer *l)
+{
+    return l->out_c * ckk(l) + (l->spec.bias ? l->out_c : 0);
+}
+
+static int64_t zero(const nn_layer *l) { (void)l; return 0; }
+static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
+
+/* cols (ckk x n*OHW) and T or dT (oc x n*OHW) */
+static int64_t conv_scratch(const nn_layer *l, int64_t n)
+{
+    return (ckk(l) + l->out_c) * n * positions(l);
+}
+
+static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
+{
+    (void)buf;
+    distill__init_weights(&l->spec, l->out_c, ckk(l), p,
+                          l->spec.bias ? p + l->out_c * ckk(l) : NULL, r);
+}
+
+/* cols[(c k + ky) k + kx][i OHW + oy OW + ox] = x_i[c][oy s + ky - pad][ox s + kx - pad] */
+static void im2col(const nn_layer *l, int64_t n, const float *x, float *cols)
+{
+    const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
+    const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
+    int64_t c, ky, kx, i, oy, ox;
+    for (c = 0; c < l->in_c; c++)
+        for (ky = 0; ky < k; ky++)
+            for (kx = 0; kx < k; kx++) {
+                float *row = cols + ((c * k + ky) * k + kx) * np;
+                for (i = 0; i < n; i++) {
+                    const float *plane = x + (i * l->in_c + c) * H * W;
+                    for (oy = 0; oy < oh; oy++) {
+                        const int64_t sy = oy * s + ky - pad;
+                        float *dst = row + (i * oh + oy) * ow;
+                        if (sy < 0 || sy >= H) {
+                            memset(dst, 0, sizeof(float) * (size_t)ow);
+                            continue;
+                        }
+                        for (ox = 0; ox < ow; ox++) {
+                            const int64_t sx = ox * s + kx - pad;
+                            dst[ox] = sx >= 0 && sx < W ? plane[sy * W + sx] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+/* dx (zeroed here) += the columns folded back onto the images. */
+static void col2im(const nn_layer *l, int64_t n, const float *cols, float *dx)
+{
+    const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
+    const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
+    int64_t c, ky, kx, i, oy, ox;
+    memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
+    for (c = 0; c < l->in_c; c++)
+        for (ky = 0; ky < k; ky++)
+            for (kx = 0; kx < k; kx++) {
+                const float *row = cols + ((c * k + ky) * k + kx) * np;
+                for (i = 0; i < n; i++) {
+                    float *plane = dx + (i * l->in_c + c) * H * W;
+                    for (oy = 0; oy < oh; oy++) {
+                        const int64_t sy = oy * s + ky - pad;
+                        const float *src = row + (i * oh + oy) * ow;
+                        if (sy < 0 || sy >= H)
+                            continue;
+                        for (ox = 0; ox < ow; ox++) {
+                            const int64_t sx = ox * s + kx - pad;
+                            if (sx >= 0 && sx < W)
+                                plane[sy * W + sx] += src[ox];
+                        }
+                    }
+                }
+            }
+}
+
+static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
+                         int64_t n, const float *x, float *y, float *cache, float *scratch)
+{
+    const int64_t oc = l->out_c, hw = positions(l), np = n * hw, K = ckk(l);
+    const float *bias = l->spec.bias ? p + oc * K : NULL;
+    float *cols = scratch, *t = scratch + K * np;
+    int64_t i, o, j;
+    (void)buf, (void)cache;
+    im2col(l, n, x, cols);
+    nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f, t, np);
+    for (i = 0; i < n; i++)
+        for (o = 0; o < oc; o++) {
+            const float *src = t + o * np + i * hw;
+            float *dst = y + (i * oc + o) * hw;
+            const float b = bias ? bias[o] : 0.0f;
+            for (j = 0; j < hw; j++)
+                dst[j] = src[j] + b;
+        }
+}
+
+static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                          int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                          float *dp, const float *cache, float *scratch)
+{
+    const int64_t oc = l->out_c, hw = positions(l), np = n * hw, K = ckk(l);
+    float *cols = scratch, *dt = scratch + K * np;
+    int64_t i, o, j;
+    (void)buf, (void)y, (void)cache;
+    for (i = 0; i < n; i++)
+        for (o = 0; o < oc; o++)
+            memcpy(dt + o * np + i * hw, dy + (i * oc + o) * hw, sizeof(float) * (size_t)hw);
+    if (dp) {
+        float *db = l->spec.bias ? dp + oc * K : NULL;
+        im2col(l, n, x, cols);
+        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, oc, K, np, 1.0f, dt, np, cols, np, 1.0f, dp, K);
+        if (db)
+            for (o = 0; o < oc; o++) {
+                double s = 0.0;
+                for (j = 0; j < np; j++)
+                    s += dt[o * np + j];
+                db[o] += (float)s;
+            }
+    }
+    if (dx) {
+        nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, np, 0.0f, cols, np);
+        col2im(l, n, cols, dx);
+    }
+}
+
+const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, zero_n,
+                                    conv_init, conv_forward, conv_backward};

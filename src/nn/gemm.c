@@ -1,0 +1,48 @@
+/* The learning layer's one matrix product: BLIS for training passes, plain
+ * loops for inference (which must not allocate, lock or start threads, and
+ * whose sizes are small enough that loops win anyway). */
+#include "../kernels/blas.h"
+#include "distill/kernels.h"
+#include "internal.h"
+
+static void loops_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc)
+{
+    int64_t i, j, p;
+    for (i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (j = 0; j < n; j++)
+            ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+        if (tb) { /* rows of B are contiguous: dot products */
+            for (j = 0; j < n; j++) {
+                const float *bj = b + j * ldb;
+                float s = 0.0f;
+                if (ta)
+                    for (p = 0; p < k; p++)
+                        s += a[p * lda + i] * bj[p];
+                else
+                    for (p = 0; p < k; p++)
+                        s += a[i * lda + p] * bj[p];
+                ci[j] += alpha * s;
+            }
+        } else { /* axpy of rows of B */
+            for (p = 0; p < k; p++) {
+                const float aip = alpha * (ta ? a[p * lda + i] : a[i * lda + p]);
+                const float *bp = b + p * ldb;
+                for (j = 0; j < n; j++)
+                    ci[j] += aip * bp[j];
+            }
+        }
+    }
+}
+
+void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+             const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+             int64_t ldc)
+{
+    if (e->ctx)
+        distill__sgemm(e->ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+        loops_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

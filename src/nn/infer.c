@@ -1,0 +1,73 @@
+/* Allocation-free inference: eval mode through plain loops, every buffer
+ * carved from the caller's workspace.  Touches nothing shared: no context
+ * message, no log, no allocator, no BLIS, so threads may share a model. */
+#include <string.h>
+
+#include "../core/workspace.h"
+#include "internal.h"
+
+typedef struct infer_ws {
+    float *a, *b, *scratch;
+} infer_ws;
+
+static void infer_layout(const distill_model *m, int64_t n, distill__arena *ar, infer_ws *w)
+{
+    int64_t i, max_dim = m->layers[0].in_dim, max_scratch = 0;
+    for (i = 0; i < m->n_layers; i++) {
+        const nn_layer *l = &m->layers[i];
+        const int64_t s = l->ops->scratch(l, n) + l->ops->cache(l, n);
+        max_dim = l->out_dim > max_dim ? l->out_dim : max_dim;
+        max_scratch = s > max_scratch ? s : max_scratch;
+    }
+    w->a = distill__arena_take(ar, n * max_dim, sizeof(float));
+    w->b = distill__arena_take(ar, n * max_dim, sizeof(float));
+    w->scratch = distill__arena_take(ar, max_scratch, sizeof(float));
+}
+
+distill_status distill_model_workspace_size(const distill_model *m, int64_t max_batch,
+                                            size_t *bytes)
+{
+    distill__arena ar;
+    infer_ws w;
+    if (!m || !bytes || max_batch < 1 || max_batch > ((int64_t)1 << 32))
+        return DISTILL_E_INVAL;
+    distill__arena_init(&ar, NULL);
+    infer_layout(m, max_batch, &ar, &w);
+    return distill__arena_total(&ar, bytes);
+}
+
+distill_status distill_model_infer(const distill_model *m, void *ws, size_t ws_bytes, int64_t n,
+                                   const float *x, int64_t ldx, float *y, int64_t ldy)
+{
+    const nn_env e = {NULL, 0};
+    distill__arena ar;
+    infer_ws w;
+    size_t need;
+    float *cur, *next, *t;
+    int64_t i, din, dout;
+    if (!m || !ws || !x || !y || n < 1)
+        return DISTILL_E_INVAL;
+    din = distill_model_input_dim(m), dout = distill_model_output_dim(m);
+    if (ldx < din || ldy < dout)
+        return DISTILL_E_SHAPE;
+    if (distill_model_workspace_size(m, n, &need) != DISTILL_OK)
+        return DISTILL_E_INVAL;
+    if (ws_bytes < need)
+        return DISTILL_E_WORKSPACE;
+    distill__arena_init(&ar, (void *)(((uintptr_t)ws + DISTILL__ALIGN - 1) &
+                                      ~(uintptr_t)(DISTILL__ALIGN - 1)));
+    infer_layout(m, n, &ar, &w);
+    for (i = 0; i < n; i++)
+        memcpy(w.a + i * din, x + i * ldx, sizeof(float) * (size_t)din);
+    cur = w.a, next = w.b;
+    for (i = 0; i < m->n_layers; i++) {
+        const nn_layer *l = &m->layers[i];
+        /* eval mode never writes the buffers */
+        l->ops->forward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, cur, next, NULL,
+                        w.scratch);
+        t = cur, cur = next, next = t;
+    }
+    for (i = 0; i < n; i++)
+        memcpy(y + i * ldy, cur + i * dout, sizeof(float) * (size_t)dout);
+    return DISTILL_OK;
+}

@@ -1,0 +1,91 @@
+/* Private to the learning layer: the model's layout and the per-kind layer
+ * operations. */
+#ifndef DISTILL_NN_INTERNAL_H
+#define DISTILL_NN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "../core/internal.h"
+#include "../core/rng.h"
+#include "distill/kernels.h"
+#include "distill/model.h"
+
+/* How a forward or backward pass runs: training passes use BLIS with the
+ * context's threads; inference uses plain loops (no allocation, no threads)
+ * and never touches the context. */
+typedef struct nn_env {
+    distill_context *ctx; /* NULL: inference */
+    int train;            /* batch norm uses batch statistics */
+} nn_env;
+
+/* C = alpha op(A) op(B) + beta C, row-major, through BLIS or plain loops. */
+void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+             const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+             int64_t ldc);
+
+typedef struct nn_layer nn_layer;
+
+typedef struct nn_ops {
+    /* Output shape from the input shape; DISTILL_E_SHAPE if it cannot be. */
+    distill_status (*shape)(nn_layer *l);
+    int64_t (*param_count)(const nn_layer *l);
+    int64_t (*buffer_count)(const nn_layer *l);
+    /* Floats of scratch for n samples (forward and backward), and of
+     * per-layer cache kept from forward to backward. */
+    int64_t (*scratch)(const nn_layer *l, int64_t n);
+    int64_t (*cache)(const nn_layer *l, int64_t n);
+    void (*init)(nn_layer *l, float *p, float *buf, distill__rng *r);
+    void (*forward)(const nn_env *e, const nn_layer *l, const float *p, float *buf, int64_t n,
+                    const float *x, float *y, float *cache, float *scratch);
+    /* dx may be NULL; dp may be NULL (no parameter gradients); dp is added to. */
+    void (*backward)(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                     int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                     float *dp, const float *cache, float *scratch);
+} nn_ops;
+
+struct nn_layer {
+    distill_layer_spec spec;
+    const nn_ops *ops;
+    int64_t in_c, in_h, in_w, out_c, out_h, out_w;
+    int64_t in_dim, out_dim;
+    int64_t p_off, p_count, b_off, b_count;
+};
+
+/* Per-kind operation tables. */
+extern const nn_ops distill__dense_ops, distill__conv2d_ops, distill__avgpool_ops,
+    distill__maxpool_ops, distill__batchnorm_ops, distill__layernorm_ops,
+    distill__activation_ops, distill__flatten_ops, distill__residual_ops;
+
+/* Activations (kind DISTILL_LAYER_RELU ... SOFTPLUS): value and derivative. */
+float distill__act(int kind, float x);
+float distill__act_grad(int kind, float x);
+
+/* Initialise weights (rows x fan_in) by spec->init; bias (rows, may be NULL);
+ * draws from r. */
+void distill__init_weights(const distill_layer_spec *spec, int64_t rows, int64_t fan_in,
+                           float *w, float *bias, distill__rng *r);
+
+/* Dense-layer pieces shared with the residual block. */
+void distill__dense_fwd(const nn_env *e, int64_t n, int64_t in, int64_t out, const float *w,
+                        const float *b, const float *x, float *y);
+void distill__dense_bwd(const nn_env *e, int64_t n, int64_t in, int64_t out, const float *w,
+                        const float *x, const float *dy, float *dx, float *dw, float *db);
+
+struct distill_model {
+    distill_context *ctx;
+    int64_t n_layers;
+    nn_layer *layers;
+    int64_t in_c, in_h, in_w;
+    int64_t n_params, n_buffers;
+    float *params, *grads, *buffers;
+    uint64_t stream;
+    /* training state: activations a_0 .. a_L for `cap` samples */
+    int64_t cap, n_last;
+    float **acts, **caches, *scratch, *grad_a, *grad_b;
+    int has_forward;
+    int train_last;        /* mode of the last forward */
+};
+
+void distill__model_release_training(distill_model *m);
+
+#endif /* DISTILL_NN_INTERNAL_H */

@@ -1,0 +1,272 @@
+/* Building models: the layer spec, shapes, the flat parameter layout,
+ * initialisation, clones and parameter copies. */
+#include <string.h>
+
+#include "internal.h"
+
+/* 2^40 random words per layer: far more than any layer's initialiser draws. */
+#define LAYER_WORDS ((uint64_t)1 << 40)
+
+void distill_layer_spec_init(distill_layer_spec *spec, int32_t kind)
+{
+    if (!spec)
+        return;
+    memset(spec, 0, sizeof *spec);
+    spec->struct_size = (uint32_t)sizeof *spec;
+    spec->kind = kind;
+    spec->bias = 1;
+    spec->init = DISTILL_INIT_DEFAULT;
+}
+
+void distill_model_options_init(distill_model_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = (uint32_t)sizeof *opts;
+    opts->in_c = opts->in_h = opts->in_w = 1;
+}
+
+static const nn_ops *ops_of(int32_t kind)
+{
+    switch (kind) {
+    case DISTILL_LAYER_DENSE: return &distill__dense_ops;
+    case DISTILL_LAYER_CONV2D: return &distill__conv2d_ops;
+    case DISTILL_LAYER_AVGPOOL: return &distill__avgpool_ops;
+    case DISTILL_LAYER_MAXPOOL: return &distill__maxpool_ops;
+    case DISTILL_LAYER_BATCHNORM: return &distill__batchnorm_ops;
+    case DISTILL_LAYER_LAYERNORM: return &distill__layernorm_ops;
+    case DISTILL_LAYER_RELU:
+    case DISTILL_LAYER_TANH:
+    case DISTILL_LAYER_SIGMOID:
+    case DISTILL_LAYER_GELU:
+    case DISTILL_LAYER_MISH:
+    case DISTILL_LAYER_SOFTPLUS: return &distill__activation_ops;
+    case DISTILL_LAYER_FLATTEN: return &distill__flatten_ops;
+    case DISTILL_LAYER_RESIDUAL_MLP: return &distill__residual_ops;
+    default: return NULL;
+    }
+}
+
+/* Copy and check the spec, infer shapes, lay out parameters and buffers. */
+static distill_status plan_layers(distill_model *m, const distill_model_options *o)
+{
+    const size_t stride = o->layers[0].struct_size;
+    int64_t c = o->in_c, h = o->in_h, w = o->in_w, i;
+    if (stride < sizeof(distill_layer_spec))
+        return distill__fail(m->ctx, DISTILL_E_ABI, "distill_model_create: layer struct_size %zu, expected %zu",
+                             stride, sizeof(distill_layer_spec));
+    for (i = 0; i < m->n_layers; i++) {
+        nn_layer *l = &m->layers[i];
+        memcpy(&l->spec, (const char *)o->layers + (size_t)i * stride, sizeof l->spec);
+        l->ops = ops_of(l->spec.kind);
+        if (!l->ops || l->spec.bias < 0 || l->spec.bias > 1 || l->spec.init < 0 ||
+            l->spec.init > DISTILL_INIT_SIGNED_CONSTANT)
+            return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_create: layer %lld: unknown kind %d, bias or init",
+                                 (long long)i, (int)l->spec.kind);
+        l->in_c = c, l->in_h = h, l->in_w = w, l->in_dim = c * h * w;
+        if (l->ops->shape(l) != DISTILL_OK)
+            return distill__fail(m->ctx, DISTILL_E_SHAPE,
+                                 "distill_model_create: layer %lld (kind %d) cannot take a %lld x %lld x %lld input",
+                                 (long long)i, (int)l->spec.kind, (long long)c, (long long)h, (long long)w);
+        c = l->out_c, h = l->out_h, w = l->out_w;
+        l->out_dim = c * h * w;
+        if (l->out_dim > ((int64_t)1 << 31))
+            return distill__fail(m->ctx, DISTILL_E_SHAPE, "distill_model_create: layer %lld is too large", (long long)i);
+        l->p_off = m->n_params, l->p_count = l->ops->param_count(l);
+        l->b_off = m->n_buffers, l->b_count = l->ops->buffer_count(l);
+        m->n_params += l->p_count, m->n_buffers += l->b_count;
+    }
+    return DISTILL_OK;
+}
+
+static void init_params(distill_model *m)
+{
+    int64_t i;
+    for (i = 0; i < m->n_layers; i++) {
+        nn_layer *l = &m->layers[i];
+        distill__rng r;
+        distill__rng_init(&r, m->ctx->seed, m->stream, (uint64_t)i * LAYER_WORDS);
+        l->ops->init(l, m->params + l->p_off, m->buffers + l->b_off, &r);
+    }
+}
+
+static distill_status alloc_arrays(distill_model *m)
+{
+    m->layers = distill__alloc(m->ctx, sizeof(nn_layer) * (size_t)m->n_layers);
+    if (!m->layers)
+        return distill__fail(m->ctx, DISTILL_E_NOMEM, "distill_model_create: out of memory");
+    memset(m->layers, 0, sizeof(nn_layer) * (size_t)m->n_layers);
+    return DISTILL_OK;
+}
+
+static distill_status alloc_params(distill_model *m)
+{
+    m->params = distill__alloc(m->ctx, sizeof(float) * (size_t)(m->n_params + 1));
+    m->grads = distill__alloc(m->ctx, sizeof(float) * (size_t)(m->n_params + 1));
+    m->buffers = distill__alloc(m->ctx, sizeof(float) * (size_t)(m->n_buffers + 1));
+    if (!m->params || !m->grads || !m->buffers)
+        return distill__fail(m->ctx, DISTILL_E_NOMEM, "distill_model_create: cannot allocate %lld parameters",
+                             (long long)m->n_params);
+    memset(m->grads, 0, sizeof(float) * (size_t)(m->n_params + 1));
+    return DISTILL_OK;
+}
+
+static distill_model *new_model(distill_context *ctx, int64_t n_layers)
+{
+    distill_model *m = distill__alloc(ctx, sizeof *m);
+    if (!m)
+        return NULL;
+    memset(m, 0, sizeof *m);
+    m->ctx = ctx;
+    m->n_layers = n_layers;
+    m->stream = distill__new_stream(ctx);
+    return m;
+}
+
+distill_status distill_model_create(distill_context *ctx, const distill_model_options *opts,
+                                    distill_model **out)
+{
+    static const char fn[] = "distill_model_create";
+    distill_model *m;
+    distill_status st;
+    if (!ctx || !out)
+        return DISTILL_E_INVAL;
+    *out = NULL;
+    if (!opts || !opts->layers || opts->n_layers < 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: need options with at least one layer", fn);
+    if (opts->struct_size < sizeof *opts)
+        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u, expected %zu", fn,
+                             (unsigned)opts->struct_size, sizeof *opts);
+    if (opts->in_c < 1 || opts->in_h < 1 || opts->in_w < 1 || opts->n_layers > 4096 ||
+        opts->in_c * opts->in_h > ((int64_t)1 << 31) / opts->in_w)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: bad input shape or layer count", fn);
+    if (!(m = new_model(ctx, opts->n_layers)))
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    m->in_c = opts->in_c, m->in_h = opts->in_h, m->in_w = opts->in_w;
+    st = alloc_arrays(m);
+    if (st == DISTILL_OK)
+        st = plan_layers(m, opts);
+    if (st == DISTILL_OK)
+        st = alloc_params(m);
+    if (st != DISTILL_OK) {
+        distill_model_destroy(m);
+        return st;
+    }
+    init_params(m);
+    *out = m;
+    return DISTILL_OK;
+}
+
+void distill_model_destroy(distill_model *m)
+{
+    distill_context *ctx;
+    if (!m)
+        return;
+    ctx = m->ctx;
+    distill__model_release_training(m);
+    distill__free(ctx, m->layers);
+    distill__free(ctx, m->params);
+    distill__free(ctx, m->grads);
+    distill__free(ctx, m->buffers);
+    distill__free(ctx, m);
+}
+
+static int same_spec(const distill_model *a, const distill_model *b)
+{
+    int64_t i;
+    if (a->n_layers != b->n_layers || a->in_c != b->in_c || a->in_h != b->in_h ||
+        a->in_w != b->in_w || a->n_params != b->n_params || a->n_buffers != b->n_buffers)
+        return 0;
+    for (i = 0; i < a->n_layers; i++)
+        if (memcmp(&a->layers[i].spec, &b->layers[i].spec, sizeof a->layers[i].spec) != 0)
+            return 0;
+    return 1;
+}
+
+distill_status distill_model_copy_params(distill_model *dst, const distill_model *src)
+{
+    if (!dst || !src)
+        return DISTILL_E_INVAL;
+    if (!same_spec(dst, src))
+        return distill__fail(dst->ctx, DISTILL_E_SHAPE, "distill_model_copy_params: the models have different specs");
+    memcpy(dst->params, src->params, sizeof(float) * (size_t)src->n_params);
+    memcpy(dst->buffers, src->buffers, sizeof(float) * (size_t)src->n_buffers);
+    return DISTILL_OK;
+}
+
+distill_status distill_model_clone(const distill_model *src, distill_model **out)
+{
+    distill_model *m;
+    distill_status st;
+    if (!src || !out)
+        return DISTILL_E_INVAL;
+    *out = NULL;
+    if (!(m = new_model(src->ctx, src->n_layers)))
+        return distill__fail(src->ctx, DISTILL_E_NOMEM, "distill_model_clone: out of memory");
+    m->in_c = src->in_c, m->in_h = src->in_h, m->in_w = src->in_w;
+    m->n_params = src->n_params, m->n_buffers = src->n_buffers;
+    st = alloc_arrays(m);
+    if (st == DISTILL_OK) {
+        memcpy(m->layers, src->layers, sizeof(nn_layer) * (size_t)src->n_layers);
+        st = alloc_params(m);
+    }
+    if (st != DISTILL_OK) {
+        distill_model_destroy(m);
+        return st;
+    }
+    memcpy(m->params, src->params, sizeof(float) * (size_t)src->n_params);
+    memcpy(m->buffers, src->buffers, sizeof(float) * (size_t)src->n_buffers);
+    *out = m;
+    return DISTILL_OK;
+}
+
+distill_status distill_model_reinit(distill_model *m, uint64_t stream)
+{
+    if (!m)
+        return DISTILL_E_INVAL;
+    m->stream = stream;
+    init_params(m);
+    m->has_forward = 0;
+    return DISTILL_OK;
+}
+
+int64_t distill_model_input_dim(const distill_model *m) { return m ? m->in_c * m->in_h * m->in_w : 0; }
+int64_t distill_model_output_dim(const distill_model *m)
+{
+    return m ? m->layers[m->n_layers - 1].out_dim : 0;
+}
+int64_t distill_model_n_layers(const distill_model *m) { return m ? m->n_layers : 0; }
+float *distill_model_params(distill_model *m) { return m ? m->params : NULL; }
+float *distill_model_grads(distill_model *m) { return m ? m->grads : NULL; }
+float *distill_model_buffers(distill_model *m) { return m ? m->buffers : NULL; }
+int64_t distill_model_param_count(const distill_model *m) { return m ? m->n_params : 0; }
+int64_t distill_model_buffer_count(const distill_model *m) { return m ? m->n_buffers : 0; }
+
+void distill_model_zero_grad(distill_model *m)
+{
+    if (m)
+        memset(m->grads, 0, sizeof(float) * (size_t)m->n_params);
+}
+
+distill_status distill_model_layer_shape(const distill_model *m, int64_t layer, int64_t *c,
+                                         int64_t *h, int64_t *w)
+{
+    if (!m || !c || !h || !w || layer < -1 || layer >= m->n_layers)
+        return DISTILL_E_INVAL;
+    if (layer < 0)
+        *c = m->in_c, *h = m->in_h, *w = m->in_w;
+    else
+        *c = m->layers[layer].out_c, *h = m->layers[layer].out_h, *w = m->layers[layer].out_w;
+    return DISTILL_OK;
+}
+
+distill_status distill_model_layer_params(const distill_model *m, int64_t layer, int64_t *offset,
+                                          int64_t *count)
+{
+    if (!m || !offset || !count || layer < 0 || layer >= m->n_layers)
+        return DISTILL_E_INVAL;
+    *offset = m->layers[layer].p_off;
+    *count = m->layers[layer].p_count;
+    return DISTILL_OK;
+}

@@ -1,0 +1,183 @@
+/* Batch norm (per channel over batch and positions) and layer norm (per
+ * sample over its features), both with an affine gamma, beta.  Statistics
+ * accumulate in double. */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+static float eps_of(const nn_layer *l) { return l->spec.eps > 0.0f ? l->spec.eps : 1e-5f; }
+
+static distill_status same_shape(nn_layer *l)
+{
+    l->out_c = l->in_c, l->out_h = l->in_h, l->out_w = l->in_w;
+    return DISTILL_OK;
+}
+
+static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
+
+/* ---- batch norm: params gamma[C], beta[C]; buffers mean[C], var[C];
+ * cache (train) mean[C], invstd[C] of the batch ---------------------------- */
+
+static int64_t bn_params(const nn_layer *l) { return 2 * l->in_c; }
+static int64_t bn_cache(const nn_layer *l, int64_t n) { (void)n; return 2 * l->in_c; }
+
+static void bn_init(nn_layer *l, float *p, float *buf, distill__rng *r)
+{
+    int64_t c;
+    (void)r;
+    for (c = 0; c < l->in_c; c++) {
+        p[c] = 1.0f, p[l->in_c + c] = 0.0f;
+        buf[c] = 0.0f, buf[l->in_c + c] = 1.0f;
+    }
+}
+
+static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
+                       int64_t n, const float *x, float *y, float *cache, float *scratch)
+{
+    const int64_t C = l->in_c, hw = l->in_h * l->in_w, count = n * hw;
+    const float mom = l->spec.momentum > 0.0f ? l->spec.momentum : 0.1f;
+    int64_t c, i, j;
+    (void)scratch;
+    for (c = 0; c < C; c++) {
+        float mean, invstd;
+        if (e->train) {
+            double s = 0.0, s2 = 0.0, var;
+            for (i = 0; i < n; i++)
+                for (j = 0; j < hw; j++) {
+                    const double v = x[(i * C + c) * hw + j];
+                    s += v, s2 += v * v;
+                }
+            s /= (double)count;
+            var = s2 / (double)count - s * s;
+            var = var > 0.0 ? var : 0.0;
+            mean = (float)s;
+            invstd = (float)(1.0 / sqrt(var + eps_of(l)));
+            if (cache)
+                cache[c] = mean, cache[C + c] = invstd;
+            buf[c] = (1.0f - mom) * buf[c] + mom * mean;
+            buf[C + c] = (1.0f - mom) * buf[C + c] +
+                         mom * (float)(count > 1 ? var * count / (count - 1) : var);
+        } else {
+            mean = buf[c];
+            invstd = 1.0f / sqrtf(buf[C + c] + eps_of(l));
+        }
+        for (i = 0; i < n; i++) {
+            const float *xi = x + (i * C + c) * hw;
+            float *yi = y + (i * C + c) * hw;
+            const float a = p[c] * invstd, b = p[C + c] - a * mean;
+            for (j = 0; j < hw; j++)
+                yi[j] = a * xi[j] + b;
+        }
+    }
+}
+
+static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                        int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                        float *dp, const float *cache, float *scratch)
+{
+    const int64_t C = l->in_c, hw = l->in_h * l->in_w, count = n * hw;
+    int64_t c, i, j;
+    (void)y, (void)scratch;
+    for (c = 0; c < C; c++) {
+        const float mean = e->train ? cache[c] : buf[c];
+        const float invstd = e->train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
+        double sdy = 0.0, sdyx = 0.0;
+        for (i = 0; i < n; i++)
+            for (j = 0; j < hw; j++) {
+                const int64_t o = (i * C + c) * hw + j;
+                sdy += dy[o];
+                sdyx += (double)dy[o] * (x[o] - mean) * invstd;
+            }
+        if (dp)
+            dp[c] += (float)sdyx, dp[C + c] += (float)sdy;
+        if (!dx)
+            continue;
+        for (i = 0; i < n; i++)
+            for (j = 0; j < hw; j++) {
+                const int64_t o = (i * C + c) * hw + j;
+                if (e->train) {
+                    const double xhat = (x[o] - mean) * invstd;
+                    dx[o] = (float)(p[c] * invstd *
+                                    (dy[o] - sdy / (double)count - xhat * sdyx / (double)count));
+                } else {
+                    dx[o] = p[c] * invstd * dy[o];
+                }
+            }
+    }
+}
+
+static int64_t bn_buffers(const nn_layer *l) { return 2 * l->in_c; }
+
+const nn_ops distill__batchnorm_ops = {same_shape, bn_params, bn_buffers, zero_n, bn_cache,
+                                       bn_init, bn_forward, bn_backward};
+
+/* ---- layer norm: params gamma[D], beta[D]; cache mean[n], invstd[n] ------- */
+
+static int64_t ln_params(const nn_layer *l) { return 2 * l->in_dim; }
+static int64_t ln_cache(const nn_layer *l, int64_t n) { (void)l; return 2 * n; }
+static int64_t zero(const nn_layer *l) { (void)l; return 0; }
+
+static void ln_init(nn_layer *l, float *p, float *buf, distill__rng *r)
+{
+    int64_t j;
+    (void)buf, (void)r;
+    for (j = 0; j < l->in_dim; j++)
+        p[j] = 1.0f, p[l->in_dim + j] = 0.0f;
+}
+
+static void ln_stats(const float *xi, int64_t d, float eps, float *mean, float *invstd)
+{
+    double s = 0.0, s2 = 0.0, var;
+    int64_t j;
+    for (j = 0; j < d; j++)
+        s += xi[j], s2 += (double)xi[j] * xi[j];
+    s /= (double)d;
+    var = s2 / (double)d - s * s;
+    *mean = (float)s;
+    *invstd = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + eps));
+}
+
+static void ln_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
+                       int64_t n, const float *x, float *y, float *cache, float *scratch)
+{
+    const int64_t d = l->in_dim;
+    int64_t i, j;
+    (void)e, (void)buf, (void)scratch;
+    for (i = 0; i < n; i++) {
+        float mean, invstd;
+        ln_stats(x + i * d, d, eps_of(l), &mean, &invstd);
+        if (cache)
+            cache[i] = mean, cache[n + i] = invstd;
+        for (j = 0; j < d; j++)
+            y[i * d + j] = p[j] * (x[i * d + j] - mean) * invstd + p[d + j];
+    }
+}
+
+static void ln_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                        int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                        float *dp, const float *cache, float *scratch)
+{
+    const int64_t d = l->in_dim;
+    int64_t i, j;
+    (void)e, (void)buf, (void)y, (void)scratch;
+    for (i = 0; i < n; i++) {
+        const float mean = cache[i], invstd = cache[n + i];
+        const float *xi = x + i * d, *gi = dy + i * d;
+        double sg = 0.0, sgx = 0.0;
+        for (j = 0; j < d; j++) {
+            const double xhat = (xi[j] - mean) * invstd, g = (double)gi[j] * p[j];
+            sg += g, sgx += g * xhat;
+            if (dp)
+                dp[j] += (float)(gi[j] * xhat), dp[d + j] += gi[j];
+        }
+        if (dx)
+            for (j = 0; j < d; j++) {
+                const double xhat = (xi[j] - mean) * invstd, g = (double)gi[j] * p[j];
+                dx[i * d + j] = (float)(invstd * (g - sg / (double)d - xhat * sgx / (double)d));
+            }
+    }
+}
+
+const nn_ops distill__layernorm_ops = {same_shape, ln_params, zero, zero_n, ln_cache,
+                                       ln_init, ln_forward, ln_backward};

@@ -1,0 +1,106 @@
+/* Average and max pooling over k x k windows with a stride, no padding
+ * (output size floor((H - k) / s) + 1).  Max pooling's backward finds the
+ * arg-max again from the input (first maximum wins, as in forward). */
+#include <string.h>
+
+#include "internal.h"
+
+static int64_t stride_of(const nn_layer *l)
+{
+    return l->spec.stride > 0 ? l->spec.stride : l->spec.kernel;
+}
+
+static distill_status pool_shape(nn_layer *l)
+{
+    const int64_t k = l->spec.kernel, s = stride_of(l);
+    if (k < 1 || k > l->in_h || k > l->in_w)
+        return DISTILL_E_SHAPE;
+    l->out_c = l->in_c;
+    l->out_h = (l->in_h - k) / s + 1;
+    l->out_w = (l->in_w - k) / s + 1;
+    return DISTILL_OK;
+}
+
+static int64_t zero(const nn_layer *l) { (void)l; return 0; }
+static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
+
+static void pool_init(nn_layer *l, float *p, float *buf, distill__rng *r)
+{
+    (void)l, (void)p, (void)buf, (void)r;
+}
+
+/* Offset (within a plane) of the window's maximum. */
+static int64_t argmax(const float *plane, int64_t w, int64_t y0, int64_t x0, int64_t k)
+{
+    int64_t best = y0 * w + x0, ky, kx;
+    for (ky = 0; ky < k; ky++)
+        for (kx = 0; kx < k; kx++) {
+            const int64_t o = (y0 + ky) * w + x0 + kx;
+            if (plane[o] > plane[best])
+                best = o;
+        }
+    return best;
+}
+
+static void pool_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
+                         int64_t n, const float *x, float *y, float *cache, float *scratch)
+{
+    const int64_t k = l->spec.kernel, s = stride_of(l), ih = l->in_h, iw = l->in_w;
+    const int64_t oh = l->out_h, ow = l->out_w, planes = n * l->in_c;
+    const int is_max = l->spec.kind == DISTILL_LAYER_MAXPOOL;
+    const float inv = 1.0f / (float)(k * k);
+    int64_t pl, oy, ox, ky, kx;
+    (void)e, (void)p, (void)buf, (void)cache, (void)scratch;
+    for (pl = 0; pl < planes; pl++) {
+        const float *in = x + pl * ih * iw;
+        float *out = y + pl * oh * ow;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                float acc = 0.0f;
+                if (is_max) {
+                    acc = in[argmax(in, iw, oy * s, ox * s, k)];
+                } else {
+                    for (ky = 0; ky < k; ky++)
+                        for (kx = 0; kx < k; kx++)
+                            acc += in[(oy * s + ky) * iw + ox * s + kx];
+                    acc *= inv;
+                }
+                out[oy * ow + ox] = acc;
+            }
+    }
+}
+
+static void pool_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                          int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                          float *dp, const float *cache, float *scratch)
+{
+    const int64_t k = l->spec.kernel, s = stride_of(l), ih = l->in_h, iw = l->in_w;
+    const int64_t oh = l->out_h, ow = l->out_w, planes = n * l->in_c;
+    const int is_max = l->spec.kind == DISTILL_LAYER_MAXPOOL;
+    const float inv = 1.0f / (float)(k * k);
+    int64_t pl, oy, ox, ky, kx;
+    (void)e, (void)p, (void)buf, (void)y, (void)dp, (void)cache, (void)scratch;
+    if (!dx)
+        return;
+    memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
+    for (pl = 0; pl < planes; pl++) {
+        const float *in = x + pl * ih * iw, *g = dy + pl * oh * ow;
+        float *d = dx + pl * ih * iw;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                const float go = g[oy * ow + ox];
+                if (is_max) {
+                    d[argmax(in, iw, oy * s, ox * s, k)] += go;
+                } else {
+                    for (ky = 0; ky < k; ky++)
+                        for (kx = 0; kx < k; kx++)
+                            d[(oy * s + ky) * iw + ox * s + kx] += go * inv;
+                }
+            }
+    }
+}
+
+const nn_ops distill__avgpool_ops = {pool_shape, zero, zero, zero_n, zero_n,
+                                     pool_init, pool_forward, pool_backward};
+const nn_ops distill__maxpool_ops = {pool_shape, zero, zero, zero_n, zero_n,
+                                     pool_init, pool_forward, pool_backward};
