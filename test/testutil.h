@@ -17,6 +17,7 @@ Suite *distill_suite_gemm_chol(void);
 Suite *distill_suite_krr(void);
 Suite *distill_suite_loss(void);
 Suite *distill_suite_data(void);
+Suite *distill_suite_model(void);
 
 typedef struct counting_alloc {
     long calls;  /* alloc calls */

@@ -1,0 +1,335 @@
+/* learning: every layer type against an independent double-precision
+ * forward, and its backward against central finite differences of that
+ * reference (parameters and inputs, train and eval mode). */
+#include "testutil.h"
+
+typedef struct shape3 {
+    int64_t c, h, w;
+} shape3;
+
+/* ---- double-precision reference forward of one layer ------------------- */
+
+static double act(int kind, double x)
+{
+    switch (kind) {
+    case DISTILL_LAYER_RELU: return x > 0 ? x : 0;
+    case DISTILL_LAYER_TANH: return tanh(x);
+    case DISTILL_LAYER_SIGMOID: return 1 / (1 + exp(-x));
+    case DISTILL_LAYER_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case DISTILL_LAYER_MISH: return x * tanh(log1p(exp(x)));
+    case DISTILL_LAYER_SOFTPLUS: return log1p(exp(x));
+    default: return x;
+    }
+}
+
+static void ref_dense(int64_t n, int64_t in, int64_t out, const double *w, const double *b,
+                      const double *x, double *y)
+{
+    int64_t i, j, p;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < out; j++) {
+            double s = b ? b[j] : 0;
+            for (p = 0; p < in; p++)
+                s += w[j * in + p] * x[i * in + p];
+            y[i * out + j] = s;
+        }
+}
+
+/* y (n x out_dim) for layer spec s on input shape in; returns out shape. */
+static shape3 ref_forward(const distill_layer_spec *s, shape3 in, const double *p,
+                          const double *buf, int train, int64_t n, const double *x, double *y)
+{
+    const int64_t d = in.c * in.h * in.w;
+    shape3 o = in;
+    int64_t i, j, c, oy, ox, ky, kx;
+    switch (s->kind) {
+    case DISTILL_LAYER_DENSE:
+        o.c = s->units, o.h = o.w = 1;
+        ref_dense(n, d, s->units, p, s->bias ? p + s->units * d : NULL, x, y);
+        break;
+    case DISTILL_LAYER_CONV2D: {
+        const int64_t k = s->kernel, st = s->stride ? s->stride : 1, pad = s->padding;
+        const double *b = s->bias ? p + s->units * in.c * k * k : NULL;
+        o.c = s->units, o.h = (in.h + 2 * pad - k) / st + 1, o.w = (in.w + 2 * pad - k) / st + 1;
+        for (i = 0; i < n; i++)
+            for (j = 0; j < o.c; j++)
+                for (oy = 0; oy < o.h; oy++)
+                    for (ox = 0; ox < o.w; ox++) {
+                        double acc = b ? b[j] : 0;
+                        for (c = 0; c < in.c; c++)
+                            for (ky = 0; ky < k; ky++)
+                                for (kx = 0; kx < k; kx++) {
+                                    const int64_t sy = oy * st + ky - pad, sx = ox * st + kx - pad;
+                                    if (sy >= 0 && sy < in.h && sx >= 0 && sx < in.w)
+                                        acc += p[((j * in.c + c) * k + ky) * k + kx] *
+                                               x[((i * in.c + c) * in.h + sy) * in.w + sx];
+                                }
+                        y[((i * o.c + j) * o.h + oy) * o.w + ox] = acc;
+                    }
+        break;
+    }
+    case DISTILL_LAYER_AVGPOOL:
+    case DISTILL_LAYER_MAXPOOL: {
+        const int64_t k = s->kernel, st = s->stride ? s->stride : k;
+        o.h = (in.h - k) / st + 1, o.w = (in.w - k) / st + 1;
+        for (i = 0; i < n * in.c; i++)
+            for (oy = 0; oy < o.h; oy++)
+                for (ox = 0; ox < o.w; ox++) {
+                    double acc = s->kind == DISTILL_LAYER_MAXPOOL ? -HUGE_VAL : 0;
+                    for (ky = 0; ky < k; ky++)
+                        for (kx = 0; kx < k; kx++) {
+                            const double v = x[(i * in.h + oy * st + ky) * in.w + ox * st + kx];
+                            acc = s->kind == DISTILL_LAYER_MAXPOOL ? (v > acc ? v : acc) : acc + v / (k * k);
+                        }
+                    y[(i * o.h + oy) * o.w + ox] = acc;
+                }
+        break;
+    }
+    case DISTILL_LAYER_BATCHNORM: {
+        const int64_t hw = in.h * in.w;
+        const double eps = s->eps > 0 ? s->eps : 1e-5;
+        for (c = 0; c < in.c; c++) {
+            double mean = 0, var = 0;
+            if (train) {
+                for (i = 0; i < n; i++)
+                    for (j = 0; j < hw; j++)
+                        mean += x[(i * in.c + c) * hw + j] / (n * hw);
+                for (i = 0; i < n; i++)
+                    for (j = 0; j < hw; j++)
+                        var += pow(x[(i * in.c + c) * hw + j] - mean, 2) / (n * hw);
+            } else {
+                mean = buf[c], var = buf[in.c + c];
+            }
+            for (i = 0; i < n; i++)
+                for (j = 0; j < hw; j++)
+                    y[(i * in.c + c) * hw + j] =
+                        p[c] * (x[(i * in.c + c) * hw + j] - mean) / sqrt(var + eps) + p[in.c + c];
+        }
+        break;
+    }
+    case DISTILL_LAYER_LAYERNORM: {
+        const double eps = s->eps > 0 ? s->eps : 1e-5;
+        for (i = 0; i < n; i++) {
+            double mean = 0, var = 0;
+            for (j = 0; j < d; j++)
+                mean += x[i * d + j] / d;
+            for (j = 0; j < d; j++)
+                var += pow(x[i * d + j] - mean, 2) / d;
+            for (j = 0; j < d; j++)
+                y[i * d + j] = p[j] * (x[i * d + j] - mean) / sqrt(var + eps) + p[d + j];
+        }
+        break;
+    }
+    case DISTILL_LAYER_FLATTEN:
+        o.c = d, o.h = o.w = 1;
+        memcpy(y, x, sizeof(double) * n * d);
+        break;
+    case DISTILL_LAYER_RESIDUAL_MLP: {
+        const int64_t h = s->units;
+        const double *w1 = p, *b1 = s->bias ? p + h * d : NULL;
+        const double *w2 = p + h * d + (s->bias ? h : 0), *b2 = s->bias ? w2 + d * h : NULL;
+        double *hid = malloc(sizeof(double) * n * h);
+        o.c = d, o.h = o.w = 1;
+        ref_dense(n, d, h, w1, b1, x, hid);
+        for (i = 0; i < n * h; i++)
+            hid[i] = hid[i] > 0 ? hid[i] : 0;
+        ref_dense(n, h, d, w2, b2, hid, y);
+        for (i = 0; i < n * d; i++)
+            y[i] += x[i];
+        free(hid);
+        break;
+    }
+    default:
+        for (i = 0; i < n * d; i++)
+            y[i] = act(s->kind, x[i]);
+    }
+    return o;
+}
+
+/* ---- the check ---------------------------------------------------------------- */
+
+typedef struct layer_case {
+    const char *name;
+    int32_t kind;
+    int64_t units, kernel, stride, padding, bias;
+    shape3 in;
+} layer_case;
+
+static const layer_case cases[] = {
+    {"dense", DISTILL_LAYER_DENSE, 4, 0, 0, 0, 1, {5, 1, 1}},
+    {"dense-nobias-image", DISTILL_LAYER_DENSE, 3, 0, 0, 0, 0, {2, 2, 2}},
+    {"conv3x3-pad1", DISTILL_LAYER_CONV2D, 3, 3, 1, 1, 1, {2, 5, 4}},
+    {"conv2x2-stride2", DISTILL_LAYER_CONV2D, 2, 2, 2, 0, 0, {3, 5, 5}},
+    {"avgpool2", DISTILL_LAYER_AVGPOOL, 0, 2, 0, 0, 0, {2, 5, 4}},
+    {"maxpool3-stride2", DISTILL_LAYER_MAXPOOL, 0, 3, 2, 0, 0, {2, 7, 5}},
+    {"batchnorm-conv", DISTILL_LAYER_BATCHNORM, 0, 0, 0, 0, 0, {3, 2, 3}},
+    {"batchnorm-dense", DISTILL_LAYER_BATCHNORM, 0, 0, 0, 0, 0, {4, 1, 1}},
+    {"layernorm", DISTILL_LAYER_LAYERNORM, 0, 0, 0, 0, 0, {6, 1, 1}},
+    {"relu", DISTILL_LAYER_RELU, 0, 0, 0, 0, 0, {7, 1, 1}},
+    {"tanh", DISTILL_LAYER_TANH, 0, 0, 0, 0, 0, {7, 1, 1}},
+    {"sigmoid", DISTILL_LAYER_SIGMOID, 0, 0, 0, 0, 0, {7, 1, 1}},
+    {"gelu", DISTILL_LAYER_GELU, 0, 0, 0, 0, 0, {7, 1, 1}},
+    {"mish", DISTILL_LAYER_MISH, 0, 0, 0, 0, 0, {7, 1, 1}},
+    {"softplus", DISTILL_LAYER_SOFTPLUS, 0, 0, 0, 0, 0, {7, 1, 1}},
+    {"flatten", DISTILL_LAYER_FLATTEN, 0, 0, 0, 0, 0, {2, 3, 2}},
+    {"residual-mlp", DISTILL_LAYER_RESIDUAL_MLP, 5, 0, 0, 0, 1, {4, 1, 1}},
+};
+enum { N_CASES = sizeof cases / sizeof cases[0], BATCH = 3 };
+
+static double *dup(const float *x, int64_t n)
+{
+    double *d = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    int64_t i;
+    for (i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+static double ref_loss(const distill_layer_spec *s, shape3 in, const double *p, const double *buf,
+                       int train, const double *x, const double *r, int64_t out_n)
+{
+    double *y = malloc(sizeof(double) * out_n), l = 0;
+    int64_t i;
+    ref_forward(s, in, p, buf, train, BATCH, x, y);
+    for (i = 0; i < out_n; i++)
+        l += r[i] * y[i];
+    free(y);
+    return l;
+}
+
+/* d loss / d arr[i] for every i, by central differences in double. */
+static void fd(const distill_layer_spec *s, shape3 in, double *p, const double *buf, int train,
+               double *x, const double *r, int64_t out_n, double *arr, int64_t len, double *g)
+{
+    const double h = 1e-6;
+    int64_t i;
+    for (i = 0; i < len; i++) {
+        const double keep = arr[i];
+        double lp, lm;
+        arr[i] = keep + h;
+        lp = ref_loss(s, in, p, buf, train, x, r, out_n);
+        arr[i] = keep - h;
+        lm = ref_loss(s, in, p, buf, train, x, r, out_n);
+        arr[i] = keep;
+        g[i] = (lp - lm) / (2 * h);
+    }
+}
+
+START_TEST(layer_gradients_match_finite_differences)
+{
+    const layer_case *lc = &cases[_i / 2];
+    const int train = _i % 2;
+    distill_layer_spec s;
+    distill_model_options o;
+    distill_model *m;
+    distill_context *ctx = test_context(NULL, 1);
+    int64_t din, dout, np, nb, i;
+    float *x, *y, *r, *dx, *params, *buffers;
+    double *xd, *pd, *bd, *rd, *yref, *gx, *gp;
+    shape3 out;
+
+    distill_layer_spec_init(&s, lc->kind);
+    s.units = lc->units, s.kernel = (int32_t)lc->kernel, s.stride = (int32_t)lc->stride;
+    s.padding = (int32_t)lc->padding, s.bias = (int32_t)lc->bias;
+    distill_model_options_init(&o);
+    o.in_c = lc->in.c, o.in_h = lc->in.h, o.in_w = lc->in.w;
+    o.layers = &s, o.n_layers = 1;
+    ck_assert_msg(distill_model_create(ctx, &o, &m) == DISTILL_OK, "%s: %s", lc->name, distill_context_last_error(ctx));
+    din = distill_model_input_dim(m), dout = distill_model_output_dim(m);
+    np = distill_model_param_count(m), nb = distill_model_buffer_count(m);
+    params = distill_model_params(m), buffers = distill_model_buffers(m);
+    /* generic parameters and statistics, not the tidy initial ones */
+    fill_random(params, np, 7 + _i);
+    for (i = 0; i < nb; i++)
+        buffers[i] = i < nb / 2 ? 0.3f * (float)i - 0.2f : 0.5f + 0.25f * (float)i;
+    x = new_random(BATCH * din, 100 + _i), r = new_random(BATCH * dout, 200 + _i);
+    for (i = 0; lc->kind == DISTILL_LAYER_RELU && i < BATCH * din; i++)
+        if (fabsf(x[i]) < 0.05f) /* keep clear of the kink */
+            x[i] = 0.3f;
+    y = malloc(sizeof(float) * BATCH * dout), dx = malloc(sizeof(float) * BATCH * din);
+    xd = dup(x, BATCH * din), pd = dup(params, np), bd = dup(buffers, nb), rd = dup(r, BATCH * dout);
+    yref = malloc(sizeof(double) * BATCH * dout);
+    gx = malloc(sizeof(double) * BATCH * din), gp = malloc(sizeof(double) * (np + 1));
+
+    out = ref_forward(&s, lc->in, pd, bd, train, BATCH, xd, yref);
+    ck_assert_int_eq(out.c * out.h * out.w, dout);
+    ck_assert_status(distill_model_forward(m, train, BATCH, x, din, y, dout), DISTILL_OK);
+    for (i = 0; i < BATCH * dout; i++)
+        ck_assert_msg(fabs(y[i] - yref[i]) < 1e-4 * (1 + fabs(yref[i])), "%s: y[%lld] = %g, reference %g",
+                      lc->name, (long long)i, y[i], yref[i]);
+    ck_assert_status(distill_model_backward(m, r, dout, dx, din, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+    fd(&s, lc->in, pd, bd, train, xd, rd, BATCH * dout, xd, BATCH * din, gx);
+    ck_assert_msg(rel_err_fd(dx, gx, BATCH * din) < 1e-3, "%s (%s): dx rel err %g", lc->name,
+                  train ? "train" : "eval", rel_err_fd(dx, gx, BATCH * din));
+    if (np > 0) {
+        fd(&s, lc->in, pd, bd, train, xd, rd, BATCH * dout, pd, np, gp);
+        ck_assert_msg(rel_err_fd(distill_model_grads(m), gp, np) < 1e-3, "%s (%s): dparams rel err %g",
+                      lc->name, train ? "train" : "eval", rel_err_fd(distill_model_grads(m), gp, np));
+    }
+    free(x), free(y), free(r), free(dx), free(xd), free(pd), free(bd), free(rd), free(yref), free(gx), free(gp);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* A deeper stack: conv-bn-relu-pool twice, flatten, dense, through the
+ * public API in train mode; input gradient against finite differences of
+ * the float forward (a coarse check that the layers chain correctly). */
+START_TEST(stacked_network_chains_gradients)
+{
+    distill_layer_spec l[9];
+    distill_model_options o;
+    distill_model *m;
+    distill_context *ctx = test_context(NULL, 2);
+    const int64_t n = 4;
+    float x[4 * 2 * 8 * 8], y[4 * 3], r[4 * 3], dx[4 * 2 * 8 * 8];
+    int64_t i, checked = 0;
+    int kinds[9] = {DISTILL_LAYER_CONV2D, DISTILL_LAYER_BATCHNORM, DISTILL_LAYER_TANH,
+                    DISTILL_LAYER_AVGPOOL, DISTILL_LAYER_CONV2D, DISTILL_LAYER_TANH,
+                    DISTILL_LAYER_AVGPOOL, DISTILL_LAYER_FLATTEN, DISTILL_LAYER_DENSE};
+    for (i = 0; i < 9; i++) {
+        distill_layer_spec_init(&l[i], kinds[i]);
+        l[i].units = i == 8 ? 3 : 4, l[i].kernel = kinds[i] == DISTILL_LAYER_AVGPOOL ? 2 : 3;
+        l[i].padding = 1;
+    }
+    distill_model_options_init(&o);
+    o.in_c = 2, o.in_h = 8, o.in_w = 8, o.layers = l, o.n_layers = 9;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    ck_assert_int_eq(distill_model_output_dim(m), 3);
+    fill_random(x, sizeof x / sizeof x[0], 1);
+    fill_random(r, 12, 2);
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, n, x, 128, y, 3), DISTILL_OK);
+    ck_assert_status(distill_model_backward(m, r, 3, dx, 128, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+    for (i = 0; i < n * 128; i += 37) {
+        const float keep = x[i], h = 1e-2f;
+        double lp = 0, lm = 0, g;
+        int64_t j;
+        x[i] = keep + h;
+        ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, n, x, 128, y, 3), DISTILL_OK);
+        for (j = 0; j < 12; j++)
+            lp += r[j] * y[j];
+        x[i] = keep - h;
+        ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, n, x, 128, y, 3), DISTILL_OK);
+        for (j = 0; j < 12; j++)
+            lm += r[j] * y[j];
+        x[i] = keep;
+        g = (lp - lm) / (2 * h);
+        ck_assert_msg(fabs(dx[i] - g) < 2e-2 * (fabs(g) + 1e-2), "dx[%lld] = %g, fd %g", (long long)i, dx[i], g);
+        checked++;
+    }
+    ck_assert_int_gt(checked, 10);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+Suite *distill_suite_model(void)
+{
+    Suite *s = suite_create("learning-model");
+    TCase *tc = tcase_create("layers");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, layer_gradients_match_finite_differences, 0, 2 * N_CASES);
+    tcase_add_test(tc, stacked_network_chains_gradients);
+    suite_add_tcase(s, tc);
+    return s;
+}
