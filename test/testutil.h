@@ -18,6 +18,7 @@ Suite *distill_suite_krr(void);
 Suite *distill_suite_loss(void);
 Suite *distill_suite_data(void);
 Suite *distill_suite_model(void);
+Suite *distill_suite_optim(void);
 
 typedef struct counting_alloc {
     long calls;  /* alloc calls */

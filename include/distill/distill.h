@@ -9,5 +9,6 @@
 #include "kernels.h"
 #include "data.h"
 #include "model.h"
+#include "optim.h"
 
 #endif /* DISTILL_DISTILL_H */
