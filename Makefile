@@ -12,7 +12,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-OPT     ?= -O2
+OPT     ?= -O3
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
 CFLAGS_BASE := -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -g -fPIC -Iinclude
 ifeq ($(WERROR),1)

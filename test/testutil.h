@@ -19,6 +19,7 @@ Suite *distill_suite_loss(void);
 Suite *distill_suite_data(void);
 Suite *distill_suite_model(void);
 Suite *distill_suite_optim(void);
+Suite *distill_suite_train(void);
 
 typedef struct counting_alloc {
     long calls;  /* alloc calls */

@@ -46,29 +46,48 @@ static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
                           l->spec.bias ? p + l->out_c * ckk(l) : NULL, r);
 }
 
+/* The output columns ox in [*lo, *hi) read inside the image for kernel
+ * column kx: 0 <= ox s + kx - pad < W. */
+static void valid_range(int64_t kx, int64_t s, int64_t pad, int64_t w, int64_t ow, int64_t *lo,
+                        int64_t *hi)
+{
+    int64_t a = pad - kx, b = w + pad - kx; /* ox s in [a, b) */
+    *lo = a <= 0 ? 0 : (a + s - 1) / s;
+    *hi = b <= 0 ? 0 : (b + s - 1) / s;
+    *hi = *hi < ow ? *hi : ow;
+    *lo = *lo < *hi ? *lo : *hi;
+}
+
 /* cols[(c k + ky) k + kx][i OHW + oy OW + ox] = x_i[c][oy s + ky - pad][ox s + kx - pad] */
 static void im2col(const nn_layer *l, int64_t n, const float *x, float *cols)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
     const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
-    int64_t c, ky, kx, i, oy, ox;
+    int64_t c, ky, kx, i, oy, ox, lo, hi;
     for (c = 0; c < l->in_c; c++)
         for (ky = 0; ky < k; ky++)
             for (kx = 0; kx < k; kx++) {
                 float *row = cols + ((c * k + ky) * k + kx) * np;
+                valid_range(kx, s, pad, W, ow, &lo, &hi);
                 for (i = 0; i < n; i++) {
                     const float *plane = x + (i * l->in_c + c) * H * W;
                     for (oy = 0; oy < oh; oy++) {
                         const int64_t sy = oy * s + ky - pad;
                         float *dst = row + (i * oh + oy) * ow;
+                        const float *src = plane + sy * W + kx - pad;
                         if (sy < 0 || sy >= H) {
                             memset(dst, 0, sizeof(float) * (size_t)ow);
                             continue;
                         }
-                        for (ox = 0; ox < ow; ox++) {
-                            const int64_t sx = ox * s + kx - pad;
-                            dst[ox] = sx >= 0 && sx < W ? plane[sy * W + sx] : 0.0f;
-                        }
+                        for (ox = 0; ox < lo; ox++)
+                            dst[ox] = 0.0f;
+                        if (s == 1)
+                            memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                        else
+                            for (ox = lo; ox < hi; ox++)
+                                dst[ox] = src[ox * s];
+                        for (ox = hi; ox < ow; ox++)
+                            dst[ox] = 0.0f;
                     }
                 }
             }
@@ -79,24 +98,23 @@ static void col2im(const nn_layer *l, int64_t n, const float *cols, float *dx)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
     const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
-    int64_t c, ky, kx, i, oy, ox;
+    int64_t c, ky, kx, i, oy, ox, lo, hi;
     memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
     for (c = 0; c < l->in_c; c++)
         for (ky = 0; ky < k; ky++)
             for (kx = 0; kx < k; kx++) {
                 const float *row = cols + ((c * k + ky) * k + kx) * np;
+                valid_range(kx, s, pad, W, ow, &lo, &hi);
                 for (i = 0; i < n; i++) {
                     float *plane = dx + (i * l->in_c + c) * H * W;
                     for (oy = 0; oy < oh; oy++) {
                         const int64_t sy = oy * s + ky - pad;
                         const float *src = row + (i * oh + oy) * ow;
+                        float *dst = plane + sy * W + kx - pad;
                         if (sy < 0 || sy >= H)
                             continue;
-                        for (ox = 0; ox < ow; ox++) {
-                            const int64_t sx = ox * s + kx - pad;
-                            if (sx >= 0 && sx < W)
-                                plane[sy * W + sx] += src[ox];
-                        }
+                        for (ox = lo; ox < hi; ox++)
+                            dst[ox * s] += src[ox];
                     }
                 }
             }

@@ -43,11 +43,13 @@ static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float
         float mean, invstd;
         if (e->train) {
             double s = 0.0, s2 = 0.0, var;
-            for (i = 0; i < n; i++)
-                for (j = 0; j < hw; j++) {
-                    const double v = x[(i * C + c) * hw + j];
-                    s += v, s2 += v * v;
-                }
+            for (i = 0; i < n; i++) { /* float sums within a plane vectorise */
+                const float *xi = x + (i * C + c) * hw;
+                float ps = 0.0f, ps2 = 0.0f;
+                for (j = 0; j < hw; j++)
+                    ps += xi[j], ps2 += xi[j] * xi[j];
+                s += ps, s2 += ps2;
+            }
             s /= (double)count;
             var = s2 / (double)count - s * s;
             var = var > 0.0 ? var : 0.0;
@@ -83,27 +85,30 @@ static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, cons
         const float mean = e->train ? cache[c] : buf[c];
         const float invstd = e->train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
         double sdy = 0.0, sdyx = 0.0;
-        for (i = 0; i < n; i++)
-            for (j = 0; j < hw; j++) {
-                const int64_t o = (i * C + c) * hw + j;
-                sdy += dy[o];
-                sdyx += (double)dy[o] * (x[o] - mean) * invstd;
-            }
+        for (i = 0; i < n; i++) {
+            const float *xi = x + (i * C + c) * hw, *gi = dy + (i * C + c) * hw;
+            float ps = 0.0f, psx = 0.0f;
+            for (j = 0; j < hw; j++)
+                ps += gi[j], psx += gi[j] * (xi[j] - mean);
+            sdy += ps, sdyx += (double)psx * invstd;
+        }
         if (dp)
             dp[c] += (float)sdyx, dp[C + c] += (float)sdy;
         if (!dx)
             continue;
-        for (i = 0; i < n; i++)
-            for (j = 0; j < hw; j++) {
-                const int64_t o = (i * C + c) * hw + j;
-                if (e->train) {
-                    const double xhat = (x[o] - mean) * invstd;
-                    dx[o] = (float)(p[c] * invstd *
-                                    (dy[o] - sdy / (double)count - xhat * sdyx / (double)count));
-                } else {
-                    dx[o] = p[c] * invstd * dy[o];
-                }
+        {
+            /* dx = a dy + b (x - mean) + c0 per channel */
+            const double cnt = (double)count;
+            const float a = p[c] * invstd;
+            const float b = e->train ? (float)(-p[c] * invstd * invstd * sdyx / cnt) : 0.0f;
+            const float c0 = e->train ? (float)(-p[c] * invstd * sdy / cnt) : 0.0f;
+            for (i = 0; i < n; i++) {
+                const float *xi = x + (i * C + c) * hw, *gi = dy + (i * C + c) * hw;
+                float *di = dx + (i * C + c) * hw;
+                for (j = 0; j < hw; j++)
+                    di[j] = a * gi[j] + b * (xi[j] - mean) + c0;
             }
+        }
     }
 }
 
