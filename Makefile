@@ -76,20 +76,24 @@ $(TEST_BIN): $(TEST_SRC) test/testutil.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(TEST_SRC) $(STATIC) $(DEP_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/test/fuzz_idx_smoke: test/fuzz/fuzz_idx.c test/fuzz/driver.c $(STATIC)
+FUZZ_TARGETS := idx model
+
+$(BUILD)/test/fuzz_%_smoke: test/fuzz/fuzz_%.c test/fuzz/driver.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ test/fuzz/fuzz_idx.c test/fuzz/driver.c $(STATIC) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< test/fuzz/driver.c $(STATIC) $(DEP_LIBS)
 
-test-fuzz: $(BUILD)/test/fuzz_idx_smoke
-	$(BUILD)/test/fuzz_idx_smoke
+test-fuzz: $(FUZZ_TARGETS:%=$(BUILD)/test/fuzz_%_smoke)
+	@for t in $(FUZZ_TARGETS); do $(BUILD)/test/fuzz_$${t}_smoke || exit 1; done
 
-# libFuzzer proper (clang): make fuzz FUZZ_SECONDS=60
+# libFuzzer proper (clang): make fuzz FUZZ_TARGET=model FUZZ_SECONDS=60
 FUZZ_SECONDS ?= 60
-fuzz:
-	@mkdir -p build/fuzz
+FUZZ_TARGET ?= idx
+fuzz: $(BUILD)/test/fuzz_$(FUZZ_TARGET)_smoke
+	@mkdir -p build/fuzz/corpus-$(FUZZ_TARGET)
+	$(BUILD)/test/fuzz_$(FUZZ_TARGET)_smoke --seeds build/fuzz/corpus-$(FUZZ_TARGET)
 	clang -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -Iinclude -Isrc -o build/fuzz/fuzz_idx test/fuzz/fuzz_idx.c $(LIB_SRC) $(DEP_LIBS)
-	build/fuzz/fuzz_idx -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+	    -Iinclude -Isrc -o build/fuzz/fuzz_$(FUZZ_TARGET) test/fuzz/fuzz_$(FUZZ_TARGET).c $(LIB_SRC) $(DEP_LIBS)
+	build/fuzz/fuzz_$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus-$(FUZZ_TARGET)
 
 $(BUILD)/test/abi_smoke: test/abi_smoke.c $(SHARED)
 	@mkdir -p $(dir $@)

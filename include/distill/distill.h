@@ -10,5 +10,6 @@
 #include "data.h"
 #include "model.h"
 #include "optim.h"
+#include "io.h"
 
 #endif /* DISTILL_DISTILL_H */

@@ -153,6 +153,20 @@ distill_model_mixed_grad(distill_model *model, int mode, int64_t n, const float 
                          int64_t ldx, distill_loss_grad_fn loss_grad, void *user,
                          const float *v, float eps, float *dx, int64_t lddx);
 
+/* ---- Files --------------------------------------------------------------- */
+
+/* Save the spec, parameters and buffers in the library's container format.
+ * The file is replaced atomically: an interrupted save leaves the previous
+ * file intact. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_model_save(const distill_model *model,
+                                                                const char *path);
+/* Load a saved model; anything malformed gives DISTILL_E_FORMAT. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_model_load(distill_context *ctx, const char *path, distill_model **out);
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_model_load_memory(distill_context *ctx, const void *buf, size_t len,
+                          distill_model **out);
+
 /* ---- Allocation-free inference (eval mode) ---------------------------- */
 
 DISTILL_API DISTILL_NODISCARD distill_status

@@ -74,7 +74,7 @@ static distill_status wrap_new(distill_context *ctx, distill__source *s, distill
 distill_status distill__dataset_adopt(distill_context *ctx, int64_t n, int64_t x_dim, float *x,
                                       int64_t y_dim, float *y, distill_dataset **out)
 {
-    distill__source *s;
+    distill__source *s = NULL;
     DISTILL__TRY(source_adopt(ctx, n, x_dim, x, y_dim, y, &s));
     return wrap_new(ctx, s, out);
 }
@@ -85,7 +85,7 @@ distill_status distill_dataset_from_memory(distill_context *ctx, int64_t n, int6
                                            distill_dataset **out)
 {
     static const char fn[] = "distill_dataset_from_memory";
-    distill__source *s;
+    distill__source *s = NULL;
     float *xc = NULL, *yc = NULL;
     int64_t i;
     if (!ctx || !out)
@@ -124,7 +124,7 @@ distill_status distill_dataset_from_backend(distill_context *ctx, const distill_
                                             int64_t x_dim, int64_t y_dim, distill_dataset **out)
 {
     static const char fn[] = "distill_dataset_from_backend";
-    distill__source *s;
+    distill__source *s = NULL;
     int64_t n = -1;
     if (!ctx || !out)
         return DISTILL_E_INVAL;

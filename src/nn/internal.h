@@ -87,5 +87,10 @@ struct distill_model {
 };
 
 void distill__model_release_training(distill_model *m);
+/* distill_model_create, failing with DISTILL_E_FORMAT before allocating the
+ * parameters when their count (or the buffers') differs from the expected
+ * one (-1: any). */
+distill_status distill__model_create_expect(distill_context *ctx, const distill_model_options *opts,
+                                            int64_t n_params, int64_t n_buffers, distill_model **out);
 
 #endif /* DISTILL_NN_INTERNAL_H */

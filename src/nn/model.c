@@ -1,11 +1,17 @@
 /* Building models: the layer spec, shapes, the flat parameter layout,
  * initialisation, clones and parameter copies. */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
 
 /* 2^40 random words per layer: far more than any layer's initialiser draws. */
 #define LAYER_WORDS ((uint64_t)1 << 40)
+/* Bounds that keep every size product far from overflow (and a hostile
+ * file from asking for absurd memory). */
+#define MAX_DIM ((int64_t)1 << 28)
+#define MAX_WINDOW 4096
+#define MAX_PARAMS ((int64_t)1 << 32)
 
 void distill_layer_spec_init(distill_layer_spec *spec, int32_t kind)
 {
@@ -64,6 +70,12 @@ static distill_status plan_layers(distill_model *m, const distill_model_options 
             l->spec.init > DISTILL_INIT_SIGNED_CONSTANT)
             return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_create: layer %lld: unknown kind %d, bias or init",
                                  (long long)i, (int)l->spec.kind);
+        if (l->spec.units < 0 || l->spec.units > MAX_DIM || l->spec.kernel < 0 ||
+            l->spec.kernel > MAX_WINDOW || l->spec.stride < 0 || l->spec.stride > MAX_WINDOW ||
+            l->spec.padding < 0 || l->spec.padding > MAX_WINDOW || !(l->spec.eps >= 0.0f) ||
+            !(l->spec.momentum >= 0.0f && l->spec.momentum <= 1.0f) || !isfinite(l->spec.init_gain))
+            return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_create: layer %lld: size, window, eps, momentum or gain out of range",
+                                 (long long)i);
         l->in_c = c, l->in_h = h, l->in_w = w, l->in_dim = c * h * w;
         if (l->ops->shape(l) != DISTILL_OK)
             return distill__fail(m->ctx, DISTILL_E_SHAPE,
@@ -71,11 +83,14 @@ static distill_status plan_layers(distill_model *m, const distill_model_options 
                                  (long long)i, (int)l->spec.kind, (long long)c, (long long)h, (long long)w);
         c = l->out_c, h = l->out_h, w = l->out_w;
         l->out_dim = c * h * w;
-        if (l->out_dim > ((int64_t)1 << 31))
+        if (l->out_dim > MAX_DIM)
             return distill__fail(m->ctx, DISTILL_E_SHAPE, "distill_model_create: layer %lld is too large", (long long)i);
         l->p_off = m->n_params, l->p_count = l->ops->param_count(l);
         l->b_off = m->n_buffers, l->b_count = l->ops->buffer_count(l);
         m->n_params += l->p_count, m->n_buffers += l->b_count;
+        if (l->p_count > MAX_PARAMS || m->n_params > MAX_PARAMS || m->n_buffers > MAX_PARAMS)
+            return distill__fail(m->ctx, DISTILL_E_SHAPE, "distill_model_create: more than %lld parameters",
+                                 (long long)MAX_PARAMS);
     }
     return DISTILL_OK;
 }
@@ -127,6 +142,12 @@ static distill_model *new_model(distill_context *ctx, int64_t n_layers)
 distill_status distill_model_create(distill_context *ctx, const distill_model_options *opts,
                                     distill_model **out)
 {
+    return distill__model_create_expect(ctx, opts, -1, -1, out);
+}
+
+distill_status distill__model_create_expect(distill_context *ctx, const distill_model_options *opts,
+                                            int64_t n_params, int64_t n_buffers, distill_model **out)
+{
     static const char fn[] = "distill_model_create";
     distill_model *m;
     distill_status st;
@@ -147,6 +168,11 @@ distill_status distill_model_create(distill_context *ctx, const distill_model_op
     st = alloc_arrays(m);
     if (st == DISTILL_OK)
         st = plan_layers(m, opts);
+    if (st == DISTILL_OK && ((n_params >= 0 && n_params != m->n_params) ||
+                             (n_buffers >= 0 && n_buffers != m->n_buffers)))
+        st = distill__fail(ctx, DISTILL_E_FORMAT, "%s: the spec has %lld parameters and %lld buffers, the data %lld and %lld",
+                           fn, (long long)m->n_params, (long long)m->n_buffers, (long long)n_params,
+                           (long long)n_buffers);
     if (st == DISTILL_OK)
         st = alloc_params(m);
     if (st != DISTILL_OK) {

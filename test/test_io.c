@@ -1,0 +1,295 @@
+/* learning: the container (model save/load, corruption, atomic replace),
+ * .npy files, and the mixed second-order gradient. */
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static distill_model *tiny_net(distill_context *ctx, int conv)
+{
+    distill_layer_spec l[5];
+    distill_model_options o;
+    distill_model *m;
+    distill_layer_spec_init(&l[0], conv ? DISTILL_LAYER_CONV2D : DISTILL_LAYER_DENSE);
+    l[0].units = 4, l[0].kernel = 3, l[0].padding = 1;
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_BATCHNORM);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_TANH);
+    distill_layer_spec_init(&l[3], DISTILL_LAYER_FLATTEN);
+    distill_layer_spec_init(&l[4], DISTILL_LAYER_DENSE);
+    l[4].units = 3;
+    distill_model_options_init(&o);
+    o.in_c = conv ? 2 : 6, o.in_h = conv ? 4 : 1, o.in_w = conv ? 4 : 1, o.layers = l, o.n_layers = 5;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    return m;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = malloc(*len + 1);
+    ck_assert_int_eq(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+/* Temporary files left in /tmp by a failed save. */
+static int leftovers(const char *prefix)
+{
+    DIR *d = opendir("/tmp");
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)))
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0 && strstr(e->d_name, ".tmp-") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+START_TEST(save_load_gives_identical_outputs)
+{
+    const int conv = _i;
+    distill_context *ctx = test_context(NULL, 1);
+    distill_model *m = tiny_net(ctx, conv), *back;
+    const int64_t din = distill_model_input_dim(m);
+    float x[4 * 32], y1[12], y2[12], ytr[12];
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/distill-model-%d-%d.dst", (int)getpid(), conv);
+    fill_random(x, 4 * din, 3);
+    /* train-mode passes move the running statistics away from their init */
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, 4, x, din, ytr, 3), DISTILL_OK);
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_EVAL, 4, x, din, y1, 3), DISTILL_OK);
+    ck_assert_status(distill_model_save(m, path), DISTILL_OK);
+    ck_assert_status(distill_model_load(ctx, path, &back), DISTILL_OK);
+    ck_assert_int_eq(distill_model_param_count(back), distill_model_param_count(m));
+    ck_assert_mem_eq(distill_model_params(back), distill_model_params(m),
+                     sizeof(float) * distill_model_param_count(m));
+    ck_assert_mem_eq(distill_model_buffers(back), distill_model_buffers(m),
+                     sizeof(float) * distill_model_buffer_count(m));
+    ck_assert_status(distill_model_forward(back, DISTILL_MODE_EVAL, 4, x, din, y2, 3), DISTILL_OK);
+    ck_assert_mem_eq(y1, y2, sizeof y1);
+    unlink(path);
+    distill_model_destroy(back);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(corrupt_model_files_are_format_errors)
+{
+    counting_alloc c;
+    distill_context *ctx = test_context(&c, 1);
+    distill_model *m = tiny_net(ctx, 1), *back = NULL;
+    char path[64];
+    unsigned char *good, *bad;
+    size_t len, i;
+    snprintf(path, sizeof path, "/tmp/distill-corrupt-%d.dst", (int)getpid());
+    ck_assert_status(distill_model_save(m, path), DISTILL_OK);
+    good = slurp(path, &len);
+    bad = malloc(len + 8);
+    ck_assert_status(distill_model_load_memory(ctx, good, len, &back), DISTILL_OK);
+    distill_model_destroy(back);
+    /* every truncation */
+    for (i = 0; i < len; i += 7)
+        ck_assert_status(distill_model_load_memory(ctx, good, i, &back), DISTILL_E_FORMAT);
+    /* a flipped payload byte: the CRC catches it */
+    memcpy(bad, good, len);
+    bad[len - 5] ^= 0x40;
+    ck_assert_fails(ctx, distill_model_load_memory(ctx, bad, len, &back), DISTILL_E_FORMAT, "CRC");
+    memcpy(bad, good, len);
+    bad[0] = 'X';
+    ck_assert_fails(ctx, distill_model_load_memory(ctx, bad, len, &back), DISTILL_E_FORMAT, "not a libdistill file");
+    memcpy(bad, good, len);
+    bad[8] = 9; /* a newer format version */
+    ck_assert_fails(ctx, distill_model_load_memory(ctx, bad, len, &back), DISTILL_E_FORMAT, "format version 9");
+    memcpy(bad, good, len);
+    bad[len] = 0;
+    ck_assert_fails(ctx, distill_model_load_memory(ctx, bad, len + 1, &back), DISTILL_E_FORMAT, "after the last");
+    ck_assert_ptr_null(back);
+    ck_assert_fails(ctx, distill_model_load(ctx, "/nonexistent/model.dst", &back), DISTILL_E_IO, "cannot open");
+    free(good), free(bad);
+    unlink(path);
+    distill_model_destroy(m);
+    ck_assert_int_eq(c.live, 1);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(failed_save_keeps_the_previous_file)
+{
+    counting_alloc c;
+    distill_context *ctx = test_context(&c, 1);
+    distill_model *a = tiny_net(ctx, 0), *b = tiny_net(ctx, 1);
+    char path[128], prefix[64];
+    unsigned char *before, *after;
+    size_t n1, n2;
+    snprintf(prefix, sizeof prefix, "distill-atomic-%d", (int)getpid());
+    snprintf(path, sizeof path, "/tmp/%s.dst", prefix);
+    ck_assert_status(distill_model_save(a, path), DISTILL_OK);
+    before = slurp(path, &n1);
+    c.fail_after = c.calls; /* the next allocation fails: mid-save */
+    ck_assert_status(distill_model_save(b, path), DISTILL_E_NOMEM);
+    c.fail_after = -1;
+    after = slurp(path, &n2);
+    ck_assert_int_eq(n1, n2);
+    ck_assert_mem_eq(before, after, n1);
+    ck_assert_int_eq(leftovers(prefix), 0);
+    ck_assert_fails(ctx, distill_model_save(b, "/nonexistent-dir/x.dst"), DISTILL_E_IO, "temporary file");
+    ck_assert_status(distill_model_save(b, path), DISTILL_OK);
+    free(before), free(after);
+    unlink(path);
+    distill_model_destroy(a);
+    distill_model_destroy(b);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(npy_files)
+{
+    float a[6] = {1, 2, 3, 4, 5, 6};
+    char path[64];
+    unsigned char *b;
+    size_t len;
+    distill_context *ctx = test_context(NULL, 1);
+    snprintf(path, sizeof path, "/tmp/distill-npy-%d.npy", (int)getpid());
+    ck_assert_status(distill_npy_save(ctx, path, 2, 2, a, 3), DISTILL_OK);
+    b = slurp(path, &len);
+    ck_assert_int_eq(len, 128 + 16);
+    ck_assert_mem_eq(b, "\x93NUMPY\x01\x00", 8);
+    ck_assert_ptr_nonnull(strstr((char *)b + 10, "'shape': (2, 2)"));
+    ck_assert_int_eq(b[127], 0x0a);
+    ck_assert_int_eq(b[8] + 256 * b[9], 128 - 10);
+    ck_assert_mem_eq(b + 128 + 8, &a[3], 4); /* row 1 starts at a[3] (ld 3) */
+    free(b);
+    unlink(path);
+    ck_assert_fails(ctx, distill_npy_save(ctx, path, 2, 4, a, 3), DISTILL_E_SHAPE, "leading");
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- d/dx <dL/dtheta, v> against a double-precision reference ------------- */
+
+/* Model: y = W2 tanh(W1 x + b1) + b2 (d -> h -> k); loss L = 0.5 |y - t|^2.
+ * dL/dtheta, dotted with v, then differentiated in x by central
+ * differences of the analytic parameter gradient, all in double. */
+enum { D = 3, H = 4, K = 2, NS = 2 };
+
+static double param_grad_dot(const double *w, const double *x, const double *t, const double *v)
+{
+    const double *w1 = w, *b1 = w + H * D, *w2 = b1 + H, *b2 = w2 + K * H;
+    const double *v1 = v, *vb1 = v + H * D, *v2 = vb1 + H, *vb2 = v2 + K * H;
+    double dot = 0;
+    int s, i, j;
+    for (s = 0; s < NS; s++) {
+        double a[H], hh[H], y[K], dy[K], dh[H];
+        for (i = 0; i < H; i++) {
+            a[i] = b1[i];
+            for (j = 0; j < D; j++)
+                a[i] += w1[i * D + j] * x[s * D + j];
+            hh[i] = tanh(a[i]);
+        }
+        for (i = 0; i < K; i++) {
+            y[i] = b2[i];
+            for (j = 0; j < H; j++)
+                y[i] += w2[i * H + j] * hh[j];
+            dy[i] = y[i] - t[s * K + i];
+            dot += dy[i] * vb2[i];
+            for (j = 0; j < H; j++)
+                dot += dy[i] * hh[j] * v2[i * H + j];
+        }
+        for (j = 0; j < H; j++) {
+            dh[j] = 0;
+            for (i = 0; i < K; i++)
+                dh[j] += dy[i] * w2[i * H + j];
+            dh[j] *= 1 - hh[j] * hh[j];
+            dot += dh[j] * vb1[j];
+            for (i = 0; i < D; i++)
+                dot += dh[j] * x[s * D + i] * v1[j * D + i];
+        }
+    }
+    return dot;
+}
+
+static float targets[NS * K];
+
+static int half_sq(void *user, int64_t n, const float *y, int64_t ldy, float *dy, int64_t lddy)
+{
+    int64_t i, j;
+    (void)user;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < K; j++)
+            dy[i * lddy + j] = y[i * ldy + j] - targets[i * K + j];
+    return 0;
+}
+
+static int failing_loss(void *user, int64_t n, const float *y, int64_t ldy, float *dy, int64_t lddy)
+{
+    (void)user, (void)n, (void)y, (void)ldy, (void)dy, (void)lddy;
+    return 3;
+}
+
+START_TEST(mixed_gradient_matches_double_reference)
+{
+    distill_layer_spec l[3];
+    distill_model_options o;
+    distill_model *m;
+    distill_context *ctx = test_context(NULL, 1);
+    float x[NS * D], v[64], dx[NS * D], p0[64];
+    double wd[64], xd[NS * D], td[NS * K], vd[64], ref[NS * D];
+    int64_t np, i;
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    l[0].units = H;
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_TANH);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE);
+    l[2].units = K;
+    distill_model_options_init(&o);
+    o.in_c = D, o.layers = l, o.n_layers = 3;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    np = distill_model_param_count(m);
+    ck_assert_int_eq(np, H * D + H + K * H + K);
+    fill_random(distill_model_params(m), np, 1);
+    fill_random(x, NS * D, 2), fill_random(v, np, 3), fill_random(targets, NS * K, 4);
+    memcpy(p0, distill_model_params(m), sizeof(float) * np);
+    for (i = 0; i < np; i++)
+        wd[i] = distill_model_params(m)[i], vd[i] = v[i];
+    for (i = 0; i < NS * K; i++)
+        td[i] = targets[i];
+    for (i = 0; i < NS * D; i++)
+        xd[i] = x[i];
+    for (i = 0; i < NS * D; i++) {
+        const double h = 1e-6, keep = xd[i];
+        double gp, gm;
+        xd[i] = keep + h, gp = param_grad_dot(wd, xd, td, vd);
+        xd[i] = keep - h, gm = param_grad_dot(wd, xd, td, vd);
+        xd[i] = keep;
+        ref[i] = (gp - gm) / (2 * h);
+    }
+    ck_assert_status(distill_model_mixed_grad(m, DISTILL_MODE_EVAL, NS, x, D, half_sq, NULL, v, 0.0f, dx, D),
+                     DISTILL_OK);
+    ck_assert_msg(rel_err_fd(dx, ref, NS * D) < 1e-3, "mixed gradient rel err %g", rel_err_fd(dx, ref, NS * D));
+    ck_assert_mem_eq(distill_model_params(m), p0, sizeof(float) * np); /* restored exactly */
+    ck_assert_fails(ctx, distill_model_mixed_grad(m, DISTILL_MODE_EVAL, NS, x, D, failing_loss, NULL, v, 0.0f, dx, D),
+                    DISTILL_E_BACKEND, "loss callback failed");
+    ck_assert_mem_eq(distill_model_params(m), p0, sizeof(float) * np);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+Suite *distill_suite_io(void)
+{
+    Suite *s = suite_create("learning-io");
+    TCase *tc = tcase_create("io");
+    tcase_add_loop_test(tc, save_load_gives_identical_outputs, 0, 2);
+    tcase_add_test(tc, corrupt_model_files_are_format_errors);
+    tcase_add_test(tc, failed_save_keeps_the_previous_file);
+    tcase_add_test(tc, npy_files);
+    tcase_add_test(tc, mixed_gradient_matches_double_reference);
+    suite_add_tcase(s, tc);
+    return s;
+}
