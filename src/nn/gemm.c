@@ -5,6 +5,21 @@
 #include "distill/kernels.h"
 #include "internal.h"
 
+/* Dot product with eight independent partial sums, so the compiler can
+ * keep them in one vector register without reassociating a single sum. */
+static float dot(const float *a, const float *b, int64_t k)
+{
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s;
+    int64_t p, q;
+    for (p = 0; p + 8 <= k; p += 8)
+        for (q = 0; q < 8; q++)
+            acc[q] += a[p + q] * b[p + q];
+    s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; p < k; p++)
+        s += a[p] * b[p];
+    return s;
+}
+
 static void loops_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc)
@@ -22,8 +37,7 @@ static void loops_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float al
                     for (p = 0; p < k; p++)
                         s += a[p * lda + i] * bj[p];
                 else
-                    for (p = 0; p < k; p++)
-                        s += a[i * lda + p] * bj[p];
+                    s = dot(a + i * lda, bj, k);
                 ci[j] += alpha * s;
             }
         } else { /* axpy of rows of B */
