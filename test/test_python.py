@@ -170,6 +170,98 @@ def test_log_callback_and_arch(ctx):
     assert arch and any(arch in ln for ln in lines), lines
 
 
+def test_dataset_numpy_batches_and_idx(ctx):
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    y = np.arange(10, dtype=np.float32) % 3
+    ds = distill.Dataset.from_numpy(ctx, x, y)
+    assert len(ds) == 10 and ds.x_dim == 4 and ds.y_dim == 1
+    seen = []
+    for b in range(ds.batches(4)):
+        bx, by, idx = ds.batch(0, b, 4)
+        assert np.array_equal(bx, x[idx]) and np.array_equal(by[:, 0], y[idx])
+        seen += list(idx)
+    assert sorted(seen) == list(range(10))
+    sub = ds.subset_classes([2])
+    assert len(sub) == 3
+    fm = "/usr/share/datasets/fashion-mnist/"
+    test = distill.Dataset.from_idx(ctx, fm + "t10k-images-idx3-ubyte.gz", fm + "t10k-labels-idx1-ubyte.gz")
+    assert len(test) == 10000 and test.shape == (1, 28, 28)
+
+
+def test_python_backend(ctx):
+    calls = {"n": 0, "fail": False}
+
+    def load(idx):
+        calls["n"] += 1
+        if calls["fail"]:
+            raise RuntimeError("disk on fire")
+        return np.stack([idx * 1.0, idx * 2.0], 1), idx % 2
+
+    ds = distill.Dataset.from_backend(ctx, 20, load, x_dim=2, y_dim=1, name="py-loader")
+    bx, by = ds.get([3, 7])
+    assert np.array_equal(bx, [[3, 6], [7, 14]]) and np.array_equal(by[:, 0], [1, 1])
+    calls["fail"] = True
+    try:
+        ds.get([1])
+    except distill.DistillError as e:
+        assert e.name == "DISTILL_E_BACKEND" and "py-loader" in str(e), str(e)
+    else:
+        raise AssertionError("a failing backend was not reported")
+    calls["fail"] = False
+    assert ds.get([5])[0][0, 1] == 10  # still usable
+
+
+def test_model_gradients_against_numpy(ctx):
+    m = distill.Model(ctx, [dict(kind="dense", units=5), "tanh", dict(kind="dense", units=2)],
+                      input_shape=(3,))
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    dy = RNG.standard_normal((4, 2)).astype(np.float32)
+    p = m.params.astype(np.float64)
+    w1, b1 = p[:15].reshape(5, 3), p[15:20]
+    w2, b2 = p[20:30].reshape(2, 5), p[30:32]
+    h = np.tanh(x @ w1.T + b1)
+    y = h @ w2.T + b2
+    assert rel(m.forward(x, train=True), y) < 1e-5
+    dx = m.backward(dy)
+    dh = dy @ w2 * (1 - h ** 2)
+    assert rel(dx, dh @ w1) < 1e-4
+    g = m.grads
+    assert rel(g[:15].reshape(5, 3), dh.T @ x) < 1e-4
+    assert rel(g[20:30].reshape(2, 5), dy.T @ h) < 1e-4
+    assert rel(m.infer(x), y) < 1e-5
+
+
+def test_training_save_load_npy(ctx):
+    import tempfile
+    m = distill.Model(ctx, [dict(kind="dense", units=16), "relu", dict(kind="dense", units=1)],
+                      input_shape=(2,))
+    opt = distill.Optimizer(ctx, len(m.params), kind="adam", lr=1e-2)
+    x = RNG.uniform(-1, 1, (64, 2)).astype(np.float32)
+    t = (x[:, :1] * x[:, 1:]).astype(np.float32)
+    losses = []
+    for _ in range(300):
+        y = m.forward(x, train=True)
+        loss, g = distill.mse_loss_grad(ctx, y, t)
+        m.backward(g, input_grad=False)
+        opt.step(m.params, m.grads)
+        losses.append(loss)
+    assert losses[-1] < 0.2 * losses[0], (losses[0], losses[-1])
+    with tempfile.TemporaryDirectory() as d:
+        m.save(d + "/m.dst")
+        back = distill.Model.load(ctx, d + "/m.dst")
+        assert np.array_equal(back.forward(x), m.forward(x))
+        distill.npy_save(ctx, d + "/x.npy", x)
+        assert np.array_equal(np.load(d + "/x.npy"), x)
+        with open(d + "/bad.dst", "wb") as f:
+            f.write(b"DSTLFILE garbage")
+        try:
+            distill.Model.load(ctx, d + "/bad.dst")
+        except distill.DistillError as e:
+            assert e.name == "DISTILL_E_FORMAT"
+        else:
+            raise AssertionError("garbage loaded")
+
+
 def main():
     passed = failed = 0
     with distill.Context(seed=7, threads=2) as ctx:

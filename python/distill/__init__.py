@@ -16,4 +16,7 @@ from .kernels import (random_uniform, random_normal, sgemm, cholesky, trsm_lower
                       kd_loss_grad, KERNEL_LINEAR, KERNEL_RBF, RIDGE_ABSOLUTE, RIDGE_RELATIVE,
                       KRR_AUTO, KRR_DUAL, KRR_PRIMAL)
 
+from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_normalize)
+from .model import Model, Optimizer, npy_save, KINDS, INITS
+
 __version__ = version()

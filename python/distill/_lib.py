@@ -119,3 +119,102 @@ if ctypes.sizeof(ContextOptions) != lib.distill_context_options_size():
     raise ImportError("distill: ContextOptions does not match the loaded library")
 if ctypes.sizeof(KrrOptions) != lib.distill_krr_options_size():
     raise ImportError("distill: KrrOptions does not match the loaded library")
+
+# ---- data, model, optim (the learning layer) ------------------------------
+COUNT_FN = ctypes.CFUNCTYPE(c_int, c_p, ctypes.POINTER(c_i64))
+LOAD_FN = ctypes.CFUNCTYPE(c_int, c_p, ctypes.POINTER(c_i64), c_i64, ctypes.POINTER(c_float),
+                           c_i64, ctypes.POINTER(c_float), c_i64)
+RELEASE_FN = ctypes.CFUNCTYPE(None, c_p)
+LOSS_GRAD_FN = ctypes.CFUNCTYPE(c_int, c_p, c_i64, ctypes.POINTER(c_float), c_i64,
+                                ctypes.POINTER(c_float), c_i64)
+
+
+class Backend(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("user", c_p), ("name", c_char_p),
+                ("count", COUNT_FN), ("load_batch", LOAD_FN), ("release", RELEASE_FN)]
+
+
+class LayerSpec(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("kind", ctypes.c_int32), ("units", c_i64),
+                ("kernel", ctypes.c_int32), ("stride", ctypes.c_int32),
+                ("padding", ctypes.c_int32), ("bias", ctypes.c_int32),
+                ("init", ctypes.c_int32), ("init_gain", c_float), ("momentum", c_float),
+                ("eps", c_float)]
+
+
+class ModelOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("in_c", c_i64), ("in_h", c_i64),
+                ("in_w", c_i64), ("layers", ctypes.POINTER(LayerSpec)), ("n_layers", c_i64)]
+
+
+class OptimizerOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("kind", ctypes.c_int32),
+                ("nesterov", ctypes.c_int32), ("lr", c_double), ("momentum", c_double),
+                ("weight_decay", c_double), ("beta1", c_double), ("beta2", c_double),
+                ("eps", c_double), ("alpha", c_double), ("clip_norm", c_double),
+                ("schedule", ctypes.c_int32), ("reserved", ctypes.c_int32),
+                ("total_steps", c_i64), ("warmup_steps", c_i64), ("final_lr_factor", c_double)]
+
+
+PP = ctypes.POINTER(c_p)
+_sig("distill_dataset_from_memory", c_int, c_p, c_i64, c_i64, *M, c_i64, *M, c_int, PP)
+_sig("distill_dataset_from_idx", c_int, c_p, c_char_p, c_char_p, PP)
+_sig("distill_dataset_from_csv", c_int, c_p, c_char_p, c_int, c_i64, PP)
+_sig("distill_dataset_from_backend", c_int, c_p, ctypes.POINTER(Backend), c_i64, c_i64, PP)
+_sig("distill_dataset_subset", c_int, c_p, c_p, c_i64, PP)
+_sig("distill_dataset_subset_classes", c_int, c_p, c_p, c_i64, PP)
+_sig("distill_dataset_destroy", None, c_p)
+_sig("distill_dataset_count", c_i64, c_p)
+_sig("distill_dataset_x_dim", c_i64, c_p)
+_sig("distill_dataset_y_dim", c_i64, c_p)
+_sig("distill_dataset_set_shape", c_int, c_p, c_i64, c_i64, c_i64)
+_sig("distill_dataset_shape", None, c_p, ctypes.POINTER(c_i64), ctypes.POINTER(c_i64),
+     ctypes.POINTER(c_i64))
+_sig("distill_dataset_get", c_int, c_p, c_p, c_i64, *M, *M)
+_sig("distill_dataset_batch", c_int, c_p, c_i64, c_i64, c_i64, *M, *M, c_p,
+     ctypes.POINTER(c_i64))
+_sig("distill_dataset_batches", c_i64, c_p, c_i64)
+_sig("distill_augment_crop", c_int, c_p, c_u64, c_u64, c_i64, c_i64, c_i64, c_i64, c_i64, c_p)
+_sig("distill_augment_flip", c_int, c_p, c_u64, c_u64, c_i64, c_i64, c_i64, c_i64, c_float, c_p)
+_sig("distill_augment_noise", c_int, c_p, c_u64, c_u64, c_i64, c_i64, c_float, c_p)
+_sig("distill_augment_normalize", c_int, c_p, c_i64, c_i64, c_i64, c_i64, c_p, c_p, c_p)
+_sig("distill_layer_spec_init", None, ctypes.POINTER(LayerSpec), ctypes.c_int32)
+_sig("distill_model_options_init", None, ctypes.POINTER(ModelOptions))
+_sig("distill_model_create", c_int, c_p, ctypes.POINTER(ModelOptions), PP)
+_sig("distill_model_destroy", None, c_p)
+_sig("distill_model_clone", c_int, c_p, PP)
+_sig("distill_model_copy_params", c_int, c_p, c_p)
+_sig("distill_model_reinit", c_int, c_p, c_u64)
+_sig("distill_model_input_dim", c_i64, c_p)
+_sig("distill_model_output_dim", c_i64, c_p)
+_sig("distill_model_n_layers", c_i64, c_p)
+_sig("distill_model_params", ctypes.POINTER(c_float), c_p)
+_sig("distill_model_grads", ctypes.POINTER(c_float), c_p)
+_sig("distill_model_buffers", ctypes.POINTER(c_float), c_p)
+_sig("distill_model_param_count", c_i64, c_p)
+_sig("distill_model_buffer_count", c_i64, c_p)
+_sig("distill_model_layer_params", c_int, c_p, c_i64, ctypes.POINTER(c_i64),
+     ctypes.POINTER(c_i64))
+_sig("distill_model_forward", c_int, c_p, c_int, c_i64, *M, *M)
+_sig("distill_model_backward", c_int, c_p, *M, *M, c_int)
+_sig("distill_model_zero_grad", None, c_p)
+_sig("distill_model_mixed_grad", c_int, c_p, c_int, c_i64, *M, LOSS_GRAD_FN, c_p, c_p, c_float,
+     *M)
+_sig("distill_model_save", c_int, c_p, c_char_p)
+_sig("distill_model_load", c_int, c_p, c_char_p, PP)
+_sig("distill_model_load_memory", c_int, c_p, c_p, c_size, PP)
+_sig("distill_model_workspace_size", c_int, c_p, c_i64, ctypes.POINTER(c_size))
+_sig("distill_model_infer", c_int, c_p, c_p, c_size, c_i64, *M, *M)
+_sig("distill_optimizer_options_init", None, ctypes.POINTER(OptimizerOptions))
+_sig("distill_optimizer_create", c_int, c_p, ctypes.POINTER(OptimizerOptions), c_i64, PP)
+_sig("distill_optimizer_destroy", None, c_p)
+_sig("distill_optimizer_step", c_int, c_p, c_p, c_p)
+_sig("distill_optimizer_lr", c_double, c_p)
+_sig("distill_optimizer_steps", c_i64, c_p)
+_sig("distill_optimizer_set_lr", None, c_p, c_double)
+_sig("distill_optimizer_reset", None, c_p)
+_sig("distill_optimizer_state_count", c_i64, c_p)
+_sig("distill_optimizer_get_state", c_int, c_p, c_p, c_i64, ctypes.POINTER(c_i64))
+_sig("distill_optimizer_set_state", c_int, c_p, c_p, c_i64, c_i64)
+_sig("distill_clip_grad_norm", c_int, c_p, c_i64, c_p, c_double, ctypes.POINTER(c_double))
+_sig("distill_npy_save", c_int, c_p, c_char_p, c_i64, c_i64, c_p, c_i64)
