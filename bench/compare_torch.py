@@ -1,6 +1,13 @@
-"""Optional: the KRR-ST loss + gradients in PyTorch (autograd through
-linalg.solve) against libdistill, in the same run, at the shapes of
-bench_kernels.  Skipped (exit 0) when Debian's python3-torch is absent.
+"""Optional: PyTorch against libdistill in the same run.
+
+- the KRR-ST loss + gradients (autograd through linalg.solve) at the shapes
+  of bench_kernels;
+- the networks of bench_nn: ConvNet-3 and the 784-512-512-10 MLP
+  (forward + backward to parameters, batch 256), and the 10-64-64-2 policy
+  at batch 1 (inference).  libdistill's figures come from running
+  build/rel/bench/bench_nn in the same run.
+
+Skipped (exit 0) when Debian's python3-torch is absent.
 
 Usage: /usr/bin/python3 bench/compare_torch.py [threads]
 The last line is one JSON object."""
@@ -50,6 +57,40 @@ def torch_step(fs, ys, fr, yr):
     return loss.item(), fs.grad, ys.grad
 
 
+def torch_nets():
+    """img/s of forward+backward (batch 256) and batch-1 inference in us."""
+    nn = torch.nn
+    conv = nn.Sequential(*[m for i, c in enumerate((32, 64, 128))
+                           for m in (nn.Conv2d((1, 32, 64)[i], c, 3, padding=1), nn.ReLU(),
+                                     nn.AvgPool2d(2))], nn.Flatten())
+    mlp = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                        nn.Linear(512, 10))
+    pol = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                        nn.Linear(64, 2)).eval()
+    out = {}
+    for name, net, x in (("convnet", conv, torch.rand(256, 1, 28, 28)),
+                         ("mlp", mlp, torch.rand(256, 784))):
+        def step():
+            net.zero_grad()
+            y = net(x)
+            y.backward(torch.full_like(y, 1e-3))
+        out[f"torch_{name}_fwdbwd_img_s"] = round(256 / best_of(step, 5 if name == "convnet" else 20))
+    x1 = torch.rand(1, 10)
+    with torch.no_grad():
+        t = best_of(lambda: [pol(x1) for _ in range(1000)], 5)
+    out["torch_mlp_b1_infer_us"] = round(t * 1e6 / 1000, 2)
+    return out
+
+
+def ours_nets():
+    import subprocess
+    exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "rel", "bench", "bench_nn")
+    if not os.path.exists(exe):
+        return {}
+    res = subprocess.run([exe, str(THREADS)], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def main():
     torch.set_num_threads(THREADS)
     out = {"bench": "compare_torch", "torch": torch.__version__, "threads": THREADS}
@@ -72,6 +113,16 @@ def main():
             out[f"krr_{name}_ms"] = round(1e3 * t_ours, 2)
             out[f"torch_{name}_ms"] = round(1e3 * t_torch, 2)
             out[f"speedup_{name}"] = round(t_torch / t_ours, 2)
+    ours, theirs = ours_nets(), torch_nets()
+    out.update(theirs)
+    for key in ("convnet_fwdbwd_img_s", "mlp_fwdbwd_img_s", "mlp_b1_infer_us"):
+        if key in ours:
+            out[key] = ours[key]
+            ratio = (ours[key] / theirs["torch_" + key] if key.endswith("img_s")
+                     else theirs["torch_" + key] / ours[key])
+            out["ratio_" + key] = round(ratio, 2)
+            print(f"{key}: libdistill {ours[key]}, torch {theirs['torch_' + key]} "
+                  f"(libdistill {ratio:.2f}x as fast)")
     print(json.dumps(out))
 
 
