@@ -31,8 +31,8 @@ BUILD    := build/rel
 OUT      := lib
 endif
 ALL_CFLAGS  := $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
-LIB_CFLAGS  := $(ALL_CFLAGS) -fvisibility=hidden
-DEP_LIBS    := -lblis -lz -lm -lpthread
+LIB_CFLAGS  := $(ALL_CFLAGS) -fvisibility=hidden -fopenmp
+DEP_LIBS    := -lblis -lz -lm -lpthread -fopenmp
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/data/*.c src/nn/*.c)

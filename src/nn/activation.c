@@ -69,35 +69,44 @@ static void act_init(nn_layer *l, float *p, float *buf, distill__rng *r)
     (void)l, (void)p, (void)buf, (void)r;
 }
 
+static void act_range(int kind, const float *x, float *y, int64_t lo, int64_t hi)
+{
+    int64_t i;
+    if (kind == DISTILL_LAYER_RELU) /* the common case, kept branch-free */
+        for (i = lo; i < hi; i++)
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    else
+        for (i = lo; i < hi; i++)
+            y[i] = distill__act(kind, x[i]);
+}
+
+static void act_grad_range(int kind, const float *x, const float *dy, float *dx, int64_t lo,
+                           int64_t hi)
+{
+    int64_t i;
+    if (kind == DISTILL_LAYER_RELU)
+        for (i = lo; i < hi; i++)
+            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        for (i = lo; i < hi; i++)
+            dx[i] = dy[i] * distill__act_grad(kind, x[i]);
+}
+
 static void act_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                         int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
-    const int kind = l->spec.kind;
-    int64_t i;
-    (void)e, (void)p, (void)buf, (void)cache, (void)scratch;
-    if (kind == DISTILL_LAYER_RELU) /* the common case, kept branch-free */
-        for (i = 0; i < n * l->in_dim; i++)
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-    else
-        for (i = 0; i < n * l->in_dim; i++)
-            y[i] = distill__act(kind, x[i]);
+    (void)p, (void)buf, (void)cache, (void)scratch;
+    DISTILL__SPLIT(nn_threads(e), n * l->in_dim, lo, hi, act_range(l->spec.kind, x, y, lo, hi));
 }
 
 static void act_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
                          int64_t n, const float *x, const float *y, const float *dy, float *dx,
                          float *dp, const float *cache, float *scratch)
 {
-    const int kind = l->spec.kind;
-    int64_t i;
-    (void)e, (void)p, (void)buf, (void)y, (void)dp, (void)cache, (void)scratch;
-    if (!dx)
-        return;
-    if (kind == DISTILL_LAYER_RELU)
-        for (i = 0; i < n * l->in_dim; i++)
-            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
-    else
-        for (i = 0; i < n * l->in_dim; i++)
-            dx[i] = dy[i] * distill__act_grad(kind, x[i]);
+    (void)p, (void)buf, (void)y, (void)dp, (void)cache, (void)scratch;
+    if (dx)
+        DISTILL__SPLIT(nn_threads(e), n * l->in_dim, lo, hi,
+                       act_grad_range(l->spec.kind, x, dy, dx, lo, hi));
 }
 
 const nn_ops distill__activation_ops = {act_shape, zero, zero, zero_n, zero_n,

@@ -2,9 +2,9 @@
  *
  * W is oc x (ic k k), b is oc.  For a batch of n images the columns matrix
  * is (ic k k) x (n OH OW) and T = W cols is oc x (n OH OW), then transposed
- * into the batch-first output.  Backward recomputes the columns (cheaper in
- * memory than keeping them), then dW += dT cols^T and dcols = W^T dT,
- * folded back by col2im. */
+ * into the batch-first output.  Training keeps the columns for backward
+ * (the layer's cache); then dW += dT cols^T and dcols = W^T dT, folded
+ * back by col2im.  The data movement runs on the context's threads. */
 #include <string.h>
 
 #include "internal.h"
@@ -31,13 +31,15 @@ static int64_t conv_params(const nn_layer *l)
 }
 
 static int64_t zero(const nn_layer *l) { (void)l; return 0; }
-static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
 
-/* cols (ckk x n*OHW) and T or dT (oc x n*OHW) */
+/* cols or dcols (ckk x n*OHW), and T or dT (oc x n*OHW) */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
     return (ckk(l) + l->out_c) * n * positions(l);
 }
+
+/* the forward columns, kept for backward */
+static int64_t conv_cache(const nn_layer *l, int64_t n) { return ckk(l) * n * positions(l); }
 
 static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
 {
@@ -59,15 +61,17 @@ static void valid_range(int64_t kx, int64_t s, int64_t pad, int64_t w, int64_t o
 }
 
 /* cols[(c k + ky) k + kx][i OHW + oy OW + ox] = x_i[c][oy s + ky - pad][ox s + kx - pad] */
-static void im2col(const nn_layer *l, int64_t n, const float *x, float *cols)
+static void im2col_rows(const nn_layer *l, int64_t n, const float *x, float *cols, int64_t r0,
+                        int64_t r1)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
     const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
-    int64_t c, ky, kx, i, oy, ox, lo, hi;
-    for (c = 0; c < l->in_c; c++)
-        for (ky = 0; ky < k; ky++)
-            for (kx = 0; kx < k; kx++) {
-                float *row = cols + ((c * k + ky) * k + kx) * np;
+    int64_t r;
+    for (r = r0; r < r1; r++) {
+        const int64_t c = r / (k * k), ky = r / k % k, kx = r % k;
+        int64_t i, oy, ox, lo, hi;
+        {
+                float *row = cols + r * np;
                 valid_range(kx, s, pad, W, ow, &lo, &hi);
                 for (i = 0; i < n; i++) {
                     const float *plane = x + (i * l->in_c + c) * H * W;
@@ -90,17 +94,19 @@ static void im2col(const nn_layer *l, int64_t n, const float *x, float *cols)
                             dst[ox] = 0.0f;
                     }
                 }
-            }
+        }
+    }
 }
 
-/* dx (zeroed here) += the columns folded back onto the images. */
-static void col2im(const nn_layer *l, int64_t n, const float *cols, float *dx)
+/* dx += the columns of channels [c0, c1) folded back onto the images. */
+static void col2im_channels(const nn_layer *l, int64_t n, const float *cols, float *dx,
+                            int64_t c0, int64_t c1)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
     const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
-    int64_t c, ky, kx, i, oy, ox, lo, hi;
-    memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
-    for (c = 0; c < l->in_c; c++)
+    int64_t c;
+    for (c = c0; c < c1; c++) {
+        int64_t ky, kx, i, oy, ox, lo, hi;
         for (ky = 0; ky < k; ky++)
             for (kx = 0; kx < k; kx++) {
                 const float *row = cols + ((c * k + ky) * k + kx) * np;
@@ -118,56 +124,75 @@ static void col2im(const nn_layer *l, int64_t n, const float *cols, float *dx)
                     }
                 }
             }
+    }
+}
+
+/* y (batch-first) = T (channel-first) + bias, for output channels [o0, o1). */
+static void unpack_output(const nn_layer *l, int64_t n, const float *t, const float *bias, float *y,
+                          int64_t o0, int64_t o1)
+{
+    const int64_t oc = l->out_c, hw = positions(l), np = n * hw;
+    int64_t o, i, j;
+    for (o = o0; o < o1; o++) {
+        const float b = bias ? bias[o] : 0.0f;
+        for (i = 0; i < n; i++) {
+            const float *src = t + o * np + i * hw;
+            float *dst = y + (i * oc + o) * hw;
+            for (j = 0; j < hw; j++)
+                dst[j] = src[j] + b;
+        }
+    }
+}
+
+/* dT (channel-first) = dy, and db += its row sums, for channels [o0, o1). */
+static void pack_grad(const nn_layer *l, int64_t n, const float *dy, float *dt, float *db,
+                      int64_t o0, int64_t o1)
+{
+    const int64_t oc = l->out_c, hw = positions(l), np = n * hw;
+    int64_t o, i, j;
+    for (o = o0; o < o1; o++) {
+        for (i = 0; i < n; i++)
+            memcpy(dt + o * np + i * hw, dy + (i * oc + o) * hw, sizeof(float) * (size_t)hw);
+        if (db) {
+            double s = 0.0;
+            for (j = 0; j < np; j++)
+                s += dt[o * np + j];
+            db[o] += (float)s;
+        }
+    }
 }
 
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
-    const int64_t oc = l->out_c, hw = positions(l), np = n * hw, K = ckk(l);
+    const int64_t oc = l->out_c, np = n * positions(l), K = ckk(l);
     const float *bias = l->spec.bias ? p + oc * K : NULL;
-    float *cols = scratch, *t = scratch + K * np;
-    int64_t i, o, j;
-    (void)buf, (void)cache;
-    im2col(l, n, x, cols);
+    float *cols = cache ? cache : scratch, *t = scratch + K * np;
+    const int nt = nn_threads(e);
+    (void)buf;
+    DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, x, cols, lo, hi));
     nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f, t, np);
-    for (i = 0; i < n; i++)
-        for (o = 0; o < oc; o++) {
-            const float *src = t + o * np + i * hw;
-            float *dst = y + (i * oc + o) * hw;
-            const float b = bias ? bias[o] : 0.0f;
-            for (j = 0; j < hw; j++)
-                dst[j] = src[j] + b;
-        }
+    DISTILL__SPLIT(nt, oc, lo, hi, unpack_output(l, n, t, bias, y, lo, hi));
 }
 
 static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
                           int64_t n, const float *x, const float *y, const float *dy, float *dx,
                           float *dp, const float *cache, float *scratch)
 {
-    const int64_t oc = l->out_c, hw = positions(l), np = n * hw, K = ckk(l);
-    float *cols = scratch, *dt = scratch + K * np;
-    int64_t i, o, j;
-    (void)buf, (void)y, (void)cache;
-    for (i = 0; i < n; i++)
-        for (o = 0; o < oc; o++)
-            memcpy(dt + o * np + i * hw, dy + (i * oc + o) * hw, sizeof(float) * (size_t)hw);
-    if (dp) {
-        float *db = l->spec.bias ? dp + oc * K : NULL;
-        im2col(l, n, x, cols);
-        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, oc, K, np, 1.0f, dt, np, cols, np, 1.0f, dp, K);
-        if (db)
-            for (o = 0; o < oc; o++) {
-                double s = 0.0;
-                for (j = 0; j < np; j++)
-                    s += dt[o * np + j];
-                db[o] += (float)s;
-            }
-    }
+    const int64_t oc = l->out_c, np = n * positions(l), K = ckk(l);
+    float *dcols = scratch, *dt = scratch + K * np;
+    float *db = dp && l->spec.bias ? dp + oc * K : NULL;
+    const int nt = nn_threads(e);
+    (void)buf, (void)x, (void)y;
+    DISTILL__SPLIT(nt, oc, lo, hi, pack_grad(l, n, dy, dt, db, lo, hi));
+    if (dp)
+        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, oc, K, np, 1.0f, dt, np, cache, np, 1.0f, dp, K);
     if (dx) {
-        nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, np, 0.0f, cols, np);
-        col2im(l, n, cols, dx);
+        nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, np, 0.0f, dcols, np);
+        memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
+        DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, n, dcols, dx, lo, hi));
     }
 }
 
-const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, zero_n,
+const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, conv_cache,
                                     conv_init, conv_forward, conv_backward};

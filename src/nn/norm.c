@@ -32,16 +32,17 @@ static void bn_init(nn_layer *l, float *p, float *buf, distill__rng *r)
     }
 }
 
-static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
-                       int64_t n, const float *x, float *y, float *cache, float *scratch)
+/* Channels [lo, hi): each reads and writes only its own statistics. */
+static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float *buf, int64_t n,
+                            const float *x, float *y, float *cache, int64_t lo, int64_t hi)
 {
     const int64_t C = l->in_c, hw = l->in_h * l->in_w, count = n * hw;
     const float mom = l->spec.momentum > 0.0f ? l->spec.momentum : 0.1f;
-    int64_t c, i, j;
-    (void)scratch;
-    for (c = 0; c < C; c++) {
+    int64_t c;
+    for (c = lo; c < hi; c++) {
+        int64_t i, j;
         float mean, invstd;
-        if (e->train) {
+        if (train) {
             double s = 0.0, s2 = 0.0, var;
             for (i = 0; i < n; i++) { /* float sums within a plane vectorise */
                 const float *xi = x + (i * C + c) * hw;
@@ -74,16 +75,24 @@ static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float
     }
 }
 
-static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
-                        int64_t n, const float *x, const float *y, const float *dy, float *dx,
-                        float *dp, const float *cache, float *scratch)
+static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
+                       int64_t n, const float *x, float *y, float *cache, float *scratch)
+{
+    (void)scratch;
+    DISTILL__SPLIT(nn_threads(e), l->in_c, lo, hi,
+                   bn_fwd_channels(e->train, l, p, buf, n, x, y, cache, lo, hi));
+}
+
+static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const float *buf,
+                            int64_t n, const float *x, const float *dy, float *dx, float *dp,
+                            const float *cache, int64_t lo, int64_t hi)
 {
     const int64_t C = l->in_c, hw = l->in_h * l->in_w, count = n * hw;
-    int64_t c, i, j;
-    (void)y, (void)scratch;
-    for (c = 0; c < C; c++) {
-        const float mean = e->train ? cache[c] : buf[c];
-        const float invstd = e->train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
+    int64_t c;
+    for (c = lo; c < hi; c++) {
+        int64_t i, j;
+        const float mean = train ? cache[c] : buf[c];
+        const float invstd = train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
         double sdy = 0.0, sdyx = 0.0;
         for (i = 0; i < n; i++) {
             const float *xi = x + (i * C + c) * hw, *gi = dy + (i * C + c) * hw;
@@ -100,8 +109,8 @@ static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, cons
             /* dx = a dy + b (x - mean) + c0 per channel */
             const double cnt = (double)count;
             const float a = p[c] * invstd;
-            const float b = e->train ? (float)(-p[c] * invstd * invstd * sdyx / cnt) : 0.0f;
-            const float c0 = e->train ? (float)(-p[c] * invstd * sdy / cnt) : 0.0f;
+            const float b = train ? (float)(-p[c] * invstd * invstd * sdyx / cnt) : 0.0f;
+            const float c0 = train ? (float)(-p[c] * invstd * sdy / cnt) : 0.0f;
             for (i = 0; i < n; i++) {
                 const float *xi = x + (i * C + c) * hw, *gi = dy + (i * C + c) * hw;
                 float *di = dx + (i * C + c) * hw;
@@ -110,6 +119,15 @@ static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, cons
             }
         }
     }
+}
+
+static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                        int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                        float *dp, const float *cache, float *scratch)
+{
+    (void)y, (void)scratch;
+    DISTILL__SPLIT(nn_threads(e), l->in_c, lo, hi,
+                   bn_bwd_channels(e->train, l, p, buf, n, x, dy, dx, dp, cache, lo, hi));
 }
 
 static int64_t bn_buffers(const nn_layer *l) { return 2 * l->in_c; }

@@ -42,16 +42,15 @@ static int64_t argmax(const float *plane, int64_t w, int64_t y0, int64_t x0, int
     return best;
 }
 
-static void pool_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
-                         int64_t n, const float *x, float *y, float *cache, float *scratch)
+/* Planes [lo, hi) (a plane is one channel of one sample). */
+static void pool_planes(const nn_layer *l, const float *x, float *y, int64_t lo, int64_t hi)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), ih = l->in_h, iw = l->in_w;
-    const int64_t oh = l->out_h, ow = l->out_w, planes = n * l->in_c;
+    const int64_t oh = l->out_h, ow = l->out_w;
     const int is_max = l->spec.kind == DISTILL_LAYER_MAXPOOL;
     const float inv = 1.0f / (float)(k * k);
     int64_t pl, oy, ox, ky, kx;
-    (void)e, (void)p, (void)buf, (void)cache, (void)scratch;
-    for (pl = 0; pl < planes; pl++) {
+    for (pl = lo; pl < hi; pl++) {
         const float *in = x + pl * ih * iw;
         float *out = y + pl * oh * ow;
         for (oy = 0; oy < oh; oy++)
@@ -70,22 +69,18 @@ static void pool_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     }
 }
 
-static void pool_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
-                          int64_t n, const float *x, const float *y, const float *dy, float *dx,
-                          float *dp, const float *cache, float *scratch)
+static void pool_grad_planes(const nn_layer *l, const float *x, const float *dy, float *dx,
+                             int64_t lo, int64_t hi)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), ih = l->in_h, iw = l->in_w;
-    const int64_t oh = l->out_h, ow = l->out_w, planes = n * l->in_c;
+    const int64_t oh = l->out_h, ow = l->out_w;
     const int is_max = l->spec.kind == DISTILL_LAYER_MAXPOOL;
     const float inv = 1.0f / (float)(k * k);
     int64_t pl, oy, ox, ky, kx;
-    (void)e, (void)p, (void)buf, (void)y, (void)dp, (void)cache, (void)scratch;
-    if (!dx)
-        return;
-    memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
-    for (pl = 0; pl < planes; pl++) {
+    for (pl = lo; pl < hi; pl++) {
         const float *in = x + pl * ih * iw, *g = dy + pl * oh * ow;
         float *d = dx + pl * ih * iw;
+        memset(d, 0, sizeof(float) * (size_t)(ih * iw));
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
                 const float go = g[oy * ow + ox];
@@ -98,6 +93,22 @@ static void pool_backward(const nn_env *e, const nn_layer *l, const float *p, co
                 }
             }
     }
+}
+
+static void pool_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
+                         int64_t n, const float *x, float *y, float *cache, float *scratch)
+{
+    (void)p, (void)buf, (void)cache, (void)scratch;
+    DISTILL__SPLIT(nn_threads(e), n * l->in_c, lo, hi, pool_planes(l, x, y, lo, hi));
+}
+
+static void pool_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                          int64_t n, const float *x, const float *y, const float *dy, float *dx,
+                          float *dp, const float *cache, float *scratch)
+{
+    (void)p, (void)buf, (void)y, (void)dp, (void)cache, (void)scratch;
+    if (dx)
+        DISTILL__SPLIT(nn_threads(e), n * l->in_c, lo, hi, pool_grad_planes(l, x, dy, dx, lo, hi));
 }
 
 const nn_ops distill__avgpool_ops = {pool_shape, zero, zero, zero_n, zero_n,
