@@ -84,9 +84,9 @@ static void act_grad_range(int kind, const float *x, const float *dy, float *dx,
                            int64_t hi)
 {
     int64_t i;
-    if (kind == DISTILL_LAYER_RELU)
+    if (kind == DISTILL_LAYER_RELU) /* an unconditional load vectorises */
         for (i = lo; i < hi; i++)
-            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+            dx[i] = x[i] > 0.0f ? dy[i] * 1.0f : dy[i] * 0.0f;
     else
         for (i = lo; i < hi; i++)
             dx[i] = dy[i] * distill__act_grad(kind, x[i]);

@@ -151,14 +151,16 @@ static void pack_grad(const nn_layer *l, int64_t n, const float *dy, float *dt, 
     const int64_t oc = l->out_c, hw = positions(l), np = n * hw;
     int64_t o, i, j;
     for (o = o0; o < o1; o++) {
-        for (i = 0; i < n; i++)
-            memcpy(dt + o * np + i * hw, dy + (i * oc + o) * hw, sizeof(float) * (size_t)hw);
-        if (db) {
-            double s = 0.0;
-            for (j = 0; j < np; j++)
-                s += dt[o * np + j];
-            db[o] += (float)s;
+        double s = 0.0;
+        for (i = 0; i < n; i++) {
+            const float *src = dy + (i * oc + o) * hw;
+            float *dst = dt + o * np + i * hw, ps = 0.0f;
+            for (j = 0; j < hw; j++) /* float within an image, double across */
+                ps += (dst[j] = src[j]);
+            s += ps;
         }
+        if (db)
+            db[o] += (float)s;
     }
 }
 

@@ -53,6 +53,15 @@ static void pool_planes(const nn_layer *l, const float *x, float *y, int64_t lo,
     for (pl = lo; pl < hi; pl++) {
         const float *in = x + pl * ih * iw;
         float *out = y + pl * oh * ow;
+        if (!is_max && k == 2 && s == 2) { /* the common 2x2 average */
+            for (oy = 0; oy < oh; oy++) {
+                const float *r0 = in + 2 * oy * iw, *r1 = r0 + iw;
+                for (ox = 0; ox < ow; ox++)
+                    out[oy * ow + ox] =
+                        0.25f * ((r0[2 * ox] + r0[2 * ox + 1]) + (r1[2 * ox] + r1[2 * ox + 1]));
+            }
+            continue;
+        }
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
                 float acc = 0.0f;
@@ -81,6 +90,16 @@ static void pool_grad_planes(const nn_layer *l, const float *x, const float *dy,
         const float *in = x + pl * ih * iw, *g = dy + pl * oh * ow;
         float *d = dx + pl * ih * iw;
         memset(d, 0, sizeof(float) * (size_t)(ih * iw));
+        if (!is_max && k == 2 && s == 2) {
+            for (oy = 0; oy < oh; oy++) {
+                float *r0 = d + 2 * oy * iw, *r1 = r0 + iw;
+                for (ox = 0; ox < ow; ox++) {
+                    const float go = 0.25f * g[oy * ow + ox];
+                    r0[2 * ox] = r0[2 * ox + 1] = r1[2 * ox] = r1[2 * ox + 1] = go;
+                }
+            }
+            continue;
+        }
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
                 const float go = g[oy * ow + ox];
