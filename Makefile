@@ -91,7 +91,7 @@ FUZZ_TARGET ?= idx
 fuzz: $(BUILD)/test/fuzz_$(FUZZ_TARGET)_smoke
 	@mkdir -p build/fuzz/corpus-$(FUZZ_TARGET)
 	$(BUILD)/test/fuzz_$(FUZZ_TARGET)_smoke --seeds build/fuzz/corpus-$(FUZZ_TARGET)
-	clang -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -std=c99 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -Iinclude -Isrc -o build/fuzz/fuzz_$(FUZZ_TARGET) test/fuzz/fuzz_$(FUZZ_TARGET).c $(LIB_SRC) $(DEP_LIBS)
 	build/fuzz/fuzz_$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus-$(FUZZ_TARGET)
 

@@ -86,33 +86,42 @@ static distill_optimizer *adam(distill_context *ctx, distill_model *m, double lr
     return opt;
 }
 
-START_TEST(mlp_learns_fashion_mnist)
+/* Train on the 10k subset with Adam and a cosine schedule; test accuracy. */
+static double fit_and_score(const distill_layer_spec *l, int64_t nl, int64_t c, int64_t h,
+                            int64_t w, int64_t epochs, int64_t batch, const char *name)
 {
-    distill_layer_spec l[3];
     distill_dataset *train, *test;
     distill_context *ctx = test_context(NULL, 2);
     distill_model *m;
     distill_optimizer *opt;
-    const int64_t epochs = 10, batch = 128;
     int64_t e;
     double acc;
-    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
-    distill_layer_spec_init(&l[1], DISTILL_LAYER_RELU);
-    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE);
-    l[0].units = 256, l[2].units = 10;
     load_fmnist(ctx, &train, &test);
-    m = build(ctx, l, 3, 784, 1, 1);
+    m = build(ctx, l, nl, c, h, w);
+    ck_assert_int_eq(distill_model_output_dim(m), 10);
     opt = adam(ctx, m, 2e-3, epochs * distill_dataset_batches(train, batch));
     for (e = 0; e < epochs; e++)
         train_epoch(ctx, m, opt, train, e, batch);
     acc = accuracy(m, test);
-    printf("MLP 784-256-10 on 10k Fashion-MNIST images: test accuracy %.2f%%\n", 100 * acc);
-    ck_assert_msg(acc >= 0.83, "MLP test accuracy %.4f < 0.83", acc);
+    printf("%s on 10k Fashion-MNIST images: test accuracy %.2f%%\n", name, 100 * acc);
     distill_optimizer_destroy(opt);
     distill_model_destroy(m);
     distill_dataset_destroy(train);
     distill_dataset_destroy(test);
     distill_context_destroy(ctx);
+    return acc;
+}
+
+START_TEST(mlp_learns_fashion_mnist)
+{
+    distill_layer_spec l[3];
+    double acc;
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE);
+    l[0].units = 256, l[2].units = 10;
+    acc = fit_and_score(l, 3, 784, 1, 1, 10, 128, "MLP 784-256-10");
+    ck_assert_msg(acc >= 0.83, "MLP test accuracy %.4f < 0.83", acc);
 }
 END_TEST
 
@@ -138,28 +147,10 @@ static void convnet3(distill_layer_spec *l)
 START_TEST(convnet_learns_fashion_mnist)
 {
     distill_layer_spec l[14];
-    distill_dataset *train, *test;
-    distill_context *ctx = test_context(NULL, 2);
-    distill_model *m;
-    distill_optimizer *opt;
-    const int64_t epochs = 3, batch = 64;
-    int64_t e;
     double acc;
     convnet3(l);
-    load_fmnist(ctx, &train, &test);
-    m = build(ctx, l, 14, 1, 28, 28);
-    ck_assert_int_eq(distill_model_output_dim(m), 10);
-    opt = adam(ctx, m, 2e-3, epochs * distill_dataset_batches(train, batch));
-    for (e = 0; e < epochs; e++)
-        train_epoch(ctx, m, opt, train, e, batch);
-    acc = accuracy(m, test);
-    printf("ConvNet-3 (batch norm) on 10k Fashion-MNIST images: test accuracy %.2f%%\n", 100 * acc);
+    acc = fit_and_score(l, 14, 1, 28, 28, 3, 64, "ConvNet-3 (batch norm)");
     ck_assert_msg(acc >= 0.86, "ConvNet-3 test accuracy %.4f < 0.86", acc);
-    distill_optimizer_destroy(opt);
-    distill_model_destroy(m);
-    distill_dataset_destroy(train);
-    distill_dataset_destroy(test);
-    distill_context_destroy(ctx);
 }
 END_TEST
 

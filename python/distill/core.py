@@ -41,11 +41,38 @@ def status_string(status):
     return lib.distill_status_string(status).decode()
 
 
-class Context:
+class Handle:
+    """An owned C handle: close() (or `with`, or garbage collection) frees it
+    through the subclass's `_destroy` library function."""
+
+    _destroy = None
+    _handle = None
+
+    def close(self):
+        if self._handle:
+            type(self)._destroy(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Context(Handle):
     """A libdistill context: seed, thread count, log callback, last error.
 
     Use one context per thread.  Close it (or use `with`) to free it.
     """
+
+    _destroy = lib.distill_context_destroy
 
     def __init__(self, seed=0, threads=0, log=None, log_level=LOG_WARN):
         opts = ContextOptions()
@@ -65,23 +92,6 @@ class Context:
         if not self._handle:
             raise ValueError("the context is closed")
         return self._handle
-
-    def close(self):
-        if self._handle:
-            lib.distill_context_destroy(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def check(self, status):
         """Raise the library's error for a non-zero status."""

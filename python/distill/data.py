@@ -4,15 +4,18 @@ import ctypes
 import numpy as np
 
 from ._lib import lib, Backend, COUNT_FN, LOAD_FN, RELEASE_FN
+from .core import Handle
 from .kernels import _mat, _p
 
 COPY, BORROW = 0, 1
 
 
-class Dataset:
+class Dataset(Handle):
     """n samples of x_dim floats (images C x H x W) with y_dim targets.
 
     Build with Dataset.from_numpy / from_idx / from_csv / from_backend."""
+
+    _destroy = lib.distill_dataset_destroy
 
     def __init__(self, ctx, handle, keep=None):
         self.ctx = ctx
@@ -78,23 +81,6 @@ class Dataset:
         st = lib.distill_dataset_from_backend(ctx.handle, ctypes.byref(b), x_dim, y_dim,
                                               ctypes.byref(out))
         return cls._make(ctx, st, out, cbs)
-
-    def close(self):
-        if self._handle:
-            lib.distill_dataset_destroy(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __len__(self):
         return lib.distill_dataset_count(self._handle)

@@ -4,6 +4,7 @@ import ctypes
 import numpy as np
 
 from ._lib import lib, LayerSpec, ModelOptions, OptimizerOptions, LOSS_GRAD_FN
+from .core import Handle
 from .kernels import _mat, _p
 
 KINDS = {"dense": 1, "conv2d": 2, "avgpool": 3, "maxpool": 4, "batchnorm": 5, "layernorm": 6,
@@ -30,13 +31,15 @@ def _spec(layer):
     return s
 
 
-class Model:
+class Model(Handle):
     """A network from a list of layers, e.g.
 
         Model(ctx, [dict(kind="dense", units=64), "relu", dict(kind="dense", units=2)],
               input_shape=(10,))
 
     params, grads and buffers are numpy views on the model's own arrays."""
+
+    _destroy = lib.distill_model_destroy
 
     def __init__(self, ctx, layers=None, input_shape=(1,), _handle=None):
         self.ctx = ctx
@@ -72,17 +75,6 @@ class Model:
 
     def reinit(self, stream):
         self.ctx.check(lib.distill_model_reinit(self._handle, stream))
-
-    def close(self):
-        if self._handle:
-            lib.distill_model_destroy(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     @property
     def input_dim(self):
@@ -174,9 +166,11 @@ OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
 SCHEDULES = {"constant": 0, "linear": 1, "cosine": 2}
 
 
-class Optimizer:
+class Optimizer(Handle):
     """Optimizer(ctx, n_params, kind="adamw", lr=1e-3, schedule="linear",
     total_steps=1000, ...); step(params, grads) updates params in place."""
+
+    _destroy = lib.distill_optimizer_destroy
 
     def __init__(self, ctx, n_params, kind="sgd", schedule="constant", **options):
         o = OptimizerOptions()
@@ -192,17 +186,6 @@ class Optimizer:
         self._handle = ctypes.c_void_p()
         ctx.check(lib.distill_optimizer_create(ctx.handle, ctypes.byref(o), n_params,
                                                ctypes.byref(self._handle)))
-
-    def close(self):
-        if self._handle:
-            lib.distill_optimizer_destroy(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def step(self, params, grads):
         for a, name in ((params, "params"), (grads, "grads")):

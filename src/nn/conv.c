@@ -14,7 +14,8 @@ static int64_t stride_of(const nn_layer *l) { return l->spec.stride > 0 ? l->spe
 static distill_status conv_shape(nn_layer *l)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
-    if (l->spec.units < 1 || k < 1 || pad < 0 || l->in_h + 2 * pad < k || l->in_w + 2 * pad < k)
+    if (l->spec.units < 1 || k < 1 || pad < 0 || l->in_h + 2 * pad < k || l->in_w + 2 * pad < k ||
+        l->in_c > ((int64_t)1 << 28) / (k * k)) /* the columns' height, ic k k, stays sane */
         return DISTILL_E_SHAPE;
     l->out_c = l->spec.units;
     l->out_h = (l->in_h + 2 * pad - k) / s + 1;

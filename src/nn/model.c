@@ -33,6 +33,13 @@ void distill_model_options_init(distill_model_options *opts)
     opts->in_c = opts->in_h = opts->in_w = 1;
 }
 
+/* c, h, w >= 1 with c*h*w <= MAX_DIM, tested without overflowing. */
+static int shape_fits(int64_t c, int64_t h, int64_t w)
+{
+    return c >= 1 && h >= 1 && w >= 1 && c <= MAX_DIM && h <= MAX_DIM && w <= MAX_DIM &&
+           h <= MAX_DIM / w && c <= MAX_DIM / (h * w);
+}
+
 static const nn_ops *ops_of(int32_t kind)
 {
     switch (kind) {
@@ -82,9 +89,9 @@ static distill_status plan_layers(distill_model *m, const distill_model_options 
                                  "distill_model_create: layer %lld (kind %d) cannot take a %lld x %lld x %lld input",
                                  (long long)i, (int)l->spec.kind, (long long)c, (long long)h, (long long)w);
         c = l->out_c, h = l->out_h, w = l->out_w;
-        l->out_dim = c * h * w;
-        if (l->out_dim > MAX_DIM)
+        if (!shape_fits(c, h, w))
             return distill__fail(m->ctx, DISTILL_E_SHAPE, "distill_model_create: layer %lld is too large", (long long)i);
+        l->out_dim = c * h * w;
         l->p_off = m->n_params, l->p_count = l->ops->param_count(l);
         l->b_off = m->n_buffers, l->b_count = l->ops->buffer_count(l);
         m->n_params += l->p_count, m->n_buffers += l->b_count;
@@ -159,8 +166,7 @@ distill_status distill__model_create_expect(distill_context *ctx, const distill_
     if (opts->struct_size < sizeof *opts)
         return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u, expected %zu", fn,
                              (unsigned)opts->struct_size, sizeof *opts);
-    if (opts->in_c < 1 || opts->in_h < 1 || opts->in_w < 1 || opts->n_layers > 4096 ||
-        opts->in_c * opts->in_h > ((int64_t)1 << 31) / opts->in_w)
+    if (opts->n_layers > 4096 || !shape_fits(opts->in_c, opts->in_h, opts->in_w))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: bad input shape or layer count", fn);
     if (!(m = new_model(ctx, opts->n_layers)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
