@@ -2,9 +2,13 @@
  *
  * W is oc x (ic k k), b is oc.  For a batch of n images the columns matrix
  * is (ic k k) x (n OH OW) and T = W cols is oc x (n OH OW), then transposed
- * into the batch-first output.  Training keeps the columns for backward
- * (the layer's cache); then dW += dT cols^T and dcols = W^T dT, folded
- * back by col2im.  The data movement runs on the context's threads. */
+ * into the batch-first output.  Backward: dW += dT cols^T and dcols =
+ * W^T dT, folded back by col2im.
+ *
+ * The batch goes through in chunks whose columns fit in cache (im2col, the
+ * GEMM and the transposes then touch cache, not memory), and backward
+ * recomputes a chunk's columns instead of keeping them: on a 2-core machine
+ * the convolution is bound by memory traffic more than by arithmetic. */
 #include <string.h>
 
 #include "internal.h"
@@ -33,14 +37,25 @@ static int64_t conv_params(const nn_layer *l)
 
 static int64_t zero(const nn_layer *l) { (void)l; return 0; }
 
-/* cols or dcols (ckk x n*OHW), and T or dT (oc x n*OHW) */
-static int64_t conv_scratch(const nn_layer *l, int64_t n)
+#ifndef CONV_CHUNK_FLOATS
+#define CONV_CHUNK_FLOATS ((int64_t)1 << 20) /* 4 MiB of columns per chunk */
+#endif
+
+/* Images per chunk for a batch of n. */
+static int64_t chunk_of(const nn_layer *l, int64_t n)
 {
-    return (ckk(l) + l->out_c) * n * positions(l);
+    const int64_t per_image = ckk(l) * positions(l);
+    const int64_t c = CONV_CHUNK_FLOATS / (per_image > 0 ? per_image : 1);
+    return c < 1 ? 1 : (c < n ? c : n);
 }
 
-/* the forward columns, kept for backward */
-static int64_t conv_cache(const nn_layer *l, int64_t n) { return ckk(l) * n * positions(l); }
+/* cols or dcols (ckk x chunk*OHW), and T or dT (oc x chunk*OHW) */
+static int64_t conv_scratch(const nn_layer *l, int64_t n)
+{
+    return (ckk(l) + l->out_c) * chunk_of(l, n) * positions(l);
+}
+
+static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
 
 static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
 {
@@ -168,34 +183,47 @@ static void pack_grad(const nn_layer *l, int64_t n, const float *dy, float *dt, 
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
-    const int64_t oc = l->out_c, np = n * positions(l), K = ckk(l);
+    const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
     const float *bias = l->spec.bias ? p + oc * K : NULL;
-    float *cols = cache ? cache : scratch, *t = scratch + K * np;
     const int nt = nn_threads(e);
-    (void)buf;
-    DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, x, cols, lo, hi));
-    nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f, t, np);
-    DISTILL__SPLIT(nt, oc, lo, hi, unpack_output(l, n, t, bias, y, lo, hi));
+    int64_t i0;
+    (void)buf, (void)cache;
+    for (i0 = 0; i0 < n; i0 += step) {
+        const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
+        const float *xc = x + i0 * l->in_dim;
+        float *yc = y + i0 * l->out_dim, *cols = scratch, *t = scratch + K * np;
+        DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, cn, xc, cols, lo, hi));
+        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f, t, np);
+        DISTILL__SPLIT(nt, oc, lo, hi, unpack_output(l, cn, t, bias, yc, lo, hi));
+    }
 }
 
 static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
                           int64_t n, const float *x, const float *y, const float *dy, float *dx,
                           float *dp, const float *cache, float *scratch)
 {
-    const int64_t oc = l->out_c, np = n * positions(l), K = ckk(l);
-    float *dcols = scratch, *dt = scratch + K * np;
+    const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
     float *db = dp && l->spec.bias ? dp + oc * K : NULL;
     const int nt = nn_threads(e);
-    (void)buf, (void)x, (void)y;
-    DISTILL__SPLIT(nt, oc, lo, hi, pack_grad(l, n, dy, dt, db, lo, hi));
-    if (dp)
-        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, oc, K, np, 1.0f, dt, np, cache, np, 1.0f, dp, K);
-    if (dx) {
-        nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, np, 0.0f, dcols, np);
-        memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
-        DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, n, dcols, dx, lo, hi));
+    int64_t i0;
+    (void)buf, (void)y, (void)cache;
+    for (i0 = 0; i0 < n; i0 += step) {
+        const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
+        const float *xc = x + i0 * l->in_dim;
+        float *cols = scratch, *dt = scratch + K * np;
+        DISTILL__SPLIT(nt, oc, lo, hi, pack_grad(l, cn, dy + i0 * l->out_dim, dt, db, lo, hi));
+        if (dp) {
+            DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, cn, xc, cols, lo, hi));
+            nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, oc, K, np, 1.0f, dt, np, cols, np, 1.0f, dp, K);
+        }
+        if (dx) { /* dcols reuses the columns' space */
+            float *dxc = dx + i0 * l->in_dim;
+            nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, np, 0.0f, cols, np);
+            memset(dxc, 0, sizeof(float) * (size_t)(cn * l->in_dim));
+            DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, cn, cols, dxc, lo, hi));
+        }
     }
 }
 
-const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, conv_cache,
+const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, zero_n,
                                     conv_init, conv_forward, conv_backward};
