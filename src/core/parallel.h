@@ -19,17 +19,19 @@
 
 #define DISTILL__SPLIT(nt, count, lo, hi, call)                                              \
     do {                                                                                     \
-        const int64_t distill__n = (count), distill__t = (nt) < distill__n ? (nt) : 1;       \
+        const int64_t distill__n = (count), distill__t = (nt) < distill__n ? (nt) : distill__n; \
         if (distill__t > 1) {                                                                \
             int64_t distill__k;                                                              \
             DISTILL__PRAGMA(omp parallel for num_threads(distill__t) schedule(static, 1))    \
             for (distill__k = 0; distill__k < distill__t; distill__k++) {                    \
                 const int64_t lo = distill__n * distill__k / distill__t;                     \
                 const int64_t hi = distill__n * (distill__k + 1) / distill__t;               \
+                (void)lo, (void)hi;                                                          \
                 call;                                                                        \
             }                                                                                \
         } else {                                                                             \
             const int64_t lo = 0, hi = distill__n;                                           \
+            (void)lo, (void)hi;                                                              \
             call;                                                                            \
         }                                                                                    \
     } while (0)

@@ -44,5 +44,16 @@ static void threads_of(distill_context *ctx, rntm_t *r)
                           &r);                                                               \
     }
 
+void distill__sgemm_threads(distill_context *ctx, int threads, int ta, int tb, int64_t m,
+                            int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                            const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    rntm_t r = BLIS_RNTM_INITIALIZER;
+    (void)ctx;
+    bli_rntm_set_num_threads(threads, &r);
+    bli_sgemm_ex(bli_trans(ta), bli_trans(tb), m, n, k, &alpha, (float *)a, lda, 1, (float *)b,
+                 ldb, 1, &beta, c, ldc, 1, NULL, &r);
+}
+
 DISTILL__BLAS_DEF(float, s)
 DISTILL__BLAS_DEF(double, d)

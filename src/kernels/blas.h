@@ -26,6 +26,12 @@ void distill__blis_prepare(distill_context *ctx);
                                    int64_t n, T alpha, const T *l, int64_t ldl, T *b,        \
                                    int64_t ldb);
 
+/* distill__sgemm with an explicit BLIS thread count (1 inside a parallel
+ * region of the caller's); call distill__blis_prepare(ctx) first. */
+void distill__sgemm_threads(distill_context *ctx, int threads, int ta, int tb, int64_t m,
+                            int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                            const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 DISTILL__BLAS_DECL(float, s)
 DISTILL__BLAS_DECL(double, d)
 

@@ -39,7 +39,7 @@ distill_status distill_model_workspace_size(const distill_model *m, int64_t max_
 distill_status distill_model_infer(const distill_model *m, void *ws, size_t ws_bytes, int64_t n,
                                    const float *x, int64_t ldx, float *y, int64_t ldy)
 {
-    const nn_env e = {NULL, 0};
+    const nn_env e = {NULL, 0, 1};
     distill__arena ar;
     infer_ws w;
     size_t need;

@@ -17,10 +17,11 @@
 typedef struct nn_env {
     distill_context *ctx; /* NULL: inference */
     int train;            /* batch norm uses batch statistics */
+    int threads;          /* for BLIS and the layers' loops (1 inside a parallel region) */
 } nn_env;
 
-/* Threads for the layer's own loops: the context's, or 1 for inference. */
-static inline int nn_threads(const nn_env *e) { return e->ctx ? e->ctx->threads : 1; }
+/* Threads for the layer's own loops and its GEMMs (1 for inference). */
+static inline int nn_threads(const nn_env *e) { return e->ctx && e->threads > 1 ? e->threads : 1; }
 
 /* C = alpha op(A) op(B) + beta C, row-major, through BLIS or plain loops. */
 void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,

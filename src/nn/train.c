@@ -97,7 +97,7 @@ distill_status distill_model_forward(distill_model *m, int mode, int64_t n, cons
     DISTILL__TRY(distill__check_finite(m->ctx, fn, "x", x, n, din, ldx));
     DISTILL__TRY(reserve(m, n));
     copy_rows(n, din, x, ldx, m->acts[0], din);
-    e.ctx = m->ctx, e.train = mode == DISTILL_MODE_TRAIN;
+    e.ctx = m->ctx, e.train = mode == DISTILL_MODE_TRAIN, e.threads = m->ctx->threads;
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
         l->ops->forward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
@@ -130,7 +130,7 @@ distill_status distill_model_backward(distill_model *m, const float *dy, int64_t
     DISTILL__TRY(distill__check_finite(m->ctx, fn, "dy", dy, n, distill_model_output_dim(m), lddy));
     if (want_params && !(flags & DISTILL_BACKWARD_ACCUMULATE))
         distill_model_zero_grad(m);
-    e.ctx = m->ctx, e.train = m->train_last;
+    e.ctx = m->ctx, e.train = m->train_last, e.threads = m->ctx->threads;
     g = m->grad_a, other = m->grad_b;
     copy_rows(n, distill_model_output_dim(m), dy, lddy, g, distill_model_output_dim(m));
     for (i = m->n_layers - 1; i >= 0; i--) {
