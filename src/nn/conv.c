@@ -49,10 +49,10 @@ static int64_t chunk_of(const nn_layer *l, int64_t n)
     return c < 1 ? 1 : (c < n ? c : n);
 }
 
-/* cols or dcols (ckk x chunk*OHW), and T or dT (oc x chunk*OHW) */
+/* cols or dcols (ckk x chunk*OHW), T or dT (oc x chunk*OHW), and dW^T */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
-    return (ckk(l) + l->out_c) * chunk_of(l, n) * positions(l);
+    return (ckk(l) + l->out_c) * chunk_of(l, n) * positions(l) + ckk(l) * l->out_c;
 }
 
 static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
@@ -204,9 +204,13 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
 {
     const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
     float *db = dp && l->spec.bias ? dp + oc * K : NULL;
+    /* dW^T (K x oc): this orientation of the long-reduction GEMM runs faster */
+    float *dwt = scratch + (K + oc) * step * hw;
     const int nt = nn_threads(e);
-    int64_t i0;
+    int64_t i0, r, o;
     (void)buf, (void)y, (void)cache;
+    if (dp)
+        memset(dwt, 0, sizeof(float) * (size_t)(K * oc));
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
         const float *xc = x + i0 * l->in_dim;
@@ -214,7 +218,7 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
         DISTILL__SPLIT(nt, oc, lo, hi, pack_grad(l, cn, dy + i0 * l->out_dim, dt, db, lo, hi));
         if (dp) {
             DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, cn, xc, cols, lo, hi));
-            nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, oc, K, np, 1.0f, dt, np, cols, np, 1.0f, dp, K);
+            nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, cols, np, dt, np, 1.0f, dwt, oc);
         }
         if (dx) { /* dcols reuses the columns' space */
             float *dxc = dx + i0 * l->in_dim;
@@ -223,6 +227,10 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
             DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, cn, cols, dxc, lo, hi));
         }
     }
+    if (dp)
+        for (o = 0; o < oc; o++)
+            for (r = 0; r < K; r++)
+                dp[o * K + r] += dwt[r * oc + o];
 }
 
 const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, zero_n,
