@@ -43,12 +43,29 @@ static int64_t argmax(const float *plane, int64_t w, int64_t y0, int64_t x0, int
 }
 
 /* Planes [lo, hi) (a plane is one channel of one sample). */
+/* The window geometry both passes use. */
+typedef struct pool_geom {
+    int64_t k, s, ih, iw, oh, ow;
+    int is_max;
+    float inv; /* 1 / window size */
+} pool_geom;
+
+static pool_geom geom_of(const nn_layer *l)
+{
+    pool_geom g;
+    g.k = l->spec.kernel, g.s = stride_of(l), g.ih = l->in_h, g.iw = l->in_w;
+    g.oh = l->out_h, g.ow = l->out_w;
+    g.is_max = l->spec.kind == DISTILL_LAYER_MAXPOOL;
+    g.inv = 1.0f / (float)(g.k * g.k);
+    return g;
+}
+
 static void pool_planes(const nn_layer *l, const float *x, float *y, int64_t lo, int64_t hi)
 {
-    const int64_t k = l->spec.kernel, s = stride_of(l), ih = l->in_h, iw = l->in_w;
-    const int64_t oh = l->out_h, ow = l->out_w;
-    const int is_max = l->spec.kind == DISTILL_LAYER_MAXPOOL;
-    const float inv = 1.0f / (float)(k * k);
+    const pool_geom g = geom_of(l);
+    const int64_t k = g.k, s = g.s, ih = g.ih, iw = g.iw, oh = g.oh, ow = g.ow;
+    const int is_max = g.is_max;
+    const float inv = g.inv;
     int64_t pl, oy, ox, ky, kx;
     for (pl = lo; pl < hi; pl++) {
         const float *in = x + pl * ih * iw;
@@ -81,10 +98,10 @@ static void pool_planes(const nn_layer *l, const float *x, float *y, int64_t lo,
 static void pool_grad_planes(const nn_layer *l, const float *x, const float *dy, float *dx,
                              int64_t lo, int64_t hi)
 {
-    const int64_t k = l->spec.kernel, s = stride_of(l), ih = l->in_h, iw = l->in_w;
-    const int64_t oh = l->out_h, ow = l->out_w;
-    const int is_max = l->spec.kind == DISTILL_LAYER_MAXPOOL;
-    const float inv = 1.0f / (float)(k * k);
+    const pool_geom gm = geom_of(l);
+    const int64_t k = gm.k, s = gm.s, ih = gm.ih, iw = gm.iw, oh = gm.oh, ow = gm.ow;
+    const int is_max = gm.is_max;
+    const float inv = gm.inv;
     int64_t pl, oy, ox, ky, kx;
     for (pl = lo; pl < hi; pl++) {
         const float *in = x + pl * ih * iw, *g = dy + pl * oh * ow;
