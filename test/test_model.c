@@ -222,7 +222,8 @@ START_TEST(layer_gradients_match_finite_differences)
     distill_layer_spec s;
     distill_model_options o;
     distill_model *m;
-    distill_context *ctx = test_context(NULL, 1);
+    /* two threads: the split code paths (parallel loops, split sums) too */
+    distill_context *ctx = test_context(NULL, 2);
     int64_t din, dout, np, nb, i;
     float *x, *y, *r, *dx, *params, *buffers;
     double *xd, *pd, *bd, *rd, *yref, *gx, *gp;

@@ -49,10 +49,19 @@ static int64_t chunk_of(const nn_layer *l, int64_t n)
     return c < 1 ? 1 : (c < n ? c : n);
 }
 
-/* cols or dcols (ckk x chunk*OHW), T or dT (oc x chunk*OHW), and dW^T */
+/* A weight gradient this small (ckk * oc values) is summed over positions
+ * split between threads: BLIS does not split a GEMM's reduction, and
+ * splitting its tiny output leaves threads idle (conv1: 9 x 32). */
+#define SMALL_DW 16384
+#define MAX_SPLIT 8
+
+/* cols or dcols (ckk x chunk*OHW), T or dT (oc x chunk*OHW), dW^T, and
+ * the per-thread partial sums of a small dW^T */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
-    return (ckk(l) + l->out_c) * chunk_of(l, n) * positions(l) + ckk(l) * l->out_c;
+    const int64_t dw = ckk(l) * l->out_c;
+    return (ckk(l) + l->out_c) * chunk_of(l, n) * positions(l) + dw +
+           (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
 }
 
 static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
@@ -198,6 +207,29 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     }
 }
 
+/* part = cols[:, j0:j1] dT[:, j0:j1]^T for the positions of split t of ns. */
+static void dw_part(const nn_env *one, int64_t K, int64_t oc, int64_t np, const float *cols,
+                    const float *dt, float *part, int64_t t, int64_t ns)
+{
+    const int64_t j0 = np * t / ns, j1 = np * (t + 1) / ns;
+    nn_gemm(one, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, j1 - j0, 1.0f, cols + j0, np, dt + j0, np,
+            0.0f, part, oc);
+}
+
+/* dwt += cols dT^T, as thread-split partial sums added in split order. */
+static void dw_split(const nn_env *e, int64_t K, int64_t oc, int64_t np, const float *cols,
+                     const float *dt, float *dwt, float *parts)
+{
+    const int64_t ns = nn_threads(e) < MAX_SPLIT ? nn_threads(e) : MAX_SPLIT;
+    nn_env one = *e;
+    int64_t t, j;
+    one.threads = 1;
+    DISTILL__SPLIT(ns, ns, t0, t1, dw_part(&one, K, oc, np, cols, dt, parts + t0 * K * oc, t0, ns));
+    for (t = 0; t < ns; t++)
+        for (j = 0; j < K * oc; j++)
+            dwt[j] += parts[t * K * oc + j];
+}
+
 static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
                           int64_t n, const float *x, const float *y, const float *dy, float *dx,
                           float *dp, const float *cache, float *scratch)
@@ -218,7 +250,11 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
         DISTILL__SPLIT(nt, oc, lo, hi, pack_grad(l, cn, dy + i0 * l->out_dim, dt, db, lo, hi));
         if (dp) {
             DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, cn, xc, cols, lo, hi));
-            nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, cols, np, dt, np, 1.0f, dwt, oc);
+            if (nt > 1 && K * oc <= SMALL_DW)
+                dw_split(e, K, oc, np, cols, dt, dwt, dwt + K * oc);
+            else
+                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, cols, np, dt, np, 1.0f,
+                        dwt, oc);
         }
         if (dx) { /* dcols reuses the columns' space */
             float *dxc = dx + i0 * l->in_dim;
