@@ -324,6 +324,59 @@ START_TEST(stacked_network_chains_gradients)
 }
 END_TEST
 
+/* ReLU followed by a 2x2 average pool runs fused: the output and the input
+ * gradient must be those of the two layers, and the allocation-free path
+ * (which runs them one by one) must agree. */
+START_TEST(fused_relu_pool_matches_the_layers)
+{
+    distill_layer_spec l[2];
+    distill_model_options o;
+    distill_model *m;
+    distill_context *ctx = test_context(NULL, 2);
+    enum { B = 3, C = 2, H = 6, W = 5, OH = 3, OW = 2 };
+    float x[B * C * H * W], y[B * C * OH * OW], yi[B * C * OH * OW], r[B * C * OH * OW];
+    float dx[B * C * H * W];
+    size_t bytes;
+    void *ws;
+    int64_t pl, i, j;
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_AVGPOOL);
+    l[1].kernel = 2;
+    distill_model_options_init(&o);
+    o.in_c = C, o.in_h = H, o.in_w = W, o.layers = l, o.n_layers = 2;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    fill_random(x, B * C * H * W, 11);
+    fill_random(r, B * C * OH * OW, 12);
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, B, x, C * H * W, y, C * OH * OW), DISTILL_OK);
+    ck_assert_status(distill_model_backward(m, r, C * OH * OW, dx, C * H * W, 0), DISTILL_OK);
+    for (pl = 0; pl < B * C; pl++)
+        for (i = 0; i < H; i++)
+            for (j = 0; j < W; j++) {
+                const float xv = x[(pl * H + i) * W + j];
+                const int inside = i < 2 * OH && j < 2 * OW;
+                const double want = inside && xv > 0 ? 0.25 * r[(pl * OH + i / 2) * OW + j / 2] : 0.0;
+                ck_assert_double_eq_tol(dx[(pl * H + i) * W + j], want, 1e-7);
+                if (inside && i % 2 == 0 && j % 2 == 0) {
+                    double s = 0;
+                    int a, b;
+                    for (a = 0; a < 2; a++)
+                        for (b = 0; b < 2; b++) {
+                            const double v = x[(pl * H + i + a) * W + j + b];
+                            s += v > 0 ? v : 0;
+                        }
+                    ck_assert_double_eq_tol(y[(pl * OH + i / 2) * OW + j / 2], s / 4, 1e-6);
+                }
+            }
+    ck_assert_status(distill_model_workspace_size(m, B, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    ck_assert_int_eq(distill_model_infer(m, ws, bytes, B, x, C * H * W, yi, C * OH * OW), DISTILL_OK);
+    ck_assert_mem_eq(y, yi, sizeof y);
+    free(ws);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_model(void)
 {
     Suite *s = suite_create("learning-model");
@@ -331,6 +384,7 @@ Suite *distill_suite_model(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, layer_gradients_match_finite_differences, 0, 2 * N_CASES);
     tcase_add_test(tc, stacked_network_chains_gradients);
+    tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -70,6 +70,13 @@ float distill__act_grad(int kind, float x);
 void distill__init_weights(const distill_layer_spec *spec, int64_t rows, int64_t fan_in,
                            float *w, float *bias, distill__rng *r);
 
+/* ReLU then 2x2 average pooling in one pass (x: the ReLU's input). */
+int distill__fusable_relu_pool(const nn_layer *relu, const nn_layer *pool);
+void distill__relu_pool_forward(const nn_env *e, const nn_layer *pool, int64_t n, const float *x,
+                                float *y);
+void distill__relu_pool_backward(const nn_env *e, const nn_layer *pool, int64_t n,
+                                 const float *x, const float *dy, float *dx);
+
 /* Dense-layer pieces shared with the residual block. */
 void distill__dense_fwd(const nn_env *e, int64_t n, int64_t in, int64_t out, const float *w,
                         const float *b, const float *x, float *y);

@@ -147,6 +147,72 @@ static void pool_backward(const nn_env *e, const nn_layer *l, const float *p, co
         DISTILL__SPLIT(nn_threads(e), n * l->in_c, lo, hi, pool_grad_planes(l, x, dy, dx, lo, hi));
 }
 
+/* ---- ReLU followed by 2x2 average pooling, fused --------------------------
+ * One pass instead of two over the largest activations of a conv stack: the
+ * ReLU output is never written, and backward goes straight from the pooled
+ * gradient to the ReLU input's.  The model uses it for any RELU layer
+ * directly followed by a 2x2/stride-2 AVGPOOL (same arithmetic, exactly). */
+
+int distill__fusable_relu_pool(const nn_layer *relu, const nn_layer *pool)
+{
+    return relu->spec.kind == DISTILL_LAYER_RELU && pool->spec.kind == DISTILL_LAYER_AVGPOOL &&
+           pool->spec.kernel == 2 && stride_of(pool) == 2;
+}
+
+static void relu_pool_planes(const nn_layer *l, const float *x, float *y, int64_t lo, int64_t hi)
+{
+    const int64_t iw = l->in_w, oh = l->out_h, ow = l->out_w, plane = l->in_h * iw;
+    int64_t pl, oy, ox;
+    for (pl = lo; pl < hi; pl++)
+        for (oy = 0; oy < oh; oy++) {
+            const float *r0 = x + pl * plane + 2 * oy * iw, *r1 = r0 + iw;
+            float *out = y + pl * oh * ow + oy * ow;
+            for (ox = 0; ox < ow; ox++) {
+                const float a = r0[2 * ox] > 0.0f ? r0[2 * ox] : 0.0f;
+                const float b = r0[2 * ox + 1] > 0.0f ? r0[2 * ox + 1] : 0.0f;
+                const float c = r1[2 * ox] > 0.0f ? r1[2 * ox] : 0.0f;
+                const float d = r1[2 * ox + 1] > 0.0f ? r1[2 * ox + 1] : 0.0f;
+                out[ox] = 0.25f * ((a + b) + (c + d));
+            }
+        }
+}
+
+static void relu_pool_grad_planes(const nn_layer *l, const float *x, const float *dy, float *dx,
+                                  int64_t lo, int64_t hi)
+{
+    const int64_t iw = l->in_w, oh = l->out_h, ow = l->out_w, plane = l->in_h * iw;
+    int64_t pl, oy, ox;
+    for (pl = lo; pl < hi; pl++) {
+        float *d = dx + pl * plane;
+        const float *xp = x + pl * plane, *g = dy + pl * oh * ow;
+        memset(d, 0, sizeof(float) * (size_t)plane);
+        for (oy = 0; oy < oh; oy++) {
+            const int64_t r0 = 2 * oy * iw, r1 = r0 + iw;
+            for (ox = 0; ox < ow; ox++) {
+                const float go = 0.25f * g[oy * ow + ox];
+                const int64_t c0 = 2 * ox, c1 = c0 + 1;
+                d[r0 + c0] = xp[r0 + c0] > 0.0f ? go : 0.0f;
+                d[r0 + c1] = xp[r0 + c1] > 0.0f ? go : 0.0f;
+                d[r1 + c0] = xp[r1 + c0] > 0.0f ? go : 0.0f;
+                d[r1 + c1] = xp[r1 + c1] > 0.0f ? go : 0.0f;
+            }
+        }
+    }
+}
+
+void distill__relu_pool_forward(const nn_env *e, const nn_layer *pool, int64_t n, const float *x,
+                                float *y)
+{
+    DISTILL__SPLIT(nn_threads(e), n * pool->in_c, lo, hi, relu_pool_planes(pool, x, y, lo, hi));
+}
+
+void distill__relu_pool_backward(const nn_env *e, const nn_layer *pool, int64_t n,
+                                 const float *x, const float *dy, float *dx)
+{
+    DISTILL__SPLIT(nn_threads(e), n * pool->in_c, lo, hi,
+                   relu_pool_grad_planes(pool, x, dy, dx, lo, hi));
+}
+
 const nn_ops distill__avgpool_ops = {pool_shape, zero, zero, zero_n, zero_n,
                                      pool_init, pool_forward, pool_backward};
 const nn_ops distill__maxpool_ops = {pool_shape, zero, zero, zero_n, zero_n,

@@ -74,6 +74,12 @@ nomem:
                          (long long)n);
 }
 
+/* Layers i (ReLU) and i + 1 (2x2 average pool) run as one pass. */
+static int fused_at(const distill_model *m, int64_t i)
+{
+    return i + 1 < m->n_layers && distill__fusable_relu_pool(&m->layers[i], &m->layers[i + 1]);
+}
+
 static void copy_rows(int64_t n, int64_t d, const float *src, int64_t lds, float *dst, int64_t ldd)
 {
     int64_t i;
@@ -100,6 +106,11 @@ distill_status distill_model_forward(distill_model *m, int mode, int64_t n, cons
     e.ctx = m->ctx, e.train = mode == DISTILL_MODE_TRAIN, e.threads = m->ctx->threads;
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
+        if (fused_at(m, i)) { /* the ReLU's output (acts[i + 1]) is never needed */
+            distill__relu_pool_forward(&e, &m->layers[i + 1], n, m->acts[i], m->acts[i + 2]);
+            i++;
+            continue;
+        }
         l->ops->forward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
                         m->acts[i + 1], m->caches[i], m->scratch);
     }
@@ -135,10 +146,18 @@ distill_status distill_model_backward(distill_model *m, const float *dy, int64_t
     copy_rows(n, distill_model_output_dim(m), dy, lddy, g, distill_model_output_dim(m));
     for (i = m->n_layers - 1; i >= 0; i--) {
         const nn_layer *l = &m->layers[i];
-        float *din = i > 0 || dx ? other : NULL, *t;
-        l->ops->backward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
-                         m->acts[i + 1], g, din, want_params ? m->grads + l->p_off : NULL,
-                         m->caches[i], m->scratch);
+        float *din, *t;
+        if (i > 0 && fused_at(m, i - 1)) { /* the pool and its ReLU at once */
+            i--;
+            din = i > 0 || dx ? other : NULL;
+            if (din)
+                distill__relu_pool_backward(&e, &m->layers[i + 1], n, m->acts[i], g, din);
+        } else {
+            din = i > 0 || dx ? other : NULL;
+            l->ops->backward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
+                             m->acts[i + 1], g, din, want_params ? m->grads + l->p_off : NULL,
+                             m->caches[i], m->scratch);
+        }
         t = g, g = other, other = t;
     }
     if (dx)
