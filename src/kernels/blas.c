@@ -15,14 +15,24 @@ static void threads_of(distill_context *ctx, rntm_t *r)
 }
 
 #define DISTILL__BLAS_DEF(T, ch)                                                             \
+    void distill__##ch##gemm_threads(distill_context *ctx, int threads, int ta, int tb,      \
+                                     int64_t m, int64_t n, int64_t k, T alpha, const T *a,   \
+                                     int64_t lda, const T *b, int64_t ldb, T beta, T *c,     \
+                                     int64_t ldc)                                            \
+    {                                                                                        \
+        rntm_t r = BLIS_RNTM_INITIALIZER;                                                    \
+        (void)ctx;                                                                           \
+        bli_rntm_set_num_threads(threads, &r);                                               \
+        bli_##ch##gemm_ex(bli_trans(ta), bli_trans(tb), m, n, k, &alpha, (T *)a, lda, 1,     \
+                          (T *)b, ldb, 1, &beta, c, ldc, 1, NULL, &r);                       \
+    }                                                                                        \
     void distill__##ch##gemm(distill_context *ctx, int ta, int tb, int64_t m, int64_t n,     \
                              int64_t k, T alpha, const T *a, int64_t lda, const T *b,        \
                              int64_t ldb, T beta, T *c, int64_t ldc)                         \
     {                                                                                        \
-        rntm_t r = BLIS_RNTM_INITIALIZER;                                                    \
-        threads_of(ctx, &r);                                                                 \
-        bli_##ch##gemm_ex(bli_trans(ta), bli_trans(tb), m, n, k, &alpha, (T *)a, lda, 1,     \
-                          (T *)b, ldb, 1, &beta, c, ldc, 1, NULL, &r);                       \
+        distill__blis_prepare(ctx);                                                          \
+        distill__##ch##gemm_threads(ctx, ctx->threads, ta, tb, m, n, k, alpha, a, lda, b,    \
+                                    ldb, beta, c, ldc);                                      \
     }                                                                                        \
     void distill__##ch##syrk_lower(distill_context *ctx, int ta, int64_t n, int64_t k,       \
                                    T alpha, const T *a, int64_t lda, T beta, T *c,           \
@@ -43,17 +53,6 @@ static void threads_of(distill_context *ctx, rntm_t *r)
                           BLIS_NONUNIT_DIAG, m, n, &alpha, (T *)l, ldl, 1, b, ldb, 1, NULL,  \
                           &r);                                                               \
     }
-
-void distill__sgemm_threads(distill_context *ctx, int threads, int ta, int tb, int64_t m,
-                            int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                            const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-{
-    rntm_t r = BLIS_RNTM_INITIALIZER;
-    (void)ctx;
-    bli_rntm_set_num_threads(threads, &r);
-    bli_sgemm_ex(bli_trans(ta), bli_trans(tb), m, n, k, &alpha, (float *)a, lda, 1, (float *)b,
-                 ldb, 1, &beta, c, ldc, 1, NULL, &r);
-}
 
 DISTILL__BLAS_DEF(float, s)
 DISTILL__BLAS_DEF(double, d)

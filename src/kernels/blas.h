@@ -13,6 +13,11 @@
 void distill__blis_prepare(distill_context *ctx);
 
 #define DISTILL__BLAS_DECL(T, ch)                                                            \
+    /* gemm with an explicit BLIS thread count (call distill__blis_prepare first) */         \
+    void distill__##ch##gemm_threads(distill_context *ctx, int threads, int ta, int tb,      \
+                                     int64_t m, int64_t n, int64_t k, T alpha, const T *a,   \
+                                     int64_t lda, const T *b, int64_t ldb, T beta, T *c,     \
+                                     int64_t ldc);                                           \
     /* C = alpha op(A) op(B) + beta C; op(A) m x k, op(B) k x n */                           \
     void distill__##ch##gemm(distill_context *ctx, int ta, int tb, int64_t m, int64_t n,     \
                              int64_t k, T alpha, const T *a, int64_t lda, const T *b,        \
@@ -25,12 +30,6 @@ void distill__blis_prepare(distill_context *ctx);
     void distill__##ch##trsm_lower(distill_context *ctx, int right, int ta, int64_t m,       \
                                    int64_t n, T alpha, const T *l, int64_t ldl, T *b,        \
                                    int64_t ldb);
-
-/* distill__sgemm with an explicit BLIS thread count (1 inside a parallel
- * region of the caller's); call distill__blis_prepare(ctx) first. */
-void distill__sgemm_threads(distill_context *ctx, int threads, int ta, int tb, int64_t m,
-                            int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                            const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 DISTILL__BLAS_DECL(float, s)
 DISTILL__BLAS_DECL(double, d)
