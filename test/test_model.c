@@ -377,6 +377,142 @@ START_TEST(fused_relu_pool_matches_the_layers)
 }
 END_TEST
 
+/* ---- initialisers, clones, copies ------------------------------------------ */
+
+static distill_model *one_dense(distill_context *ctx, int init, float gain, int64_t in, int64_t out)
+{
+    distill_layer_spec l;
+    distill_model_options o;
+    distill_model *m;
+    distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
+    l.units = out, l.init = init, l.init_gain = gain;
+    distill_model_options_init(&o);
+    o.in_c = in, o.layers = &l, o.n_layers = 1;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    return m;
+}
+
+START_TEST(initialisers_have_their_distributions)
+{
+    enum { IN = 200, OUT = 100 };
+    distill_context *ctx = test_context(NULL, 1);
+    distill_model *m;
+    const float *w;
+    double s2 = 0, mx = 0;
+    int64_t i, j, k;
+    /* Kaiming normal: variance 2 / fan_in; zero bias */
+    m = one_dense(ctx, DISTILL_INIT_KAIMING_NORMAL, 0, IN, OUT);
+    w = distill_model_params(m);
+    for (i = 0; i < IN * OUT; i++)
+        s2 += (double)w[i] * w[i];
+    ck_assert_double_eq_tol(s2 / (IN * OUT), 2.0 / IN, 0.05 * 2.0 / IN);
+    ck_assert_float_eq(w[IN * OUT + 3], 0.0f);
+    distill_model_destroy(m);
+    /* Kaiming uniform and the default: bounded by sqrt(6 / fan_in), 1 / sqrt(fan_in) */
+    m = one_dense(ctx, DISTILL_INIT_KAIMING_UNIFORM, 0, IN, OUT);
+    for (i = 0, w = distill_model_params(m); i < IN * OUT; i++)
+        mx = fabs(w[i]) > mx ? fabs(w[i]) : mx;
+    ck_assert(mx <= sqrt(6.0 / IN) && mx > 0.9 * sqrt(6.0 / IN));
+    distill_model_destroy(m);
+    m = one_dense(ctx, DISTILL_INIT_DEFAULT, 0, IN, OUT);
+    for (i = 0, mx = 0, w = distill_model_params(m); i < IN * OUT + OUT; i++)
+        mx = fabs(w[i]) > mx ? fabs(w[i]) : mx;
+    ck_assert(mx <= 1.0 / sqrt(IN) && mx > 0.9 / sqrt(IN));
+    distill_model_destroy(m);
+    /* orthogonal: rows orthonormal (wide), times the gain */
+    m = one_dense(ctx, DISTILL_INIT_ORTHOGONAL, 2.0f, IN, OUT);
+    w = distill_model_params(m);
+    for (i = 0; i < OUT; i += 7)
+        for (j = 0; j < OUT; j += 11) {
+            double d = 0;
+            for (k = 0; k < IN; k++)
+                d += (double)w[i * IN + k] * w[j * IN + k];
+            ck_assert_double_eq_tol(d, i == j ? 4.0 : 0.0, 1e-4);
+        }
+    distill_model_destroy(m);
+    /* signed constant: +-gain sqrt(2 / fan_in), both signs */
+    m = one_dense(ctx, DISTILL_INIT_SIGNED_CONSTANT, 1.0f, IN, OUT);
+    w = distill_model_params(m);
+    for (i = 0, k = 0; i < IN * OUT; i++) {
+        ck_assert_float_eq_tol(fabsf(w[i]), sqrtf(2.0f / IN), 1e-6f);
+        k += w[i] > 0;
+    }
+    ck_assert(k > IN * OUT / 3 && k < 2 * IN * OUT / 3);
+    distill_model_destroy(m);
+    m = one_dense(ctx, DISTILL_INIT_ZEROS, 0, IN, OUT);
+    for (i = 0, w = distill_model_params(m); i < IN * OUT + OUT; i++)
+        ck_assert_float_eq(w[i], 0.0f);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(clone_copy_and_reinit)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_model *a = one_dense(ctx, DISTILL_INIT_DEFAULT, 0, 6, 3), *b, *c = one_dense(ctx, 0, 0, 6, 4);
+    distill_model *d = one_dense(ctx, DISTILL_INIT_DEFAULT, 0, 6, 3);
+    const int64_t np = distill_model_param_count(a);
+    float x[12], ya[6], yb[6], *p0 = malloc(sizeof(float) * np);
+    fill_random(x, 12, 1);
+    ck_assert_status(distill_model_clone(a, &b), DISTILL_OK);
+    ck_assert_status(distill_model_forward(a, DISTILL_MODE_EVAL, 2, x, 6, ya, 3), DISTILL_OK);
+    ck_assert_status(distill_model_forward(b, DISTILL_MODE_EVAL, 2, x, 6, yb, 3), DISTILL_OK);
+    ck_assert_mem_eq(ya, yb, sizeof ya);
+    ck_assert_ptr_ne(distill_model_params(a), distill_model_params(b)); /* its own arrays */
+    /* a second model of the same spec draws other weights; copying makes them equal */
+    ck_assert_int_ne(memcmp(distill_model_params(a), distill_model_params(d), sizeof(float) * np), 0);
+    ck_assert_status(distill_model_copy_params(d, a), DISTILL_OK);
+    ck_assert_mem_eq(distill_model_params(a), distill_model_params(d), sizeof(float) * np);
+    ck_assert_fails(ctx, distill_model_copy_params(c, a), DISTILL_E_SHAPE, "different specs");
+    /* reinit from a stream is a pure function of (seed, stream) */
+    ck_assert_status(distill_model_reinit(b, 12345), DISTILL_OK);
+    memcpy(p0, distill_model_params(b), sizeof(float) * np);
+    ck_assert_int_ne(memcmp(p0, distill_model_params(a), sizeof(float) * np), 0);
+    ck_assert_status(distill_model_reinit(a, 12345), DISTILL_OK);
+    ck_assert_mem_eq(p0, distill_model_params(a), sizeof(float) * np);
+    free(p0);
+    distill_model_destroy(a), distill_model_destroy(b), distill_model_destroy(c), distill_model_destroy(d);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(bad_specs_and_calls)
+{
+    distill_layer_spec l[2];
+    distill_model_options o;
+    distill_model *m = NULL;
+    counting_alloc c;
+    distill_context *ctx = test_context(&c, 1);
+    float x[4] = {0}, y[4];
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_CONV2D);
+    l[0].units = 2, l[0].kernel = 5; /* larger than the 3 x 3 input */
+    distill_model_options_init(&o);
+    o.in_c = 1, o.in_h = 3, o.in_w = 3, o.layers = l, o.n_layers = 1;
+    ck_assert_fails(ctx, distill_model_create(ctx, &o, &m), DISTILL_E_SHAPE, "cannot take");
+    l[0].kind = 99;
+    ck_assert_fails(ctx, distill_model_create(ctx, &o, &m), DISTILL_E_INVAL, "unknown kind");
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    l[0].units = 2;
+    l[0].struct_size = 8;
+    ck_assert_fails(ctx, distill_model_create(ctx, &o, &m), DISTILL_E_ABI, "struct_size");
+    ck_assert_ptr_null(m);
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    l[0].units = 2;
+    o.in_h = 1, o.in_w = 1, o.in_c = 2;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    ck_assert_fails(ctx, distill_model_backward(m, y, 2, NULL, 0, DISTILL_BACKWARD_PARAMS), DISTILL_E_INVAL,
+                    "no forward pass");
+    x[1] = NAN;
+    ck_assert_fails(ctx, distill_model_forward(m, DISTILL_MODE_EVAL, 1, x, 2, y, 2), DISTILL_E_NUMERIC, "x[0, 1] is NaN");
+    ck_assert_fails(ctx, distill_model_forward(m, 7, 1, x, 2, y, 2), DISTILL_E_INVAL, "mode");
+    ck_assert_fails(ctx, distill_model_forward(m, DISTILL_MODE_EVAL, 1, x, 1, y, 2), DISTILL_E_SHAPE, "leading");
+    distill_model_destroy(m);
+    ck_assert_int_eq(c.live, 1);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_model(void)
 {
     Suite *s = suite_create("learning-model");
@@ -385,6 +521,9 @@ Suite *distill_suite_model(void)
     tcase_add_loop_test(tc, layer_gradients_match_finite_differences, 0, 2 * N_CASES);
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
+    tcase_add_test(tc, initialisers_have_their_distributions);
+    tcase_add_test(tc, clone_copy_and_reinit);
+    tcase_add_test(tc, bad_specs_and_calls);
     suite_add_tcase(s, tc);
     return s;
 }
