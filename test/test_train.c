@@ -233,6 +233,34 @@ START_TEST(inference_allocates_nothing_and_matches_forward)
 }
 END_TEST
 
+/* A conv stack (channel-first inside) through both paths. */
+START_TEST(conv_inference_matches_forward)
+{
+    distill_layer_spec l[14];
+    distill_context *ctx = test_context(NULL, 2);
+    distill_model *m;
+    float *x = malloc(sizeof(float) * 5 * 144), y[50], yi[50];
+    size_t bytes;
+    void *ws;
+    int i;
+    convnet3(l);
+    l[7].kind = DISTILL_LAYER_MAXPOOL; /* and a max pool */
+    m = build(ctx, l, 14, 1, 12, 12);
+    fill_random(x, 5 * 144, 4);
+    for (i = 0; i < 3; i++) /* move the batch statistics */
+        ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, 5, x, 144, y, 10), DISTILL_OK);
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_EVAL, 5, x, 144, y, 10), DISTILL_OK);
+    ck_assert_status(distill_model_workspace_size(m, 5, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    ck_assert_int_eq(distill_model_infer(m, ws, bytes, 5, x, 144, yi, 10), DISTILL_OK);
+    for (i = 0; i < 50; i++)
+        ck_assert_float_eq_tol(yi[i], y[i], 1e-4f * (1 + fabsf(y[i])));
+    free(ws), free(x);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 typedef struct infer_job {
     const distill_model *m;
     const float *x;
@@ -290,6 +318,7 @@ Suite *distill_suite_train(void)
     tcase_add_test(tc, training_is_bit_reproducible);
     tcase_add_test(tc, inference_allocates_nothing_and_matches_forward);
     tcase_add_test(tc, inference_threads_share_a_frozen_model);
+    tcase_add_test(tc, conv_inference_matches_forward);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -55,13 +55,12 @@ static int64_t chunk_of(const nn_layer *l, int64_t n)
 #define SMALL_DW 16384
 #define MAX_SPLIT 8
 
-/* cols or dcols (ckk x chunk*OHW), T or dT (oc x chunk*OHW), dW^T, and
- * the per-thread partial sums of a small dW^T */
+/* cols or dcols (ckk x chunk*OHW), dW^T, and the per-thread partial sums
+ * of a small dW^T */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
     const int64_t dw = ckk(l) * l->out_c;
-    return (ckk(l) + l->out_c) * chunk_of(l, n) * positions(l) + dw +
-           (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
+    return ckk(l) * chunk_of(l, n) * positions(l) + dw + (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
 }
 
 static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
@@ -85,9 +84,10 @@ static void valid_range(int64_t kx, int64_t s, int64_t pad, int64_t w, int64_t o
     *lo = *lo < *hi ? *lo : *hi;
 }
 
-/* cols[(c k + ky) k + kx][i OHW + oy OW + ox] = x_i[c][oy s + ky - pad][ox s + kx - pad] */
-static void im2col_rows(const nn_layer *l, int64_t n, const float *x, float *cols, int64_t r0,
-                        int64_t r1)
+/* cols[(c k + ky) k + kx][i OHW + oy OW + ox] = x_{i0+i}[c][oy s + ky - pad][ox s + kx - pad]
+ * for the n images from i0 of a batch of n_all (in the layer's input layout). */
+static void im2col_rows(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n, const float *x,
+                        float *cols, int64_t r0, int64_t r1)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
     const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
@@ -99,7 +99,7 @@ static void im2col_rows(const nn_layer *l, int64_t n, const float *x, float *col
                 float *row = cols + r * np;
                 valid_range(kx, s, pad, W, ow, &lo, &hi);
                 for (i = 0; i < n; i++) {
-                    const float *plane = x + (i * l->in_c + c) * H * W;
+                    const float *plane = x + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
                     for (oy = 0; oy < oh; oy++) {
                         const int64_t sy = oy * s + ky - pad;
                         float *dst = row + (i * oh + oy) * ow;
@@ -123,9 +123,10 @@ static void im2col_rows(const nn_layer *l, int64_t n, const float *x, float *col
     }
 }
 
-/* dx += the columns of channels [c0, c1) folded back onto the images. */
-static void col2im_channels(const nn_layer *l, int64_t n, const float *cols, float *dx,
-                            int64_t c0, int64_t c1)
+/* dx += the columns of channels [c0, c1) folded back onto the n images from
+ * i0 of a batch of n_all (in the layer's input layout). */
+static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n,
+                            const float *cols, float *dx, int64_t c0, int64_t c1)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
     const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
@@ -137,7 +138,7 @@ static void col2im_channels(const nn_layer *l, int64_t n, const float *cols, flo
                 const float *row = cols + ((c * k + ky) * k + kx) * np;
                 valid_range(kx, s, pad, W, ow, &lo, &hi);
                 for (i = 0; i < n; i++) {
-                    float *plane = dx + (i * l->in_c + c) * H * W;
+                    float *plane = dx + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
                     for (oy = 0; oy < oh; oy++) {
                         const int64_t sy = oy * s + ky - pad;
                         const float *src = row + (i * oh + oy) * ow;
@@ -152,43 +153,41 @@ static void col2im_channels(const nn_layer *l, int64_t n, const float *cols, flo
     }
 }
 
-/* y (batch-first) = T (channel-first) + bias, for output channels [o0, o1). */
-static void unpack_output(const nn_layer *l, int64_t n, const float *t, const float *bias, float *y,
-                          int64_t o0, int64_t o1)
+/* Rows [o0, o1) of the channel-first output (row o: n_all * hw values from
+ * `y + o n_all hw`), images [i0, i0 + n): += bias[o]. */
+static void add_bias(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n, const float *bias,
+                     float *y, int64_t o0, int64_t o1)
 {
-    const int64_t oc = l->out_c, hw = positions(l), np = n * hw;
-    int64_t o, i, j;
+    const int64_t hw = positions(l);
+    int64_t o, j;
     for (o = o0; o < o1; o++) {
-        const float b = bias ? bias[o] : 0.0f;
-        for (i = 0; i < n; i++) {
-            const float *src = t + o * np + i * hw;
-            float *dst = y + (i * oc + o) * hw;
-            for (j = 0; j < hw; j++)
-                dst[j] = src[j] + b;
-        }
+        float *row = y + o * n_all * hw + i0 * hw;
+        for (j = 0; j < n * hw; j++)
+            row[j] += bias[o];
     }
 }
 
-/* dT (channel-first) = dy, and db += its row sums, for channels [o0, o1). */
-static void pack_grad(const nn_layer *l, int64_t n, const float *dy, float *dt, float *db,
-                      int64_t o0, int64_t o1)
+/* db[o] += the sum of row o of the channel-first gradient, rows [o0, o1). */
+static void bias_grad(const nn_layer *l, int64_t n, const float *dy, float *db, int64_t o0,
+                      int64_t o1)
 {
-    const int64_t oc = l->out_c, hw = positions(l), np = n * hw;
+    const int64_t hw = positions(l);
     int64_t o, i, j;
     for (o = o0; o < o1; o++) {
         double s = 0.0;
-        for (i = 0; i < n; i++) {
-            const float *src = dy + (i * oc + o) * hw;
-            float *dst = dt + o * np + i * hw, ps = 0.0f;
-            for (j = 0; j < hw; j++) /* float within an image, double across */
-                ps += (dst[j] = src[j]);
+        for (i = 0; i < n; i++) { /* float within an image, double across */
+            const float *g = dy + (o * n + i) * hw;
+            float ps = 0.0f;
+            for (j = 0; j < hw; j++)
+                ps += g[j];
             s += ps;
         }
-        if (db)
-            db[o] += (float)s;
+        db[o] += (float)s;
     }
 }
 
+/* The GEMM writes the channel-first output in place: row o of a chunk is
+ * at y + o n hw + i0 hw, leading dimension n hw. */
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
@@ -199,68 +198,73 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     (void)buf, (void)cache;
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        const float *xc = x + i0 * l->in_dim;
-        float *yc = y + i0 * l->out_dim, *cols = scratch, *t = scratch + K * np;
-        DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, cn, xc, cols, lo, hi));
-        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f, t, np);
-        DISTILL__SPLIT(nt, oc, lo, hi, unpack_output(l, cn, t, bias, yc, lo, hi));
+        float *cols = scratch;
+        DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, i0, cn, x, cols, lo, hi));
+        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f,
+                y + i0 * hw, n * hw);
+        if (bias)
+            DISTILL__SPLIT(nt, oc, lo, hi, add_bias(l, n, i0, cn, bias, y, lo, hi));
     }
 }
 
 /* part = cols[:, j0:j1] dT[:, j0:j1]^T for the positions of split t of ns. */
 static void dw_part(const nn_env *one, int64_t K, int64_t oc, int64_t np, const float *cols,
-                    const float *dt, float *part, int64_t t, int64_t ns)
+                    const float *dt, int64_t ldt, float *part, int64_t t, int64_t ns)
 {
     const int64_t j0 = np * t / ns, j1 = np * (t + 1) / ns;
-    nn_gemm(one, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, j1 - j0, 1.0f, cols + j0, np, dt + j0, np,
+    nn_gemm(one, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, j1 - j0, 1.0f, cols + j0, np, dt + j0, ldt,
             0.0f, part, oc);
 }
 
 /* dwt += cols dT^T, as thread-split partial sums added in split order. */
 static void dw_split(const nn_env *e, int64_t K, int64_t oc, int64_t np, const float *cols,
-                     const float *dt, float *dwt, float *parts)
+                     const float *dt, int64_t ldt, float *dwt, float *parts)
 {
     const int64_t ns = nn_threads(e) < MAX_SPLIT ? nn_threads(e) : MAX_SPLIT;
     nn_env one = *e;
     int64_t t, j;
     one.threads = 1;
-    DISTILL__SPLIT(ns, ns, t0, t1, dw_part(&one, K, oc, np, cols, dt, parts + t0 * K * oc, t0, ns));
+    DISTILL__SPLIT(ns, ns, t0, t1, dw_part(&one, K, oc, np, cols, dt, ldt, parts + t0 * K * oc, t0, ns));
     for (t = 0; t < ns; t++)
         for (j = 0; j < K * oc; j++)
             dwt[j] += parts[t * K * oc + j];
 }
 
+/* dy is channel-first: the chunk's dT is read in place (leading dimension
+ * n hw). */
 static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
                           int64_t n, const float *x, const float *y, const float *dy, float *dx,
                           float *dp, const float *cache, float *scratch)
 {
     const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
-    float *db = dp && l->spec.bias ? dp + oc * K : NULL;
+    const int64_t ldt = n * hw;
     /* dW^T (K x oc): this orientation of the long-reduction GEMM runs faster */
-    float *dwt = scratch + (K + oc) * step * hw;
+    float *dwt = scratch + K * step * hw;
     const int nt = nn_threads(e);
     int64_t i0, r, o;
     (void)buf, (void)y, (void)cache;
-    if (dp)
+    if (dp) {
         memset(dwt, 0, sizeof(float) * (size_t)(K * oc));
+        if (l->spec.bias)
+            DISTILL__SPLIT(nt, oc, lo, hi, bias_grad(l, n, dy, dp + oc * K, lo, hi));
+    }
+    if (dx)
+        memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        const float *xc = x + i0 * l->in_dim;
-        float *cols = scratch, *dt = scratch + K * np;
-        DISTILL__SPLIT(nt, oc, lo, hi, pack_grad(l, cn, dy + i0 * l->out_dim, dt, db, lo, hi));
+        const float *dt = dy + i0 * hw;
+        float *cols = scratch;
         if (dp) {
-            DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, cn, xc, cols, lo, hi));
+            DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, i0, cn, x, cols, lo, hi));
             if (nt > 1 && K * oc <= SMALL_DW)
-                dw_split(e, K, oc, np, cols, dt, dwt, dwt + K * oc);
+                dw_split(e, K, oc, np, cols, dt, ldt, dwt, dwt + K * oc);
             else
-                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, cols, np, dt, np, 1.0f,
+                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, cols, np, dt, ldt, 1.0f,
                         dwt, oc);
         }
         if (dx) { /* dcols reuses the columns' space */
-            float *dxc = dx + i0 * l->in_dim;
-            nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, np, 0.0f, cols, np);
-            memset(dxc, 0, sizeof(float) * (size_t)(cn * l->in_dim));
-            DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, cn, cols, dxc, lo, hi));
+            nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, ldt, 0.0f, cols, np);
+            DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, n, i0, cn, cols, dx, lo, hi));
         }
     }
     if (dp)

@@ -7,7 +7,7 @@
 #include "internal.h"
 
 typedef struct infer_ws {
-    float *a, *b, *scratch;
+    float *a, *b, *tmp, *scratch; /* ping-pong activations, a layout buffer */
 } infer_ws;
 
 static void infer_layout(const distill_model *m, int64_t n, distill__arena *ar, infer_ws *w)
@@ -21,6 +21,7 @@ static void infer_layout(const distill_model *m, int64_t n, distill__arena *ar, 
     }
     w->a = distill__arena_take(ar, n * max_dim, sizeof(float));
     w->b = distill__arena_take(ar, n * max_dim, sizeof(float));
+    w->tmp = distill__arena_take(ar, n * max_dim, sizeof(float));
     w->scratch = distill__arena_take(ar, max_scratch, sizeof(float));
 }
 
@@ -62,12 +63,12 @@ distill_status distill_model_infer(const distill_model *m, void *ws, size_t ws_b
     cur = w.a, next = w.b;
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
+        distill__fix_input(m, i, n, cur, w.tmp);
         /* eval mode never writes the buffers */
         l->ops->forward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, cur, next, NULL,
                         w.scratch);
         t = cur, cur = next, next = t;
     }
-    for (i = 0; i < n; i++)
-        memcpy(y + i * ldy, cur + i * dout, sizeof(float) * (size_t)dout);
+    distill__output_rows(m, n, cur, w.tmp, y, ldy);
     return DISTILL_OK;
 }

@@ -48,13 +48,30 @@ typedef struct nn_ops {
                      float *dp, const float *cache, float *scratch);
 } nn_ops;
 
+/* Activation layouts inside a pass.  The API is batch-first (N C H W);
+ * convolutions write channel-first (C N H W: their GEMM's own output, no
+ * transpose), and element-wise, pooling and batch-norm layers pass either
+ * layout through.  Layers that see a sample as a vector (dense, layer norm,
+ * flatten, residual) take batch-first, and the pass converts in between. */
 struct nn_layer {
     distill_layer_spec spec;
     const nn_ops *ops;
     int64_t in_c, in_h, in_w, out_c, out_h, out_w;
     int64_t in_dim, out_dim;
     int64_t p_off, p_count, b_off, b_count;
+    int cf_in, cf_out; /* input / output channel-first */
 };
+
+/* Offset of plane (sample i, channel c) of size hw in a batch of n with C
+ * channels, batch-first or channel-first. */
+static inline int64_t nn_plane(int cf, int64_t n, int64_t C, int64_t i, int64_t c, int64_t hw)
+{
+    return (cf ? c * n + i : i * C + c) * hw;
+}
+
+/* Convert n samples of C planes of hw floats between the layouts. */
+void distill__to_channel_first(int64_t n, int64_t C, int64_t hw, const float *src, float *dst);
+void distill__to_batch_first(int64_t n, int64_t C, int64_t hw, const float *src, float *dst);
 
 /* Per-kind operation tables. */
 extern const nn_ops distill__dense_ops, distill__conv2d_ops, distill__avgpool_ops,
@@ -99,6 +116,15 @@ struct distill_model {
 };
 
 void distill__model_release_training(distill_model *m);
+
+/* The passes' layout conversions (layout.c); tmp holds n * max_dim floats. */
+int distill__needs_batch_first(const distill_model *m, int64_t i);
+void distill__fix_input(const distill_model *m, int64_t i, int64_t n, float *act, float *tmp);
+void distill__fix_input_grad(const distill_model *m, int64_t i, int64_t n, float *grad, float *tmp);
+void distill__output_rows(const distill_model *m, int64_t n, const float *out, float *tmp,
+                          float *y, int64_t ldy);
+void distill__output_grad(const distill_model *m, int64_t n, const float *dy, int64_t lddy,
+                          float *tmp, float *g);
 /* distill_model_create, failing with DISTILL_E_FORMAT before allocating the
  * parameters when their count (or the buffers') differs from the expected
  * one (-1: any). */

@@ -61,6 +61,24 @@ static const nn_ops *ops_of(int32_t kind)
     }
 }
 
+/* Which layout the layer takes and gives (see nn_layer). */
+static void layouts(nn_layer *l, int cf)
+{
+    switch (l->spec.kind) {
+    case DISTILL_LAYER_CONV2D:
+        l->cf_in = cf, l->cf_out = 1;
+        break;
+    case DISTILL_LAYER_DENSE:
+    case DISTILL_LAYER_LAYERNORM:
+    case DISTILL_LAYER_FLATTEN:
+    case DISTILL_LAYER_RESIDUAL_MLP:
+        l->cf_in = 0, l->cf_out = 0;
+        break;
+    default: /* element-wise, pooling, batch norm */
+        l->cf_in = cf, l->cf_out = cf;
+    }
+}
+
 /* Copy and check the spec, infer shapes, lay out parameters and buffers. */
 static distill_status plan_layers(distill_model *m, const distill_model_options *o)
 {
@@ -84,6 +102,7 @@ static distill_status plan_layers(distill_model *m, const distill_model_options 
             return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_create: layer %lld: size, window, eps, momentum or gain out of range",
                                  (long long)i);
         l->in_c = c, l->in_h = h, l->in_w = w, l->in_dim = c * h * w;
+        layouts(l, i > 0 ? m->layers[i - 1].cf_out : 0);
         if (l->ops->shape(l) != DISTILL_OK)
             return distill__fail(m->ctx, DISTILL_E_SHAPE,
                                  "distill_model_create: layer %lld (kind %d) cannot take a %lld x %lld x %lld input",

@@ -45,7 +45,7 @@ static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float 
         if (train) {
             double s = 0.0, s2 = 0.0, var;
             for (i = 0; i < n; i++) { /* float sums within a plane vectorise */
-                const float *xi = x + (i * C + c) * hw;
+                const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw);
                 float ps = 0.0f, ps2 = 0.0f;
                 for (j = 0; j < hw; j++)
                     ps += xi[j], ps2 += xi[j] * xi[j];
@@ -66,8 +66,8 @@ static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float 
             invstd = 1.0f / sqrtf(buf[C + c] + eps_of(l));
         }
         for (i = 0; i < n; i++) {
-            const float *xi = x + (i * C + c) * hw;
-            float *yi = y + (i * C + c) * hw;
+            const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw);
+            float *yi = y + nn_plane(l->cf_in, n, C, i, c, hw);
             const float a = p[c] * invstd, b = p[C + c] - a * mean;
             for (j = 0; j < hw; j++)
                 yi[j] = a * xi[j] + b;
@@ -95,7 +95,7 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
         const float invstd = train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
         double sdy = 0.0, sdyx = 0.0;
         for (i = 0; i < n; i++) {
-            const float *xi = x + (i * C + c) * hw, *gi = dy + (i * C + c) * hw;
+            const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = dy + nn_plane(l->cf_in, n, C, i, c, hw);
             float ps = 0.0f, psx = 0.0f;
             for (j = 0; j < hw; j++)
                 ps += gi[j], psx += gi[j] * (xi[j] - mean);
@@ -112,8 +112,8 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
             const float b = train ? (float)(-p[c] * invstd * invstd * sdyx / cnt) : 0.0f;
             const float c0 = train ? (float)(-p[c] * invstd * sdy / cnt) : 0.0f;
             for (i = 0; i < n; i++) {
-                const float *xi = x + (i * C + c) * hw, *gi = dy + (i * C + c) * hw;
-                float *di = dx + (i * C + c) * hw;
+                const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = dy + nn_plane(l->cf_in, n, C, i, c, hw);
+                float *di = dx + nn_plane(l->cf_in, n, C, i, c, hw);
                 for (j = 0; j < hw; j++)
                     di[j] = a * gi[j] + b * (xi[j] - mean) + c0;
             }

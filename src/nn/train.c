@@ -106,6 +106,7 @@ distill_status distill_model_forward(distill_model *m, int mode, int64_t n, cons
     e.ctx = m->ctx, e.train = mode == DISTILL_MODE_TRAIN, e.threads = m->ctx->threads;
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
+        distill__fix_input(m, i, n, m->acts[i], m->grad_a);
         if (fused_at(m, i)) { /* the ReLU's output (acts[i + 1]) is never needed */
             distill__relu_pool_forward(&e, &m->layers[i + 1], n, m->acts[i], m->acts[i + 2]);
             i++;
@@ -117,7 +118,7 @@ distill_status distill_model_forward(distill_model *m, int mode, int64_t n, cons
     m->has_forward = 1;
     m->n_last = n;
     m->train_last = e.train;
-    copy_rows(n, dout, m->acts[m->n_layers], dout, y, ldy);
+    distill__output_rows(m, n, m->acts[m->n_layers], m->grad_a, y, ldy);
     return distill__check_finite(m->ctx, fn, "the output y", y, n, dout, ldy);
 }
 
@@ -143,7 +144,7 @@ distill_status distill_model_backward(distill_model *m, const float *dy, int64_t
         distill_model_zero_grad(m);
     e.ctx = m->ctx, e.train = m->train_last, e.threads = m->ctx->threads;
     g = m->grad_a, other = m->grad_b;
-    copy_rows(n, distill_model_output_dim(m), dy, lddy, g, distill_model_output_dim(m));
+    distill__output_grad(m, n, dy, lddy, other, g);
     for (i = m->n_layers - 1; i >= 0; i--) {
         const nn_layer *l = &m->layers[i];
         float *din, *t;
@@ -159,6 +160,8 @@ distill_status distill_model_backward(distill_model *m, const float *dy, int64_t
                              m->caches[i], m->scratch);
         }
         t = g, g = other, other = t;
+        if (i > 0 && din)
+            distill__fix_input_grad(m, i, n, g, other);
     }
     if (dx)
         copy_rows(n, distill_model_input_dim(m), g, distill_model_input_dim(m), dx, lddx);
