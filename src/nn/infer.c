@@ -10,15 +10,22 @@ typedef struct infer_ws {
     float *a, *b, *tmp, *scratch; /* ping-pong activations, a layout buffer */
 } infer_ws;
 
-static void infer_layout(const distill_model *m, int64_t n, distill__arena *ar, infer_ws *w)
+/* The widest activation and the largest scratch for n samples. */
+static void infer_sizes(const distill_model *m, int64_t n, int64_t *max_dim, int64_t *max_scratch)
 {
-    int64_t i, max_dim = m->layers[0].in_dim, max_scratch = 0;
+    int64_t i;
+    *max_dim = m->layers[0].in_dim, *max_scratch = 0;
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
         const int64_t s = l->ops->scratch(l, n) + l->ops->cache(l, n);
-        max_dim = l->out_dim > max_dim ? l->out_dim : max_dim;
-        max_scratch = s > max_scratch ? s : max_scratch;
+        *max_dim = l->out_dim > *max_dim ? l->out_dim : *max_dim;
+        *max_scratch = s > *max_scratch ? s : *max_scratch;
     }
+}
+
+static void infer_layout(int64_t n, int64_t max_dim, int64_t max_scratch, distill__arena *ar,
+                         infer_ws *w)
+{
     w->a = distill__arena_take(ar, n * max_dim, sizeof(float));
     w->b = distill__arena_take(ar, n * max_dim, sizeof(float));
     w->tmp = distill__arena_take(ar, n * max_dim, sizeof(float));
@@ -30,10 +37,12 @@ distill_status distill_model_workspace_size(const distill_model *m, int64_t max_
 {
     distill__arena ar;
     infer_ws w;
+    int64_t max_dim, max_scratch;
     if (!m || !bytes || max_batch < 1 || max_batch > ((int64_t)1 << 32))
         return DISTILL_E_INVAL;
+    infer_sizes(m, max_batch, &max_dim, &max_scratch);
     distill__arena_init(&ar, NULL);
-    infer_layout(m, max_batch, &ar, &w);
+    infer_layout(max_batch, max_dim, max_scratch, &ar, &w);
     return distill__arena_total(&ar, bytes);
 }
 
@@ -44,6 +53,7 @@ distill_status distill_model_infer(const distill_model *m, void *ws, size_t ws_b
     distill__arena ar;
     infer_ws w;
     size_t need;
+    int64_t max_dim, max_scratch;
     float *cur, *next, *t;
     int64_t i, din, dout;
     if (!m || !ws || !x || !y || n < 1)
@@ -51,13 +61,15 @@ distill_status distill_model_infer(const distill_model *m, void *ws, size_t ws_b
     din = distill_model_input_dim(m), dout = distill_model_output_dim(m);
     if (ldx < din || ldy < dout)
         return DISTILL_E_SHAPE;
-    if (distill_model_workspace_size(m, n, &need) != DISTILL_OK)
-        return DISTILL_E_INVAL;
-    if (ws_bytes < need)
+    /* measure, then carve: one pass over the layers for the sizes */
+    infer_sizes(m, n, &max_dim, &max_scratch);
+    distill__arena_init(&ar, NULL);
+    infer_layout(n, max_dim, max_scratch, &ar, &w);
+    if (distill__arena_total(&ar, &need) != DISTILL_OK || ws_bytes < need)
         return DISTILL_E_WORKSPACE;
     distill__arena_init(&ar, (void *)(((uintptr_t)ws + DISTILL__ALIGN - 1) &
                                       ~(uintptr_t)(DISTILL__ALIGN - 1)));
-    infer_layout(m, n, &ar, &w);
+    infer_layout(n, max_dim, max_scratch, &ar, &w);
     for (i = 0; i < n; i++)
         memcpy(w.a + i * din, x + i * ldx, sizeof(float) * (size_t)din);
     cur = w.a, next = w.b;
