@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         layer(&conv[3 * i + 2], DISTILL_LAYER_AVGPOOL, 0, 2);
     }
     layer(&conv[9], DISTILL_LAYER_FLATTEN, 0, 0);
-    conv_ips = images_per_second(ctx, conv, 10, 1, 28, 28, 256, 5);
+    conv_ips = images_per_second(ctx, conv, 10, 1, 28, 28, 256, 12);
     printf("ConvNet-3 32-64-128 + avg-pool, 1x28x28, batch 256, forward+backward: %.0f img/s\n", conv_ips);
     layer(&mlp[0], DISTILL_LAYER_DENSE, 512, 0), layer(&mlp[1], DISTILL_LAYER_RELU, 0, 0);
     layer(&mlp[2], DISTILL_LAYER_DENSE, 512, 0), layer(&mlp[3], DISTILL_LAYER_RELU, 0, 0);
