@@ -105,13 +105,16 @@ static void im2col_rows(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n,
                         float *dst = row + (i * oh + oy) * ow;
                         const float *src = plane + sy * W + kx - pad;
                         if (sy < 0 || sy >= H) {
-                            memset(dst, 0, sizeof(float) * (size_t)ow);
+                            for (ox = 0; ox < ow; ox++)
+                                dst[ox] = 0.0f;
                             continue;
                         }
+                        /* rows are short (ow values): plain loops beat memcpy calls */
                         for (ox = 0; ox < lo; ox++)
                             dst[ox] = 0.0f;
                         if (s == 1)
-                            memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                            for (ox = lo; ox < hi; ox++)
+                                dst[ox] = src[ox];
                         else
                             for (ox = lo; ox < hi; ox++)
                                 dst[ox] = src[ox * s];
