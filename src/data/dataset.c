@@ -23,7 +23,9 @@ static void source_release(distill_context *ctx, distill__source *s)
     distill__free(ctx, s);
 }
 
-distill_status distill__dataset_wrap(distill_context *ctx, distill__source *src, int64_t n,
+/* A dataset over `src` (takes one reference), n samples through map
+ * (owned; NULL = identity). */
+static distill_status dataset_wrap(distill_context *ctx, distill__source *src, int64_t n,
                                      int64_t *map, distill_dataset **out)
 {
     distill_dataset *ds = distill__alloc(ctx, sizeof *ds);
@@ -63,7 +65,7 @@ static distill_status source_adopt(distill_context *ctx, int64_t n, int64_t x_di
 /* Wrap a fresh source with refs 0 into a dataset, or free it on failure. */
 static distill_status wrap_new(distill_context *ctx, distill__source *s, distill_dataset **out)
 {
-    distill_status st = distill__dataset_wrap(ctx, s, s->n, NULL, out);
+    distill_status st = dataset_wrap(ctx, s, s->n, NULL, out);
     if (st != DISTILL_OK) {
         s->refs = 1;
         source_release(ctx, s);
@@ -264,7 +266,7 @@ distill_status distill_dataset_subset(const distill_dataset *ds, const int64_t *
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     for (i = 0; i < n; i++)
         map[i] = source_index(ds, idx[i]);
-    DISTILL__TRY(distill__dataset_wrap(ctx, ds->src, n, map, out));
+    DISTILL__TRY(dataset_wrap(ctx, ds->src, n, map, out));
     (*out)->c = ds->c, (*out)->h = ds->h, (*out)->w = ds->w;
     return DISTILL_OK;
 }

@@ -31,10 +31,6 @@ struct distill_dataset {
     int64_t *perm;
 };
 
-/* A dataset over `src` (takes one reference), n samples through map
- * (owned; NULL = identity). */
-distill_status distill__dataset_wrap(distill_context *ctx, distill__source *src, int64_t n,
-                                     int64_t *map, distill_dataset **out);
 /* A dataset owning x (n x x_dim) and y (n x y_dim, may be NULL), both from
  * distill__alloc; on failure they are freed. */
 distill_status distill__dataset_adopt(distill_context *ctx, int64_t n, int64_t x_dim, float *x,

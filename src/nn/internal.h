@@ -118,7 +118,6 @@ struct distill_model {
 void distill__model_release_training(distill_model *m);
 
 /* The passes' layout conversions (layout.c); tmp holds n * max_dim floats. */
-int distill__needs_batch_first(const distill_model *m, int64_t i);
 void distill__fix_input(const distill_model *m, int64_t i, int64_t n, float *act, float *tmp);
 void distill__fix_input_grad(const distill_model *m, int64_t i, int64_t n, float *grad, float *tmp);
 void distill__output_rows(const distill_model *m, int64_t n, const float *out, float *tmp,

@@ -20,7 +20,7 @@ void distill__to_batch_first(int64_t n, int64_t C, int64_t hw, const float *src,
 }
 
 /* Layer i takes batch-first but its input arrives channel-first. */
-int distill__needs_batch_first(const distill_model *m, int64_t i)
+static int needs_batch_first(const distill_model *m, int64_t i)
 {
     return i > 0 && !m->layers[i].cf_in && m->layers[i - 1].cf_out;
 }
@@ -29,7 +29,7 @@ int distill__needs_batch_first(const distill_model *m, int64_t i)
 void distill__fix_input(const distill_model *m, int64_t i, int64_t n, float *act, float *tmp)
 {
     const nn_layer *l = &m->layers[i];
-    if (!distill__needs_batch_first(m, i))
+    if (!needs_batch_first(m, i))
         return;
     distill__to_batch_first(n, l->in_c, l->in_h * l->in_w, act, tmp);
     memcpy(act, tmp, sizeof(float) * (size_t)(n * l->in_dim));
@@ -40,7 +40,7 @@ void distill__fix_input(const distill_model *m, int64_t i, int64_t n, float *act
 void distill__fix_input_grad(const distill_model *m, int64_t i, int64_t n, float *grad, float *tmp)
 {
     const nn_layer *l = &m->layers[i];
-    if (!distill__needs_batch_first(m, i))
+    if (!needs_batch_first(m, i))
         return;
     distill__to_channel_first(n, l->in_c, l->in_h * l->in_w, grad, tmp);
     memcpy(grad, tmp, sizeof(float) * (size_t)(n * l->in_dim));
