@@ -26,7 +26,7 @@ static void source_release(distill_context *ctx, distill__source *s)
 /* A dataset over `src` (takes one reference), n samples through map
  * (owned; NULL = identity). */
 static distill_status dataset_wrap(distill_context *ctx, distill__source *src, int64_t n,
-                            int64_t *map, distill_dataset **out)
+                                   int64_t *map, distill_dataset **out)
 {
     distill_dataset *ds = distill__alloc(ctx, sizeof *ds);
     if (!ds) {
