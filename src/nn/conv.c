@@ -1,14 +1,15 @@
-/* 2-D convolution by im2col and one GEMM for the whole batch.
+/* 2-D convolution by im2col and GEMM.
  *
- * W is oc x (ic k k), b is oc.  For a batch of n images the columns matrix
- * is (ic k k) x (n OH OW) and T = W cols is oc x (n OH OW), then transposed
- * into the batch-first output.  Backward: dW += dT cols^T and dcols =
- * W^T dT, folded back by col2im.
+ * W is oc x (ic k k), b is oc.  For n images the columns matrix is
+ * (ic k k) x (n OH OW), and the GEMM W cols writes the output channel-first
+ * (C x N x H x W, see nn_layer) in place: no transposes.  Backward:
+ * dW^T += cols dT^T and dcols = W^T dT, folded back by col2im; dT is the
+ * channel-first output gradient, read in place.
  *
- * The batch goes through in chunks whose columns fit in cache (im2col, the
- * GEMM and the transposes then touch cache, not memory), and backward
- * recomputes a chunk's columns instead of keeping them: on a 2-core machine
- * the convolution is bound by memory traffic more than by arithmetic. */
+ * The batch goes through in chunks whose columns fit in cache (im2col and
+ * the GEMM then touch cache, not memory); training keeps every chunk's
+ * columns (the layer's cache) for the weight gradient.  On a 2-core machine
+ * convolution is bound by memory traffic as much as by arithmetic. */
 #include <string.h>
 
 #include "internal.h"
@@ -63,7 +64,7 @@ static int64_t conv_scratch(const nn_layer *l, int64_t n)
     return ckk(l) * chunk_of(l, n) * positions(l) + dw + (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
 }
 
-static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
+static int64_t conv_cache(const nn_layer *l, int64_t n) { return ckk(l) * n * positions(l); }
 
 static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
 {
@@ -198,10 +199,10 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     const float *bias = l->spec.bias ? p + oc * K : NULL;
     const int nt = nn_threads(e);
     int64_t i0;
-    (void)buf, (void)cache;
+    (void)buf;
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        float *cols = scratch;
+        float *cols = cache ? cache + K * i0 * hw : scratch;
         DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, i0, cn, x, cols, lo, hi));
         nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f,
                 y + i0 * hw, n * hw);
@@ -245,7 +246,7 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
     float *dwt = scratch + K * step * hw;
     const int nt = nn_threads(e);
     int64_t i0, r, o;
-    (void)buf, (void)y, (void)cache;
+    (void)buf, (void)y, (void)x;
     if (dp) {
         memset(dwt, 0, sizeof(float) * (size_t)(K * oc));
         if (l->spec.bias)
@@ -258,11 +259,11 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
         const float *dt = dy + i0 * hw;
         float *cols = scratch;
         if (dp) {
-            DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, i0, cn, x, cols, lo, hi));
+            const float *fc = cache + K * i0 * hw;
             if (nt > 1 && K * oc <= SMALL_DW)
-                dw_split(e, K, oc, np, cols, dt, ldt, dwt, dwt + K * oc);
+                dw_split(e, K, oc, np, fc, dt, ldt, dwt, dwt + K * oc);
             else
-                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, cols, np, dt, ldt, 1.0f,
+                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, fc, np, dt, ldt, 1.0f,
                         dwt, oc);
         }
         if (dx) { /* dcols reuses the columns' space */
@@ -276,5 +277,5 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
                 dp[o * K + r] += dwt[r * oc + o];
 }
 
-const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, zero_n,
+const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, conv_cache,
                                     conv_init, conv_forward, conv_backward};
