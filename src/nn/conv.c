@@ -50,10 +50,12 @@ static int64_t chunk_of(const nn_layer *l, int64_t n)
     return c < 1 ? 1 : (c < n ? c : n);
 }
 
-/* A weight gradient this small (ckk * oc values) is summed over positions
- * split between threads: BLIS does not split a GEMM's reduction, and
- * splitting its tiny output leaves threads idle (conv1: 9 x 32). */
-#define SMALL_DW 16384
+/* A weight gradient of up to SMALL_DW values (ckk * oc) is summed over
+ * positions split between threads, each with a one-thread GEMM: BLIS does
+ * not split a GEMM's reduction, and splitting a small output leaves threads
+ * idle (conv1: 9 x 32; measured A/B also a few percent for 288 x 64 and
+ * 576 x 128). */
+#define SMALL_DW 131072
 #define MAX_SPLIT 8
 
 /* cols or dcols (ckk x chunk*OHW), dW^T, and the per-thread partial sums
