@@ -45,7 +45,7 @@ static int64_t zero(const nn_layer *l) { (void)l; return 0; }
 /* Images per chunk for a batch of n. */
 static int64_t chunk_of(const nn_layer *l, int64_t n)
 {
-    const int64_t per_image = ckk(l) * positions(l);
+    const int64_t per_image = (ckk(l) + 1) * positions(l);
     const int64_t c = CONV_CHUNK_FLOATS / (per_image > 0 ? per_image : 1);
     return c < 1 ? 1 : (c < n ? c : n);
 }
@@ -63,10 +63,11 @@ static int64_t chunk_of(const nn_layer *l, int64_t n)
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
     const int64_t dw = ckk(l) * l->out_c;
-    return ckk(l) * chunk_of(l, n) * positions(l) + dw + (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
+    return (ckk(l) + 1) * chunk_of(l, n) * positions(l) + dw + l->out_c +
+           (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
 }
 
-static int64_t conv_cache(const nn_layer *l, int64_t n) { return ckk(l) * n * positions(l); }
+static int64_t conv_cache(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * n * positions(l); }
 
 static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
 {
@@ -159,20 +160,6 @@ static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_
     }
 }
 
-/* Rows [o0, o1) of the channel-first output (row o: n_all * hw values from
- * `y + o n_all hw`), images [i0, i0 + n): += bias[o]. */
-static void add_bias(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n, const float *bias,
-                     float *y, int64_t o0, int64_t o1)
-{
-    const int64_t hw = positions(l);
-    int64_t o, j;
-    for (o = o0; o < o1; o++) {
-        float *row = y + o * n_all * hw + i0 * hw;
-        for (j = 0; j < n * hw; j++)
-            row[j] += bias[o];
-    }
-}
-
 /* db[o] += the sum of row o of the channel-first gradient, rows [o0, o1). */
 static void bias_grad(const nn_layer *l, int64_t n, const float *dy, float *db, int64_t o0,
                       int64_t o1)
@@ -194,22 +181,33 @@ static void bias_grad(const nn_layer *l, int64_t n, const float *dy, float *db, 
 
 /* The GEMM writes the channel-first output in place: row o of a chunk is
  * at y + o n hw + i0 hw, leading dimension n hw. */
+/* The bias rides in the GEMM: W gains a column b and the columns a row of
+ * ones, which saves a pass over the output. */
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
     const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
-    const float *bias = l->spec.bias ? p + oc * K : NULL;
+    const int64_t KB = K + (l->spec.bias ? 1 : 0);
+    const float *w = p;
     const int nt = nn_threads(e);
-    int64_t i0;
+    int64_t i0, o, j;
     (void)buf;
+    if (l->spec.bias) { /* [W | b], oc x (K + 1) */
+        float *wb = scratch + KB * step * hw;
+        for (o = 0; o < oc; o++) {
+            memcpy(wb + o * KB, p + o * K, sizeof(float) * (size_t)K);
+            wb[o * KB + K] = p[oc * K + o];
+        }
+        w = wb;
+    }
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        float *cols = cache ? cache + K * i0 * hw : scratch;
+        float *cols = cache ? cache + KB * i0 * hw : scratch;
         DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, i0, cn, x, cols, lo, hi));
-        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, K, 1.0f, p, K, cols, np, 0.0f,
+        for (j = 0; KB > K && j < np; j++)
+            cols[K * np + j] = 1.0f;
+        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, w, KB, cols, np, 0.0f,
                 y + i0 * hw, n * hw);
-        if (bias)
-            DISTILL__SPLIT(nt, oc, lo, hi, add_bias(l, n, i0, cn, bias, y, lo, hi));
     }
 }
 
@@ -261,7 +259,7 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
         const float *dt = dy + i0 * hw;
         float *cols = scratch;
         if (dp) {
-            const float *fc = cache + K * i0 * hw;
+            const float *fc = cache + (K + (l->spec.bias ? 1 : 0)) * i0 * hw;
             if (nt > 1 && K * oc <= SMALL_DW)
                 dw_split(e, K, oc, np, fc, dt, ldt, dwt, dwt + K * oc);
             else
