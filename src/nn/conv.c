@@ -62,8 +62,8 @@ static int64_t chunk_of(const nn_layer *l, int64_t n)
  * of a small dW^T */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
-    const int64_t dw = ckk(l) * l->out_c;
-    return (ckk(l) + 1) * chunk_of(l, n) * positions(l) + dw + l->out_c +
+    const int64_t dw = (ckk(l) + 1) * l->out_c; /* [dW | db]^T, or [W | b] */
+    return (ckk(l) + 1) * chunk_of(l, n) * positions(l) + dw +
            (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
 }
 
@@ -160,27 +160,6 @@ static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_
     }
 }
 
-/* db[o] += the sum of row o of the channel-first gradient, rows [o0, o1). */
-static void bias_grad(const nn_layer *l, int64_t n, const float *dy, float *db, int64_t o0,
-                      int64_t o1)
-{
-    const int64_t hw = positions(l);
-    int64_t o, i, j;
-    for (o = o0; o < o1; o++) {
-        double s = 0.0;
-        for (i = 0; i < n; i++) { /* float within an image, double across */
-            const float *g = dy + (o * n + i) * hw;
-            float ps = 0.0f;
-            for (j = 0; j < hw; j++)
-                ps += g[j];
-            s += ps;
-        }
-        db[o] += (float)s;
-    }
-}
-
-/* The GEMM writes the channel-first output in place: row o of a chunk is
- * at y + o n hw + i0 hw, leading dimension n hw. */
 /* The bias rides in the GEMM: W gains a column b and the columns a row of
  * ones, which saves a pass over the output. */
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
@@ -241,17 +220,15 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
                           float *dp, const float *cache, float *scratch)
 {
     const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
-    const int64_t ldt = n * hw;
-    /* dW^T (K x oc): this orientation of the long-reduction GEMM runs faster */
-    float *dwt = scratch + K * step * hw;
+    const int64_t KB = K + (l->spec.bias ? 1 : 0), ldt = n * hw;
+    /* [dW | db]^T (KB x oc) from the kept columns, whose row of ones gives
+     * the bias gradient; this orientation of the long reduction runs faster */
+    float *dwt = scratch + KB * step * hw;
     const int nt = nn_threads(e);
     int64_t i0, r, o;
     (void)buf, (void)y, (void)x;
-    if (dp) {
-        memset(dwt, 0, sizeof(float) * (size_t)(K * oc));
-        if (l->spec.bias)
-            DISTILL__SPLIT(nt, oc, lo, hi, bias_grad(l, n, dy, dp + oc * K, lo, hi));
-    }
+    if (dp)
+        memset(dwt, 0, sizeof(float) * (size_t)(KB * oc));
     if (dx)
         memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
     for (i0 = 0; i0 < n; i0 += step) {
@@ -259,11 +236,11 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
         const float *dt = dy + i0 * hw;
         float *cols = scratch;
         if (dp) {
-            const float *fc = cache + (K + (l->spec.bias ? 1 : 0)) * i0 * hw;
-            if (nt > 1 && K * oc <= SMALL_DW)
-                dw_split(e, K, oc, np, fc, dt, ldt, dwt, dwt + K * oc);
+            const float *fc = cache + KB * i0 * hw;
+            if (nt > 1 && KB * oc <= SMALL_DW)
+                dw_split(e, KB, oc, np, fc, dt, ldt, dwt, dwt + KB * oc);
             else
-                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, np, 1.0f, fc, np, dt, ldt, 1.0f,
+                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, fc, np, dt, ldt, 1.0f,
                         dwt, oc);
         }
         if (dx) { /* dcols reuses the columns' space */
@@ -271,10 +248,10 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
             DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, n, i0, cn, cols, dx, lo, hi));
         }
     }
-    if (dp)
+    if (dp) /* dW, then db (the row of ones), in the parameters' layout */
         for (o = 0; o < oc; o++)
-            for (r = 0; r < K; r++)
-                dp[o * K + r] += dwt[r * oc + o];
+            for (r = 0; r < KB; r++)
+                dp[(r < K ? o * K + r : oc * K + o)] += dwt[r * oc + o];
 }
 
 const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, conv_cache,
