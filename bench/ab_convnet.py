@@ -58,7 +58,7 @@ def main():
             step()
             best[k] = min(best[k], time.perf_counter() - t0)
     ia, ib = 256 / best[0], 256 / best[1]
-    print(f"A {ia:.0f} img/s, B {ib:.0f} img/s, B/A {ia and ib / ia:.3f}")
+    print(f"A {ia:.0f} img/s, B {ib:.0f} img/s, B/A {ib / ia:.3f}")
     print(json.dumps({"bench": "ab_convnet", "a_img_s": round(ia), "b_img_s": round(ib),
                       "b_over_a": round(ib / ia, 3)}))
     return 0
