@@ -20,3 +20,14 @@ from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_n
 from .model import Model, Optimizer, npy_save, KINDS, INITS
 
 __version__ = version()
+
+__all__ = [
+    "Context", "DistillError", "ShapeError", "NumericError", "version", "status_string",
+    "LOG_ERROR", "LOG_WARN", "LOG_INFO", "LOG_DEBUG", "KrrOptions",
+    "random_uniform", "random_normal", "sgemm", "cholesky", "trsm_lower", "cholesky_solve",
+    "krr_options", "krr_gram", "krr_fit", "krr_predict", "krrst_loss_grad", "mse_loss_grad",
+    "softmax", "xent_hard", "xent_soft", "kl_div", "kd_loss_grad", "KERNEL_LINEAR",
+    "KERNEL_RBF", "RIDGE_ABSOLUTE", "RIDGE_RELATIVE", "KRR_AUTO", "KRR_DUAL", "KRR_PRIMAL",
+    "Dataset", "augment_crop", "augment_flip", "augment_noise", "augment_normalize",
+    "Model", "Optimizer", "npy_save", "KINDS", "INITS",
+]
