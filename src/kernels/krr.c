@@ -100,6 +100,16 @@ static double ridge_of(const distill_krr_options *o, double tr)
     return o->ridge_mode == DISTILL_RIDGE_RELATIVE ? o->ridge * tr : o->ridge;
 }
 
+/* out = (L L^T)^-1 B for float B (n x k), with the double factor s;
+ * x is n x k double scratch; out may be b. */
+static void solve_factored(distill_context *ctx, int64_t n, int64_t k, const double *s,
+                           double *x, const float *b, int64_t ldb, float *out, int64_t ldout)
+{
+    to_double(n, k, b, ldb, x);
+    distill__dcholesky_solve(ctx, n, k, s, x);
+    to_float(n, k, x, out, ldout);
+}
+
 /* Solve (src + lambda I) X = B for float B (n x k), through a double factor. */
 static distill_status solve_system(distill_context *ctx, const char *fn, int64_t n, int64_t k,
                                    const float *src, int64_t ldsrc, double lambda, double *s,
@@ -107,9 +117,7 @@ static distill_status solve_system(distill_context *ctx, const char *fn, int64_t
                                    int64_t ldout)
 {
     DISTILL__TRY(distill__dfactor_shifted(ctx, fn, n, s, src, ldsrc, lambda));
-    to_double(n, k, b, ldb, x);
-    distill__dcholesky_solve(ctx, n, k, s, x);
-    to_float(n, k, x, out, ldout);
+    solve_factored(ctx, n, k, s, x, b, ldb, out, ldout);
     return DISTILL_OK;
 }
 
@@ -551,9 +559,7 @@ distill_status distill_krrst_loss_grad(distill_context *ctx, const distill_krr_o
     /* B = S^-1 (Krs^T G), reusing the factor. */
     distill__sgemm(ctx, DISTILL_TRANS, DISTILL_NO_TRANS, m, k, n, 1.0f, w.krs, m, w.g, k, 0.0f,
                    w.b, k);
-    to_double(m, k, w.b, k, w.x);
-    distill__dcholesky_solve(ctx, m, k, w.s, w.x);
-    to_float(m, k, w.x, w.b, k);
+    solve_factored(ctx, m, k, w.s, w.x, w.b, k, w.b, k);
     if (dys)
         for (i = 0; i < m; i++)
             memcpy(dys + i * lddys, w.b + i * k, (size_t)k * sizeof(float));

@@ -61,13 +61,6 @@ static distill_status act_shape(nn_layer *l)
     return DISTILL_OK;
 }
 
-static int64_t zero(const nn_layer *l) { (void)l; return 0; }
-static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
-
-static void act_init(nn_layer *l, float *p, float *buf, distill__rng *r)
-{
-    (void)l, (void)p, (void)buf, (void)r;
-}
 
 /* ReLU, the common case, in loops the compiler vectorises (no aliasing,
  * no conditional loads). */
@@ -124,5 +117,5 @@ static void act_backward(const nn_env *e, const nn_layer *l, const float *p, con
                        act_grad_range(l->spec.kind, x, dy, dx, lo, hi));
 }
 
-const nn_ops distill__activation_ops = {act_shape, zero, zero, zero_n, zero_n,
-                                        act_init, act_forward, act_backward};
+const nn_ops distill__activation_ops = {act_shape, distill__nn_none, distill__nn_none, distill__nn_none_n, distill__nn_none_n,
+                                        distill__nn_no_init, act_forward, act_backward};

@@ -36,7 +36,6 @@ static int64_t conv_params(const nn_layer *l)
     return l->out_c * ckk(l) + (l->spec.bias ? l->out_c : 0);
 }
 
-static int64_t zero(const nn_layer *l) { (void)l; return 0; }
 
 #ifndef CONV_CHUNK_FLOATS
 #define CONV_CHUNK_FLOATS ((int64_t)1 << 20) /* 4 MiB of columns per chunk */
@@ -254,5 +253,5 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
                 dp[(r < K ? o * K + r : oc * K + o)] += dwt[r * oc + o];
 }
 
-const nn_ops distill__conv2d_ops = {conv_shape, conv_params, zero, conv_scratch, conv_cache,
+const nn_ops distill__conv2d_ops = {conv_shape, conv_params, distill__nn_none, conv_scratch, conv_cache,
                                     conv_init, conv_forward, conv_backward};

@@ -42,8 +42,6 @@ static int64_t dense_params(const nn_layer *l)
     return l->out_dim * l->in_dim + (l->spec.bias ? l->out_dim : 0);
 }
 
-static int64_t zero(const nn_layer *l) { (void)l; return 0; }
-static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
 
 static void dense_init(nn_layer *l, float *p, float *buf, distill__rng *r)
 {
@@ -70,7 +68,7 @@ static void dense_backward(const nn_env *e, const nn_layer *l, const float *p, c
                        dp && l->spec.bias ? dp + nw : NULL);
 }
 
-const nn_ops distill__dense_ops = {dense_shape, dense_params, zero, zero_n, zero_n,
+const nn_ops distill__dense_ops = {dense_shape, dense_params, distill__nn_none, distill__nn_none_n, distill__nn_none_n,
                                    dense_init, dense_forward, dense_backward};
 
 /* ---- flatten: a shape change only ---------------------------------------- */
@@ -79,11 +77,6 @@ static distill_status flatten_shape(nn_layer *l)
 {
     l->out_c = l->in_dim, l->out_h = 1, l->out_w = 1;
     return DISTILL_OK;
-}
-
-static void no_init(nn_layer *l, float *p, float *buf, distill__rng *r)
-{
-    (void)l, (void)p, (void)buf, (void)r;
 }
 
 static void flatten_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
@@ -103,5 +96,5 @@ static void flatten_backward(const nn_env *e, const nn_layer *l, const float *p,
         memcpy(dx, dy, sizeof(float) * (size_t)(n * l->in_dim));
 }
 
-const nn_ops distill__flatten_ops = {flatten_shape, zero, zero, zero_n, zero_n,
-                                     no_init, flatten_forward, flatten_backward};
+const nn_ops distill__flatten_ops = {flatten_shape, distill__nn_none, distill__nn_none, distill__nn_none_n, distill__nn_none_n,
+                                     distill__nn_no_init, flatten_forward, flatten_backward};

@@ -73,6 +73,12 @@ static inline int64_t nn_plane(int cf, int64_t n, int64_t C, int64_t i, int64_t 
 void distill__to_channel_first(int64_t n, int64_t C, int64_t hw, const float *src, float *dst);
 void distill__to_batch_first(int64_t n, int64_t C, int64_t hw, const float *src, float *dst);
 
+/* Table entries for layers without parameters, buffers, scratch or cache
+ * (model.c). */
+int64_t distill__nn_none(const nn_layer *l);
+int64_t distill__nn_none_n(const nn_layer *l, int64_t n);
+void distill__nn_no_init(nn_layer *l, float *p, float *buf, distill__rng *r);
+
 /* Per-kind operation tables. */
 extern const nn_ops distill__dense_ops, distill__conv2d_ops, distill__avgpool_ops,
     distill__maxpool_ops, distill__batchnorm_ops, distill__layernorm_ops,

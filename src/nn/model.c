@@ -40,6 +40,24 @@ static int shape_fits(int64_t c, int64_t h, int64_t w)
            h <= MAX_DIM / w && c <= MAX_DIM / (h * w);
 }
 
+/* Table entries for layers that have nothing of the kind. */
+int64_t distill__nn_none(const nn_layer *l)
+{
+    (void)l;
+    return 0;
+}
+
+int64_t distill__nn_none_n(const nn_layer *l, int64_t n)
+{
+    (void)l, (void)n;
+    return 0;
+}
+
+void distill__nn_no_init(nn_layer *l, float *p, float *buf, distill__rng *r)
+{
+    (void)l, (void)p, (void)buf, (void)r;
+}
+
 static const nn_ops *ops_of(int32_t kind)
 {
     switch (kind) {

@@ -14,7 +14,6 @@ static distill_status same_shape(nn_layer *l)
     return DISTILL_OK;
 }
 
-static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
 
 /* ---- batch norm: params gamma[C], beta[C]; buffers mean[C], var[C];
  * cache (train) mean[C], invstd[C] of the batch ---------------------------- */
@@ -132,14 +131,13 @@ static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, cons
 
 static int64_t bn_buffers(const nn_layer *l) { return 2 * l->in_c; }
 
-const nn_ops distill__batchnorm_ops = {same_shape, bn_params, bn_buffers, zero_n, bn_cache,
+const nn_ops distill__batchnorm_ops = {same_shape, bn_params, bn_buffers, distill__nn_none_n, bn_cache,
                                        bn_init, bn_forward, bn_backward};
 
 /* ---- layer norm: params gamma[D], beta[D]; cache mean[n], invstd[n] ------- */
 
 static int64_t ln_params(const nn_layer *l) { return 2 * l->in_dim; }
 static int64_t ln_cache(const nn_layer *l, int64_t n) { (void)l; return 2 * n; }
-static int64_t zero(const nn_layer *l) { (void)l; return 0; }
 
 static void ln_init(nn_layer *l, float *p, float *buf, distill__rng *r)
 {
@@ -202,5 +200,5 @@ static void ln_backward(const nn_env *e, const nn_layer *l, const float *p, cons
     }
 }
 
-const nn_ops distill__layernorm_ops = {same_shape, ln_params, zero, zero_n, ln_cache,
+const nn_ops distill__layernorm_ops = {same_shape, ln_params, distill__nn_none, distill__nn_none_n, ln_cache,
                                        ln_init, ln_forward, ln_backward};

@@ -21,13 +21,6 @@ static distill_status pool_shape(nn_layer *l)
     return DISTILL_OK;
 }
 
-static int64_t zero(const nn_layer *l) { (void)l; return 0; }
-static int64_t zero_n(const nn_layer *l, int64_t n) { (void)l, (void)n; return 0; }
-
-static void pool_init(nn_layer *l, float *p, float *buf, distill__rng *r)
-{
-    (void)l, (void)p, (void)buf, (void)r;
-}
 
 /* Offset (within a plane) of the window's maximum. */
 static int64_t argmax(const float *plane, int64_t w, int64_t y0, int64_t x0, int64_t k)
@@ -213,7 +206,7 @@ void distill__relu_pool_backward(const nn_env *e, const nn_layer *pool, int64_t 
                    relu_pool_grad_planes(pool, x, dy, dx, lo, hi));
 }
 
-const nn_ops distill__avgpool_ops = {pool_shape, zero, zero, zero_n, zero_n,
-                                     pool_init, pool_forward, pool_backward};
-const nn_ops distill__maxpool_ops = {pool_shape, zero, zero, zero_n, zero_n,
-                                     pool_init, pool_forward, pool_backward};
+const nn_ops distill__avgpool_ops = {pool_shape, distill__nn_none, distill__nn_none, distill__nn_none_n, distill__nn_none_n,
+                                     distill__nn_no_init, pool_forward, pool_backward};
+const nn_ops distill__maxpool_ops = {pool_shape, distill__nn_none, distill__nn_none, distill__nn_none_n, distill__nn_none_n,
+                                     distill__nn_no_init, pool_forward, pool_backward};

@@ -34,7 +34,6 @@ static int64_t res_params(const nn_layer *l)
     return 2 * h * d + (l->spec.bias ? h + d : 0);
 }
 
-static int64_t zero(const nn_layer *l) { (void)l; return 0; }
 static int64_t hidden(const nn_layer *l, int64_t n) { return n * l->spec.units; }
 static int64_t two_hidden(const nn_layer *l, int64_t n) { return 2 * n * l->spec.units; }
 
@@ -85,5 +84,5 @@ static void res_backward(const nn_env *e, const nn_layer *l, const float *p, con
             dx[i] += dy[i];
 }
 
-const nn_ops distill__residual_ops = {res_shape, res_params, zero, two_hidden, hidden,
+const nn_ops distill__residual_ops = {res_shape, res_params, distill__nn_none, two_hidden, hidden,
                                       res_init, res_forward, res_backward};
