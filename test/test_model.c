@@ -160,6 +160,12 @@ static const layer_case cases[] = {
     {"dense-nobias-image", DISTILL_LAYER_DENSE, 3, 0, 0, 0, 0, {2, 2, 2}},
     {"conv3x3-pad1", DISTILL_LAYER_CONV2D, 3, 3, 1, 1, 1, {2, 5, 4}},
     {"conv2x2-stride2", DISTILL_LAYER_CONV2D, 2, 2, 2, 0, 0, {3, 5, 5}},
+    /* "same" size (the shifted-plane path) with wide shifts, and 1x1 */
+    {"conv5x5-pad2", DISTILL_LAYER_CONV2D, 2, 5, 1, 2, 1, {2, 6, 5}},
+    {"conv1x1", DISTILL_LAYER_CONV2D, 3, 1, 1, 0, 1, {2, 3, 4}},
+    /* output larger, and strided with padding (the row-by-row path) */
+    {"conv3x3-pad2", DISTILL_LAYER_CONV2D, 2, 3, 1, 2, 0, {2, 4, 3}},
+    {"conv3x3-stride2-pad1", DISTILL_LAYER_CONV2D, 2, 3, 2, 1, 1, {2, 6, 5}},
     {"avgpool2", DISTILL_LAYER_AVGPOOL, 0, 2, 0, 0, 0, {2, 5, 4}},
     {"maxpool3-stride2", DISTILL_LAYER_MAXPOOL, 0, 3, 2, 0, 0, {2, 7, 5}},
     {"batchnorm-conv", DISTILL_LAYER_BATCHNORM, 0, 0, 0, 0, 0, {3, 2, 3}},

@@ -87,6 +87,53 @@ static void valid_range(int64_t kx, int64_t s, int64_t pad, int64_t w, int64_t o
     *lo = *lo < *hi ? *lo : *hi;
 }
 
+/* A stride-1 convolution whose output has its input's size ("same"
+ * padding): every kernel offset (dy, dx) maps a whole plane onto a whole
+ * plane shifted by dy W + dx, so rows of columns are long copies, with
+ * the few values that wrap around a row's end fixed up after. */
+static int same_size(const nn_layer *l)
+{
+    return stride_of(l) == 1 && l->out_h == l->in_h && l->out_w == l->in_w;
+}
+
+/* The flat output positions [*j0, *j1) whose source y + dy, x + dx lies in
+ * the plane's rows; the columns x + dx outside [0, W) are fixed by the caller. */
+static void shifted_span(int64_t H, int64_t W, int64_t dy, int64_t dx, int64_t *j0, int64_t *j1)
+{
+    const int64_t y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? H - dy : H;
+    *j0 = y0 * W + (dx < 0 ? -dx : 0);
+    *j1 = y1 * W - (dx > 0 ? dx : 0);
+    if (*j1 < *j0)
+        *j1 = *j0;
+}
+
+/* Zero the positions of a plane (H x W) whose source column x + dx is
+ * outside [0, W), for the rows [y0, y1). */
+static void zero_wrapped(float *dst, int64_t y0, int64_t y1, int64_t W, int64_t dx)
+{
+    const int64_t a = dx < 0 ? 0 : W - dx, b = dx < 0 ? -dx : W;
+    int64_t y, x;
+    for (y = y0; y < y1; y++)
+        for (x = a < 0 ? 0 : a; x < b && x < W; x++)
+            dst[y * W + x] = 0.0f;
+}
+
+static void im2col_plane_same(const float *src, float *restrict dst, int64_t H, int64_t W,
+                              int64_t dy, int64_t dx)
+{
+    const int64_t off = dy * W + dx;
+    int64_t j0, j1, j;
+    shifted_span(H, W, dy, dx, &j0, &j1);
+    for (j = 0; j < j0; j++)
+        dst[j] = 0.0f;
+    for (j = j0; j < j1; j++)
+        dst[j] = src[j + off];
+    for (j = j1; j < H * W; j++)
+        dst[j] = 0.0f;
+    if (dx != 0)
+        zero_wrapped(dst, 0, H, W, dx);
+}
+
 /* cols[(c k + ky) k + kx][i OHW + oy OW + ox] = x_{i0+i}[c][oy s + ky - pad][ox s + kx - pad]
  * for the n images from i0 of a batch of n_all (in the layer's input layout). */
 static void im2col_rows(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n, const float *x,
@@ -97,42 +144,56 @@ static void im2col_rows(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n,
     int64_t r;
     for (r = r0; r < r1; r++) {
         const int64_t c = r / (k * k), ky = r / k % k, kx = r % k;
+        float *row = cols + r * np;
         int64_t i, oy, ox, lo, hi;
-        {
-                float *row = cols + r * np;
-                valid_range(kx, s, pad, W, ow, &lo, &hi);
-                for (i = 0; i < n; i++) {
-                    const float *plane = x + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
-                    for (oy = 0; oy < oh; oy++) {
-                        const int64_t sy = oy * s + ky - pad;
-                        float *dst = row + (i * oh + oy) * ow;
-                        const float *src = plane + sy * W + kx - pad;
-                        if (sy < 0 || sy >= H) {
-                            for (ox = 0; ox < ow; ox++)
-                                dst[ox] = 0.0f;
-                            continue;
-                        }
-                        /* rows are short (ow values): plain loops beat memcpy calls */
-                        for (ox = 0; ox < lo; ox++)
-                            dst[ox] = 0.0f;
-                        if (s == 1)
-                            for (ox = lo; ox < hi; ox++)
-                                dst[ox] = src[ox];
-                        else
-                            for (ox = lo; ox < hi; ox++)
-                                dst[ox] = src[ox * s];
-                        for (ox = hi; ox < ow; ox++)
-                            dst[ox] = 0.0f;
-                    }
+        valid_range(kx, s, pad, W, ow, &lo, &hi);
+        for (i = 0; i < n; i++) {
+            const float *plane = x + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
+            if (same_size(l)) {
+                im2col_plane_same(plane, row + i * oh * ow, H, W, ky - pad, kx - pad);
+                continue;
+            }
+            for (oy = 0; oy < oh; oy++) {
+                const int64_t sy = oy * s + ky - pad;
+                float *dst = row + (i * oh + oy) * ow;
+                const float *src = plane + sy * W + kx - pad;
+                if (sy < 0 || sy >= H) {
+                    for (ox = 0; ox < ow; ox++)
+                        dst[ox] = 0.0f;
+                    continue;
                 }
+                /* rows are short (ow values): plain loops beat memcpy calls */
+                for (ox = 0; ox < lo; ox++)
+                    dst[ox] = 0.0f;
+                for (ox = lo; ox < hi; ox++)
+                    dst[ox] = src[ox * s];
+                for (ox = hi; ox < ow; ox++)
+                    dst[ox] = 0.0f;
+            }
         }
     }
 }
 
+/* plane += the column row src shifted back by (dy, dx); src's values
+ * that came from outside the plane's columns are zeroed first (they are
+ * the padding's gradient, discarded), so one long loop adds the rest. */
+static void col2im_plane_same(float *src, float *restrict dst, int64_t H, int64_t W, int64_t dy,
+                              int64_t dx)
+{
+    const int64_t off = dy * W + dx;
+    int64_t j0, j1, j;
+    shifted_span(H, W, dy, dx, &j0, &j1);
+    if (dx != 0)
+        zero_wrapped(src, 0, H, W, dx);
+    for (j = j0; j < j1; j++)
+        dst[j + off] += src[j];
+}
+
 /* dx += the columns of channels [c0, c1) folded back onto the n images from
- * i0 of a batch of n_all (in the layer's input layout). */
+ * i0 of a batch of n_all (in the layer's input layout).  The columns are
+ * scratch and may be overwritten. */
 static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n,
-                            const float *cols, float *dx, int64_t c0, int64_t c1)
+                            float *cols, float *dx, int64_t c0, int64_t c1)
 {
     const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
     const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
@@ -141,10 +202,14 @@ static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_
         int64_t ky, kx, i, oy, ox, lo, hi;
         for (ky = 0; ky < k; ky++)
             for (kx = 0; kx < k; kx++) {
-                const float *row = cols + ((c * k + ky) * k + kx) * np;
+                float *row = cols + ((c * k + ky) * k + kx) * np;
                 valid_range(kx, s, pad, W, ow, &lo, &hi);
                 for (i = 0; i < n; i++) {
                     float *plane = dx + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
+                    if (same_size(l)) {
+                        col2im_plane_same(row + i * oh * ow, plane, H, W, ky - pad, kx - pad);
+                        continue;
+                    }
                     for (oy = 0; oy < oh; oy++) {
                         const int64_t sy = oy * s + ky - pad;
                         const float *src = row + (i * oh + oy) * ow;
@@ -189,13 +254,21 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     }
 }
 
+/* Below this many rows of columns (conv1's 9 + 1), BLIS spends a weight
+ * gradient's time packing; dot products over L1-sized blocks run ~1.5x faster. */
+#define FEW_ROWS 16
+
 /* part = cols[:, j0:j1] dT[:, j0:j1]^T for the positions of split t of ns. */
 static void dw_part(const nn_env *one, int64_t K, int64_t oc, int64_t np, const float *cols,
                     const float *dt, int64_t ldt, float *part, int64_t t, int64_t ns)
 {
     const int64_t j0 = np * t / ns, j1 = np * (t + 1) / ns;
-    nn_gemm(one, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, j1 - j0, 1.0f, cols + j0, np, dt + j0, ldt,
-            0.0f, part, oc);
+    if (K <= FEW_ROWS) {
+        memset(part, 0, sizeof(float) * (size_t)(K * oc));
+        nn_gemm_nt_acc(K, oc, j1 - j0, cols + j0, np, dt + j0, ldt, part, oc);
+    } else
+        nn_gemm(one, DISTILL_NO_TRANS, DISTILL_TRANS, K, oc, j1 - j0, 1.0f, cols + j0, np, dt + j0,
+                ldt, 0.0f, part, oc);
 }
 
 /* dwt += cols dT^T, as thread-split partial sums added in split order. */
@@ -236,7 +309,7 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
         float *cols = scratch;
         if (dp) {
             const float *fc = cache + KB * i0 * hw;
-            if (nt > 1 && KB * oc <= SMALL_DW)
+            if ((nt > 1 && KB * oc <= SMALL_DW) || KB <= FEW_ROWS)
                 dw_split(e, KB, oc, np, fc, dt, ldt, dwt, dwt + KB * oc);
             else
                 nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, fc, np, dt, ldt, 1.0f,

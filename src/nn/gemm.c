@@ -51,6 +51,22 @@ static void loops_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float al
     }
 }
 
+/* C += A B^T by dot products, the reduction in blocks whose pieces of A's
+ * and B's rows stay in L1.  For a long reduction with a small output
+ * (a weight gradient with few rows), where BLIS spends its time packing. */
+void nn_gemm_nt_acc(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    const int64_t block = 512;
+    int64_t p0, i, j;
+    for (p0 = 0; p0 < k; p0 += block) {
+        const int64_t len = k - p0 < block ? k - p0 : block;
+        for (j = 0; j < n; j++)
+            for (i = 0; i < m; i++)
+                c[i * ldc + j] += dot(a + i * lda + p0, b + j * ldb + p0, len);
+    }
+}
+
 void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc)

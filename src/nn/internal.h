@@ -28,6 +28,10 @@ void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, f
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc);
 
+/* C += A B^T with plain loops, for long reductions into small outputs. */
+void nn_gemm_nt_acc(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc);
+
 typedef struct nn_layer nn_layer;
 
 typedef struct nn_ops {
