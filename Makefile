@@ -35,7 +35,7 @@ LIB_CFLAGS  := $(ALL_CFLAGS) -fvisibility=hidden -fopenmp
 DEP_LIBS    := -lblis -lz -lm -lpthread -fopenmp
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
-LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/data/*.c src/nn/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/data/*.c src/nn/*.c src/solvers/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 STATIC  := $(OUT)/libdistill.a
 SONAME  := libdistill.so.$(MAJOR)

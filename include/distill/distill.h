@@ -11,5 +11,6 @@
 #include "model.h"
 #include "optim.h"
 #include "io.h"
+#include "krrst.h"
 
 #endif /* DISTILL_DISTILL_H */

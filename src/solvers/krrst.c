@@ -1,0 +1,311 @@
+/* KRR-ST (docs/krrst.md): the solver's life and its outer step.  The KRR
+ * loss and its gradients are the kernels layer's distill_krrst_loss_grad;
+ * here they are chained through a pool network to the synthetic images. */
+#include <math.h>
+#include <string.h>
+
+#include "../core/check.h"
+#include "../core/rng.h"
+#include "krrst_internal.h"
+
+static const char fn_create[] = "distill_krrst_create";
+
+void distill_krrst_options_init(distill_krrst_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->m = 100, o->n = 256, o->steps = 3000;
+    o->pool_size = 4, o->pool_period = 200;
+    o->pool_lr = 0.1, o->pool_momentum = 0.9, o->pool_weight_decay = 1e-3;
+    o->lr = 1e-3, o->final_lr_factor = 1e-3, o->ridge = 1e-6;
+}
+
+uint64_t distill__krrst_stream(uint64_t base, uint64_t purpose, uint64_t a, uint64_t b)
+{
+    /* splitmix64 over the four words */
+    uint64_t z = base * 0x9E3779B97F4A7C15ull ^ purpose * 0xBF58476D1CE4E5B9ull;
+    z ^= (a + 0x632BE59BD9B4E019ull) * 0x94D049BB133111EBull;
+    z ^= (b + 0x85EBCA77C2B2AE63ull) * 0xC2B2AE3D27D4EB4Full;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) | (1ull << 63);
+}
+
+/* ConvNet-3: (conv3x3 pad 1, batch norm, ReLU, 2x2 average pool) x 3, flatten. */
+static distill_status default_spec(distill_krrst *s)
+{
+    int64_t i;
+    s->n_spec = 13;
+    if (!(s->spec = distill__alloc(s->ctx, sizeof(distill_layer_spec) * (size_t)s->n_spec)))
+        return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
+    for (i = 0; i < 3; i++) {
+        distill_layer_spec *l = s->spec + 4 * i;
+        distill_layer_spec_init(&l[0], DISTILL_LAYER_CONV2D);
+        l[0].units = 32 << i, l[0].kernel = 3, l[0].padding = 1;
+        distill_layer_spec_init(&l[1], DISTILL_LAYER_BATCHNORM);
+        distill_layer_spec_init(&l[2], DISTILL_LAYER_RELU);
+        distill_layer_spec_init(&l[3], DISTILL_LAYER_AVGPOOL);
+        l[3].kernel = 2;
+    }
+    distill_layer_spec_init(&s->spec[12], DISTILL_LAYER_FLATTEN);
+    return DISTILL_OK;
+}
+
+static distill_status check_options(distill_context *ctx, const distill_krrst_options *o)
+{
+    if (o->struct_size < sizeof *o)
+        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u, expected %u "
+                             "(call distill_krrst_options_init)", fn_create, o->struct_size, (unsigned)sizeof *o);
+    if (o->m < 1 || o->n < 1 || o->steps < 1 || o->pool_size < 1 || o->pool_period < 1 || o->k < 0)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: m, n, steps, pool_size and pool_period must be "
+                             ">= 1 and k >= 0", fn_create);
+    if (!(o->lr > 0) || !(o->pool_lr > 0) || !(o->ridge >= 0) || !(o->final_lr_factor >= 0) ||
+        o->augment_crop_pad < 0 || (o->features && o->n_features < 1))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: lr and pool_lr must be > 0, ridge, "
+                             "final_lr_factor and augment_crop_pad >= 0", fn_create);
+    if (o->teacher_targets && (o->augment_flip || o->augment_crop_pad))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: precomputed teacher targets cannot follow "
+                             "augmented images; use a teacher model or callback", fn_create);
+    return DISTILL_OK;
+}
+
+static float *floats(distill_krrst *s, int64_t n)
+{
+    return distill__alloc(s->ctx, sizeof(float) * (size_t)(n > 0 ? n : 1));
+}
+
+static distill_status alloc_state(distill_krrst *s)
+{
+    const int64_t m = s->o.m, n = s->o.n, big = (m > n ? m : n);
+    distill_krr_options ko;
+    distill_optimizer_options oo;
+    s->xy = floats(s, m * (s->dim + s->k)), s->gxy = floats(s, m * (s->dim + s->k));
+    s->xr = floats(s, n * s->dim), s->yr = floats(s, n * s->k);
+    s->fr = floats(s, n * s->d), s->fs = floats(s, m * s->d), s->dfs = floats(s, m * s->d);
+    s->head_out = floats(s, big * s->k), s->dhead = floats(s, big * s->k);
+    s->dfeat = floats(s, big * s->d);
+    s->idx = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)(big > m ? big : m));
+    s->init_idx = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)m);
+    if (!s->xy || !s->gxy || !s->xr || !s->yr || !s->fr || !s->fs || !s->dfs || !s->head_out ||
+        !s->dhead || !s->dfeat || !s->idx || !s->init_idx)
+        return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
+    distill_krr_options_init(&ko);
+    ko.ridge = s->o.ridge;
+    DISTILL__TRY(distill_krrst_loss_grad_workspace_size(&ko, m, n, s->d, s->k, &s->ws_bytes));
+    if (!(s->ws = distill__alloc(s->ctx, s->ws_bytes)))
+        return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
+    distill_optimizer_options_init(&oo);
+    oo.kind = DISTILL_OPTIM_ADAMW, oo.lr = s->o.lr, oo.weight_decay = 0;
+    oo.schedule = DISTILL_SCHEDULE_LINEAR, oo.total_steps = s->o.steps;
+    oo.final_lr_factor = s->o.final_lr_factor;
+    return distill_optimizer_create(s->ctx, &oo, m * (s->dim + s->k), &s->adamw);
+}
+
+/* X_s = m distinct random real images (a partial shuffle), Y_s = their targets. */
+static distill_status init_synthetic(distill_krrst *s)
+{
+    const int64_t m = s->o.m, N = distill_dataset_count(s->real);
+    int64_t i, *perm = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)N);
+    distill__rng r;
+    distill_status st;
+    if (!perm)
+        return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
+    for (i = 0; i < N; i++)
+        perm[i] = i;
+    distill__rng_init(&r, s->ctx->seed, distill__krrst_stream(s->stream, KRRST_INIT, 0, 0), 0);
+    for (i = 0; i < m; i++) {
+        int64_t j = i + (int64_t)distill__rng_below(&r, (uint64_t)(N - i)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+        s->init_idx[i] = perm[i];
+    }
+    distill__free(s->ctx, perm);
+    DISTILL__TRY(distill_dataset_get(s->real, s->init_idx, m, s->xy, s->dim, NULL, 0));
+    st = distill__teacher_embed(&s->teacher, m, s->xy, s->dim, s->init_idx, s->xy + m * s->dim, s->k);
+    return st;
+}
+
+static distill_status shape_and_teacher(distill_krrst *s, const distill_krrst_options *o)
+{
+    distill_model *probe;
+    distill_dataset_shape(s->real, &s->c, &s->h, &s->w);
+    s->dim = s->c * s->h * s->w;
+    DISTILL__TRY(distill__teacher_init(s->ctx, fn_create, o->teacher, o->teacher_fn, o->teacher_targets,
+                                       o->teacher_ld, distill_dataset_count(s->real), o->k, &s->teacher));
+    s->k = s->teacher.k;
+    if (s->teacher.model && distill_model_input_dim(s->teacher.model) != s->dim)
+        return distill__fail(s->ctx, DISTILL_E_SHAPE, "%s: the teacher takes %lld inputs, the images "
+                             "have %lld", fn_create, (long long)distill_model_input_dim(s->teacher.model),
+                             (long long)s->dim);
+    DISTILL__TRY(distill__krrst_feature_model(s, 1, &probe));
+    s->d = distill_model_output_dim(probe);
+    distill_model_destroy(probe);
+    return DISTILL_OK;
+}
+
+static distill_status create(distill_krrst *s, const distill_krrst_options *o, const distill_dataset *real)
+{
+    int64_t i, N = distill_dataset_count(real), *all;
+    distill_status st;
+    if (N < o->m)
+        return distill__fail(s->ctx, DISTILL_E_INVAL, "%s: the real set has %lld images, fewer than "
+                             "m = %lld", fn_create, (long long)N, (long long)o->m);
+    if (!(all = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)N)))
+        return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
+    for (i = 0; i < N; i++)
+        all[i] = i;
+    st = distill_dataset_subset(real, all, N, &s->real);
+    distill__free(s->ctx, all);
+    DISTILL__TRY(st);
+    if (o->features) {
+        s->n_spec = o->n_features;
+        if (!(s->spec = distill__alloc(s->ctx, sizeof(distill_layer_spec) * (size_t)s->n_spec)))
+            return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
+        memcpy(s->spec, o->features, sizeof(distill_layer_spec) * (size_t)s->n_spec);
+    } else
+        DISTILL__TRY(default_spec(s));
+    DISTILL__TRY(shape_and_teacher(s, o));
+    DISTILL__TRY(alloc_state(s));
+    DISTILL__TRY(init_synthetic(s));
+    return distill__krrst_pool_create(s);
+}
+
+distill_status distill_krrst_create(distill_context *ctx, const distill_krrst_options *o,
+                                    const distill_dataset *real, distill_krrst **out)
+{
+    distill_krrst *s;
+    distill_status st;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (!o || !real || !out)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts, real and out must not be NULL", fn_create);
+    *out = NULL;
+    DISTILL__TRY(check_options(ctx, o));
+    if (!(s = distill__alloc(ctx, sizeof *s)))
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
+    memset(s, 0, sizeof *s);
+    s->ctx = ctx, s->o = *o;
+    s->o.teacher = NULL, s->o.teacher_fn = NULL, s->o.teacher_targets = NULL, s->o.features = NULL;
+    s->stream = distill__new_stream(ctx);
+    if ((st = create(s, o, real)) != DISTILL_OK) {
+        s->teacher.fn.release = NULL; /* the host keeps what a failed call did not take */
+        distill_krrst_destroy(s);
+        return st;
+    }
+    *out = s;
+    return DISTILL_OK;
+}
+
+void distill_krrst_destroy(distill_krrst *s)
+{
+    distill_context *ctx;
+    if (!s)
+        return;
+    ctx = s->ctx;
+    distill__krrst_pool_free(s);
+    distill__teacher_free(&s->teacher);
+    distill_dataset_destroy(s->real);
+    distill_optimizer_destroy(s->adamw);
+    distill__free(ctx, s->spec), distill__free(ctx, s->xy), distill__free(ctx, s->gxy);
+    distill__free(ctx, s->xr), distill__free(ctx, s->yr), distill__free(ctx, s->fr);
+    distill__free(ctx, s->fs), distill__free(ctx, s->dfs), distill__free(ctx, s->head_out);
+    distill__free(ctx, s->dhead), distill__free(ctx, s->dfeat), distill__free(ctx, s->idx);
+    distill__free(ctx, s->init_idx), distill__free(ctx, s->ws);
+    distill__free(ctx, s);
+}
+
+/* The step's real batch: n random images (with replacement), augmented,
+ * and their teacher targets. */
+static distill_status real_batch(distill_krrst *s)
+{
+    const int64_t n = s->o.n, N = distill_dataset_count(s->real), t = s->step;
+    distill__rng r;
+    int64_t i;
+    distill__rng_init(&r, s->ctx->seed, distill__krrst_stream(s->stream, KRRST_BATCH, (uint64_t)t, 0), 0);
+    for (i = 0; i < n; i++)
+        s->idx[i] = (int64_t)distill__rng_below(&r, (uint64_t)N);
+    DISTILL__TRY(distill_dataset_get(s->real, s->idx, n, s->xr, s->dim, NULL, 0));
+    if (s->o.augment_crop_pad > 0)
+        DISTILL__TRY(distill_augment_crop(s->ctx, distill__krrst_stream(s->stream, KRRST_CROP, (uint64_t)t, 0), 0,
+                                          n, s->c, s->h, s->w, s->o.augment_crop_pad, s->xr));
+    if (s->o.augment_flip)
+        DISTILL__TRY(distill_augment_flip(s->ctx, distill__krrst_stream(s->stream, KRRST_FLIP, (uint64_t)t, 0), 0,
+                                          n, s->c, s->h, s->w, 0.5f, s->xr));
+    return distill__teacher_embed(&s->teacher, n, s->xr, s->dim, s->idx, s->yr, s->k);
+}
+
+/* loss and d loss / d [X_s | Y_s] into gxy under pool network j. */
+static distill_status krr_loss_grad(distill_krrst *s, distill_model *f, float *loss)
+{
+    const int64_t m = s->o.m, n = s->o.n, d = s->d, k = s->k;
+    distill_krr_options ko;
+    distill_krr_options_init(&ko);
+    ko.ridge = s->o.ridge;
+    /* real features first: backward needs the synthetic forward to be the last */
+    DISTILL__TRY(distill_model_forward(f, DISTILL_MODE_EVAL, n, s->xr, s->dim, s->fr, d));
+    DISTILL__TRY(distill_model_forward(f, DISTILL_MODE_EVAL, m, s->xy, s->dim, s->fs, d));
+    DISTILL__TRY(distill_krrst_loss_grad(s->ctx, &ko, m, n, d, k, s->fs, d, s->xy + m * s->dim, k,
+                                         s->fr, d, s->yr, k, loss, s->dfs, d, s->gxy + m * s->dim, k,
+                                         NULL, 0, s->ws, s->ws_bytes));
+    return distill_model_backward(f, s->dfs, d, s->gxy, s->dim, 0);
+}
+
+distill_status distill_krrst_step(distill_krrst *s, float *loss)
+{
+    distill__rng r;
+    int64_t j;
+    float l;
+    if (!s)
+        return DISTILL_E_INVAL;
+    distill__rng_init(&r, s->ctx->seed, distill__krrst_stream(s->stream, KRRST_PICK, (uint64_t)s->step, 0), 0);
+    j = (int64_t)distill__rng_below(&r, (uint64_t)s->o.pool_size);
+    DISTILL__TRY(real_batch(s));
+    DISTILL__TRY(krr_loss_grad(s, s->pool[j].feat, &l));
+    DISTILL__TRY(distill_optimizer_step(s->adamw, s->xy, s->gxy));
+    /* (X_s, Y_s) moved: from here on the step is taken */
+    s->step++;
+    s->loss_sum += l, s->loss_count++;
+    if (loss)
+        *loss = l;
+    return distill__krrst_pool_update(s, j);
+}
+
+distill_status distill_krrst_run(distill_krrst *s, int64_t until)
+{
+    if (!s)
+        return DISTILL_E_INVAL;
+    if (until <= 0)
+        until = s->o.steps;
+    while (s->step < until) {
+        DISTILL__TRY(distill_krrst_step(s, NULL));
+        DISTILL__TRY(distill__progress(s->ctx, "krrst", s->step, until));
+    }
+    return DISTILL_OK;
+}
+
+int64_t distill_krrst_steps_done(const distill_krrst *s) { return s ? s->step : 0; }
+
+double distill_krrst_recent_loss(distill_krrst *s)
+{
+    double v;
+    if (!s || s->loss_count == 0)
+        return NAN;
+    v = s->loss_sum / (double)s->loss_count;
+    s->loss_sum = 0, s->loss_count = 0;
+    return v;
+}
+
+const float *distill_krrst_images(const distill_krrst *s) { return s ? s->xy : NULL; }
+const float *distill_krrst_targets(const distill_krrst *s) { return s ? s->xy + s->o.m * s->dim : NULL; }
+const int64_t *distill_krrst_initial_indices(const distill_krrst *s) { return s ? s->init_idx : NULL; }
+
+void distill_krrst_shape(const distill_krrst *s, int64_t *m, int64_t *c, int64_t *h, int64_t *w,
+                         int64_t *k)
+{
+    if (m) *m = s ? s->o.m : 0;
+    if (c) *c = s ? s->c : 0;
+    if (h) *h = s ? s->h : 0;
+    if (w) *w = s ? s->w : 0;
+    if (k) *k = s ? s->k : 0;
+}

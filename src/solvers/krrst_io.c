@@ -1,0 +1,309 @@
+/* KRR-ST files.
+ *
+ * Checkpoint (container):
+ *   "KRHD"  i64 m, dim, k, d, pool_size, step, real count; u64 stream
+ *   "KRXY"  f32 [X_s | Y_s]                  (m (dim + k))
+ *   "KRAD"  i64 steps, i64 count, f32 state  (the AdamW moments)
+ *   "KRII"  i64 initial indices              (m)
+ *   "KRPL"  per network: i64 t, inits; then for f and the head: f32
+ *           params, f32 buffers, i64 steps, f32 optimiser state
+ * Distilled set (container):
+ *   "DSHP"  i64 m, c, h, w, k
+ *   "DSXS"  f32 images (m c h w);  "DSYS" f32 targets (m k) */
+#include <string.h>
+
+#include "../core/container.h"
+#include "distill/io.h"
+#include "krrst_internal.h"
+
+#define SEC_HEAD DISTILL__FOURCC('K', 'R', 'H', 'D')
+#define SEC_XY DISTILL__FOURCC('K', 'R', 'X', 'Y')
+#define SEC_ADAM DISTILL__FOURCC('K', 'R', 'A', 'D')
+#define SEC_INIT DISTILL__FOURCC('K', 'R', 'I', 'I')
+#define SEC_POOL DISTILL__FOURCC('K', 'R', 'P', 'L')
+#define SEC_SHAPE DISTILL__FOURCC('D', 'S', 'H', 'P')
+#define SEC_IMAGES DISTILL__FOURCC('D', 'S', 'X', 'S')
+#define SEC_TARGETS DISTILL__FOURCC('D', 'S', 'Y', 'S')
+#define MAX_FILE ((size_t)1 << 36)
+
+static int64_t xy_count(const distill_krrst *s) { return s->o.m * (s->dim + s->k); }
+
+/* An optimiser's state as i64 steps, f32 moments; the scratch holds them. */
+static distill_status put_optimizer(distill__writer *w, distill_context *ctx, const distill_optimizer *o)
+{
+    const int64_t n = distill_optimizer_state_count(o);
+    int64_t steps;
+    float *state = distill__alloc(ctx, sizeof(float) * (size_t)(n > 0 ? n : 1));
+    if (!state)
+        return distill__fail(ctx, DISTILL_E_NOMEM, "distill_krrst_checkpoint: out of memory");
+    if (distill_optimizer_get_state(o, state, n, &steps) != DISTILL_OK) {
+        distill__free(ctx, state);
+        return DISTILL_E_INVAL;
+    }
+    distill__put_i64(w, steps), distill__put_i64(w, n), distill__put_f32s(w, state, n);
+    distill__free(ctx, state);
+    return DISTILL_OK;
+}
+
+static distill_status put_model(distill__writer *w, distill_context *ctx, distill_model *m,
+                                const distill_optimizer *o)
+{
+    distill__put_f32s(w, distill_model_params(m), distill_model_param_count(m));
+    distill__put_f32s(w, distill_model_buffers(m), distill_model_buffer_count(m));
+    return put_optimizer(w, ctx, o);
+}
+
+static distill_status put_state(const distill_krrst *s, distill__writer *w)
+{
+    int64_t j;
+    distill__section_begin(w, SEC_HEAD);
+    distill__put_i64(w, s->o.m), distill__put_i64(w, s->dim), distill__put_i64(w, s->k);
+    distill__put_i64(w, s->d), distill__put_i64(w, s->o.pool_size), distill__put_i64(w, s->step);
+    distill__put_i64(w, distill_dataset_count(s->real)), distill__put_i64(w, (int64_t)s->stream);
+    distill__section_end(w);
+    distill__section_begin(w, SEC_XY);
+    distill__put_f32s(w, s->xy, xy_count(s));
+    distill__section_end(w);
+    distill__section_begin(w, SEC_ADAM);
+    DISTILL__TRY(put_optimizer(w, s->ctx, s->adamw));
+    distill__section_end(w);
+    distill__section_begin(w, SEC_INIT);
+    for (j = 0; j < s->o.m; j++)
+        distill__put_i64(w, s->init_idx[j]);
+    distill__section_end(w);
+    distill__section_begin(w, SEC_POOL);
+    for (j = 0; j < s->o.pool_size; j++) {
+        const krrst_net *net = &s->pool[j];
+        distill__put_i64(w, net->t), distill__put_i64(w, net->inits);
+        DISTILL__TRY(put_model(w, s->ctx, net->feat, net->opt_feat));
+        DISTILL__TRY(put_model(w, s->ctx, net->head, net->opt_head));
+    }
+    distill__section_end(w);
+    return DISTILL_OK;
+}
+
+distill_status distill_krrst_checkpoint(const distill_krrst *s, const char *path)
+{
+    distill__writer w;
+    distill_status st;
+    if (!s)
+        return DISTILL_E_INVAL;
+    if (!path)
+        return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_checkpoint: path is NULL");
+    distill__writer_init(&w, s->ctx);
+    if ((st = put_state(s, &w)) != DISTILL_OK) {
+        distill__writer_free(&w);
+        return st;
+    }
+    return distill__writer_commit(&w, path);
+}
+
+/* ---- resume: every size is checked against the solver before anything
+ * is written into it, so a bad file leaves the solver as it was. */
+
+static distill_status bad(distill_krrst *s, const char *path, const char *what)
+{
+    return distill__fail(s->ctx, DISTILL_E_FORMAT, "distill_krrst_resume: %s: %s", path, what);
+}
+
+static distill_status check_head(distill_krrst *s, const unsigned char *buf, size_t len,
+                                 const char *path, int64_t *step, uint64_t *stream)
+{
+    distill__cursor c;
+    int64_t v[7];
+    int i;
+    if (!distill__container_find(buf, len, SEC_HEAD, &c))
+        return bad(s, path, "no KRR-ST header section");
+    for (i = 0; i < 7; i++)
+        v[i] = distill__get_i64(&c);
+    *stream = (uint64_t)distill__get_i64(&c);
+    if (c.bad)
+        return bad(s, path, "header section too short");
+    if (v[0] != s->o.m || v[1] != s->dim || v[2] != s->k || v[3] != s->d || v[4] != s->o.pool_size ||
+        v[6] != distill_dataset_count(s->real) || v[5] < 0)
+        return bad(s, path, "the checkpoint's sizes (m, image size, k, features, pool, real set) "
+                            "differ from this solver's");
+    *step = v[5];
+    return DISTILL_OK;
+}
+
+static distill_status check_len(distill_krrst *s, const unsigned char *buf, size_t len, uint32_t type,
+                                int64_t expect_bytes, const char *path, distill__cursor *c)
+{
+    if (!distill__container_find(buf, len, type, c) || c->end - c->p != expect_bytes)
+        return bad(s, path, "a section is missing or has the wrong length");
+    return DISTILL_OK;
+}
+
+static int64_t optimizer_bytes(const distill_optimizer *o) { return 16 + 4 * distill_optimizer_state_count(o); }
+
+static int64_t pool_bytes(const distill_krrst *s)
+{
+    int64_t j, b = 0;
+    for (j = 0; j < s->o.pool_size; j++) {
+        const krrst_net *n = &s->pool[j];
+        b += 16 + 4 * (distill_model_param_count(n->feat) + distill_model_buffer_count(n->feat) +
+                       distill_model_param_count(n->head) + distill_model_buffer_count(n->head));
+        b += optimizer_bytes(n->opt_feat) + optimizer_bytes(n->opt_head);
+    }
+    return b;
+}
+
+static distill_status get_optimizer(distill_krrst *s, distill__cursor *c, distill_optimizer *o)
+{
+    const int64_t steps = distill__get_i64(c), n = distill__get_i64(c);
+    distill_status st;
+    float *state;
+    if (n != distill_optimizer_state_count(o) || steps < 0)
+        return DISTILL_E_FORMAT;
+    if (!(state = distill__alloc(s->ctx, sizeof(float) * (size_t)(n > 0 ? n : 1))))
+        return distill__fail(s->ctx, DISTILL_E_NOMEM, "distill_krrst_resume: out of memory");
+    distill__get_f32s(c, state, n);
+    st = distill_optimizer_set_state(o, state, n, steps);
+    distill__free(s->ctx, state);
+    return st;
+}
+
+static distill_status get_model(distill_krrst *s, distill__cursor *c, distill_model *m, distill_optimizer *o)
+{
+    distill__get_f32s(c, distill_model_params(m), distill_model_param_count(m));
+    distill__get_f32s(c, distill_model_buffers(m), distill_model_buffer_count(m));
+    return get_optimizer(s, c, o);
+}
+
+static distill_status load_state(distill_krrst *s, const unsigned char *buf, size_t len, const char *path)
+{
+    distill__cursor cxy, cad, cii, cpl;
+    int64_t step = 0, j;
+    uint64_t stream = 0;
+    DISTILL__TRY(check_head(s, buf, len, path, &step, &stream));
+    DISTILL__TRY(check_len(s, buf, len, SEC_XY, 4 * xy_count(s), path, &cxy));
+    DISTILL__TRY(check_len(s, buf, len, SEC_ADAM, optimizer_bytes(s->adamw), path, &cad));
+    DISTILL__TRY(check_len(s, buf, len, SEC_INIT, 8 * s->o.m, path, &cii));
+    DISTILL__TRY(check_len(s, buf, len, SEC_POOL, pool_bytes(s), path, &cpl));
+    /* sizes agree: from here on nothing can be malformed */
+    distill__get_f32s(&cxy, s->xy, xy_count(s));
+    DISTILL__TRY(get_optimizer(s, &cad, s->adamw));
+    for (j = 0; j < s->o.m; j++)
+        s->init_idx[j] = distill__get_i64(&cii);
+    for (j = 0; j < s->o.pool_size; j++) {
+        krrst_net *net = &s->pool[j];
+        net->t = distill__get_i64(&cpl), net->inits = distill__get_i64(&cpl);
+        DISTILL__TRY(get_model(s, &cpl, net->feat, net->opt_feat));
+        DISTILL__TRY(get_model(s, &cpl, net->head, net->opt_head));
+    }
+    s->step = step, s->stream = stream;
+    s->loss_sum = 0, s->loss_count = 0;
+    return DISTILL_OK;
+}
+
+distill_status distill_krrst_resume(distill_krrst *s, const char *path)
+{
+    unsigned char *buf;
+    size_t len;
+    distill_status st;
+    if (!s)
+        return DISTILL_E_INVAL;
+    if (!path)
+        return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_resume: path is NULL");
+    DISTILL__TRY(distill__read_all(s->ctx, path, MAX_FILE, &buf, &len));
+    st = distill__container_check(s->ctx, path, buf, len);
+    if (st == DISTILL_OK)
+        st = load_state(s, buf, len, path);
+    distill__free(s->ctx, buf);
+    return st;
+}
+
+/* ---- the distilled set ---- */
+
+distill_status distill_krrst_save(const distill_krrst *s, const char *path)
+{
+    distill__writer w;
+    if (!s)
+        return DISTILL_E_INVAL;
+    if (!path)
+        return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_save: path is NULL");
+    distill__writer_init(&w, s->ctx);
+    distill__section_begin(&w, SEC_SHAPE);
+    distill__put_i64(&w, s->o.m), distill__put_i64(&w, s->c), distill__put_i64(&w, s->h);
+    distill__put_i64(&w, s->w), distill__put_i64(&w, s->k);
+    distill__section_end(&w);
+    distill__section_begin(&w, SEC_IMAGES);
+    distill__put_f32s(&w, s->xy, s->o.m * s->dim);
+    distill__section_end(&w);
+    distill__section_begin(&w, SEC_TARGETS);
+    distill__put_f32s(&w, s->xy + s->o.m * s->dim, s->o.m * s->k);
+    distill__section_end(&w);
+    return distill__writer_commit(&w, path);
+}
+
+distill_status distill_krrst_save_npy(const distill_krrst *s, const char *images_path,
+                                      const char *targets_path)
+{
+    if (!s)
+        return DISTILL_E_INVAL;
+    if (images_path)
+        DISTILL__TRY(distill_npy_save(s->ctx, images_path, s->o.m, s->dim, s->xy, s->dim));
+    if (targets_path)
+        DISTILL__TRY(distill_npy_save(s->ctx, targets_path, s->o.m, s->k, s->xy + s->o.m * s->dim, s->k));
+    return DISTILL_OK;
+}
+
+distill_status distill_krrst_save_png(const distill_krrst *s, const char *path)
+{
+    if (!s)
+        return DISTILL_E_INVAL;
+    return distill_png_save_grid(s->ctx, path, s->o.m, s->c, s->h, s->w, s->xy, 0);
+}
+
+static distill_status read_set(distill_context *ctx, const char *path, const unsigned char *buf,
+                               size_t len, distill_dataset **out)
+{
+    distill__cursor cs, cx, cy;
+    int64_t m, c, h, w, k, dim;
+    float *x, *y;
+    distill_status st;
+    if (!distill__container_find(buf, len, SEC_SHAPE, &cs))
+        return distill__fail(ctx, DISTILL_E_FORMAT, "distill_distilled_load: %s: not a distilled set", path);
+    m = distill__get_i64(&cs), c = distill__get_i64(&cs), h = distill__get_i64(&cs);
+    w = distill__get_i64(&cs), k = distill__get_i64(&cs);
+    if (cs.bad || m < 1 || c < 1 || h < 1 || w < 1 || k < 1 || c > 4096 || h > 65536 || w > 65536 ||
+        k > ((int64_t)1 << 24) || m > ((int64_t)1 << 24) || c * h * w > ((int64_t)1 << 26))
+        return distill__fail(ctx, DISTILL_E_FORMAT, "distill_distilled_load: %s: bad shape", path);
+    dim = c * h * w;
+    if (!distill__container_find(buf, len, SEC_IMAGES, &cx) || cx.end - cx.p != 4 * m * dim ||
+        !distill__container_find(buf, len, SEC_TARGETS, &cy) || cy.end - cy.p != 4 * m * k)
+        return distill__fail(ctx, DISTILL_E_FORMAT, "distill_distilled_load: %s: images or targets "
+                             "missing or of the wrong size", path);
+    x = distill__alloc(ctx, sizeof(float) * (size_t)(m * dim));
+    y = distill__alloc(ctx, sizeof(float) * (size_t)(m * k));
+    st = x && y ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "distill_distilled_load: out of memory");
+    if (st == DISTILL_OK) {
+        distill__get_f32s(&cx, x, m * dim), distill__get_f32s(&cy, y, m * k);
+        st = distill_dataset_from_memory(ctx, m, dim, x, dim, k, y, k, DISTILL_DATASET_COPY, out);
+    }
+    if (st == DISTILL_OK && (st = distill_dataset_set_shape(*out, c, h, w)) != DISTILL_OK) {
+        distill_dataset_destroy(*out);
+        *out = NULL;
+    }
+    distill__free(ctx, x), distill__free(ctx, y);
+    return st;
+}
+
+distill_status distill_distilled_load(distill_context *ctx, const char *path, distill_dataset **out)
+{
+    unsigned char *buf;
+    size_t len;
+    distill_status st;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (!path || !out)
+        return distill__fail(ctx, DISTILL_E_INVAL, "distill_distilled_load: path and out must not be NULL");
+    *out = NULL;
+    DISTILL__TRY(distill__read_all(ctx, path, MAX_FILE, &buf, &len));
+    st = distill__container_check(ctx, path, buf, len);
+    if (st == DISTILL_OK)
+        st = read_set(ctx, path, buf, len, out);
+    distill__free(ctx, buf);
+    return st;
+}

@@ -1,0 +1,74 @@
+/* A teacher behind one call: model, host callback or precomputed targets. */
+#include <string.h>
+
+#include "../core/check.h"
+#include "teacher.h"
+
+distill_status distill__teacher_init(distill_context *ctx, const char *fn_name,
+                                     const distill_model *model, const distill_teacher *fn,
+                                     const float *targets, int64_t ld, int64_t rows,
+                                     int64_t k_hint, distill__teacher *t)
+{
+    const int given = (model != NULL) + (fn != NULL) + (targets != NULL);
+    memset(t, 0, sizeof *t);
+    t->ctx = ctx;
+    if (given != 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: give exactly one teacher (model, callback "
+                             "or targets), not %d", fn_name, given);
+    if (model) {
+        t->k = distill_model_output_dim(model);
+        return distill_model_clone(model, &t->model);
+    }
+    if (k_hint < 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: k must be set for a callback or targets",
+                             fn_name);
+    t->k = k_hint;
+    if (fn) {
+        if (fn->struct_size < offsetof(distill_teacher, embed) + sizeof fn->embed || !fn->embed)
+            return distill__fail(ctx, DISTILL_E_ABI, "%s: the teacher vtable has no embed (struct_size %u)",
+                                 fn_name, fn->struct_size);
+        memcpy(&t->fn, fn, fn->struct_size < sizeof t->fn ? fn->struct_size : sizeof t->fn);
+        t->fn.struct_size = sizeof t->fn;
+        return DISTILL_OK;
+    }
+    DISTILL__TRY(distill__check_matrix(ctx, fn_name, "teacher_targets", targets, rows, k_hint, ld));
+    DISTILL__TRY(distill__check_finite(ctx, fn_name, "teacher_targets", targets, rows, k_hint, ld));
+    if (!(t->targets = distill__alloc(ctx, sizeof(float) * (size_t)(rows * k_hint))))
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_name);
+    for (int64_t i = 0; i < rows; i++)
+        memcpy(t->targets + i * k_hint, targets + i * ld, sizeof(float) * (size_t)k_hint);
+    t->rows = rows;
+    return DISTILL_OK;
+}
+
+distill_status distill__teacher_embed(distill__teacher *t, int64_t n, const float *x, int64_t ldx,
+                                      const int64_t *idx, float *out, int64_t ldout)
+{
+    int64_t i;
+    if (t->model)
+        return distill_model_forward(t->model, DISTILL_MODE_EVAL, n, x, ldx, out, ldout);
+    if (t->fn.embed) {
+        if (t->fn.embed(t->fn.user, n, x, ldx, out, ldout) != 0)
+            return distill__fail(t->ctx, DISTILL_E_BACKEND, "the teacher callback embed failed "
+                                 "(on %lld images)", (long long)n);
+        return distill__check_finite(t->ctx, "the teacher callback embed", "out", out, n, t->k, ldout);
+    }
+    for (i = 0; i < n; i++) {
+        if (!idx || idx[i] < 0 || idx[i] >= t->rows)
+            return distill__fail(t->ctx, DISTILL_E_INVAL, "precomputed teacher targets have no row "
+                                 "for this image (%lld)", idx ? (long long)idx[i] : -1LL);
+        memcpy(out + i * ldout, t->targets + idx[i] * t->k, sizeof(float) * (size_t)t->k);
+    }
+    return DISTILL_OK;
+}
+
+void distill__teacher_free(distill__teacher *t)
+{
+    if (!t->ctx)
+        return;
+    distill_model_destroy(t->model);
+    if (t->fn.embed && t->fn.release)
+        t->fn.release(t->fn.user);
+    distill__free(t->ctx, t->targets);
+    memset(t, 0, sizeof *t);
+}
