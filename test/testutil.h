@@ -21,6 +21,7 @@ Suite *distill_suite_model(void);
 Suite *distill_suite_optim(void);
 Suite *distill_suite_train(void);
 Suite *distill_suite_io(void);
+Suite *distill_suite_krrst(void);
 
 typedef struct counting_alloc {
     long calls;  /* alloc calls */

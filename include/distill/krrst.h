@@ -91,6 +91,18 @@ DISTILL_API DISTILL_NODISCARD distill_status distill_krrst_step(distill_krrst *s
  * and honouring cancellation between steps. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_krrst_run(distill_krrst *s, int64_t until);
 DISTILL_API int64_t distill_krrst_steps_done(const distill_krrst *s);
+/* The loss the next step will see (its real batch and pool network) and
+ * its gradients: dx (m x c*h*w, lddx) with respect to the synthetic
+ * images, dy (m x k, lddy) to the targets (either may be NULL).  Changes
+ * nothing. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_krrst_gradient(distill_krrst *s, float *loss, float *dx, int64_t lddx, float *dy,
+                       int64_t lddy);
+/* Replace the synthetic images (m x c*h*w) and/or targets (m x k); either
+ * may be NULL.  The optimiser's moments are kept. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_krrst_set_synthetic(distill_krrst *s, const float *x, int64_t ldx, const float *y,
+                            int64_t ldy);
 /* Mean loss over the steps since the last call (NaN if none). */
 DISTILL_API double distill_krrst_recent_loss(distill_krrst *s);
 

@@ -167,6 +167,9 @@ static distill_status create(distill_krrst *s, const distill_krrst_options *o, c
         DISTILL__TRY(default_spec(s));
     DISTILL__TRY(shape_and_teacher(s, o));
     DISTILL__TRY(alloc_state(s));
+    /* without augmentation a real image always gets the same target: compute each once */
+    if (!o->augment_flip && !o->augment_crop_pad)
+        DISTILL__TRY(distill__teacher_cache(&s->teacher, s->real));
     DISTILL__TRY(init_synthetic(s));
     return distill__krrst_pool_create(s);
 }
@@ -251,15 +254,20 @@ static distill_status krr_loss_grad(distill_krrst *s, distill_model *f, float *l
     return distill_model_backward(f, s->dfs, d, s->gxy, s->dim, 0);
 }
 
-distill_status distill_krrst_step(distill_krrst *s, float *loss)
+static int64_t pick_net(const distill_krrst *s)
 {
     distill__rng r;
+    distill__rng_init(&r, s->ctx->seed, distill__krrst_stream(s->stream, KRRST_PICK, (uint64_t)s->step, 0), 0);
+    return (int64_t)distill__rng_below(&r, (uint64_t)s->o.pool_size);
+}
+
+distill_status distill_krrst_step(distill_krrst *s, float *loss)
+{
     int64_t j;
     float l;
     if (!s)
         return DISTILL_E_INVAL;
-    distill__rng_init(&r, s->ctx->seed, distill__krrst_stream(s->stream, KRRST_PICK, (uint64_t)s->step, 0), 0);
-    j = (int64_t)distill__rng_below(&r, (uint64_t)s->o.pool_size);
+    j = pick_net(s);
     DISTILL__TRY(real_batch(s));
     DISTILL__TRY(krr_loss_grad(s, s->pool[j].feat, &l));
     DISTILL__TRY(distill_optimizer_step(s->adamw, s->xy, s->gxy));
@@ -269,6 +277,55 @@ distill_status distill_krrst_step(distill_krrst *s, float *loss)
     if (loss)
         *loss = l;
     return distill__krrst_pool_update(s, j);
+}
+
+distill_status distill_krrst_gradient(distill_krrst *s, float *loss, float *dx, int64_t lddx,
+                                      float *dy, int64_t lddy)
+{
+    static const char fn[] = "distill_krrst_gradient";
+    const int64_t m = s ? s->o.m : 0;
+    int64_t i;
+    float l;
+    if (!s)
+        return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_optional(s->ctx, fn, "dx", dx, m, s->dim, lddx));
+    DISTILL__TRY(distill__check_optional(s->ctx, fn, "dy", dy, m, s->k, lddy));
+    DISTILL__TRY(real_batch(s));
+    DISTILL__TRY(krr_loss_grad(s, s->pool[pick_net(s)].feat, &l));
+    for (i = 0; i < m; i++) {
+        if (dx)
+            memcpy(dx + i * lddx, s->gxy + i * s->dim, sizeof(float) * (size_t)s->dim);
+        if (dy)
+            memcpy(dy + i * lddy, s->gxy + m * s->dim + i * s->k, sizeof(float) * (size_t)s->k);
+    }
+    if (loss)
+        *loss = l;
+    return DISTILL_OK;
+}
+
+distill_status distill_krrst_set_synthetic(distill_krrst *s, const float *x, int64_t ldx,
+                                           const float *y, int64_t ldy)
+{
+    static const char fn[] = "distill_krrst_set_synthetic";
+    const int64_t m = s ? s->o.m : 0;
+    int64_t i;
+    if (!s)
+        return DISTILL_E_INVAL;
+    if (x) {
+        DISTILL__TRY(distill__check_matrix(s->ctx, fn, "x", x, m, s->dim, ldx));
+        DISTILL__TRY(distill__check_finite(s->ctx, fn, "x", x, m, s->dim, ldx));
+    }
+    if (y) {
+        DISTILL__TRY(distill__check_matrix(s->ctx, fn, "y", y, m, s->k, ldy));
+        DISTILL__TRY(distill__check_finite(s->ctx, fn, "y", y, m, s->k, ldy));
+    }
+    for (i = 0; i < m; i++) {
+        if (x)
+            memcpy(s->xy + i * s->dim, x + i * ldx, sizeof(float) * (size_t)s->dim);
+        if (y)
+            memcpy(s->xy + m * s->dim + i * s->k, y + i * ldy, sizeof(float) * (size_t)s->k);
+    }
+    return DISTILL_OK;
 }
 
 distill_status distill_krrst_run(distill_krrst *s, int64_t until)

@@ -41,10 +41,24 @@ distill_status distill__teacher_init(distill_context *ctx, const char *fn_name,
     return DISTILL_OK;
 }
 
+static distill_status lookup(distill__teacher *t, int64_t n, const int64_t *idx, float *out,
+                             int64_t ldout)
+{
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        if (idx[i] < 0 || idx[i] >= t->rows)
+            return distill__fail(t->ctx, DISTILL_E_INVAL, "precomputed teacher targets have no row "
+                                 "%lld (%lld rows)", (long long)idx[i], (long long)t->rows);
+        memcpy(out + i * ldout, t->targets + idx[i] * t->k, sizeof(float) * (size_t)t->k);
+    }
+    return DISTILL_OK;
+}
+
 distill_status distill__teacher_embed(distill__teacher *t, int64_t n, const float *x, int64_t ldx,
                                       const int64_t *idx, float *out, int64_t ldout)
 {
-    int64_t i;
+    if (idx && t->targets)
+        return lookup(t, n, idx, out, ldout);
     if (t->model)
         return distill_model_forward(t->model, DISTILL_MODE_EVAL, n, x, ldx, out, ldout);
     if (t->fn.embed) {
@@ -53,13 +67,39 @@ distill_status distill__teacher_embed(distill__teacher *t, int64_t n, const floa
                                  "(on %lld images)", (long long)n);
         return distill__check_finite(t->ctx, "the teacher callback embed", "out", out, n, t->k, ldout);
     }
-    for (i = 0; i < n; i++) {
-        if (!idx || idx[i] < 0 || idx[i] >= t->rows)
-            return distill__fail(t->ctx, DISTILL_E_INVAL, "precomputed teacher targets have no row "
-                                 "for this image (%lld)", idx ? (long long)idx[i] : -1LL);
-        memcpy(out + i * ldout, t->targets + idx[i] * t->k, sizeof(float) * (size_t)t->k);
+    return distill__fail(t->ctx, DISTILL_E_INVAL, "precomputed teacher targets exist only for the "
+                         "real set's images");
+}
+
+distill_status distill__teacher_cache(distill__teacher *t, distill_dataset *ds)
+{
+    const int64_t N = distill_dataset_count(ds), dim = distill_dataset_x_dim(ds), batch = 256;
+    int64_t i0, i, *idx = distill__alloc(t->ctx, sizeof(int64_t) * (size_t)batch);
+    float *x = distill__alloc(t->ctx, sizeof(float) * (size_t)(batch * dim));
+    distill_status st = DISTILL_OK;
+    if (t->targets)
+        goto done;
+    t->targets = distill__alloc(t->ctx, sizeof(float) * (size_t)(N * t->k));
+    if (!idx || !x || !t->targets) {
+        st = distill__fail(t->ctx, DISTILL_E_NOMEM, "teacher targets: out of memory");
+        goto done;
     }
-    return DISTILL_OK;
+    for (i0 = 0; st == DISTILL_OK && i0 < N; i0 += batch) {
+        const int64_t n = N - i0 < batch ? N - i0 : batch;
+        for (i = 0; i < n; i++)
+            idx[i] = i0 + i;
+        st = distill_dataset_get(ds, idx, n, x, dim, NULL, 0);
+        if (st == DISTILL_OK)
+            st = distill__teacher_embed(t, n, x, dim, NULL, t->targets + i0 * t->k, t->k);
+        if (st == DISTILL_OK)
+            st = distill__progress(t->ctx, "teacher targets", i0 + n, N);
+    }
+    t->rows = N;
+done:
+    if (st != DISTILL_OK)
+        distill__free(t->ctx, t->targets), t->targets = NULL, t->rows = 0;
+    distill__free(t->ctx, idx), distill__free(t->ctx, x);
+    return st;
 }
 
 void distill__teacher_free(distill__teacher *t)

@@ -10,7 +10,7 @@ typedef struct distill__teacher {
     distill_context *ctx;
     distill_model *model;  /* owned clone, or NULL */
     distill_teacher fn;    /* fn.embed != NULL: a host callback */
-    float *targets;        /* rows x k, or NULL */
+    float *targets;        /* rows x k (given, or cached for a dataset), or NULL */
     int64_t rows, k;
 } distill__teacher;
 
@@ -24,6 +24,9 @@ distill_status distill__teacher_init(distill_context *ctx, const char *fn_name,
  * dataset rows (needed by precomputed targets only). */
 distill_status distill__teacher_embed(distill__teacher *t, int64_t n, const float *x, int64_t ldx,
                                       const int64_t *idx, float *out, int64_t ldout);
+/* Compute and keep the targets of every image of ds (whose rows idx
+ * then name), keeping the model or callback for other images. */
+distill_status distill__teacher_cache(distill__teacher *t, distill_dataset *ds);
 void distill__teacher_free(distill__teacher *t);
 
 #endif /* DISTILL_SOLVERS_TEACHER_H */

@@ -1,0 +1,310 @@
+/* KRR-ST solver: gradients through a network against finite differences,
+ * the outer loss falling, bit-identical resume, failing teachers, files. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define N_REAL 60
+#define SIDE 8
+#define DIM (SIDE * SIDE)
+#define K 5
+
+typedef struct fixture {
+    counting_alloc ca;
+    distill_context *ctx;
+    distill_dataset *real;
+    distill_model *teacher;
+    distill_layer_spec feat[4];
+    distill_krrst_options o;
+} fixture;
+
+static void fixture_init(fixture *f, int threads)
+{
+    distill_layer_spec dense;
+    distill_model_options mo;
+    float *x = new_random(N_REAL * DIM, 11);
+    int64_t i;
+    memset(f, 0, sizeof *f);
+    f->ca.fail_after = -1;
+    f->ctx = test_context(&f->ca, threads);
+    for (i = 0; i < N_REAL * DIM; i++)
+        x[i] = 0.5f + 0.5f * x[i];
+    ck_assert_int_eq(distill_dataset_from_memory(f->ctx, N_REAL, DIM, x, DIM, 0, NULL, 0,
+                                                 DISTILL_DATASET_COPY, &f->real), DISTILL_OK);
+    free(x);
+    ck_assert_int_eq(distill_dataset_set_shape(f->real, 1, SIDE, SIDE), DISTILL_OK);
+    distill_layer_spec_init(&dense, DISTILL_LAYER_DENSE);
+    dense.units = K;
+    distill_model_options_init(&mo);
+    mo.in_c = DIM, mo.in_h = mo.in_w = 1, mo.layers = &dense, mo.n_layers = 1;
+    ck_assert_int_eq(distill_model_create(f->ctx, &mo, &f->teacher), DISTILL_OK);
+    /* smooth features (tanh, no kinks) so finite differences are meaningful */
+    distill_layer_spec_init(&f->feat[0], DISTILL_LAYER_CONV2D);
+    f->feat[0].units = 4, f->feat[0].kernel = 3, f->feat[0].padding = 1;
+    distill_layer_spec_init(&f->feat[1], DISTILL_LAYER_TANH);
+    distill_layer_spec_init(&f->feat[2], DISTILL_LAYER_AVGPOOL);
+    f->feat[2].kernel = 2;
+    distill_layer_spec_init(&f->feat[3], DISTILL_LAYER_FLATTEN);
+    distill_krrst_options_init(&f->o);
+    f->o.m = 6, f->o.n = 16, f->o.steps = 100, f->o.pool_size = 2, f->o.pool_period = 5;
+    f->o.features = f->feat, f->o.n_features = 4, f->o.teacher = f->teacher;
+    f->o.ridge = 1e-3;
+}
+
+static void fixture_free(fixture *f)
+{
+    distill_model_destroy(f->teacher);
+    distill_dataset_destroy(f->real);
+    distill_context_destroy(f->ctx);
+    ck_assert_int_eq(f->ca.live, 0);
+}
+
+static double loss_at(distill_krrst *s, const float *x, const float *y)
+{
+    float l;
+    ck_assert_int_eq(distill_krrst_set_synthetic(s, x, DIM, y, K), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_gradient(s, &l, NULL, 0, NULL, 0), DISTILL_OK);
+    return l;
+}
+
+/* Directional derivatives of the loss along random directions, for the
+ * images and the targets, by central differences. */
+START_TEST(grad_matches_finite_differences)
+{
+    fixture f;
+    distill_krrst *s;
+    const int64_t m = 6;
+    float x0[6 * DIM], y0[6 * K], x[6 * DIM], y[6 * K], gx[6 * DIM], gy[6 * K], loss;
+    float *vx = new_random(m * DIM, 5), *vy = new_random(m * K, 6);
+    const double eps = 1e-2;
+    double dx_fd, dy_fd, dx_an = 0, dy_an = 0;
+    int64_t i;
+    fixture_init(&f, 1);
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
+    memcpy(x0, distill_krrst_images(s), sizeof x0);
+    memcpy(y0, distill_krrst_targets(s), sizeof y0);
+    ck_assert_int_eq(distill_krrst_gradient(s, &loss, gx, DIM, gy, K), DISTILL_OK);
+    ck_assert(loss > 0);
+    for (i = 0; i < m * DIM; i++)
+        dx_an += (double)gx[i] * vx[i];
+    for (i = 0; i < m * K; i++)
+        dy_an += (double)gy[i] * vy[i];
+    for (i = 0; i < m * DIM; i++)
+        x[i] = x0[i] + (float)eps * vx[i];
+    dx_fd = loss_at(s, x, y0);
+    for (i = 0; i < m * DIM; i++)
+        x[i] = x0[i] - (float)eps * vx[i];
+    dx_fd = (dx_fd - loss_at(s, x, y0)) / (2 * eps);
+    for (i = 0; i < m * K; i++)
+        y[i] = y0[i] + (float)eps * vy[i];
+    dy_fd = loss_at(s, x0, y);
+    for (i = 0; i < m * K; i++)
+        y[i] = y0[i] - (float)eps * vy[i];
+    dy_fd = (dy_fd - loss_at(s, x0, y)) / (2 * eps);
+    ck_assert_msg(fabs(dx_fd - dx_an) <= 2e-2 * fabs(dx_an) + 1e-9, "dX: fd %g vs %g", dx_fd, dx_an);
+    ck_assert_msg(fabs(dy_fd - dy_an) <= 2e-2 * fabs(dy_an) + 1e-9, "dY: fd %g vs %g", dy_fd, dy_an);
+    free(vx), free(vy);
+    distill_krrst_destroy(s);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(outer_loss_falls)
+{
+    fixture f;
+    distill_krrst *s;
+    double first = 0, last = 0;
+    int i;
+    fixture_init(&f, 1);
+    f.o.lr = 3e-2, f.o.pool_period = 1000, f.o.steps = 80;
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
+    for (i = 0; i < 80; i++) {
+        float l;
+        ck_assert_int_eq(distill_krrst_step(s, &l), DISTILL_OK);
+        if (i < 10)
+            first += l / 10;
+        if (i >= 70)
+            last += l / 10;
+    }
+    ck_assert_int_eq(distill_krrst_steps_done(s), 80);
+    ck_assert_msg(last < 0.7 * first, "loss %g -> %g", first, last);
+    distill_krrst_destroy(s);
+    fixture_free(&f);
+}
+END_TEST
+
+static void tmp_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "/tmp/distill_test_%ld_%s", (long)getpid(), name);
+}
+
+START_TEST(resume_is_bit_identical)
+{
+    fixture f;
+    distill_krrst *a, *b;
+    char ck[256];
+    float xa[6 * DIM + 6 * K];
+    fixture_init(&f, 2);
+    f.o.augment_flip = 1, f.o.augment_crop_pad = 1; /* every random draw in play */
+    tmp_path(ck, sizeof ck, "resume.dstl");
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &a), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(a, 4), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_checkpoint(a, ck), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(a, 12), DISTILL_OK); /* passes a pool reset (T = 5) */
+    memcpy(xa, distill_krrst_images(a), sizeof(float) * 6 * DIM);
+    memcpy(xa + 6 * DIM, distill_krrst_targets(a), sizeof(float) * 6 * K);
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &b), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_resume(b, ck), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_steps_done(b), 4);
+    ck_assert_int_eq(distill_krrst_run(b, 12), DISTILL_OK);
+    ck_assert(memcmp(xa, distill_krrst_images(b), sizeof(float) * 6 * DIM) == 0);
+    ck_assert(memcmp(xa + 6 * DIM, distill_krrst_targets(b), sizeof(float) * 6 * K) == 0);
+    ck_assert(memcmp(distill_krrst_initial_indices(a), distill_krrst_initial_indices(b), 6 * sizeof(int64_t)) == 0);
+    distill_krrst_destroy(a), distill_krrst_destroy(b);
+    unlink(ck);
+    fixture_free(&f);
+}
+END_TEST
+
+typedef struct flaky {
+    distill_model *m;
+    int calls, fail_at, released;
+} flaky;
+
+static int flaky_embed(void *user, int64_t n, const float *x, int64_t ldx, float *out, int64_t ldout)
+{
+    flaky *t = user;
+    if (++t->calls == t->fail_at)
+        return -1;
+    return distill_model_forward(t->m, DISTILL_MODE_EVAL, n, x, ldx, out, ldout) != DISTILL_OK;
+}
+
+static void flaky_release(void *user) { ((flaky *)user)->released++; }
+
+START_TEST(failing_teacher_keeps_checkpoint)
+{
+    fixture f;
+    distill_krrst *s, *r;
+    distill_teacher vt;
+    flaky t = {0};
+    char ck[256];
+    float x_before[6 * DIM];
+    fixture_init(&f, 1);
+    tmp_path(ck, sizeof ck, "flaky.dstl");
+    t.m = f.teacher, t.fail_at = 1000;
+    vt.struct_size = sizeof vt, vt.user = &t, vt.embed = flaky_embed, vt.release = flaky_release;
+    f.o.teacher = NULL, f.o.teacher_fn = &vt, f.o.k = K, f.o.augment_flip = 1;
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(s, 3), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_checkpoint(s, ck), DISTILL_OK);
+    memcpy(x_before, distill_krrst_images(s), sizeof x_before);
+    t.fail_at = t.calls + 2; /* the second step from here */
+    ck_assert_int_eq(distill_krrst_run(s, 10), DISTILL_E_BACKEND);
+    ck_assert_int_eq(distill_krrst_steps_done(s), 4);
+    ck_assert_ptr_nonnull(strstr(distill_context_last_error(f.ctx), "embed"));
+    /* the checkpoint is intact and resumes */
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &r), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_resume(r, ck), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_steps_done(r), 3);
+    ck_assert(memcmp(x_before, distill_krrst_images(r), sizeof x_before) == 0);
+    /* and the failed solver goes on once the teacher recovers */
+    ck_assert_int_eq(distill_krrst_run(s, 6), DISTILL_OK);
+    distill_krrst_destroy(s), distill_krrst_destroy(r);
+    ck_assert_int_eq(t.released, 2);
+    unlink(ck);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(bad_input)
+{
+    fixture f;
+    distill_krrst *s = NULL;
+    distill_krrst_options o;
+    char ck[256];
+    FILE *fp;
+    float y[6 * K];
+    fixture_init(&f, 1);
+    tmp_path(ck, sizeof ck, "bad.dstl");
+    ck_assert_int_eq(distill_krrst_create(f.ctx, NULL, f.real, &s), DISTILL_E_INVAL);
+    o = f.o, o.m = N_REAL + 1;
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &o, f.real, &s), DISTILL_E_INVAL);
+    o = f.o, o.teacher_targets = y, o.teacher_ld = K, o.k = K; /* two teachers */
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &o, f.real, &s), DISTILL_E_INVAL);
+    o = f.o, o.struct_size = 8;
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &o, f.real, &s), DISTILL_E_ABI);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
+    memcpy(y, distill_krrst_targets(s), sizeof y);
+    y[3] = NAN;
+    ck_assert_int_eq(distill_krrst_set_synthetic(s, NULL, 0, y, K), DISTILL_E_NUMERIC);
+    fp = fopen(ck, "wb");
+    fputs("DSTLFILE garbage", fp);
+    fclose(fp);
+    ck_assert_int_eq(distill_krrst_resume(s, ck), DISTILL_E_FORMAT);
+    ck_assert_int_eq(distill_krrst_steps_done(s), 0);
+    ck_assert_int_eq(distill_krrst_step(s, NULL), DISTILL_OK);
+    /* a distilled-set file is not a checkpoint */
+    ck_assert_int_eq(distill_krrst_save(s, ck), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_resume(s, ck), DISTILL_E_FORMAT);
+    distill_krrst_destroy(s);
+    unlink(ck);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(exports_round_trip)
+{
+    fixture f;
+    distill_krrst *s;
+    distill_dataset *back;
+    char set[256], png[256];
+    unsigned char sig[8];
+    float row[DIM + K];
+    int64_t c, h, w, i = 5;
+    FILE *fp;
+    fixture_init(&f, 1);
+    tmp_path(set, sizeof set, "set.dstl");
+    tmp_path(png, sizeof png, "grid.png");
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(s, 3), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_save(s, set), DISTILL_OK);
+    ck_assert_int_eq(distill_distilled_load(f.ctx, set, &back), DISTILL_OK);
+    ck_assert_int_eq(distill_dataset_count(back), 6);
+    ck_assert_int_eq(distill_dataset_y_dim(back), K);
+    distill_dataset_shape(back, &c, &h, &w);
+    ck_assert(c == 1 && h == SIDE && w == SIDE);
+    ck_assert_int_eq(distill_dataset_get(back, &i, 1, row, DIM, row + DIM, K), DISTILL_OK);
+    ck_assert(memcmp(row, distill_krrst_images(s) + 5 * DIM, sizeof(float) * DIM) == 0);
+    ck_assert(memcmp(row + DIM, distill_krrst_targets(s) + 5 * K, sizeof(float) * K) == 0);
+    ck_assert_int_eq(distill_krrst_save_png(s, png), DISTILL_OK);
+    fp = fopen(png, "rb");
+    ck_assert_int_eq(fread(sig, 1, 8, fp), 8);
+    fclose(fp);
+    ck_assert(memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0);
+    distill_dataset_destroy(back);
+    /* a truncated set is malformed */
+    ck_assert_int_eq(truncate(set, 60), 0);
+    ck_assert_int_eq(distill_distilled_load(f.ctx, set, &back), DISTILL_E_FORMAT);
+    ck_assert_ptr_null(back);
+    distill_krrst_destroy(s);
+    unlink(set), unlink(png);
+    fixture_free(&f);
+}
+END_TEST
+
+Suite *distill_suite_krrst(void)
+{
+    Suite *s = suite_create("solvers-krrst");
+    TCase *t = tcase_create("krrst");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, grad_matches_finite_differences);
+    tcase_add_test(t, outer_loss_falls);
+    tcase_add_test(t, resume_is_bit_identical);
+    tcase_add_test(t, failing_teacher_keeps_checkpoint);
+    tcase_add_test(t, bad_input);
+    tcase_add_test(t, exports_round_trip);
+    suite_add_tcase(s, t);
+    return s;
+}
