@@ -103,6 +103,23 @@ START_TEST(grad_matches_finite_differences)
         y[i] = y0[i] - (float)eps * vy[i];
     dy_fd = (dy_fd - loss_at(s, x0, y)) / (2 * eps);
     ck_assert_msg(fabs(dx_fd - dx_an) <= 2e-2 * fabs(dx_an) + 1e-9, "dX: fd %g vs %g", dx_fd, dx_an);
+    { /* and single pixels (the floor: float rounding of the loss) */
+        const int64_t probe[5] = {0, 3, 4, 100, 300};
+        double gmax = 0;
+        int p;
+        for (i = 0; i < m * DIM; i++)
+            gmax = fabs(gx[i]) > gmax ? fabs(gx[i]) : gmax;
+        for (p = 0; p < 5; p++) {
+            double fd;
+            memcpy(x, x0, sizeof x);
+            x[probe[p]] += (float)eps;
+            fd = loss_at(s, x, y0);
+            x[probe[p]] -= 2 * (float)eps;
+            fd = (fd - loss_at(s, x, y0)) / (2 * eps);
+            ck_assert_msg(fabs(fd - gx[probe[p]]) <= 2e-2 * fabs(gx[probe[p]]) + 2e-3 * gmax, "dX[%lld]: fd %g vs %g (max %g)",
+                          (long long)probe[p], fd, gx[probe[p]], gmax);
+        }
+    }
     ck_assert_msg(fabs(dy_fd - dy_an) <= 2e-2 * fabs(dy_an) + 1e-9, "dY: fd %g vs %g", dy_fd, dy_an);
     free(vx), free(vy);
     distill_krrst_destroy(s);
