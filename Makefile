@@ -45,10 +45,17 @@ TEST_SRC := $(wildcard test/test_*.c) test/check_main.c
 TEST_BIN := $(BUILD)/test/check_distill
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+CLI_SRC  := $(wildcard src/cli/*.c)
+CLI_BIN  := $(BUILD)/bin/distill
 
 .PHONY: all static shared check test-c test-fuzz fuzz test-python test-examples test-abi test-install bench demo \
         install uninstall clean abi-check abi-baseline deps
-all: static shared
+all: static shared $(CLI_BIN)
+
+# the command-line program, linked statically against the library
+$(CLI_BIN): $(CLI_SRC) src/cli/cli.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_SRC) $(STATIC) $(DEP_LIBS)
 
 static: $(STATIC)
 shared: $(SHARED)
@@ -160,6 +167,8 @@ install: all distill.pc
 	ln -sf libdistill.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdistill.so
 	install -m 644 distill.pc $(DESTDIR)$(PKGCONFIGDIR)/distill.pc
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/distill
 	@rm -f distill.pc
 
 uninstall:

@@ -12,5 +12,6 @@
 #include "optim.h"
 #include "io.h"
 #include "krrst.h"
+#include "transfer.h"
 
 #endif /* DISTILL_DISTILL_H */

@@ -1,0 +1,38 @@
+/* The `distill` program: shared pieces of its subcommands. */
+#ifndef DISTILL_CLI_H
+#define DISTILL_CLI_H
+
+#include <stdio.h>
+
+#include "distill/distill.h"
+
+#define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* --name value options: the value of --name, or def. */
+const char *cli_opt(int argc, char **argv, const char *name, const char *def);
+long cli_long(int argc, char **argv, const char *name, long def);
+double cli_double(int argc, char **argv, const char *name, double def);
+/* Classes "a-b" or "a,b,c" into out (at most 64); returns the count. */
+int cli_classes(const char *spec, int32_t *out);
+
+/* A context with the --seed and --threads options and, on a TTY, a
+ * progress bar on stderr. */
+distill_context *cli_context(int argc, char **argv);
+/* Report a failed call (message on stderr, JSON on stdout); returns 1. */
+int cli_fail(distill_context *ctx, const char *cmd, const char *what);
+
+/* Fashion-MNIST (or --data DIR with the same IDX names): train or test
+ * images with labels, restricted to `classes`. */
+distill_status cli_load_idx(distill_context *ctx, const char *dir, int train, const int32_t *classes,
+                            int n_classes, distill_dataset **out);
+/* `per_class` random images of each class (by seed), as a view. */
+distill_status cli_per_class(distill_context *ctx, distill_dataset *ds, int64_t per_class,
+                             uint64_t seed, distill_dataset **out);
+/* ConvNet-3 (32-64-128, batch norm) to features; with `embed` > 0 a dense
+ * layer to that size follows (the teacher's representation). */
+distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **out);
+
+int cmd_krrst(int argc, char **argv);
+int cmd_transfer(int argc, char **argv);
+
+#endif /* DISTILL_CLI_H */

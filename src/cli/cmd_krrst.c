@@ -1,0 +1,176 @@
+/* distill krrst: teacher (given, or a supervised one trained here), KRR-ST
+ * distillation of the source classes, export. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void help(void)
+{
+    fputs("distill krrst [--data DIR] [--classes 0-4] [--teacher FILE | --teacher-epochs 2]\n"
+          "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
+          "  [--flip 0] [--crop 0] [--checkpoint-every 0] [--resume FILE] [--out DIR]\n"
+          "  [--seed 0] [--threads 0]\n"
+          "Writes DIR/teacher.dstl (when trained here), initial.dstl, distilled.dstl,\n"
+          "images.npy, targets.npy, distilled.png, initial.png and checkpoint.dstl.\n", stderr);
+}
+
+static void path(char *buf, size_t n, const char *dir, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+/* The teacher: loaded, or a supervised ConvNet-3 + dense k trained on the
+ * source's labels (named as such in the summary). */
+static distill_status get_teacher(distill_context *ctx, int argc, char **argv, distill_dataset *src,
+                                  const char *out, distill_model **teacher, const char **kind)
+{
+    const char *file = cli_opt(argc, argv, "--teacher", NULL);
+    char p[1024];
+    distill_status st;
+    if (file) {
+        *kind = "file";
+        return distill_model_load(ctx, file, teacher);
+    }
+    *kind = "supervised";
+    if ((st = cli_convnet(ctx, cli_long(argc, argv, "--k", 128), teacher)) != DISTILL_OK)
+        return st;
+    if ((st = distill_train_supervised_teacher(ctx, *teacher, src, cli_long(argc, argv, "--teacher-epochs", 2))) != DISTILL_OK)
+        return st;
+    path(p, sizeof p, out, "teacher.dstl");
+    return distill_model_save(*teacher, p);
+}
+
+typedef struct summary {
+    double loss_first, loss_last, held0, held1, step_ms;
+    int64_t steps;
+} summary;
+
+static distill_status distil(distill_context *ctx, int argc, char **argv, distill_krrst *s,
+                             const char *out, summary *sum)
+{
+    const int64_t steps = cli_long(argc, argv, "--steps", 1000);
+    const int64_t every = cli_long(argc, argv, "--checkpoint-every", 0);
+    const int64_t start = distill_krrst_steps_done(s);
+    char p[1024];
+    double t0 = now();
+    int64_t done;
+    path(p, sizeof p, out, "checkpoint.dstl");
+    sum->loss_first = NAN;
+    for (done = start; done < steps;) {
+        const int64_t next = every > 0 && done + every < steps ? done + every : steps;
+        const int64_t first = done + (steps - done < 20 ? steps - done : 20);
+        if (done == start && first < next) { /* the loss at the start, over 20 steps */
+            if (distill_krrst_run(s, first) != DISTILL_OK)
+                return distill_context_last_status(ctx);
+            sum->loss_first = distill_krrst_recent_loss(s);
+            done = first;
+            continue;
+        }
+        if (distill_krrst_run(s, next) != DISTILL_OK)
+            return distill_context_last_status(ctx);
+        done = next;
+        if (every > 0 && distill_krrst_checkpoint(s, p) != DISTILL_OK)
+            return distill_context_last_status(ctx);
+    }
+    sum->steps = done;
+    sum->step_ms = done > start ? 1e3 * (now() - t0) / (double)(done - start) : 0;
+    sum->loss_last = distill_krrst_recent_loss(s);
+    return distill_krrst_checkpoint(s, p);
+}
+
+static distill_status export_all(distill_krrst *s, const char *out)
+{
+    char a[1024], b[1024];
+    distill_status st;
+    path(a, sizeof a, out, "distilled.dstl");
+    if ((st = distill_krrst_save(s, a)) != DISTILL_OK)
+        return st;
+    path(a, sizeof a, out, "images.npy"), path(b, sizeof b, out, "targets.npy");
+    if ((st = distill_krrst_save_npy(s, a, b)) != DISTILL_OK)
+        return st;
+    path(a, sizeof a, out, "distilled.png");
+    return distill_krrst_save_png(s, a);
+}
+
+static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src, distill_dataset *held)
+{
+    const char *out = cli_opt(argc, argv, "--out", "distill-out"), *kind = "";
+    const char *resume = cli_opt(argc, argv, "--resume", NULL);
+    distill_model *teacher = NULL;
+    distill_krrst_options o;
+    distill_krrst *s = NULL;
+    summary sum = {0};
+    char p[1024];
+    int rc = 1;
+    mkdir(out, 0755);
+    if (get_teacher(ctx, argc, argv, src, out, &teacher, &kind) != DISTILL_OK)
+        return cli_fail(ctx, "krrst", "teacher");
+    distill_krrst_options_init(&o);
+    o.m = cli_long(argc, argv, "--m", 100), o.n = cli_long(argc, argv, "--n", 256);
+    o.steps = cli_long(argc, argv, "--steps", 1000), o.lr = cli_double(argc, argv, "--lr", 1e-3);
+    o.pool_size = cli_long(argc, argv, "--pool", 4), o.pool_period = cli_long(argc, argv, "--period", 200);
+    o.augment_flip = (int32_t)cli_long(argc, argv, "--flip", 0);
+    o.augment_crop_pad = (int32_t)cli_long(argc, argv, "--crop", 0);
+    o.teacher = teacher;
+    if (distill_krrst_create(ctx, &o, src, &s) != DISTILL_OK) {
+        cli_fail(ctx, "krrst", "create");
+        goto done;
+    }
+    path(p, sizeof p, out, "initial.dstl");
+    if (distill_krrst_save(s, p) != DISTILL_OK ||
+        (path(p, sizeof p, out, "initial.png"), distill_krrst_save_png(s, p)) != DISTILL_OK ||
+        distill_krrst_heldout_error(s, distill_krrst_images(s), distill_krrst_targets(s), held, 500, 4, &sum.held0) != DISTILL_OK ||
+        (resume && distill_krrst_resume(s, resume) != DISTILL_OK) ||
+        distil(ctx, argc, argv, s, out, &sum) != DISTILL_OK || export_all(s, out) != DISTILL_OK ||
+        distill_krrst_heldout_error(s, distill_krrst_images(s), distill_krrst_targets(s), held, 500, 4, &sum.held1) != DISTILL_OK) {
+        cli_fail(ctx, "krrst", "distillation");
+        goto done;
+    }
+    fprintf(stderr, "KRR-ST: %lld steps, %.1f ms/step, loss %.4g -> %.4g, held-out KRR error %.4g -> %.4g\n",
+            (long long)sum.steps, sum.step_ms, sum.loss_first, sum.loss_last, sum.held0, sum.held1);
+    printf("{\"command\":\"krrst\",\"ok\":true,\"teacher\":\"%s\",\"m\":%lld,\"steps\":%lld,"
+           "\"step_ms\":%.2f,\"loss_first\":%.6g,\"loss_last\":%.6g,\"heldout_initial\":%.6g,"
+           "\"heldout_final\":%.6g,\"krr_heldout_drop\":%.4f,\"out\":\"%s\"}\n",
+           kind, (long long)o.m, (long long)sum.steps, sum.step_ms, sum.loss_first, sum.loss_last,
+           sum.held0, sum.held1, 1.0 - sum.held1 / sum.held0, out);
+    rc = 0;
+done:
+    distill_krrst_destroy(s);
+    distill_model_destroy(teacher);
+    return rc;
+}
+
+int cmd_krrst(int argc, char **argv)
+{
+    const char *data = cli_opt(argc, argv, "--data", FMNIST_DIR);
+    int32_t classes[64];
+    int nc = cli_classes(cli_opt(argc, argv, "--classes", "0-4"), classes), rc;
+    distill_dataset *src = NULL, *held = NULL;
+    distill_context *ctx;
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        help();
+        printf("{\"command\":\"krrst\",\"ok\":true,\"help\":true}\n");
+        return 0;
+    }
+    if (!(ctx = cli_context(argc, argv)))
+        return cli_fail(NULL, "krrst", "context");
+    if (cli_load_idx(ctx, data, 1, classes, nc, &src) != DISTILL_OK ||
+        cli_load_idx(ctx, data, 0, classes, nc, &held) != DISTILL_OK)
+        rc = cli_fail(ctx, "krrst", "data");
+    else
+        rc = run(ctx, argc, argv, src, held);
+    distill_dataset_destroy(src), distill_dataset_destroy(held);
+    distill_context_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,194 @@
+/* distill transfer: pre-train fresh ConvNets on each arm's set, then a
+ * linear probe and fine-tuning on the target classes, over seeds:
+ *   A  the distilled set        A0 its initial real subset
+ *   B  other random real images with teacher targets     C  no pre-training */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum { ARM_A, ARM_A0, ARM_B, ARM_C, N_ARMS };
+static const char *const arm_name[N_ARMS] = {"A", "A0", "B", "C"};
+
+static void help(void)
+{
+    fputs("distill transfer [--dir DIR] [--data DIR] [--source-classes 0-4] [--classes 5-9]\n"
+          "  [--seeds 3] [--probe-labels 10] [--ft-labels 50] [--pretrain-steps 300]\n"
+          "  [--probe-steps 300] [--finetune-steps 300] [--seed 0] [--threads 0]\n"
+          "Reads DIR/teacher.dstl, initial.dstl and distilled.dstl (from distill krrst).\n", stderr);
+}
+
+typedef struct arms {
+    distill_dataset *set[N_ARMS]; /* C: NULL */
+    distill_dataset *target_train, *probe_train, *ft_train, *test;
+    double lp[N_ARMS][64], ft[N_ARMS][64];
+} arms;
+
+/* Arm B: m random source images with teacher targets. */
+static distill_status random_arm(distill_context *ctx, distill_dataset *src, distill_model *teacher,
+                                 int64_t m, distill_dataset **out)
+{
+    const int64_t n = distill_dataset_count(src), dim = distill_dataset_x_dim(src), k = distill_model_output_dim(teacher);
+    int64_t i, *idx = malloc(sizeof(int64_t) * (size_t)m);
+    float *x = malloc(sizeof(float) * (size_t)(m * dim)), *y = malloc(sizeof(float) * (size_t)(m * k));
+    distill_status st = idx && x && y ? DISTILL_OK : DISTILL_E_NOMEM;
+    for (i = 0; st == DISTILL_OK && i < m; i++)
+        idx[i] = (int64_t)(distill_random_bits(ctx, 8, (uint64_t)i) % (uint64_t)n);
+    if (st == DISTILL_OK)
+        st = distill_dataset_get(src, idx, m, x, dim, NULL, 0);
+    if (st == DISTILL_OK)
+        st = distill_model_forward(teacher, DISTILL_MODE_EVAL, m, x, dim, y, k);
+    if (st == DISTILL_OK)
+        st = distill_dataset_from_memory(ctx, m, dim, x, dim, k, y, k, DISTILL_DATASET_COPY, out);
+    if (st == DISTILL_OK)
+        st = distill_dataset_set_shape(*out, 1, 28, 28);
+    free(idx), free(x), free(y);
+    return st;
+}
+
+static distill_status one(distill_context *ctx, const distill_transfer_options *o, arms *a, int arm, int seed)
+{
+    distill_model *enc;
+    distill_status st;
+    if ((st = cli_convnet(ctx, 0, &enc)) != DISTILL_OK)
+        return st;
+    st = distill_model_reinit(enc, 1000 + (uint64_t)seed); /* paired: every arm starts alike */
+    if (st == DISTILL_OK && a->set[arm])
+        st = distill_pretrain(ctx, o, enc, a->set[arm]);
+    if (st == DISTILL_OK)
+        st = distill_linear_probe(ctx, o, enc, a->probe_train, a->test, &a->lp[arm][seed]);
+    if (st == DISTILL_OK)
+        st = distill_finetune(ctx, o, enc, a->ft_train, a->test, &a->ft[arm][seed]);
+    distill_model_destroy(enc);
+    return st;
+}
+
+static void stats(const double *v, int n, double *mean, double *sd)
+{
+    double s = 0, ss = 0;
+    int i;
+    for (i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / n;
+    for (i = 0; i < n; i++)
+        ss += (v[i] - *mean) * (v[i] - *mean);
+    *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
+}
+
+static void report(const arms *a, int seeds, long probe_labels, long ft_labels, int64_t m)
+{
+    double mean, sd;
+    int arm;
+    fprintf(stderr, "\narm  pre-training data                 lp%ld (%d seeds)     ft%ld\n", probe_labels,
+            seeds, ft_labels);
+    for (arm = 0; arm < N_ARMS; arm++) {
+        static const char *const what[N_ARMS] = {"distilled set", "its initial real subset",
+                                                 "other real images + teacher", "none"};
+        double fm, fs;
+        stats(a->lp[arm], seeds, &mean, &sd);
+        stats(a->ft[arm], seeds, &fm, &fs);
+        fprintf(stderr, "%-4s %-32s %6.2f +- %4.2f    %6.2f +- %4.2f\n", arm_name[arm], what[arm],
+                100 * mean, 100 * sd, 100 * fm, 100 * fs);
+    }
+    printf("{\"command\":\"transfer\",\"ok\":true,\"m\":%lld,\"seeds\":%d", (long long)m, seeds);
+    for (arm = 0; arm < N_ARMS; arm++) {
+        stats(a->lp[arm], seeds, &mean, &sd);
+        printf(",\"lp%ld_%s\":%.4f,\"lp%ld_%s_std\":%.4f", probe_labels, arm_name[arm], mean,
+               probe_labels, arm_name[arm], sd);
+        stats(a->ft[arm], seeds, &mean, &sd);
+        printf(",\"ft%ld_%s\":%.4f,\"ft%ld_%s_std\":%.4f", ft_labels, arm_name[arm], mean, ft_labels,
+               arm_name[arm], sd);
+    }
+    printf("}\n");
+}
+
+static int run(distill_context *ctx, int argc, char **argv, arms *a)
+{
+    const int seeds = (int)cli_long(argc, argv, "--seeds", 3);
+    const long pl = cli_long(argc, argv, "--probe-labels", 10), fl = cli_long(argc, argv, "--ft-labels", 50);
+    distill_transfer_options o;
+    int seed, arm;
+    if (seeds < 1 || seeds > 64)
+        return cli_fail(ctx, "transfer", "--seeds must be 1..64");
+    distill_transfer_options_init(&o);
+    o.pretrain_steps = cli_long(argc, argv, "--pretrain-steps", 300);
+    o.probe_steps = cli_long(argc, argv, "--probe-steps", 300);
+    o.finetune_steps = cli_long(argc, argv, "--finetune-steps", 300);
+    for (seed = 0; seed < seeds; seed++) {
+        distill_dataset_destroy(a->probe_train), distill_dataset_destroy(a->ft_train);
+        a->probe_train = a->ft_train = NULL;
+        if (cli_per_class(ctx, a->target_train, pl, (uint64_t)seed, &a->probe_train) != DISTILL_OK ||
+            cli_per_class(ctx, a->target_train, fl, (uint64_t)seed, &a->ft_train) != DISTILL_OK)
+            return cli_fail(ctx, "transfer", "labelled subsets");
+        for (arm = 0; arm < N_ARMS; arm++) {
+            if (one(ctx, &o, a, arm, seed) != DISTILL_OK)
+                return cli_fail(ctx, "transfer", arm_name[arm]);
+            fprintf(stderr, "seed %d arm %-2s: linear probe %.2f%%, fine-tuning %.2f%%\n", seed,
+                    arm_name[arm], 100 * a->lp[arm][seed], 100 * a->ft[arm][seed]);
+        }
+    }
+    report(a, seeds, pl, fl, distill_dataset_count(a->set[ARM_A]));
+    return 0;
+}
+
+static distill_status load(distill_context *ctx, int argc, char **argv, arms *a, distill_model **teacher)
+{
+    const char *dir = cli_opt(argc, argv, "--dir", "distill-out");
+    const char *data = cli_opt(argc, argv, "--data", FMNIST_DIR);
+    int32_t src_c[64], tgt_c[64];
+    int ns = cli_classes(cli_opt(argc, argv, "--source-classes", "0-4"), src_c);
+    int nt = cli_classes(cli_opt(argc, argv, "--classes", "5-9"), tgt_c);
+    distill_dataset *src = NULL;
+    char p[1024];
+    distill_status st;
+    snprintf(p, sizeof p, "%s/teacher.dstl", dir);
+    if ((st = distill_model_load(ctx, p, teacher)) != DISTILL_OK)
+        return st;
+    snprintf(p, sizeof p, "%s/distilled.dstl", dir);
+    if ((st = distill_distilled_load(ctx, p, &a->set[ARM_A])) != DISTILL_OK)
+        return st;
+    snprintf(p, sizeof p, "%s/initial.dstl", dir);
+    if ((st = distill_distilled_load(ctx, p, &a->set[ARM_A0])) != DISTILL_OK)
+        return st;
+    if ((st = cli_load_idx(ctx, data, 1, src_c, ns, &src)) != DISTILL_OK)
+        return st;
+    st = random_arm(ctx, src, *teacher, distill_dataset_count(a->set[ARM_A]), &a->set[ARM_B]);
+    distill_dataset_destroy(src);
+    if (st == DISTILL_OK)
+        st = cli_load_idx(ctx, data, 1, tgt_c, nt, &a->target_train);
+    if (st == DISTILL_OK)
+        st = cli_load_idx(ctx, data, 0, tgt_c, nt, &a->test);
+    return st;
+}
+
+int cmd_transfer(int argc, char **argv)
+{
+    arms *a;
+    distill_model *teacher = NULL;
+    distill_context *ctx;
+    int rc, i;
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        help();
+        printf("{\"command\":\"transfer\",\"ok\":true,\"help\":true}\n");
+        return 0;
+    }
+    if (!(ctx = cli_context(argc, argv)))
+        return cli_fail(NULL, "transfer", "context");
+    if (!(a = calloc(1, sizeof *a))) {
+        distill_context_destroy(ctx);
+        return cli_fail(NULL, "transfer", "out of memory");
+    }
+    if (load(ctx, argc, argv, a, &teacher) != DISTILL_OK)
+        rc = cli_fail(ctx, "transfer", "loading the teacher, the sets or the data (run distill krrst first)");
+    else
+        rc = run(ctx, argc, argv, a);
+    for (i = 0; i < N_ARMS; i++)
+        distill_dataset_destroy(a->set[i]);
+    distill_dataset_destroy(a->target_train), distill_dataset_destroy(a->probe_train);
+    distill_dataset_destroy(a->ft_train), distill_dataset_destroy(a->test);
+    distill_model_destroy(teacher);
+    free(a);
+    distill_context_destroy(ctx);
+    return rc;
+}

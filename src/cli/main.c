@@ -1,0 +1,170 @@
+/* distill: the library's command-line program.  Each subcommand ends with
+ * one JSON line on stdout; progress goes to stderr when it is a terminal. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *cli_opt(int argc, char **argv, const char *name, const char *def)
+{
+    int i;
+    for (i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return def;
+}
+
+long cli_long(int argc, char **argv, const char *name, long def)
+{
+    const char *v = cli_opt(argc, argv, name, NULL);
+    return v ? strtol(v, NULL, 10) : def;
+}
+
+double cli_double(int argc, char **argv, const char *name, double def)
+{
+    const char *v = cli_opt(argc, argv, name, NULL);
+    return v ? strtod(v, NULL) : def;
+}
+
+int cli_classes(const char *spec, int32_t *out)
+{
+    int n = 0, a, b;
+    if (sscanf(spec, "%d-%d", &a, &b) == 2 && a <= b && b - a < 64) {
+        for (; a <= b; a++)
+            out[n++] = a;
+        return n;
+    }
+    while (*spec && n < 64) {
+        out[n++] = (int32_t)strtol(spec, (char **)&spec, 10);
+        if (*spec == ',')
+            spec++;
+        else
+            break;
+    }
+    return n;
+}
+
+static int progress_bar(void *user, const char *stage, int64_t done, int64_t total)
+{
+    const int width = 30, fill = total > 0 ? (int)(width * done / total) : 0;
+    (void)user;
+    fprintf(stderr, "\r%-16s [%.*s%*s] %lld/%lld", stage, fill, "##############################",
+            width - fill, "", (long long)done, (long long)total);
+    if (done >= total)
+        fputs("\n", stderr);
+    return 0;
+}
+
+distill_context *cli_context(int argc, char **argv)
+{
+    distill_context_options o;
+    distill_context *ctx = NULL;
+    distill_context_options_init(&o);
+    o.seed = (uint64_t)cli_long(argc, argv, "--seed", 0);
+    o.threads = (int32_t)cli_long(argc, argv, "--threads", 0);
+    if (isatty(2))
+        o.progress = progress_bar;
+    if (distill_context_create(&o, &ctx) != DISTILL_OK)
+        return NULL;
+    return ctx;
+}
+
+int cli_fail(distill_context *ctx, const char *cmd, const char *what)
+{
+    const char *msg = ctx ? distill_context_last_error(ctx) : "no context";
+    fprintf(stderr, "distill %s: %s: %s\n", cmd, what, msg);
+    printf("{\"command\":\"%s\",\"ok\":false,\"error\":\"%s\"}\n", cmd, what);
+    return 1;
+}
+
+distill_status cli_load_idx(distill_context *ctx, const char *dir, int train, const int32_t *classes,
+                            int n_classes, distill_dataset **out)
+{
+    char img[1024], lab[1024];
+    distill_dataset *all;
+    distill_status st;
+    const char *part = train ? "train" : "t10k";
+    snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte.gz", dir, part);
+    snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte.gz", dir, part);
+    if (access(img, R_OK) != 0) { /* plain files */
+        snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte", dir, part);
+        snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte", dir, part);
+    }
+    if ((st = distill_dataset_from_idx(ctx, img, lab, &all)) != DISTILL_OK)
+        return st;
+    st = distill_dataset_subset_classes(all, classes, n_classes, out);
+    distill_dataset_destroy(all);
+    return st;
+}
+
+distill_status cli_per_class(distill_context *ctx, distill_dataset *ds, int64_t per_class,
+                             uint64_t seed, distill_dataset **out)
+{
+    const int64_t n = distill_dataset_count(ds), dim = distill_dataset_x_dim(ds);
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)n), *pick = malloc(sizeof(int64_t) * (size_t)n);
+    int64_t i, count[64] = {0}, n_pick = 0;
+    float *x = malloc(sizeof(float) * (size_t)dim), y;
+    distill_status st = DISTILL_OK;
+    (void)ctx;
+    if (!perm || !pick || !x) {
+        free(perm), free(pick), free(x);
+        return DISTILL_E_NOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        int64_t j = (int64_t)(distill_random_bits(ctx, 7, seed * 1000003u + (uint64_t)i) % (uint64_t)(i + 1));
+        perm[i] = perm[j], perm[j] = i;
+    }
+    for (i = 0; i < n && st == DISTILL_OK; i++) {
+        int c;
+        st = distill_dataset_get(ds, &perm[i], 1, x, dim, &y, 1);
+        c = (int)y;
+        if (st == DISTILL_OK && c >= 0 && c < 64 && count[c] < per_class)
+            count[c]++, pick[n_pick++] = perm[i];
+    }
+    if (st == DISTILL_OK)
+        st = distill_dataset_subset(ds, pick, n_pick, out);
+    free(perm), free(pick), free(x);
+    return st;
+}
+
+distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **out)
+{
+    distill_layer_spec l[14];
+    distill_model_options mo;
+    int i;
+    for (i = 0; i < 3; i++) {
+        distill_layer_spec_init(&l[4 * i], DISTILL_LAYER_CONV2D);
+        l[4 * i].units = 32 << i, l[4 * i].kernel = 3, l[4 * i].padding = 1;
+        distill_layer_spec_init(&l[4 * i + 1], DISTILL_LAYER_BATCHNORM);
+        distill_layer_spec_init(&l[4 * i + 2], DISTILL_LAYER_RELU);
+        distill_layer_spec_init(&l[4 * i + 3], DISTILL_LAYER_AVGPOOL);
+        l[4 * i + 3].kernel = 2;
+    }
+    distill_layer_spec_init(&l[12], DISTILL_LAYER_FLATTEN);
+    distill_layer_spec_init(&l[13], DISTILL_LAYER_DENSE);
+    l[13].units = embed;
+    distill_model_options_init(&mo);
+    mo.in_c = 1, mo.in_h = 28, mo.in_w = 28, mo.layers = l, mo.n_layers = embed > 0 ? 14 : 13;
+    return distill_model_create(ctx, &mo, out);
+}
+
+static int usage(void)
+{
+    fputs("usage: distill krrst [options]     distil Fashion-MNIST classes 0-4 (docs/krrst.md)\n"
+          "       distill transfer [options]  evaluate a distilled set against its baselines\n"
+          "Run a subcommand with --help for its options.\n", stderr);
+    printf("{\"command\":\"help\",\"ok\":false}\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage();
+    if (strcmp(argv[1], "krrst") == 0)
+        return cmd_krrst(argc - 1, argv + 1);
+    if (strcmp(argv[1], "transfer") == 0)
+        return cmd_transfer(argc - 1, argv + 1);
+    return usage();
+}
