@@ -140,6 +140,11 @@ static distill_status shape_and_teacher(distill_krrst *s, const distill_krrst_op
                              (long long)s->dim);
     DISTILL__TRY(distill__krrst_feature_model(s, 1, &probe));
     s->d = distill_model_output_dim(probe);
+    if (distill_model_param_count(probe) < 1) {
+        distill_model_destroy(probe);
+        return distill__fail(s->ctx, DISTILL_E_INVAL, "%s: the feature extractor has no parameters "
+                             "(the pool trains it)", fn_create);
+    }
     distill_model_destroy(probe);
     return DISTILL_OK;
 }

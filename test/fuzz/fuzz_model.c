@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "distill/distill.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 size_t fuzz_seed(int i, unsigned char *buf, size_t cap);
@@ -18,31 +18,6 @@ static distill_context *context(void)
     if (!ctx && distill_context_create(NULL, &ctx) != DISTILL_OK)
         abort();
     return ctx;
-}
-
-/* A copy whose section CRCs are made right, so mutations get past the CRC
- * check into the spec and array parsers. */
-static unsigned char *fix_crcs(const unsigned char *data, size_t size)
-{
-    unsigned char *b = malloc(size ? size : 1);
-    size_t off = 16;
-    if (!b)
-        return NULL;
-    memcpy(b, data, size);
-    while (size >= 24 && off <= size - 24) {
-        uint64_t len = 0;
-        uint32_t crc;
-        int k;
-        for (k = 7; k >= 0; k--)
-            len = len << 8 | b[off + 8 + k];
-        if (len > size - off - 24)
-            break;
-        crc = (uint32_t)crc32(0L, b + off + 24, (uInt)len);
-        for (k = 0; k < 4; k++)
-            b[off + 16 + k] = (unsigned char)(crc >> (8 * k));
-        off += 24 + (size_t)len;
-    }
-    return b;
 }
 
 static void load(const unsigned char *data, size_t size)
@@ -59,7 +34,7 @@ static void load(const unsigned char *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    unsigned char *fixed = fix_crcs(data, size);
+    unsigned char *fixed = fuzz_fix_crcs(data, size);
     load(data, size);
     if (fixed) {
         load(fixed, size);

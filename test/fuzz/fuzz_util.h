@@ -1,0 +1,35 @@
+/* Shared by the container fuzz targets. */
+#ifndef DISTILL_FUZZ_UTIL_H
+#define DISTILL_FUZZ_UTIL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* A copy whose section CRCs are made right, so mutations get past the CRC
+ * check into the section parsers. */
+static inline unsigned char *fuzz_fix_crcs(const unsigned char *data, size_t size)
+{
+    unsigned char *b = malloc(size ? size : 1);
+    size_t off = 16;
+    if (!b)
+        return NULL;
+    memcpy(b, data, size);
+    while (size >= 24 && off <= size - 24) {
+        uint64_t len = 0;
+        uint32_t crc;
+        int k;
+        for (k = 7; k >= 0; k--)
+            len = len << 8 | b[off + 8 + k];
+        if (len > size - off - 24)
+            break;
+        crc = (uint32_t)crc32(0L, b + off + 24, (uInt)len);
+        for (k = 0; k < 4; k++)
+            b[off + 16 + k] = (unsigned char)(crc >> (8 * k));
+        off += 24 + (size_t)len;
+    }
+    return b;
+}
+
+#endif /* DISTILL_FUZZ_UTIL_H */
