@@ -311,6 +311,75 @@ START_TEST(exports_round_trip)
 }
 END_TEST
 
+/* Two classes told apart by a bright left half, 8 x 8 images; labels 3 and 7
+ * (mapped to classes 0 and 1). */
+static distill_dataset *two_class_set(distill_context *ctx, int64_t n, uint64_t seed)
+{
+    float *x = new_random(n * DIM, seed), *y = malloc(sizeof(float) * (size_t)n);
+    distill_dataset *ds;
+    int64_t i, p;
+    for (i = 0; i < n; i++) {
+        y[i] = i % 2 ? 7.0f : 3.0f;
+        for (p = 0; p < DIM; p++)
+            x[i * DIM + p] = 0.3f * x[i * DIM + p] + (i % 2 && p % SIDE < SIDE / 2 ? 1.0f : 0.0f);
+    }
+    ck_assert_int_eq(distill_dataset_from_memory(ctx, n, DIM, x, DIM, 1, y, 1, DISTILL_DATASET_COPY, &ds),
+                     DISTILL_OK);
+    ck_assert_int_eq(distill_dataset_set_shape(ds, 1, SIDE, SIDE), DISTILL_OK);
+    free(x), free(y);
+    return ds;
+}
+
+START_TEST(transfer_protocol)
+{
+    fixture f;
+    distill_model_options mo;
+    distill_model *enc;
+    distill_transfer_options o;
+    distill_dataset *train, *test, *targets;
+    float *before, *tx = new_random(20 * DIM, 3), *ty = new_random(20 * K, 4);
+    double lp = 0, ft = 0;
+    int64_t i, changed = 0;
+    fixture_init(&f, 1);
+    train = two_class_set(f.ctx, 40, 1), test = two_class_set(f.ctx, 200, 2);
+    distill_model_options_init(&mo);
+    mo.in_c = 1, mo.in_h = mo.in_w = SIDE, mo.layers = f.feat, mo.n_layers = 4;
+    ck_assert_int_eq(distill_model_create(f.ctx, &mo, &enc), DISTILL_OK);
+    distill_transfer_options_init(&o);
+    o.pretrain_steps = 20, o.probe_steps = 200, o.finetune_steps = 100, o.finetune_batch = 20;
+    /* pre-training moves the encoder */
+    ck_assert_int_eq(distill_dataset_from_memory(f.ctx, 20, DIM, tx, DIM, K, ty, K, DISTILL_DATASET_COPY, &targets), DISTILL_OK);
+    ck_assert_int_eq(distill_dataset_set_shape(targets, 1, SIDE, SIDE), DISTILL_OK);
+    before = malloc(sizeof(float) * (size_t)distill_model_param_count(enc));
+    memcpy(before, distill_model_params(enc), sizeof(float) * (size_t)distill_model_param_count(enc));
+    ck_assert_int_eq(distill_pretrain(f.ctx, &o, enc, targets), DISTILL_OK);
+    for (i = 0; i < distill_model_param_count(enc); i++)
+        changed += before[i] != distill_model_params(enc)[i];
+    ck_assert(changed > distill_model_param_count(enc) / 2);
+    /* an easy task is learned by both the probe and fine-tuning */
+    ck_assert_int_eq(distill_linear_probe(f.ctx, &o, enc, train, test, &lp), DISTILL_OK);
+    ck_assert_msg(lp >= 0.95, "linear probe %g", lp);
+    memcpy(before, distill_model_params(enc), sizeof(float) * (size_t)distill_model_param_count(enc));
+    ck_assert_int_eq(distill_finetune(f.ctx, &o, enc, train, test, &ft), DISTILL_OK);
+    ck_assert_msg(ft >= 0.95, "fine-tuning %g", ft);
+    ck_assert(memcmp(before, distill_model_params(enc), sizeof(float) * (size_t)distill_model_param_count(enc)) == 0);
+    /* targets are not labels; one label only; no labels at all */
+    ck_assert_int_eq(distill_linear_probe(f.ctx, &o, enc, targets, test, &lp), DISTILL_E_INVAL);
+    {
+        const int64_t even[3] = {0, 2, 4};
+        distill_dataset *one;
+        ck_assert_int_eq(distill_dataset_subset(train, even, 3, &one), DISTILL_OK);
+        ck_assert_int_eq(distill_finetune(f.ctx, &o, enc, one, test, &ft), DISTILL_E_INVAL);
+        distill_dataset_destroy(one);
+    }
+    ck_assert_int_eq(distill_pretrain(f.ctx, &o, enc, f.real), DISTILL_E_INVAL);
+    free(before), free(tx), free(ty);
+    distill_dataset_destroy(train), distill_dataset_destroy(test), distill_dataset_destroy(targets);
+    distill_model_destroy(enc);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *distill_suite_krrst(void)
 {
     Suite *s = suite_create("solvers-krrst");
@@ -322,6 +391,7 @@ Suite *distill_suite_krrst(void)
     tcase_add_test(t, failing_teacher_keeps_checkpoint);
     tcase_add_test(t, bad_input);
     tcase_add_test(t, exports_round_trip);
+    tcase_add_test(t, transfer_protocol);
     suite_add_tcase(s, t);
     return s;
 }

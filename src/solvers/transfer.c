@@ -252,6 +252,10 @@ typedef struct labelled {
 
 static distill_status labelled_init(distill_context *ctx, distill_dataset *tr, distill_dataset *te, labelled *l)
 {
+    if (distill_dataset_y_dim(tr) != 1 || distill_dataset_y_dim(te) != 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "transfer: labelled sets need one label per image "
+                             "(y_dim 1), not %lld and %lld", (long long)distill_dataset_y_dim(tr),
+                             (long long)distill_dataset_y_dim(te));
     l->train = distill__alloc(ctx, sizeof(float) * (size_t)distill_dataset_count(tr));
     l->test = distill__alloc(ctx, sizeof(float) * (size_t)distill_dataset_count(te));
     if (!l->train || !l->test)
