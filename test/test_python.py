@@ -262,6 +262,94 @@ def test_training_save_load_npy(ctx):
             raise AssertionError("garbage loaded")
 
 
+def _krrst_setup(ctx, **kw):
+    rng = np.random.default_rng(3)
+    real = distill.Dataset.from_numpy(ctx, rng.random((40, 64), dtype=np.float32))
+    real.shape = (1, 8, 8)
+    teacher = distill.Model(ctx, [dict(kind="dense", units=4)], input_shape=(64,))
+    feats = [dict(kind="conv2d", units=3, kernel=3, padding=1), "tanh",
+             dict(kind="avgpool", kernel=2), "flatten"]
+    opts = dict(m=5, n=12, pool_size=2, pool_period=4, ridge=1e-3)
+    opts.update(kw)
+    return real, teacher, feats, opts
+
+
+def test_krrst_solver(ctx):
+    import tempfile
+    real, teacher, feats, opts = _krrst_setup(ctx)
+    s = distill.Krrst(ctx, real, teacher, features=feats, **opts)
+    assert s.shape == (5, 1, 8, 8, 4)
+    loss, dx, dy = s.gradient()
+    x0, y0 = s.images, s.targets
+    v = np.random.default_rng(1).standard_normal(x0.shape).astype(np.float32)
+    eps = 1e-2
+    s.set_synthetic(images=x0 + eps * v)
+    lp = s.gradient()[0]
+    s.set_synthetic(images=x0 - eps * v)
+    lm = s.gradient()[0]
+    fd, an = (lp - lm) / (2 * eps), float(np.sum(dx * v))
+    assert abs(fd - an) <= 2e-2 * abs(an), (fd, an)
+    s.set_synthetic(images=x0)
+    losses = [s.step() for _ in range(3)]
+    assert s.steps_done == 3 and all(l > 0 for l in losses)
+    with tempfile.TemporaryDirectory() as d:
+        s.save(d + "/set.dstl")
+        back = distill.load_distilled(ctx, d + "/set.dstl")
+        assert len(back) == 5 and back.y_dim == 4 and back.shape == (1, 8, 8)
+        s.save_npy(d + "/x.npy", d + "/y.npy")
+        assert np.array_equal(np.load(d + "/x.npy"), s.images)
+        s.save_png(d + "/grid.png")
+        assert open(d + "/grid.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert s.heldout_error(real, 20, nets=2) > 0
+    s.close()
+
+
+def test_krrst_python_teacher(ctx):
+    real, teacher, feats, opts = _krrst_setup(ctx, augment_flip=1)
+    w = np.random.default_rng(5).standard_normal((64, 4)).astype(np.float32)
+    calls = []
+
+    def embed(x):
+        calls.append(len(x))
+        if len(calls) == 4:
+            raise RuntimeError("teacher down")
+        return x @ w
+    s = distill.Krrst(ctx, real, embed, features=feats, k=4, **opts)
+    s.step()
+    s.step()
+    try:
+        s.step()
+        raise AssertionError("the failing teacher was not reported")
+    except distill.DistillError as e:
+        assert "embed" in str(e)
+    assert s.steps_done == 2
+    s.step()  # the teacher is back
+    s.close()
+
+
+def test_transfer_protocol(ctx):
+    rng = np.random.default_rng(9)
+
+    def two_class(n):
+        y = (np.arange(n) % 2).astype(np.float32)
+        x = 0.3 * rng.random((n, 64), dtype=np.float32)
+        x[y == 1] += np.tile((np.arange(8) < 4).astype(np.float32), 8)
+        ds = distill.Dataset.from_numpy(ctx, x, y + 5)
+        ds.shape = (1, 8, 8)
+        return ds
+    train, test = two_class(40), two_class(200)
+    enc = distill.Model(ctx, [dict(kind="conv2d", units=3, kernel=3, padding=1), "relu",
+                              dict(kind="avgpool", kernel=2), "flatten"], input_shape=(1, 8, 8))
+    targets = distill.Dataset.from_numpy(ctx, rng.random((10, 64), dtype=np.float32),
+                                         rng.standard_normal((10, 3)).astype(np.float32))
+    targets.shape = (1, 8, 8)
+    before = enc.params.copy()
+    distill.pretrain(ctx, enc, targets, pretrain_steps=10)
+    assert not np.array_equal(before, enc.params)
+    assert distill.linear_probe(ctx, enc, train, test, probe_steps=200) >= 0.95
+    assert distill.finetune(ctx, enc, train, test, finetune_steps=100, finetune_batch=20) >= 0.95
+
+
 def main():
     passed = failed = 0
     with distill.Context(seed=7, threads=2) as ctx:

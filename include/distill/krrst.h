@@ -74,6 +74,7 @@ typedef struct distill_krrst_options {
 } distill_krrst_options;
 
 DISTILL_API void distill_krrst_options_init(distill_krrst_options *opts);
+DISTILL_API size_t distill_krrst_options_size(void);
 
 /* A solver distilling the real image set `real` (its image shape set; a
  * view of it is kept).  X_s starts as m random real images, Y_s as their

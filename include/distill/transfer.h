@@ -44,6 +44,7 @@ typedef struct distill_transfer_options {
 } distill_transfer_options;
 
 DISTILL_API void distill_transfer_options_init(distill_transfer_options *opts);
+DISTILL_API size_t distill_transfer_options_size(void);
 
 /* Train `encoder` (and a temporary linear head to the targets' size) by MSE
  * regression of set's x onto set's y. */

@@ -18,6 +18,8 @@ from .kernels import (random_uniform, random_normal, sgemm, cholesky, trsm_lower
 
 from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_normalize)
 from .model import Model, Optimizer, npy_save, KINDS, INITS
+from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe, finetune,
+                    train_supervised_teacher)
 
 __version__ = version()
 
@@ -30,4 +32,6 @@ __all__ = [
     "KERNEL_RBF", "RIDGE_ABSOLUTE", "RIDGE_RELATIVE", "KRR_AUTO", "KRR_DUAL", "KRR_PRIMAL",
     "Dataset", "augment_crop", "augment_flip", "augment_noise", "augment_normalize",
     "Model", "Optimizer", "npy_save", "KINDS", "INITS",
+    "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
+    "train_supervised_teacher",
 ]

@@ -218,3 +218,73 @@ _sig("distill_optimizer_get_state", c_int, c_p, c_p, c_i64, ctypes.POINTER(c_i64
 _sig("distill_optimizer_set_state", c_int, c_p, c_p, c_i64, c_i64)
 _sig("distill_clip_grad_norm", c_int, c_p, c_i64, c_p, c_double, ctypes.POINTER(c_double))
 _sig("distill_npy_save", c_int, c_p, c_char_p, c_i64, c_i64, c_p, c_i64)
+
+# ---- solvers: KRR-ST and the transfer protocol ----------------------------
+EMBED_FN = ctypes.CFUNCTYPE(c_int, c_p, c_i64, ctypes.POINTER(c_float), c_i64,
+                            ctypes.POINTER(c_float), c_i64)
+
+
+class Teacher(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("user", c_p), ("embed", EMBED_FN),
+                ("release", RELEASE_FN)]
+
+
+class KrrstOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("m", c_i64), ("n", c_i64),
+                ("k", c_i64), ("steps", c_i64), ("features", ctypes.POINTER(LayerSpec)),
+                ("n_features", c_i64), ("pool_size", c_i64), ("pool_period", c_i64),
+                ("pool_reference", ctypes.c_int32), ("augment_flip", ctypes.c_int32),
+                ("augment_crop_pad", ctypes.c_int32), ("reserved", ctypes.c_int32),
+                ("pool_lr", c_double), ("pool_momentum", c_double),
+                ("pool_weight_decay", c_double), ("lr", c_double),
+                ("final_lr_factor", c_double), ("ridge", c_double), ("teacher", c_p),
+                ("teacher_fn", ctypes.POINTER(Teacher)), ("teacher_targets", c_p),
+                ("teacher_ld", c_i64)]
+
+
+class TransferOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("pretrain_steps", c_i64),
+                ("pretrain_batch", c_i64), ("pretrain_lr", c_double),
+                ("pretrain_weight_decay", c_double), ("probe_steps", c_i64),
+                ("probe_lr", c_double), ("probe_weight_decay", c_double),
+                ("finetune_steps", c_i64), ("finetune_batch", c_i64), ("finetune_lr", c_double),
+                ("finetune_weight_decay", c_double), ("momentum", c_double)]
+
+
+P64 = ctypes.POINTER(c_i64)
+_sig("distill_krrst_options_init", None, ctypes.POINTER(KrrstOptions))
+_sig("distill_krrst_options_size", c_size)
+_sig("distill_krrst_create", c_int, c_p, ctypes.POINTER(KrrstOptions), c_p, PP)
+_sig("distill_krrst_destroy", None, c_p)
+_sig("distill_krrst_step", c_int, c_p, ctypes.POINTER(c_float))
+_sig("distill_krrst_run", c_int, c_p, c_i64)
+_sig("distill_krrst_steps_done", c_i64, c_p)
+_sig("distill_krrst_recent_loss", c_double, c_p)
+_sig("distill_krrst_gradient", c_int, c_p, ctypes.POINTER(c_float), *M, *M)
+_sig("distill_krrst_set_synthetic", c_int, c_p, *M, *M)
+_sig("distill_krrst_images", ctypes.POINTER(c_float), c_p)
+_sig("distill_krrst_targets", ctypes.POINTER(c_float), c_p)
+_sig("distill_krrst_shape", None, c_p, P64, P64, P64, P64, P64)
+_sig("distill_krrst_initial_indices", P64, c_p)
+_sig("distill_krrst_heldout_error", c_int, c_p, c_p, c_p, c_p, c_i64, c_i64,
+     ctypes.POINTER(c_double))
+_sig("distill_krrst_checkpoint", c_int, c_p, c_char_p)
+_sig("distill_krrst_resume", c_int, c_p, c_char_p)
+_sig("distill_krrst_save", c_int, c_p, c_char_p)
+_sig("distill_krrst_save_npy", c_int, c_p, c_char_p, c_char_p)
+_sig("distill_krrst_save_png", c_int, c_p, c_char_p)
+_sig("distill_distilled_load", c_int, c_p, c_char_p, PP)
+_sig("distill_png_save_grid", c_int, c_p, c_char_p, c_i64, c_i64, c_i64, c_i64, c_p, c_i64)
+_sig("distill_transfer_options_init", None, ctypes.POINTER(TransferOptions))
+_sig("distill_transfer_options_size", c_size)
+_sig("distill_pretrain", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, c_p)
+_sig("distill_linear_probe", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, c_p, c_p,
+     ctypes.POINTER(c_double))
+_sig("distill_finetune", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, c_p, c_p,
+     ctypes.POINTER(c_double))
+_sig("distill_train_supervised_teacher", c_int, c_p, c_p, c_p, c_i64)
+
+for _struct, _size in ((KrrstOptions, "distill_krrst_options_size"),
+                       (TransferOptions, "distill_transfer_options_size")):
+    if ctypes.sizeof(_struct) != getattr(lib, _size)():
+        raise ImportError(f"distill: {_struct.__name__} does not match the loaded library")

@@ -22,6 +22,8 @@ void distill_krrst_options_init(distill_krrst_options *o)
     o->lr = 1e-3, o->final_lr_factor = 1e-3, o->ridge = 1e-6;
 }
 
+size_t distill_krrst_options_size(void) { return sizeof(distill_krrst_options); }
+
 uint64_t distill__krrst_stream(uint64_t base, uint64_t purpose, uint64_t a, uint64_t b)
 {
     /* splitmix64 over the four words */

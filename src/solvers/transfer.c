@@ -25,6 +25,8 @@ void distill_transfer_options_init(distill_transfer_options *o)
     o->finetune_weight_decay = 5e-4, o->momentum = 0.9;
 }
 
+size_t distill_transfer_options_size(void) { return sizeof(distill_transfer_options); }
+
 /* ---- labels ---- */
 
 typedef struct label_map {

@@ -1,0 +1,190 @@
+"""KRR-ST dataset distillation (distill_krrst) and the transfer protocol."""
+import ctypes
+
+import numpy as np
+
+from ._lib import (lib, KrrstOptions, TransferOptions, Teacher, EMBED_FN, RELEASE_FN, LayerSpec)
+from .core import Handle
+from .data import Dataset
+from .kernels import _mat, _p
+from .model import Model, _spec
+
+
+class Krrst(Handle):
+    """A KRR-ST solver distilling the image dataset `real` (shape set).
+
+    teacher: a Model, a callable f(x) -> (n, k) array (give k), or an
+    (N, k) array of targets for the images of `real`.  Other keywords are
+    fields of distill_krrst_options (m, n, steps, lr, pool_size, ...);
+    `features` is a list of layers as for Model."""
+
+    _destroy = lib.distill_krrst_destroy
+
+    def __init__(self, ctx, real, teacher, features=None, **options):
+        self.ctx, self._keep = ctx, [real]
+        o = KrrstOptions()
+        lib.distill_krrst_options_init(ctypes.byref(o))
+        for key, v in options.items():
+            if not hasattr(o, key) or key in ("struct_size", "teacher", "teacher_fn",
+                                              "teacher_targets", "features"):
+                raise TypeError(f"unknown KRR-ST option {key!r}")
+            setattr(o, key, v)
+        if features is not None:
+            specs = (LayerSpec * len(features))(*[_spec(f) for f in features])
+            o.features, o.n_features = specs, len(features)
+            self._keep.append(specs)
+        self._set_teacher(o, teacher)
+        self._handle = ctypes.c_void_p()
+        ctx.check(lib.distill_krrst_create(ctx.handle, ctypes.byref(o), real._handle,
+                                           ctypes.byref(self._handle)))
+
+    def _set_teacher(self, o, teacher):
+        if isinstance(teacher, Model):
+            o.teacher = teacher._handle
+        elif callable(teacher):
+            if o.k < 1:
+                raise ValueError("a callable teacher needs k=")
+            k = o.k
+
+            def embed(user, n, x, ldx, out, ldout):
+                try:
+                    xa = np.ctypeslib.as_array(x, shape=(n, ldx))
+                    ya = np.asarray(teacher(xa), dtype=np.float32).reshape(n, k)
+                    np.ctypeslib.as_array(out, shape=(n, ldout))[:, :k] = ya
+                    return 0
+                except Exception:  # the library reports DISTILL_E_BACKEND
+                    return 1
+            vt = Teacher(ctypes.sizeof(Teacher), None, EMBED_FN(embed), RELEASE_FN(0))
+            o.teacher_fn = ctypes.pointer(vt)
+            self._keep.append(vt)
+        else:
+            t = _mat(teacher, "teacher targets")
+            o.teacher_targets, o.teacher_ld, o.k = _p(t), t.shape[1], t.shape[1]
+            self._keep.append(t)
+
+    def step(self):
+        """One outer step; returns the loss."""
+        loss = ctypes.c_float()
+        self.ctx.check(lib.distill_krrst_step(self._handle, ctypes.byref(loss)))
+        return loss.value
+
+    def run(self, until=0):
+        self.ctx.check(lib.distill_krrst_run(self._handle, until))
+
+    @property
+    def steps_done(self):
+        return lib.distill_krrst_steps_done(self._handle)
+
+    def recent_loss(self):
+        return lib.distill_krrst_recent_loss(self._handle)
+
+    @property
+    def shape(self):
+        v = [ctypes.c_int64() for _ in range(5)]
+        lib.distill_krrst_shape(self._handle, *[ctypes.byref(x) for x in v])
+        return tuple(x.value for x in v)  # m, c, h, w, k
+
+    @property
+    def images(self):
+        m, c, h, w, _ = self.shape
+        return np.ctypeslib.as_array(lib.distill_krrst_images(self._handle), shape=(m, c * h * w)).copy()
+
+    @property
+    def targets(self):
+        m, _, _, _, k = self.shape
+        return np.ctypeslib.as_array(lib.distill_krrst_targets(self._handle), shape=(m, k)).copy()
+
+    @property
+    def initial_indices(self):
+        m = self.shape[0]
+        return np.ctypeslib.as_array(lib.distill_krrst_initial_indices(self._handle), shape=(m,)).copy()
+
+    def gradient(self):
+        """(loss, dL/dimages, dL/dtargets) for the next step's batch; changes nothing."""
+        m, c, h, w, k = self.shape
+        dx = np.empty((m, c * h * w), np.float32)
+        dy = np.empty((m, k), np.float32)
+        loss = ctypes.c_float()
+        self.ctx.check(lib.distill_krrst_gradient(self._handle, ctypes.byref(loss), _p(dx),
+                                                  dx.shape[1], _p(dy), k))
+        return loss.value, dx, dy
+
+    def set_synthetic(self, images=None, targets=None):
+        m, c, h, w, k = self.shape
+        x = None if images is None else _mat(images, "images", m, c * h * w)
+        y = None if targets is None else _mat(targets, "targets", m, k)
+        self.ctx.check(lib.distill_krrst_set_synthetic(self._handle, _p(x), c * h * w, _p(y), k))
+
+    def heldout_error(self, heldout, n, nets=4, images=None, targets=None):
+        m, c, h, w, k = self.shape
+        x = _mat(self.images if images is None else images, "images", m, c * h * w)
+        y = _mat(self.targets if targets is None else targets, "targets", m, k)
+        err = ctypes.c_double()
+        self.ctx.check(lib.distill_krrst_heldout_error(self._handle, _p(x), _p(y), heldout._handle,
+                                                       n, nets, ctypes.byref(err)))
+        return err.value
+
+    def checkpoint(self, path):
+        self.ctx.check(lib.distill_krrst_checkpoint(self._handle, path.encode()))
+
+    def resume(self, path):
+        self.ctx.check(lib.distill_krrst_resume(self._handle, path.encode()))
+
+    def save(self, path):
+        self.ctx.check(lib.distill_krrst_save(self._handle, path.encode()))
+
+    def save_npy(self, images_path, targets_path):
+        self.ctx.check(lib.distill_krrst_save_npy(self._handle, images_path.encode(),
+                                                  targets_path.encode()))
+
+    def save_png(self, path):
+        self.ctx.check(lib.distill_krrst_save_png(self._handle, path.encode()))
+
+
+def load_distilled(ctx, path):
+    """A distilled set saved by Krrst.save, as a Dataset (x images, y targets)."""
+    out = ctypes.c_void_p()
+    ctx.check(lib.distill_distilled_load(ctx.handle, path.encode(), ctypes.byref(out)))
+    return Dataset(ctx, out)
+
+
+def png_save_grid(ctx, path, images, shape, cols=0):
+    """Save images (n, c*h*w) of shape (c, h, w), values in [0, 1], as a PNG grid."""
+    c, h, w = shape
+    x = _mat(images, "images", cols=c * h * w)
+    ctx.check(lib.distill_png_save_grid(ctx.handle, path.encode(), x.shape[0], c, h, w, _p(x), cols))
+
+
+def _transfer_options(**overrides):
+    o = TransferOptions()
+    lib.distill_transfer_options_init(ctypes.byref(o))
+    for key, v in overrides.items():
+        if not hasattr(o, key) or key == "struct_size":
+            raise TypeError(f"unknown transfer option {key!r}")
+        setattr(o, key, v)
+    return o
+
+
+def pretrain(ctx, encoder, dataset, **options):
+    """Train encoder (+ a temporary head) by MSE onto the dataset's targets."""
+    o = _transfer_options(**options)
+    ctx.check(lib.distill_pretrain(ctx.handle, ctypes.byref(o), encoder._handle, dataset._handle))
+
+
+def linear_probe(ctx, encoder, train, test, **options):
+    o, acc = _transfer_options(**options), ctypes.c_double()
+    ctx.check(lib.distill_linear_probe(ctx.handle, ctypes.byref(o), encoder._handle, train._handle,
+                                       test._handle, ctypes.byref(acc)))
+    return acc.value
+
+
+def finetune(ctx, encoder, train, test, **options):
+    o, acc = _transfer_options(**options), ctypes.c_double()
+    ctx.check(lib.distill_finetune(ctx.handle, ctypes.byref(o), encoder._handle, train._handle,
+                                   test._handle, ctypes.byref(acc)))
+    return acc.value
+
+
+def train_supervised_teacher(ctx, encoder, labelled, epochs=2):
+    ctx.check(lib.distill_train_supervised_teacher(ctx.handle, encoder._handle, labelled._handle,
+                                                   epochs))
