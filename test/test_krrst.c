@@ -380,6 +380,30 @@ START_TEST(transfer_protocol)
 }
 END_TEST
 
+START_TEST(barlow_twins_loss_falls)
+{
+    fixture f;
+    distill_model_options mo;
+    distill_ssl_options o;
+    distill_model *enc;
+    float first, later;
+    fixture_init(&f, 1);
+    distill_model_options_init(&mo);
+    mo.in_c = 1, mo.in_h = mo.in_w = SIDE, mo.layers = f.feat, mo.n_layers = 4;
+    ck_assert_int_eq(distill_model_create(f.ctx, &mo, &enc), DISTILL_OK);
+    distill_ssl_options_init(&o);
+    o.epochs = 1, o.batch = 30, o.projector = 16, o.lr = 3e-3, o.lambda = 0.05;
+    ck_assert_int_eq(distill_barlow_twins_train(f.ctx, &o, enc, f.real, &first), DISTILL_OK);
+    o.epochs = 60;
+    ck_assert_int_eq(distill_barlow_twins_train(f.ctx, &o, enc, f.real, &later), DISTILL_OK);
+    ck_assert_msg(later < 0.8f * first, "Barlow Twins loss %g -> %g", first, later);
+    o.batch = 1;
+    ck_assert_int_eq(distill_barlow_twins_train(f.ctx, &o, enc, f.real, NULL), DISTILL_E_INVAL);
+    distill_model_destroy(enc);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *distill_suite_krrst(void)
 {
     Suite *s = suite_create("solvers-krrst");
@@ -392,6 +416,7 @@ Suite *distill_suite_krrst(void)
     tcase_add_test(t, bad_input);
     tcase_add_test(t, exports_round_trip);
     tcase_add_test(t, transfer_protocol);
+    tcase_add_test(t, barlow_twins_loss_falls);
     suite_add_tcase(s, t);
     return s;
 }

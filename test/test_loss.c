@@ -251,6 +251,67 @@ START_TEST(losses_reject_bad_arguments)
 }
 END_TEST
 
+/* Barlow Twins: the loss in double from scratch, its gradient by central
+ * differences in double, against the kernel (float). */
+#define BT_N 7
+#define BT_D 4
+static double bt_ref(const double *za, const double *zb, double lambda)
+{
+    double a[BT_N * BT_D], b[BT_N * BT_D], loss = 0;
+    const double *z[2] = {za, zb};
+    double *o[2] = {a, b};
+    int v, i, j, k;
+    for (v = 0; v < 2; v++)
+        for (j = 0; j < BT_D; j++) {
+            double m = 0, var = 0;
+            for (i = 0; i < BT_N; i++)
+                m += z[v][i * BT_D + j] / BT_N;
+            for (i = 0; i < BT_N; i++)
+                var += (z[v][i * BT_D + j] - m) * (z[v][i * BT_D + j] - m) / BT_N;
+            for (i = 0; i < BT_N; i++)
+                o[v][i * BT_D + j] = (z[v][i * BT_D + j] - m) / sqrt(var + 1e-5);
+        }
+    for (i = 0; i < BT_D; i++)
+        for (j = 0; j < BT_D; j++) {
+            double c = 0;
+            for (k = 0; k < BT_N; k++)
+                c += a[k * BT_D + i] * b[k * BT_D + j] / BT_N;
+            loss += i == j ? (1 - c) * (1 - c) : lambda * c * c;
+        }
+    return loss;
+}
+
+START_TEST(barlow_twins_matches_finite_differences)
+{
+    float za[BT_N * BT_D], zb[BT_N * BT_D], dza[BT_N * BT_D], dzb[BT_N * BT_D], loss;
+    double a[BT_N * BT_D], b[BT_N * BT_D], h = 1e-6, lambda = 0.3;
+    distill_context *ctx = test_context(NULL, 1);
+    int i;
+    fill_random(za, BT_N * BT_D, 21), fill_random(zb, BT_N * BT_D, 22);
+    for (i = 0; i < BT_N * BT_D; i++)
+        zb[i] += 0.8f * za[i]; /* correlated views */
+    ck_assert_status(distill_barlow_twins_loss_grad(ctx, BT_N, BT_D, za, BT_D, zb, BT_D, (float)lambda,
+                                                    &loss, dza, BT_D, dzb, BT_D, NULL, 0), DISTILL_OK);
+    for (i = 0; i < BT_N * BT_D; i++)
+        a[i] = za[i], b[i] = zb[i];
+    ck_assert_double_eq_tol(loss, bt_ref(a, b, lambda), 1e-4 * bt_ref(a, b, lambda));
+    for (i = 0; i < BT_N * BT_D; i++) {
+        double fa, fb, s = a[i], t = b[i];
+        a[i] = s + h, fa = bt_ref(a, b, lambda), a[i] = s - h, fa = (fa - bt_ref(a, b, lambda)) / (2 * h), a[i] = s;
+        b[i] = t + h, fb = bt_ref(a, b, lambda), b[i] = t - h, fb = (fb - bt_ref(a, b, lambda)) / (2 * h), b[i] = t;
+        ck_assert_msg(fabs(dza[i] - fa) <= 1e-3 * (1 + fabs(fa)), "dZa[%d] %g vs %g", i, dza[i], fa);
+        ck_assert_msg(fabs(dzb[i] - fb) <= 1e-3 * (1 + fabs(fb)), "dZb[%d] %g vs %g", i, dzb[i], fb);
+    }
+    /* bad input */
+    ck_assert_status(distill_barlow_twins_loss_grad(ctx, 1, BT_D, za, BT_D, zb, BT_D, 0.1f, &loss, NULL,
+                                                    0, NULL, 0, NULL, 0), DISTILL_E_INVAL);
+    za[3] = NAN;
+    ck_assert_status(distill_barlow_twins_loss_grad(ctx, BT_N, BT_D, za, BT_D, zb, BT_D, 0.1f, &loss,
+                                                    NULL, 0, NULL, 0, NULL, 0), DISTILL_E_NUMERIC);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_loss(void)
 {
     Suite *s = suite_create("kernels-loss");
@@ -262,6 +323,7 @@ Suite *distill_suite_loss(void)
     tcase_add_test(tc, kd_missing_rows_contribute_the_right_term);
     tcase_add_test(tc, softmax_is_stable_for_huge_logits);
     tcase_add_test(tc, losses_reject_bad_arguments);
+    tcase_add_test(tc, barlow_twins_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;
 }

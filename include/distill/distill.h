@@ -13,5 +13,6 @@
 #include "io.h"
 #include "krrst.h"
 #include "transfer.h"
+#include "ssl.h"
 
 #endif /* DISTILL_DISTILL_H */

@@ -193,6 +193,19 @@ distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, const float *z,
                      const uint8_t *soft_mask, float lambda, float student_t,
                      float soft_scale, float *loss, float *dz, int64_t lddz);
 
+/* The Barlow Twins loss of two views' embeddings Za, Zb (n x d, n >= 2),
+ * each batch-normalised per column (biased variance, eps 1e-5):
+ *     C = Za~^T Zb~ / n,  L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2
+ * with dL/dZa, dL/dZb for the non-NULL outputs.  ws may be NULL (then
+ * allocated) or hold distill_barlow_twins_workspace_size bytes. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_barlow_twins_workspace_size(int64_t n, int64_t d, size_t *bytes);
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_barlow_twins_loss_grad(distill_context *ctx, int64_t n, int64_t d, const float *za,
+                               int64_t ldza, const float *zb, int64_t ldzb, float lambda,
+                               float *loss, float *dza, int64_t lddza, float *dzb, int64_t lddzb,
+                               void *ws, size_t ws_bytes);
+
 DISTILL_END_DECLS
 
 #endif /* DISTILL_KERNELS_H */

@@ -17,7 +17,8 @@ static double now(void)
 
 static void help(void)
 {
-    fputs("distill krrst [--data DIR] [--classes 0-4] [--teacher FILE | --teacher-epochs 2]\n"
+    fputs("distill krrst [--data DIR] [--classes 0-4]\n"
+          "  [--teacher FILE | --teacher-kind supervised|barlow --teacher-epochs 2 (10 for barlow)]\n"
           "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
           "  [--flip 0] [--crop 0] [--checkpoint-every 0] [--resume FILE] [--out DIR]\n"
           "  [--seed 0] [--threads 0]\n"
@@ -42,10 +43,18 @@ static distill_status get_teacher(distill_context *ctx, int argc, char **argv, d
         *kind = "file";
         return distill_model_load(ctx, file, teacher);
     }
-    *kind = "supervised";
+    *kind = strcmp(cli_opt(argc, argv, "--teacher-kind", "supervised"), "barlow") == 0 ? "barlow-twins" : "supervised";
     if ((st = cli_convnet(ctx, cli_long(argc, argv, "--k", 128), teacher)) != DISTILL_OK)
         return st;
-    if ((st = distill_train_supervised_teacher(ctx, *teacher, src, cli_long(argc, argv, "--teacher-epochs", 2))) != DISTILL_OK)
+    if (strcmp(*kind, "supervised") == 0)
+        st = distill_train_supervised_teacher(ctx, *teacher, src, cli_long(argc, argv, "--teacher-epochs", 2));
+    else {
+        distill_ssl_options so;
+        distill_ssl_options_init(&so);
+        so.epochs = cli_long(argc, argv, "--teacher-epochs", 10);
+        st = distill_barlow_twins_train(ctx, &so, *teacher, src, NULL);
+    }
+    if (st != DISTILL_OK)
         return st;
     path(p, sizeof p, out, "teacher.dstl");
     return distill_model_save(*teacher, p);
