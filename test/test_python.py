@@ -350,6 +350,33 @@ def test_transfer_protocol(ctx):
     assert distill.finetune(ctx, enc, train, test, finetune_steps=100, finetune_batch=20) >= 0.95
 
 
+def test_barlow_twins(ctx):
+    rng = np.random.default_rng(2)
+    za = rng.standard_normal((16, 5)).astype(np.float32)
+    zb = (za + 0.5 * rng.standard_normal((16, 5))).astype(np.float32)
+
+    def ref(a, b, lam=5e-3):
+        a = (a - a.mean(0)) / np.sqrt(a.var(0) + 1e-5)
+        b = (b - b.mean(0)) / np.sqrt(b.var(0) + 1e-5)
+        c = a.T @ b / len(a)
+        off = c - np.diag(np.diag(c))
+        return np.sum((1 - np.diag(c)) ** 2) + lam * np.sum(off ** 2)
+    loss, dza, dzb = distill.barlow_twins_loss_grad(ctx, za, zb)
+    assert abs(loss - ref(za.astype(np.float64), zb.astype(np.float64))) < 1e-4 * loss
+    h, a = 1e-6, za.astype(np.float64)
+    a[3, 2] += h
+    fp = ref(a, zb.astype(np.float64))
+    a[3, 2] -= 2 * h
+    fd = (fp - ref(a, zb.astype(np.float64))) / (2 * h)
+    assert abs(fd - dza[3, 2]) < 1e-3 * (1 + abs(fd)), (fd, dza[3, 2])
+    real, teacher, feats, _ = _krrst_setup(ctx)
+    enc = distill.Model(ctx, feats, input_shape=(1, 8, 8))
+    kw = dict(batch=30, projector=16, lr=3e-3, lambda_=0.05, augment_noise=0.02, augment_crop_pad=1)
+    first = distill.barlow_twins_train(ctx, enc, real, epochs=1, **kw)
+    later = distill.barlow_twins_train(ctx, enc, real, epochs=60, **kw)
+    assert later < 0.8 * first, (first, later)
+
+
 def main():
     passed = failed = 0
     with distill.Context(seed=7, threads=2) as ctx:

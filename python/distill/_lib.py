@@ -288,3 +288,20 @@ for _struct, _size in ((KrrstOptions, "distill_krrst_options_size"),
                        (TransferOptions, "distill_transfer_options_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library")
+
+
+class SslOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("epochs", c_i64), ("batch", c_i64),
+                ("projector", c_i64), ("lambda_", c_double), ("lr", c_double),
+                ("weight_decay", c_double), ("augment_crop_pad", ctypes.c_int32),
+                ("augment_flip", ctypes.c_int32), ("augment_noise", c_double)]
+
+
+_sig("distill_ssl_options_init", None, ctypes.POINTER(SslOptions))
+_sig("distill_ssl_options_size", c_size)
+_sig("distill_barlow_twins_train", c_int, c_p, ctypes.POINTER(SslOptions), c_p, c_p,
+     ctypes.POINTER(c_float))
+_sig("distill_barlow_twins_loss_grad", c_int, c_p, c_i64, c_i64, *M, *M, c_float,
+     ctypes.POINTER(c_float), *M, *M, c_p, c_size)
+if ctypes.sizeof(SslOptions) != lib.distill_ssl_options_size():
+    raise ImportError("distill: SslOptions does not match the loaded library")

@@ -226,3 +226,16 @@ def kd_loss_grad(ctx, z, labels=None, soft=None, soft_mask=None, lam=0.5, studen
                                        _p(mask), lam, student_t, soft_scale, ctypes.byref(loss),
                                        _p(dz), _ld(dz)))
     return loss.value, dz
+
+
+def barlow_twins_loss_grad(ctx, za, zb, lam=5e-3):
+    """(loss, dL/dZa, dL/dZb) of the Barlow Twins loss of two views."""
+    za = _mat(za, "za")
+    zb = _mat(zb, "zb", za.shape[0], za.shape[1])
+    n, d = za.shape
+    dza, dzb = _out(n, d), _out(n, d)
+    loss = ctypes.c_float()
+    ctx.check(lib.distill_barlow_twins_loss_grad(ctx.handle, n, d, _p(za), d, _p(zb), d, lam,
+                                                 ctypes.byref(loss), _p(dza), d, _p(dzb), d,
+                                                 None, 0))
+    return loss.value, dza, dzb

@@ -188,3 +188,20 @@ def finetune(ctx, encoder, train, test, **options):
 def train_supervised_teacher(ctx, encoder, labelled, epochs=2):
     ctx.check(lib.distill_train_supervised_teacher(ctx.handle, encoder._handle, labelled._handle,
                                                    epochs))
+
+
+def barlow_twins_train(ctx, encoder, images, **options):
+    """Train encoder by Barlow Twins on the image dataset; returns the last
+    epoch's mean loss.  Keywords: fields of distill_ssl_options (`lambda_`
+    for lambda)."""
+    from ._lib import SslOptions
+    o = SslOptions()
+    lib.distill_ssl_options_init(ctypes.byref(o))
+    for key, v in options.items():
+        if not hasattr(o, key) or key == "struct_size":
+            raise TypeError(f"unknown SSL option {key!r}")
+        setattr(o, key, v)
+    loss = ctypes.c_float()
+    ctx.check(lib.distill_barlow_twins_train(ctx.handle, ctypes.byref(o), encoder._handle,
+                                             images._handle, ctypes.byref(loss)))
+    return loss.value
