@@ -1,0 +1,119 @@
+"""Optional: one KRR-ST outer step, libdistill against PyTorch, same run.
+
+The step (docs/krrst.md): features of n = 256 real and m = 100 synthetic
+1x28x28 images through ConvNet-3 32-64-128 with batch norm (eval mode), the
+KRR loss with k = 128 targets, gradients to the images and targets, an
+AdamW update, and the pool update (one full-batch SGD step of the network
+and a linear head, train mode).  Teacher targets are precomputed on both
+sides.  PyTorch gets its best setting: BLIS_ARCH_TYPE=0 (skx kernels for
+its BLAS) and oneDNN convolutions; 2 threads.  The two steps alternate so
+both see the same machine; best and mean of `rounds` each.
+
+Usage: /usr/bin/python3 bench/krrst_torch.py [rounds]; skipped (exit 0)
+without Debian's python3-torch.  The last line is one JSON object."""
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("BLIS_ARCH_TYPE", "0")  # before any BLAS loads
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
+try:
+    import torch
+except ImportError:
+    print(json.dumps({"bench": "krrst_torch", "skipped": "python3-torch is not installed"}))
+    sys.exit(0)
+
+import numpy as np  # noqa: E402
+
+import distill  # noqa: E402
+
+M, N, K, THREADS = 100, 256, 128, 2
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+
+
+def convnet():
+    layers = []
+    for i, c in enumerate((32, 64, 128)):
+        layers += [torch.nn.Conv2d((1, 32, 64)[i], c, 3, padding=1), torch.nn.BatchNorm2d(c),
+                   torch.nn.ReLU(), torch.nn.AvgPool2d(2)]
+    return torch.nn.Sequential(*layers, torch.nn.Flatten())
+
+
+class TorchKrrst:
+    def __init__(self, real, targets):
+        self.real, self.targets = torch.from_numpy(real).view(-1, 1, 28, 28), torch.from_numpy(targets)
+        self.x = self.real[:M].clone().requires_grad_(True)
+        self.y = self.targets[:M].clone().requires_grad_(True)
+        self.opt = torch.optim.AdamW([self.x, self.y], lr=1e-3, weight_decay=0)
+        self.pool = []
+        for _ in range(4):
+            f, h = convnet(), torch.nn.Linear(1152, K)
+            self.pool.append((f, h, torch.optim.SGD(list(f.parameters()) + list(h.parameters()),
+                                                    lr=0.1, momentum=0.9, weight_decay=1e-3)))
+        self.gen = torch.Generator().manual_seed(0)
+
+    def step(self):
+        f, h, popt = self.pool[int(torch.randint(4, (1,), generator=self.gen))]
+        idx = torch.randint(len(self.real), (N,), generator=self.gen)
+        xr, yr = self.real[idx], self.targets[idx]
+        f.eval()
+        with torch.no_grad():
+            fr = torch.cat([f(xr), torch.ones(N, 1)], 1)
+        fs = torch.cat([f(self.x), torch.ones(M, 1)], 1)
+        kss, krs = fs @ fs.T, fr @ fs.T
+        lam = 1e-6 * torch.trace(kss).detach()
+        a = torch.linalg.solve(kss + lam * torch.eye(M), self.y)
+        loss = torch.nn.functional.mse_loss(krs @ a, yr)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        f.train(), h.train()
+        popt.zero_grad()
+        torch.nn.functional.mse_loss(h(f(self.x.detach())), self.y.detach()).backward()
+        popt.step()
+        return loss.item()
+
+
+def main():
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(0)
+    real = rng.random((5000, 784), dtype=np.float32)
+    targets = rng.standard_normal((5000, K)).astype(np.float32) * 0.1
+    ours_t, theirs_t, alone_t = [], [], []
+    theirs = TorchKrrst(real, targets)
+    theirs.step()
+    for _ in range(ROUNDS):  # PyTorch alone first, before libdistill exists
+        t0 = time.perf_counter()
+        theirs.step()
+        alone_t.append(time.perf_counter() - t0)
+    with distill.Context(seed=0, threads=THREADS) as ctx:
+        ds = distill.Dataset.from_numpy(ctx, real)
+        ds.shape = (1, 28, 28)
+        ours = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=4, pool_period=200)
+        ours.step()
+        for _ in range(ROUNDS):
+            for fn, acc in ((ours.step, ours_t), (theirs.step, theirs_t)):
+                t0 = time.perf_counter()
+                fn()
+                acc.append(time.perf_counter() - t0)
+        ours.close()
+    out = {"bench": "krrst_torch", "torch": torch.__version__, "threads": THREADS,
+           "blis_arch_env": os.environ.get("BLIS_ARCH_TYPE"),
+           "step_ms": round(1e3 * float(np.mean(ours_t)), 2),
+           "step_ms_best": round(1e3 * min(ours_t), 2),
+           "torch_step_ms": round(1e3 * float(np.mean(theirs_t)), 2),
+           "torch_step_ms_best": round(1e3 * min(theirs_t), 2),
+           "torch_alone_step_ms": round(1e3 * float(np.mean(alone_t)), 2),
+           "torch_alone_step_ms_best": round(1e3 * min(alone_t), 2)}
+    out["ratio_mean"] = round(out["torch_step_ms"] / out["step_ms"], 2)
+    print(f"KRR-ST outer step (m={M}, n={N}, k={K}, ConvNet-3 + BN, pool update): libdistill "
+          f"{out['step_ms']} ms (best {out['step_ms_best']}), PyTorch {out['torch_step_ms']} ms "
+          f"(best {out['torch_step_ms_best']}; alone {out['torch_alone_step_ms']}, best "
+          f"{out['torch_alone_step_ms_best']}): libdistill {out['ratio_mean']}x as fast")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
