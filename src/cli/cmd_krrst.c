@@ -20,10 +20,12 @@ static void help(void)
     fputs("distill krrst [--data DIR] [--classes 0-4]\n"
           "  [--teacher FILE | --teacher-kind supervised|barlow --teacher-epochs 2 (10 for barlow)]\n"
           "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
-          "  [--flip 0] [--crop 0] [--checkpoint-every 0] [--resume FILE] [--out DIR]\n"
+          "  [--flip 0] [--crop 0] [--checkpoint-every 0] [--export-every 0] [--resume FILE]\n"
+          "  [--out DIR]\n"
           "  [--seed 0] [--threads 0]\n"
           "Writes DIR/teacher.dstl (when trained here), initial.dstl, distilled.dstl,\n"
-          "images.npy, targets.npy, distilled.png, initial.png and checkpoint.dstl.\n", stderr);
+          "images.npy, targets.npy, distilled.png, initial.png and checkpoint.dstl\n"
+          "(and distilled_STEP.dstl every --export-every steps).\n", stderr);
 }
 
 static void path(char *buf, size_t n, const char *dir, const char *name)
@@ -65,36 +67,60 @@ typedef struct summary {
     int64_t steps;
 } summary;
 
+/* The next step at which to stop: a multiple of `every` (0: never), or end. */
+static int64_t next_stop(int64_t done, int64_t every, int64_t end)
+{
+    const int64_t next = every > 0 ? (done / every + 1) * every : end;
+    return next < end ? next : end;
+}
+
+static distill_status snapshot(distill_krrst *s, const char *out, int64_t step, int64_t ck_every,
+                               int64_t ex_every)
+{
+    char p[1024];
+    if (ck_every > 0 && step % ck_every == 0) {
+        path(p, sizeof p, out, "checkpoint.dstl");
+        if (distill_krrst_checkpoint(s, p) != DISTILL_OK)
+            return DISTILL_E_IO;
+    }
+    if (ex_every > 0 && step % ex_every == 0) {
+        char name[64];
+        snprintf(name, sizeof name, "distilled_%lld.dstl", (long long)step);
+        path(p, sizeof p, out, name);
+        if (distill_krrst_save(s, p) != DISTILL_OK)
+            return DISTILL_E_IO;
+    }
+    return DISTILL_OK;
+}
+
 static distill_status distil(distill_context *ctx, int argc, char **argv, distill_krrst *s,
                              const char *out, summary *sum)
 {
     const int64_t steps = cli_long(argc, argv, "--steps", 1000);
-    const int64_t every = cli_long(argc, argv, "--checkpoint-every", 0);
-    const int64_t start = distill_krrst_steps_done(s);
+    const int64_t ck_every = cli_long(argc, argv, "--checkpoint-every", 0);
+    const int64_t ex_every = cli_long(argc, argv, "--export-every", 0);
+    const int64_t start = distill_krrst_steps_done(s), first = start + (steps - start < 20 ? steps - start : 20);
     char p[1024];
     double t0 = now();
-    int64_t done;
-    path(p, sizeof p, out, "checkpoint.dstl");
+    int64_t done = start;
     sum->loss_first = NAN;
-    for (done = start; done < steps;) {
-        const int64_t next = every > 0 && done + every < steps ? done + every : steps;
-        const int64_t first = done + (steps - done < 20 ? steps - done : 20);
-        if (done == start && first < next) { /* the loss at the start, over 20 steps */
-            if (distill_krrst_run(s, first) != DISTILL_OK)
-                return distill_context_last_status(ctx);
-            sum->loss_first = distill_krrst_recent_loss(s);
-            done = first;
-            continue;
-        }
+    while (done < steps) {
+        int64_t next = next_stop(done, ck_every, steps), ex = next_stop(done, ex_every, steps);
+        next = ex < next ? ex : next;
+        if (done < first && first < next)
+            next = first; /* the loss at the start, over 20 steps */
         if (distill_krrst_run(s, next) != DISTILL_OK)
             return distill_context_last_status(ctx);
+        if (done < first && next == first)
+            sum->loss_first = distill_krrst_recent_loss(s);
         done = next;
-        if (every > 0 && distill_krrst_checkpoint(s, p) != DISTILL_OK)
+        if (snapshot(s, out, done, ck_every, ex_every) != DISTILL_OK)
             return distill_context_last_status(ctx);
     }
     sum->steps = done;
     sum->step_ms = done > start ? 1e3 * (now() - t0) / (double)(done - start) : 0;
     sum->loss_last = distill_krrst_recent_loss(s);
+    path(p, sizeof p, out, "checkpoint.dstl");
     return distill_krrst_checkpoint(s, p);
 }
 

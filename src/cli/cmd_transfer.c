@@ -15,11 +15,14 @@ static void help(void)
 {
     fputs("distill transfer [--dir DIR] [--data DIR] [--source-classes 0-4] [--classes 5-9]\n"
           "  [--seeds 3] [--probe-labels 10] [--ft-labels 50] [--pretrain-steps 300]\n"
-          "  [--probe-steps 300] [--finetune-steps 300] [--seed 0] [--threads 0]\n"
-          "Reads DIR/teacher.dstl, initial.dstl and distilled.dstl (from distill krrst).\n", stderr);
+          "  [--probe-steps 300] [--finetune-steps 300 (0: no fine-tuning)] [--arms A,A0,B,C]\n"
+          "  [--set FILE] [--seed 0] [--threads 0]\n"
+          "Reads DIR/teacher.dstl, initial.dstl and distilled.dstl (from distill krrst);\n"
+          "--set evaluates another distilled set as arm A.\n", stderr);
 }
 
 typedef struct arms {
+    int want[N_ARMS];
     distill_dataset *set[N_ARMS]; /* C: NULL */
     distill_dataset *target_train, *probe_train, *ft_train, *test;
     double lp[N_ARMS][64], ft[N_ARMS][64];
@@ -58,7 +61,8 @@ static distill_status one(distill_context *ctx, const distill_transfer_options *
         st = distill_pretrain(ctx, o, enc, a->set[arm]);
     if (st == DISTILL_OK)
         st = distill_linear_probe(ctx, o, enc, a->probe_train, a->test, &a->lp[arm][seed]);
-    if (st == DISTILL_OK)
+    a->ft[arm][seed] = NAN;
+    if (st == DISTILL_OK && o->finetune_steps > 0)
         st = distill_finetune(ctx, o, enc, a->ft_train, a->test, &a->ft[arm][seed]);
     distill_model_destroy(enc);
     return st;
@@ -76,29 +80,40 @@ static void stats(const double *v, int n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
 }
 
-static void report(const arms *a, int seeds, long probe_labels, long ft_labels, int64_t m)
+static void print_table(const arms *a, int seeds, long probe_labels, long ft_labels)
 {
-    double mean, sd;
+    static const char *const what[N_ARMS] = {"distilled set", "its initial real subset",
+                                             "other real images + teacher", "none"};
     int arm;
     fprintf(stderr, "\narm  pre-training data                 lp%ld (%d seeds)     ft%ld\n", probe_labels,
             seeds, ft_labels);
     for (arm = 0; arm < N_ARMS; arm++) {
-        static const char *const what[N_ARMS] = {"distilled set", "its initial real subset",
-                                                 "other real images + teacher", "none"};
-        double fm, fs;
-        stats(a->lp[arm], seeds, &mean, &sd);
+        double lm, ls, fm, fs;
+        if (!a->want[arm])
+            continue;
+        stats(a->lp[arm], seeds, &lm, &ls);
         stats(a->ft[arm], seeds, &fm, &fs);
         fprintf(stderr, "%-4s %-32s %6.2f +- %4.2f    %6.2f +- %4.2f\n", arm_name[arm], what[arm],
-                100 * mean, 100 * sd, 100 * fm, 100 * fs);
+                100 * lm, 100 * ls, 100 * fm, 100 * fs);
     }
+}
+
+static void report(const arms *a, int seeds, long probe_labels, long ft_labels, int64_t m)
+{
+    double mean, sd;
+    int arm;
+    print_table(a, seeds, probe_labels, ft_labels);
     printf("{\"command\":\"transfer\",\"ok\":true,\"m\":%lld,\"seeds\":%d", (long long)m, seeds);
     for (arm = 0; arm < N_ARMS; arm++) {
+        if (!a->want[arm])
+            continue;
         stats(a->lp[arm], seeds, &mean, &sd);
         printf(",\"lp%ld_%s\":%.4f,\"lp%ld_%s_std\":%.4f", probe_labels, arm_name[arm], mean,
                probe_labels, arm_name[arm], sd);
         stats(a->ft[arm], seeds, &mean, &sd);
-        printf(",\"ft%ld_%s\":%.4f,\"ft%ld_%s_std\":%.4f", ft_labels, arm_name[arm], mean, ft_labels,
-               arm_name[arm], sd);
+        if (mean == mean) /* no NaN in JSON: fine-tuning may be off */
+            printf(",\"ft%ld_%s\":%.4f,\"ft%ld_%s_std\":%.4f", ft_labels, arm_name[arm], mean,
+                   ft_labels, arm_name[arm], sd);
     }
     printf("}\n");
 }
@@ -122,6 +137,8 @@ static int run(distill_context *ctx, int argc, char **argv, arms *a)
             cli_per_class(ctx, a->target_train, fl, (uint64_t)seed, &a->ft_train) != DISTILL_OK)
             return cli_fail(ctx, "transfer", "labelled subsets");
         for (arm = 0; arm < N_ARMS; arm++) {
+            if (!a->want[arm])
+                continue;
             if (one(ctx, &o, a, arm, seed) != DISTILL_OK)
                 return cli_fail(ctx, "transfer", arm_name[arm]);
             fprintf(stderr, "seed %d arm %-2s: linear probe %.2f%%, fine-tuning %.2f%%\n", seed,
@@ -146,6 +163,8 @@ static distill_status load(distill_context *ctx, int argc, char **argv, arms *a,
     if ((st = distill_model_load(ctx, p, teacher)) != DISTILL_OK)
         return st;
     snprintf(p, sizeof p, "%s/distilled.dstl", dir);
+    if (cli_opt(argc, argv, "--set", NULL))
+        snprintf(p, sizeof p, "%s", cli_opt(argc, argv, "--set", NULL));
     if ((st = distill_distilled_load(ctx, p, &a->set[ARM_A])) != DISTILL_OK)
         return st;
     snprintf(p, sizeof p, "%s/initial.dstl", dir);
@@ -178,6 +197,16 @@ int cmd_transfer(int argc, char **argv)
     if (!(a = calloc(1, sizeof *a))) {
         distill_context_destroy(ctx);
         return cli_fail(NULL, "transfer", "out of memory");
+    }
+    {
+        const char *want = cli_opt(argc, argv, "--arms", "A,A0,B,C");
+        char buf[64];
+        snprintf(buf, sizeof buf, ",%s,", want);
+        for (i = 0; i < N_ARMS; i++) {
+            char key[8];
+            snprintf(key, sizeof key, ",%s,", arm_name[i]);
+            a->want[i] = strstr(buf, key) != NULL;
+        }
     }
     if (load(ctx, argc, argv, a, &teacher) != DISTILL_OK)
         rc = cli_fail(ctx, "transfer", "loading the teacher, the sets or the data (run distill krrst first)");
