@@ -147,8 +147,10 @@ test-examples: $(EXAMPLES)
 test-python: $(SHARED)
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) test/test_python.py
 
-bench: deps $(BENCHES)
+bench: deps $(BENCHES) $(CLI_BIN)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@echo "== bench/bench_krrst (about 40 minutes)"; $(PYTHON) bench/bench_krrst
+	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/krrst_torch.py
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/compare_torch.py
 
 # The main job (docs/krrst.md): a supervised teacher on Fashion-MNIST

@@ -41,9 +41,12 @@ static distill_status get_teacher(distill_context *ctx, int argc, char **argv, d
     const char *file = cli_opt(argc, argv, "--teacher", NULL);
     char p[1024];
     distill_status st;
-    if (file) {
+    path(p, sizeof p, out, "teacher.dstl");
+    if (file) { /* kept beside the results, so the directory is complete */
         *kind = "file";
-        return distill_model_load(ctx, file, teacher);
+        if ((st = distill_model_load(ctx, file, teacher)) != DISTILL_OK)
+            return st;
+        return strcmp(file, p) == 0 ? DISTILL_OK : distill_model_save(*teacher, p);
     }
     *kind = strcmp(cli_opt(argc, argv, "--teacher-kind", "supervised"), "barlow") == 0 ? "barlow-twins" : "supervised";
     if ((st = cli_convnet(ctx, cli_long(argc, argv, "--k", 128), teacher)) != DISTILL_OK)
@@ -58,7 +61,6 @@ static distill_status get_teacher(distill_context *ctx, int argc, char **argv, d
     }
     if (st != DISTILL_OK)
         return st;
-    path(p, sizeof p, out, "teacher.dstl");
     return distill_model_save(*teacher, p);
 }
 
