@@ -48,7 +48,7 @@ BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 CLI_BIN  := $(BUILD)/bin/distill
 
-.PHONY: all static shared check test-c test-fuzz fuzz test-python test-examples test-abi test-install bench demo \
+.PHONY: all static shared check test-c test-fuzz fuzz test-python test-examples test-abi test-install test-cli bench demo \
         install uninstall clean abi-check abi-baseline deps
 all: static shared $(CLI_BIN)
 
@@ -121,13 +121,16 @@ endif
 
 # Installing and ABI comparison concern the release build only.
 ifeq ($(SANITIZE),1)
-CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python
+CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python test-cli
 else
-CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python test-install abi-check
+CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python test-cli test-install abi-check
 endif
 
 check: deps all $(CHECK_GROUPS)
 	@echo "make check: all test groups passed ($(CHECK_GROUPS))"
+
+test-cli: $(CLI_BIN)
+	@sh scripts/test-cli.sh $(CLI_BIN) $(BUILD)/cli-test
 
 test-install: all
 	@MAKE="$(MAKE) --no-print-directory" sh scripts/test-install.sh

@@ -28,6 +28,8 @@ distill_status cli_load_idx(distill_context *ctx, const char *dir, int train, co
 /* `per_class` random images of each class (by seed), as a view. */
 distill_status cli_per_class(distill_context *ctx, distill_dataset *ds, int64_t per_class,
                              uint64_t seed, distill_dataset **out);
+/* Keep only the first `limit` images of *ds (limit <= 0: all). */
+distill_status cli_limit(distill_dataset **ds, int64_t limit);
 /* ConvNet-3 (32-64-128, batch norm) to features; with `embed` > 0 a dense
  * layer to that size follows (the teacher's representation). */
 distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **out);

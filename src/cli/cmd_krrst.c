@@ -21,7 +21,7 @@ static void help(void)
           "  [--teacher FILE | --teacher-kind supervised|barlow --teacher-epochs 2 (10 for barlow)]\n"
           "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
           "  [--flip 0] [--crop 0] [--checkpoint-every 0] [--export-every 0] [--resume FILE]\n"
-          "  [--out DIR]\n"
+          "  [--limit N (first N source images)] [--out DIR]\n"
           "  [--seed 0] [--threads 0]\n"
           "Writes DIR/teacher.dstl (when trained here), initial.dstl, distilled.dstl,\n"
           "images.npy, targets.npy, distilled.png, initial.png and checkpoint.dstl\n"
@@ -203,7 +203,8 @@ int cmd_krrst(int argc, char **argv)
     if (!(ctx = cli_context(argc, argv)))
         return cli_fail(NULL, "krrst", "context");
     if (cli_load_idx(ctx, data, 1, classes, nc, &src) != DISTILL_OK ||
-        cli_load_idx(ctx, data, 0, classes, nc, &held) != DISTILL_OK)
+        cli_load_idx(ctx, data, 0, classes, nc, &held) != DISTILL_OK ||
+        cli_limit(&src, cli_long(argc, argv, "--limit", 0)) != DISTILL_OK)
         rc = cli_fail(ctx, "krrst", "data");
     else
         rc = run(ctx, argc, argv, src, held);

@@ -16,7 +16,7 @@ static void help(void)
     fputs("distill transfer [--dir DIR] [--data DIR] [--source-classes 0-4] [--classes 5-9]\n"
           "  [--seeds 3] [--probe-labels 10] [--ft-labels 50] [--pretrain-steps 300]\n"
           "  [--probe-steps 300] [--finetune-steps 300 (0: no fine-tuning)] [--arms A,A0,B,C]\n"
-          "  [--set FILE] [--seed 0] [--threads 0]\n"
+          "  [--set FILE] [--test-limit N] [--seed 0] [--threads 0]\n"
           "Reads DIR/teacher.dstl, initial.dstl and distilled.dstl (from distill krrst);\n"
           "--set evaluates another distilled set as arm A.\n", stderr);
 }
@@ -178,6 +178,8 @@ static distill_status load(distill_context *ctx, int argc, char **argv, arms *a,
         st = cli_load_idx(ctx, data, 1, tgt_c, nt, &a->target_train);
     if (st == DISTILL_OK)
         st = cli_load_idx(ctx, data, 0, tgt_c, nt, &a->test);
+    if (st == DISTILL_OK)
+        st = cli_limit(&a->test, cli_long(argc, argv, "--test-limit", 0));
     return st;
 }
 

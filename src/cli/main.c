@@ -128,6 +128,26 @@ distill_status cli_per_class(distill_context *ctx, distill_dataset *ds, int64_t 
     return st;
 }
 
+distill_status cli_limit(distill_dataset **ds, int64_t limit)
+{
+    distill_dataset *view;
+    int64_t i, *idx;
+    distill_status st;
+    if (limit <= 0 || limit >= distill_dataset_count(*ds))
+        return DISTILL_OK;
+    if (!(idx = malloc(sizeof(int64_t) * (size_t)limit)))
+        return DISTILL_E_NOMEM;
+    for (i = 0; i < limit; i++)
+        idx[i] = i;
+    st = distill_dataset_subset(*ds, idx, limit, &view);
+    free(idx);
+    if (st == DISTILL_OK) {
+        distill_dataset_destroy(*ds);
+        *ds = view;
+    }
+    return st;
+}
+
 distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **out)
 {
     distill_layer_spec l[14];

@@ -1,0 +1,31 @@
+#!/bin/sh
+# The distill program end to end on a small slice of Fashion-MNIST: every
+# subcommand's last stdout line is JSON with "ok":true, the files appear,
+# and bad input gives "ok":false and a non-zero exit.
+set -e
+BIN=$1
+DIR=${2:-build/cli-test}
+rm -rf "$DIR"
+last() { tail -n 1 "$1"; }
+"$BIN" krrst --limit 600 --teacher-epochs 1 --m 8 --n 32 --steps 6 --pool 2 --period 3 \
+    --export-every 3 --out "$DIR" --threads 2 > "$DIR.krrst.out" 2> /dev/null
+last "$DIR.krrst.out" | grep -q '"command":"krrst","ok":true' || { cat "$DIR.krrst.out"; exit 1; }
+for f in teacher.dstl initial.dstl distilled.dstl distilled_3.dstl distilled_6.dstl images.npy \
+         targets.npy distilled.png initial.png checkpoint.dstl; do
+    test -s "$DIR/$f" || { echo "test-cli: $DIR/$f missing"; exit 1; }
+done
+"$BIN" transfer --dir "$DIR" --seeds 2 --pretrain-steps 3 --probe-steps 20 --finetune-steps 3 \
+    --test-limit 300 --threads 2 > "$DIR.transfer.out" 2> /dev/null
+last "$DIR.transfer.out" | grep -q '"command":"transfer","ok":true.*"lp10_C"' || { cat "$DIR.transfer.out"; exit 1; }
+# resuming from the checkpoint continues to the new step count
+"$BIN" krrst --limit 600 --teacher "$DIR/teacher.dstl" --m 8 --n 32 --steps 8 --pool 2 --period 3 \
+    --resume "$DIR/checkpoint.dstl" --out "$DIR" --threads 2 > "$DIR.resume.out" 2> /dev/null
+last "$DIR.resume.out" | grep -q '"ok":true,"teacher":"file","m":8,"steps":8' || { cat "$DIR.resume.out"; exit 1; }
+# failures: JSON with ok false, non-zero exit
+if "$BIN" krrst --data /nonexistent --out "$DIR/x" > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
+last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
+if "$BIN" transfer --dir /nonexistent > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
+last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
+if "$BIN" nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
+last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
+echo "test-cli: distill krrst, transfer, resume and failures behave"
