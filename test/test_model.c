@@ -273,6 +273,11 @@ START_TEST(layer_gradients_match_finite_differences)
         ck_assert_msg(rel_err_fd(distill_model_grads(m), gp, np) < 1e-3, "%s (%s): dparams rel err %g",
                       lc->name, train ? "train" : "eval", rel_err_fd(distill_model_grads(m), gp, np));
     }
+    /* the input gradient alone (layers may take a shorter path without parameters) */
+    memset(dx, 0, sizeof(float) * BATCH * din);
+    ck_assert_status(distill_model_backward(m, r, dout, dx, din, 0), DISTILL_OK);
+    ck_assert_msg(rel_err_fd(dx, gx, BATCH * din) < 1e-3, "%s (%s): input-only dx rel err %g", lc->name,
+                  train ? "train" : "eval", rel_err_fd(dx, gx, BATCH * din));
     free(x), free(y), free(r), free(dx), free(xd), free(pd), free(bd), free(rd), free(yref), free(gx), free(gp);
     distill_model_destroy(m);
     distill_context_destroy(ctx);

@@ -82,6 +82,22 @@ static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float
                    bn_fwd_channels(e->train, l, p, buf, n, x, y, cache, lo, hi));
 }
 
+/* Eval mode without parameter gradients: batch norm is a fixed affine map
+ * per channel, so dx = gamma invstd dy and no statistics are needed. */
+static void bn_bwd_eval_input(const nn_layer *l, const float *p, const float *buf, int64_t n,
+                              const float *dy, float *dx, int64_t c)
+{
+    const int64_t C = l->in_c, hw = l->in_h * l->in_w;
+    const float a = p[c] / sqrtf(buf[C + c] + eps_of(l));
+    int64_t i, j;
+    for (i = 0; i < n; i++) {
+        const float *gi = dy + nn_plane(l->cf_in, n, C, i, c, hw);
+        float *di = dx + nn_plane(l->cf_in, n, C, i, c, hw);
+        for (j = 0; j < hw; j++)
+            di[j] = a * gi[j];
+    }
+}
+
 static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const float *buf,
                             int64_t n, const float *x, const float *dy, float *dx, float *dp,
                             const float *cache, int64_t lo, int64_t hi)
@@ -93,6 +109,11 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
         const float mean = train ? cache[c] : buf[c];
         const float invstd = train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
         double sdy = 0.0, sdyx = 0.0;
+        if (!train && !dp) {
+            if (dx)
+                bn_bwd_eval_input(l, p, buf, n, dy, dx, c);
+            continue;
+        }
         for (i = 0; i < n; i++) {
             const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = dy + nn_plane(l->cf_in, n, C, i, c, hw);
             float ps = 0.0f, psx = 0.0f;
@@ -104,12 +125,16 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
             dp[c] += (float)sdyx, dp[C + c] += (float)sdy;
         if (!dx)
             continue;
+        if (!train) {
+            bn_bwd_eval_input(l, p, buf, n, dy, dx, c);
+            continue;
+        }
         {
             /* dx = a dy + b (x - mean) + c0 per channel */
             const double cnt = (double)count;
             const float a = p[c] * invstd;
-            const float b = train ? (float)(-p[c] * invstd * invstd * sdyx / cnt) : 0.0f;
-            const float c0 = train ? (float)(-p[c] * invstd * sdy / cnt) : 0.0f;
+            const float b = (float)(-p[c] * invstd * invstd * sdyx / cnt);
+            const float c0 = (float)(-p[c] * invstd * sdy / cnt);
             for (i = 0; i < n; i++) {
                 const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = dy + nn_plane(l->cf_in, n, C, i, c, hw);
                 float *di = dx + nn_plane(l->cf_in, n, C, i, c, hw);
