@@ -98,12 +98,8 @@ int main(int argc, char **argv)
         return 1;
     printf("libdistill %s, BLIS '%s', %d threads\n", distill_version_string(),
            distill_context_blis_arch(ctx), threads);
-    for (i = 0; i < 3; i++) {
-        layer(&conv[3 * i], DISTILL_LAYER_CONV2D, 32 << i, 3);
-        layer(&conv[3 * i + 1], DISTILL_LAYER_RELU, 0, 0);
-        layer(&conv[3 * i + 2], DISTILL_LAYER_AVGPOOL, 0, 2);
-    }
-    layer(&conv[9], DISTILL_LAYER_FLATTEN, 0, 0);
+    if (distill_convnet_layers(3, 32, 0, conv, 10) != 10)
+        die(ctx, "ConvNet spec");
     conv_ips = images_per_second(ctx, conv, 10, 1, 28, 28, 256, 12);
     printf("ConvNet-3 32-64-128 + avg-pool, 1x28x28, batch 256, forward+backward: %.0f img/s\n", conv_ips);
     layer(&mlp[0], DISTILL_LAYER_DENSE, 512, 0), layer(&mlp[1], DISTILL_LAYER_RELU, 0, 0);

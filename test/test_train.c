@@ -129,17 +129,10 @@ END_TEST
  * avgpool 2] x 3 (32, 64, 128), flatten, dense 10: 14 layers. */
 static void convnet3(distill_layer_spec *l)
 {
-    const int64_t widths[3] = {32, 64, 128};
-    int i;
-    for (i = 0; i < 3; i++) {
-        distill_layer_spec_init(&l[4 * i], DISTILL_LAYER_CONV2D);
-        l[4 * i].units = widths[i], l[4 * i].kernel = 3, l[4 * i].padding = 1;
-        distill_layer_spec_init(&l[4 * i + 1], DISTILL_LAYER_BATCHNORM);
-        distill_layer_spec_init(&l[4 * i + 2], DISTILL_LAYER_RELU);
-        distill_layer_spec_init(&l[4 * i + 3], DISTILL_LAYER_AVGPOOL);
-        l[4 * i + 3].kernel = 2;
-    }
-    distill_layer_spec_init(&l[12], DISTILL_LAYER_FLATTEN);
+    ck_assert_int_eq(distill_convnet_layers(3, 32, 1, l, 12), 0); /* no room */
+    ck_assert_int_eq(distill_convnet_layers(3, 32, 1, l, 14), 13);
+    ck_assert_int_eq(l[4].units, 64);
+    ck_assert_int_eq(l[11].kind, DISTILL_LAYER_AVGPOOL);
     distill_layer_spec_init(&l[13], DISTILL_LAYER_DENSE);
     l[13].units = 10;
 }

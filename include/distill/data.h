@@ -101,6 +101,10 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_dataset_get(distill_dataset *ds, const int64_t *idx, int64_t n, float *x, int64_t ldx,
                     float *y, int64_t ldy);
 
+/* Copy the samples [start, start + n) (n >= 1) into x and y (may be NULL). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_dataset_get_range(distill_dataset *ds, int64_t start, int64_t n, float *x, int64_t ldx,
+                          float *y, int64_t ldy);
 /* Mini-batch `batch` (0-based) of epoch `epoch` under a shuffle that is a
  * pure function of (context seed, dataset stream, epoch).  Batches cover
  * the epoch in order; the last may be short (*n_out < batch_size), and

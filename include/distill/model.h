@@ -71,6 +71,14 @@ typedef struct distill_layer_spec {
 /* Fill one descriptor with defaults for `kind`. */
 DISTILL_API void distill_layer_spec_init(distill_layer_spec *spec, int32_t kind);
 
+/* The ConvNet of the dataset-distillation literature: `blocks` x (conv 3x3
+ * pad 1 with width << i channels, batch norm if `batchnorm`, ReLU, 2x2
+ * average pool), then flatten.  Writes the descriptors into out (room for
+ * `cap`) and returns how many (4 or 3 per block, plus 1); 0 if out is NULL,
+ * cap is too small, blocks < 1 or width < 1. */
+DISTILL_API int64_t distill_convnet_layers(int64_t blocks, int64_t width, int batchnorm,
+                                           distill_layer_spec *out, int64_t cap);
+
 typedef struct distill_model_options {
     uint32_t struct_size;   /* sizeof(distill_model_options) */
     uint32_t flags;         /* reserved, 0 */

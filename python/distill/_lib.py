@@ -305,3 +305,4 @@ _sig("distill_barlow_twins_loss_grad", c_int, c_p, c_i64, c_i64, *M, *M, c_float
      ctypes.POINTER(c_float), *M, *M, c_p, c_size)
 if ctypes.sizeof(SslOptions) != lib.distill_ssl_options_size():
     raise ImportError("distill: SslOptions does not match the loaded library")
+_sig("distill_convnet_layers", c_i64, c_i64, c_i64, c_int, ctypes.POINTER(LayerSpec), c_i64)

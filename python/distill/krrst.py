@@ -22,13 +22,8 @@ class Krrst(Handle):
 
     def __init__(self, ctx, real, teacher, features=None, **options):
         self.ctx, self._keep = ctx, [real]
-        o = KrrstOptions()
-        lib.distill_krrst_options_init(ctypes.byref(o))
-        for key, v in options.items():
-            if not hasattr(o, key) or key in ("struct_size", "teacher", "teacher_fn",
-                                              "teacher_targets", "features"):
-                raise TypeError(f"unknown KRR-ST option {key!r}")
-            setattr(o, key, v)
+        o = _options(KrrstOptions, lib.distill_krrst_options_init, "KRR-ST", options,
+                     ("teacher", "teacher_fn", "teacher_targets", "features"))
         if features is not None:
             specs = (LayerSpec * len(features))(*[_spec(f) for f in features])
             o.features, o.n_features = specs, len(features)
@@ -155,14 +150,19 @@ def png_save_grid(ctx, path, images, shape, cols=0):
     ctx.check(lib.distill_png_save_grid(ctx.handle, path.encode(), x.shape[0], c, h, w, _p(x), cols))
 
 
-def _transfer_options(**overrides):
-    o = TransferOptions()
-    lib.distill_transfer_options_init(ctypes.byref(o))
+def _options(struct, init, what, overrides, reserved=()):
+    """An options struct filled by the library's init, then the overrides."""
+    o = struct()
+    init(ctypes.byref(o))
     for key, v in overrides.items():
-        if not hasattr(o, key) or key == "struct_size":
-            raise TypeError(f"unknown transfer option {key!r}")
+        if not hasattr(o, key) or key == "struct_size" or key in reserved:
+            raise TypeError(f"unknown {what} option {key!r}")
         setattr(o, key, v)
     return o
+
+
+def _transfer_options(**overrides):
+    return _options(TransferOptions, lib.distill_transfer_options_init, "transfer", overrides)
 
 
 def pretrain(ctx, encoder, dataset, **options):
@@ -195,12 +195,7 @@ def barlow_twins_train(ctx, encoder, images, **options):
     epoch's mean loss.  Keywords: fields of distill_ssl_options (`lambda_`
     for lambda)."""
     from ._lib import SslOptions
-    o = SslOptions()
-    lib.distill_ssl_options_init(ctypes.byref(o))
-    for key, v in options.items():
-        if not hasattr(o, key) or key == "struct_size":
-            raise TypeError(f"unknown SSL option {key!r}")
-        setattr(o, key, v)
+    o = _options(SslOptions, lib.distill_ssl_options_init, "SSL", options)
     loss = ctypes.c_float()
     ctx.check(lib.distill_barlow_twins_train(ctx.handle, ctypes.byref(o), encoder._handle,
                                              images._handle, ctypes.byref(loss)))

@@ -152,20 +152,13 @@ distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **
 {
     distill_layer_spec l[14];
     distill_model_options mo;
-    int i;
-    for (i = 0; i < 3; i++) {
-        distill_layer_spec_init(&l[4 * i], DISTILL_LAYER_CONV2D);
-        l[4 * i].units = 32 << i, l[4 * i].kernel = 3, l[4 * i].padding = 1;
-        distill_layer_spec_init(&l[4 * i + 1], DISTILL_LAYER_BATCHNORM);
-        distill_layer_spec_init(&l[4 * i + 2], DISTILL_LAYER_RELU);
-        distill_layer_spec_init(&l[4 * i + 3], DISTILL_LAYER_AVGPOOL);
-        l[4 * i + 3].kernel = 2;
+    int64_t n = distill_convnet_layers(3, 32, 1, l, 14);
+    if (embed > 0) {
+        distill_layer_spec_init(&l[n], DISTILL_LAYER_DENSE);
+        l[n++].units = embed;
     }
-    distill_layer_spec_init(&l[12], DISTILL_LAYER_FLATTEN);
-    distill_layer_spec_init(&l[13], DISTILL_LAYER_DENSE);
-    l[13].units = embed;
     distill_model_options_init(&mo);
-    mo.in_c = 1, mo.in_h = 28, mo.in_w = 28, mo.layers = l, mo.n_layers = embed > 0 ? 14 : 13;
+    mo.in_c = 1, mo.in_h = 28, mo.in_w = 28, mo.layers = l, mo.n_layers = n;
     return distill_model_create(ctx, &mo, out);
 }
 

@@ -315,3 +315,23 @@ distill_status distill_dataset_subset_classes(const distill_dataset *ds, const i
     distill__free(ctx, idx), distill__free(ctx, row);
     return st;
 }
+
+distill_status distill_dataset_get_range(distill_dataset *ds, int64_t start, int64_t n, float *x,
+                                         int64_t ldx, float *y, int64_t ldy)
+{
+    int64_t i, *idx;
+    distill_status st;
+    if (!ds)
+        return DISTILL_E_INVAL;
+    if (n < 1 || start < 0 || start > ds->n - n)
+        return distill__fail(ds->ctx, DISTILL_E_INVAL, "distill_dataset_get_range: [%lld, %lld + %lld) "
+                             "is not inside the %lld samples", (long long)start, (long long)start,
+                             (long long)n, (long long)ds->n);
+    if (!(idx = distill__alloc(ds->ctx, sizeof(int64_t) * (size_t)n)))
+        return distill__fail(ds->ctx, DISTILL_E_NOMEM, "distill_dataset_get_range: out of memory");
+    for (i = 0; i < n; i++)
+        idx[i] = start + i;
+    st = distill_dataset_get(ds, idx, n, x, ldx, y, ldy);
+    distill__free(ds->ctx, idx);
+    return st;
+}

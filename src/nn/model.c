@@ -339,3 +339,24 @@ distill_status distill_model_layer_params(const distill_model *m, int64_t layer,
     *count = m->layers[layer].p_count;
     return DISTILL_OK;
 }
+
+int64_t distill_convnet_layers(int64_t blocks, int64_t width, int batchnorm, distill_layer_spec *out,
+                               int64_t cap)
+{
+    const int64_t per = batchnorm ? 4 : 3;
+    int64_t i, k = 0;
+    if (!out || blocks < 1 || blocks > 16 || width < 1 || width > ((int64_t)1 << 20) || cap < per * blocks + 1)
+        return 0;
+    for (i = 0; i < blocks; i++) {
+        distill_layer_spec_init(&out[k], DISTILL_LAYER_CONV2D);
+        out[k].units = width << i, out[k].kernel = 3, out[k].padding = 1;
+        k++;
+        if (batchnorm)
+            distill_layer_spec_init(&out[k++], DISTILL_LAYER_BATCHNORM);
+        distill_layer_spec_init(&out[k++], DISTILL_LAYER_RELU);
+        distill_layer_spec_init(&out[k], DISTILL_LAYER_AVGPOOL);
+        out[k++].kernel = 2;
+    }
+    distill_layer_spec_init(&out[k++], DISTILL_LAYER_FLATTEN);
+    return k;
+}

@@ -35,23 +35,12 @@ uint64_t distill__krrst_stream(uint64_t base, uint64_t purpose, uint64_t a, uint
     return (z ^ (z >> 31)) | (1ull << 63);
 }
 
-/* ConvNet-3: (conv3x3 pad 1, batch norm, ReLU, 2x2 average pool) x 3, flatten. */
+/* ConvNet-3 32-64-128 with batch norm (the paper's feature extractor). */
 static distill_status default_spec(distill_krrst *s)
 {
-    int64_t i;
-    s->n_spec = 13;
-    if (!(s->spec = distill__alloc(s->ctx, sizeof(distill_layer_spec) * (size_t)s->n_spec)))
+    if (!(s->spec = distill__alloc(s->ctx, sizeof(distill_layer_spec) * 13)))
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
-    for (i = 0; i < 3; i++) {
-        distill_layer_spec *l = s->spec + 4 * i;
-        distill_layer_spec_init(&l[0], DISTILL_LAYER_CONV2D);
-        l[0].units = 32 << i, l[0].kernel = 3, l[0].padding = 1;
-        distill_layer_spec_init(&l[1], DISTILL_LAYER_BATCHNORM);
-        distill_layer_spec_init(&l[2], DISTILL_LAYER_RELU);
-        distill_layer_spec_init(&l[3], DISTILL_LAYER_AVGPOOL);
-        l[3].kernel = 2;
-    }
-    distill_layer_spec_init(&s->spec[12], DISTILL_LAYER_FLATTEN);
+    s->n_spec = distill_convnet_layers(3, 32, 1, s->spec, 13);
     return DISTILL_OK;
 }
 

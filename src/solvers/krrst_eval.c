@@ -10,7 +10,6 @@
 #define HELDOUT_BASE 0x4b52525354ull
 
 typedef struct heldout_buf {
-    int64_t *idx;
     float *xh, *yh, *fh, *fs;
     void *ws;
     size_t ws_bytes;
@@ -18,7 +17,7 @@ typedef struct heldout_buf {
 
 static void buf_free(distill_context *ctx, heldout_buf *b)
 {
-    distill__free(ctx, b->idx), distill__free(ctx, b->xh), distill__free(ctx, b->yh);
+    distill__free(ctx, b->xh), distill__free(ctx, b->yh);
     distill__free(ctx, b->fh), distill__free(ctx, b->fs), distill__free(ctx, b->ws);
 }
 
@@ -27,13 +26,12 @@ static distill_status buf_alloc(distill_krrst *s, const distill_krr_options *ko,
     const int64_t m = s->o.m;
     memset(b, 0, sizeof *b);
     DISTILL__TRY(distill_krrst_loss_grad_workspace_size(ko, m, n, s->d, s->k, &b->ws_bytes));
-    b->idx = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)n);
     b->xh = distill__alloc(s->ctx, sizeof(float) * (size_t)(n * s->dim));
     b->yh = distill__alloc(s->ctx, sizeof(float) * (size_t)(n * s->k));
     b->fh = distill__alloc(s->ctx, sizeof(float) * (size_t)(n * s->d));
     b->fs = distill__alloc(s->ctx, sizeof(float) * (size_t)(m * s->d));
     b->ws = distill__alloc(s->ctx, b->ws_bytes);
-    if (!b->idx || !b->xh || !b->yh || !b->fh || !b->fs || !b->ws)
+    if (!b->xh || !b->yh || !b->fh || !b->fs || !b->ws)
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "distill_krrst_heldout_error: out of memory");
     return DISTILL_OK;
 }
@@ -73,10 +71,8 @@ distill_status distill_krrst_heldout_error(distill_krrst *s, const float *x, con
     distill_krr_options_init(&ko);
     ko.ridge = s->o.ridge;
     st = buf_alloc(s, &ko, n, &b);
-    for (i = 0; st == DISTILL_OK && i < n; i++)
-        b.idx[i] = i;
     if (st == DISTILL_OK)
-        st = distill_dataset_get(heldout, b.idx, n, b.xh, s->dim, NULL, 0);
+        st = distill_dataset_get_range(heldout, 0, n, b.xh, s->dim, NULL, 0);
     if (st == DISTILL_OK)
         st = distill__teacher_embed(&s->teacher, n, b.xh, s->dim, NULL, b.yh, s->k);
     for (i = 0; st == DISTILL_OK && i < nets; i++) {

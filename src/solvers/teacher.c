@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../core/check.h"
+#include "chunks.h"
 #include "teacher.h"
 
 distill_status distill__teacher_init(distill_context *ctx, const char *fn_name,
@@ -71,34 +72,26 @@ distill_status distill__teacher_embed(distill__teacher *t, int64_t n, const floa
                          "real set's images");
 }
 
+static distill_status cache_chunk(void *user, int64_t i0, int64_t n, const float *x, const float *y)
+{
+    distill__teacher *t = user;
+    (void)y;
+    DISTILL__TRY(distill__teacher_embed(t, n, x, t->dim, NULL, t->targets + i0 * t->k, t->k));
+    return distill__progress(t->ctx, "teacher targets", i0 + n, t->rows);
+}
+
 distill_status distill__teacher_cache(distill__teacher *t, distill_dataset *ds)
 {
-    const int64_t N = distill_dataset_count(ds), dim = distill_dataset_x_dim(ds), batch = 256;
-    int64_t i0, i, *idx = distill__alloc(t->ctx, sizeof(int64_t) * (size_t)batch);
-    float *x = distill__alloc(t->ctx, sizeof(float) * (size_t)(batch * dim));
-    distill_status st = DISTILL_OK;
+    distill_status st;
     if (t->targets)
-        goto done;
-    t->targets = distill__alloc(t->ctx, sizeof(float) * (size_t)(N * t->k));
-    if (!idx || !x || !t->targets) {
+        return DISTILL_OK;
+    t->rows = distill_dataset_count(ds), t->dim = distill_dataset_x_dim(ds);
+    if (!(t->targets = distill__alloc(t->ctx, sizeof(float) * (size_t)(t->rows * t->k))))
         st = distill__fail(t->ctx, DISTILL_E_NOMEM, "teacher targets: out of memory");
-        goto done;
-    }
-    for (i0 = 0; st == DISTILL_OK && i0 < N; i0 += batch) {
-        const int64_t n = N - i0 < batch ? N - i0 : batch;
-        for (i = 0; i < n; i++)
-            idx[i] = i0 + i;
-        st = distill_dataset_get(ds, idx, n, x, dim, NULL, 0);
-        if (st == DISTILL_OK)
-            st = distill__teacher_embed(t, n, x, dim, NULL, t->targets + i0 * t->k, t->k);
-        if (st == DISTILL_OK)
-            st = distill__progress(t->ctx, "teacher targets", i0 + n, N);
-    }
-    t->rows = N;
-done:
+    else /* embed sees no targets (idx NULL) until the cache is complete */
+        st = distill__dataset_chunks(t->ctx, ds, 256, 0, cache_chunk, t);
     if (st != DISTILL_OK)
         distill__free(t->ctx, t->targets), t->targets = NULL, t->rows = 0;
-    distill__free(t->ctx, idx), distill__free(t->ctx, x);
     return st;
 }
 

@@ -11,7 +11,7 @@ typedef struct distill__teacher {
     distill_model *model;  /* owned clone, or NULL */
     distill_teacher fn;    /* fn.embed != NULL: a host callback */
     float *targets;        /* rows x k (given, or cached for a dataset), or NULL */
-    int64_t rows, k;
+    int64_t rows, k, dim; /* dim: the cached images' size */
 } distill__teacher;
 
 /* Exactly one of model, fn and targets (rows x k, ld) may be given; k_hint

@@ -8,6 +8,7 @@
 #include "distill/kernels.h"
 #include "distill/optim.h"
 #include "distill/transfer.h"
+#include "chunks.h"
 
 #define EVAL_BATCH 256
 #define MAX_CLASSES 1000
@@ -43,20 +44,18 @@ static int32_t class_of(const label_map *lm, float label)
     return -1; /* a label the training set does not have: never right */
 }
 
+static distill_status copy_labels(void *user, int64_t i0, int64_t n, const float *x, const float *y)
+{
+    float *out = user;
+    (void)x;
+    memcpy(out + i0, y, sizeof(float) * (size_t)n);
+    return DISTILL_OK;
+}
+
+/* y[i] = the label of sample i (y_dim 1). */
 static distill_status labels_of(distill_context *ctx, distill_dataset *ds, float *y)
 {
-    const int64_t n = distill_dataset_count(ds), dim = distill_dataset_x_dim(ds);
-    int64_t i0, i, idx[EVAL_BATCH];
-    float *x = distill__alloc(ctx, sizeof(float) * (size_t)(EVAL_BATCH * dim));
-    distill_status st = x ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "labels: out of memory");
-    for (i0 = 0; st == DISTILL_OK && i0 < n; i0 += EVAL_BATCH) {
-        const int64_t b = n - i0 < EVAL_BATCH ? n - i0 : EVAL_BATCH;
-        for (i = 0; i < b; i++)
-            idx[i] = i0 + i;
-        st = distill_dataset_get(ds, idx, b, x, dim, y + i0, 1);
-    }
-    distill__free(ctx, x);
-    return st;
+    return distill__dataset_chunks(ctx, ds, EVAL_BATCH, 1, copy_labels, y);
 }
 
 static distill_status make_map(distill_context *ctx, const float *y, int64_t n, label_map *lm)
@@ -213,24 +212,26 @@ distill_status distill_pretrain(distill_context *ctx, const distill_transfer_opt
 
 /* ---- evaluation ---- */
 
+typedef struct features_job {
+    distill_model *enc;
+    float *f;
+} features_job;
+
+static distill_status features_chunk(void *user, int64_t i0, int64_t n, const float *x, const float *y)
+{
+    features_job *j = user;
+    const int64_t d = distill_model_output_dim(j->enc);
+    (void)y;
+    return distill_model_forward(j->enc, DISTILL_MODE_EVAL, n, x, distill_model_input_dim(j->enc),
+                                 j->f + i0 * d, d);
+}
+
 /* f (n x d) = the encoder's eval-mode features of every image of ds. */
 static distill_status features(distill_context *ctx, distill_model *enc, distill_dataset *ds, float *f)
 {
-    const int64_t n = distill_dataset_count(ds), dim = distill_dataset_x_dim(ds);
-    const int64_t d = distill_model_output_dim(enc);
-    int64_t i0, i, idx[EVAL_BATCH];
-    float *x = distill__alloc(ctx, sizeof(float) * (size_t)(EVAL_BATCH * dim));
-    distill_status st = x ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "transfer: out of memory");
-    for (i0 = 0; st == DISTILL_OK && i0 < n; i0 += EVAL_BATCH) {
-        const int64_t b = n - i0 < EVAL_BATCH ? n - i0 : EVAL_BATCH;
-        for (i = 0; i < b; i++)
-            idx[i] = i0 + i;
-        st = distill_dataset_get(ds, idx, b, x, dim, NULL, 0);
-        if (st == DISTILL_OK)
-            st = distill_model_forward(enc, DISTILL_MODE_EVAL, b, x, dim, f + i0 * d, d);
-    }
-    distill__free(ctx, x);
-    return st;
+    features_job j;
+    j.enc = enc, j.f = f;
+    return distill__dataset_chunks(ctx, ds, EVAL_BATCH, 0, features_chunk, &j);
 }
 
 /* The fraction of rows of z (n x c) whose arg-max is the row's class. */

@@ -10,16 +10,6 @@
 #include "distill/distill.h"
 #include "fuzz_util.h"
 
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
-size_t fuzz_seed(int i, unsigned char *buf, size_t cap);
-
-static distill_context *context(void)
-{
-    static distill_context *ctx;
-    if (!ctx && distill_context_create(NULL, &ctx) != DISTILL_OK)
-        abort();
-    return ctx;
-}
 
 static const char *scratch(void)
 {
@@ -38,7 +28,7 @@ static void load(const unsigned char *data, size_t size)
     if (size)
         fwrite(data, 1, size, f);
     fclose(f);
-    if (distill_distilled_load(context(), scratch(), &ds) == DISTILL_OK) {
+    if (distill_distilled_load(fuzz_context(), scratch(), &ds) == DISTILL_OK) {
         int64_t i = distill_dataset_count(ds) - 1;
         float *row = malloc(sizeof(float) * (size_t)(distill_dataset_x_dim(ds) + distill_dataset_y_dim(ds)));
         if (row && distill_dataset_get(ds, &i, 1, row, distill_dataset_x_dim(ds),
@@ -52,12 +42,7 @@ static void load(const unsigned char *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    unsigned char *fixed = fuzz_fix_crcs(data, size);
-    load(data, size);
-    if (fixed) {
-        load(fixed, size);
-        free(fixed);
-    }
+    fuzz_both(data, size, load);
     return 0;
 }
 
@@ -86,12 +71,12 @@ size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
     mo.in_c = 16, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = 1;
     distill_krrst_options_init(&o);
     o.m = 3, o.n = 4, o.pool_size = 1, o.pool_period = 2, o.features = &l[1], o.n_features = 1;
-    if (distill_dataset_from_memory(context(), 20, 16, x, 16, 0, NULL, 0, DISTILL_DATASET_COPY, &real) ||
-        distill_dataset_set_shape(real, 1, 4, 4) || distill_model_create(context(), &mo, &teacher))
+    if (distill_dataset_from_memory(fuzz_context(), 20, 16, x, 16, 0, NULL, 0, DISTILL_DATASET_COPY, &real) ||
+        distill_dataset_set_shape(real, 1, 4, 4) || distill_model_create(fuzz_context(), &mo, &teacher))
         abort();
     o.teacher = teacher;
-    if (distill_krrst_create(context(), &o, real, &s) || distill_krrst_save(s, scratch())) {
-        fprintf(stderr, "fuzz_distilled seed: %s\n", distill_context_last_error(context()));
+    if (distill_krrst_create(fuzz_context(), &o, real, &s) || distill_krrst_save(s, scratch())) {
+        fprintf(stderr, "fuzz_distilled seed: %s\n", distill_context_last_error(fuzz_context()));
         abort();
     }
     distill_krrst_destroy(s), distill_model_destroy(teacher), distill_dataset_destroy(real);

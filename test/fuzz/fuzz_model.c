@@ -9,21 +9,11 @@
 #include "distill/distill.h"
 #include "fuzz_util.h"
 
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
-size_t fuzz_seed(int i, unsigned char *buf, size_t cap);
-
-static distill_context *context(void)
-{
-    static distill_context *ctx;
-    if (!ctx && distill_context_create(NULL, &ctx) != DISTILL_OK)
-        abort();
-    return ctx;
-}
 
 static void load(const unsigned char *data, size_t size)
 {
     distill_model *m = NULL;
-    if (distill_model_load_memory(context(), data, size, &m) == DISTILL_OK) {
+    if (distill_model_load_memory(fuzz_context(), data, size, &m) == DISTILL_OK) {
         float x[64] = {0}, y[64];
         if (distill_model_input_dim(m) <= 64 && distill_model_output_dim(m) <= 64 &&
             distill_model_forward(m, DISTILL_MODE_EVAL, 1, x, 64, y, 64) == DISTILL_OK)
@@ -34,12 +24,7 @@ static void load(const unsigned char *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    unsigned char *fixed = fuzz_fix_crcs(data, size);
-    load(data, size);
-    if (fixed) {
-        load(fixed, size);
-        free(fixed);
-    }
+    fuzz_both(data, size, load);
     return 0;
 }
 
@@ -66,7 +51,7 @@ size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
     if ((fd = mkstemp(path)) < 0)
         return 0;
     close(fd);
-    if (distill_model_create(context(), &o, &m) != DISTILL_OK || distill_model_save(m, path) != DISTILL_OK)
+    if (distill_model_create(fuzz_context(), &o, &m) != DISTILL_OK || distill_model_save(m, path) != DISTILL_OK)
         abort();
     distill_model_destroy(m);
     f = fopen(path, "rb");

@@ -7,6 +7,21 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "distill/distill.h"
+
+/* What every target defines; the driver (or libFuzzer) calls them. */
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+size_t fuzz_seed(int i, unsigned char *buf, size_t cap);
+
+/* One context for the whole run. */
+static inline distill_context *fuzz_context(void)
+{
+    static distill_context *ctx;
+    if (!ctx && distill_context_create(NULL, &ctx) != DISTILL_OK)
+        abort();
+    return ctx;
+}
+
 /* A copy whose section CRCs are made right, so mutations get past the CRC
  * check into the section parsers. */
 static inline unsigned char *fuzz_fix_crcs(const unsigned char *data, size_t size)
@@ -30,6 +45,18 @@ static inline unsigned char *fuzz_fix_crcs(const unsigned char *data, size_t siz
         off += 24 + (size_t)len;
     }
     return b;
+}
+
+/* Feed an input to `load` as it is and with its CRCs fixed. */
+static inline void fuzz_both(const unsigned char *data, size_t size,
+                             void (*load)(const unsigned char *, size_t))
+{
+    unsigned char *fixed = fuzz_fix_crcs(data, size);
+    load(data, size);
+    if (fixed) {
+        load(fixed, size);
+        free(fixed);
+    }
 }
 
 #endif /* DISTILL_FUZZ_UTIL_H */
