@@ -21,6 +21,15 @@ last "$DIR.transfer.out" | grep -q '"command":"transfer","ok":true.*"lp10_C"' ||
 "$BIN" krrst --limit 600 --teacher "$DIR/teacher.dstl" --m 8 --n 32 --steps 8 --pool 2 --period 3 \
     --resume "$DIR/checkpoint.dstl" --out "$DIR" --threads 2 > "$DIR.resume.out" 2> /dev/null
 last "$DIR.resume.out" | grep -q '"ok":true,"teacher":"file","m":8,"steps":8' || { cat "$DIR.resume.out"; exit 1; }
+# --data FILE.csv: a label and an 8x8 grey image per row
+awk 'BEGIN { srand(3); print "label,pixels"; for (i = 0; i < 300; i++) { printf "%d", i % 10;
+     for (j = 0; j < 64; j++) printf ",%.3f", rand() * (j % 8 < i % 10 ? 1 : 0.2); print "" } }' > "$DIR.csv"
+"$BIN" krrst --data "$DIR.csv" --teacher-epochs 1 --m 4 --n 8 --steps 3 --pool 2 --period 2 \
+    --out "$DIR/csv" --threads 2 > "$DIR.csv.out" 2> /dev/null
+last "$DIR.csv.out" | grep -q '"command":"krrst","ok":true' || { cat "$DIR.csv.out"; exit 1; }
+"$BIN" transfer --data "$DIR.csv" --dir "$DIR/csv" --seeds 1 --probe-labels 3 --ft-labels 5 \
+    --pretrain-steps 2 --probe-steps 5 --finetune-steps 2 --threads 2 > "$DIR.csv.out" 2> /dev/null
+last "$DIR.csv.out" | grep -q '"command":"transfer","ok":true' || { cat "$DIR.csv.out"; exit 1; }
 # failures: JSON with ok false, non-zero exit
 if "$BIN" krrst --data /nonexistent --out "$DIR/x" > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
@@ -28,4 +37,4 @@ if "$BIN" transfer --dir /nonexistent > "$DIR.bad.out" 2> /dev/null; then exit 1
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
 if "$BIN" nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
-echo "test-cli: distill krrst, transfer, resume and failures behave"
+echo "test-cli: distill krrst, transfer, resume, CSV data and failures behave"

@@ -21,18 +21,22 @@ distill_context *cli_context(int argc, char **argv);
 /* Report a failed call (message on stderr, JSON on stdout); returns 1. */
 int cli_fail(distill_context *ctx, const char *cmd, const char *what);
 
-/* Fashion-MNIST (or --data DIR with the same IDX names): train or test
- * images with labels, restricted to `classes`. */
-distill_status cli_load_idx(distill_context *ctx, const char *dir, int train, const int32_t *classes,
-                            int n_classes, distill_dataset **out);
+/* Fashion-MNIST (or --data DIR with the same IDX names, or --data FILE.csv
+ * with the label in column 0 and a square grey image per row, every fifth
+ * row for testing): train or test images with labels, restricted to
+ * `classes`. */
+distill_status cli_load_data(distill_context *ctx, const char *data, int train, const int32_t *classes,
+                             int n_classes, distill_dataset **out);
 /* `per_class` random images of each class (by seed), as a view. */
 distill_status cli_per_class(distill_context *ctx, distill_dataset *ds, int64_t per_class,
                              uint64_t seed, distill_dataset **out);
 /* Keep only the first `limit` images of *ds (limit <= 0: all). */
 distill_status cli_limit(distill_dataset **ds, int64_t limit);
-/* ConvNet-3 (32-64-128, batch norm) to features; with `embed` > 0 a dense
- * layer to that size follows (the teacher's representation). */
-distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **out);
+/* ConvNet-3 (32-64-128, batch norm) on images shaped like `images`, to
+ * features; with `embed` > 0 a dense layer to that size follows (the
+ * teacher's representation). */
+distill_status cli_convnet(distill_context *ctx, const distill_dataset *images, int64_t embed,
+                           distill_model **out);
 
 int cmd_krrst(int argc, char **argv);
 int cmd_transfer(int argc, char **argv);

@@ -49,7 +49,7 @@ static distill_status get_teacher(distill_context *ctx, int argc, char **argv, d
         return strcmp(file, p) == 0 ? DISTILL_OK : distill_model_save(*teacher, p);
     }
     *kind = strcmp(cli_opt(argc, argv, "--teacher-kind", "supervised"), "barlow") == 0 ? "barlow-twins" : "supervised";
-    if ((st = cli_convnet(ctx, cli_long(argc, argv, "--k", 128), teacher)) != DISTILL_OK)
+    if ((st = cli_convnet(ctx, src, cli_long(argc, argv, "--k", 128), teacher)) != DISTILL_OK)
         return st;
     if (strcmp(*kind, "supervised") == 0)
         st = distill_train_supervised_teacher(ctx, *teacher, src, cli_long(argc, argv, "--teacher-epochs", 2));
@@ -144,6 +144,7 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
 {
     const char *out = cli_opt(argc, argv, "--out", "distill-out"), *kind = "";
     const char *resume = cli_opt(argc, argv, "--resume", NULL);
+    const int64_t n_held = distill_dataset_count(held) < 500 ? distill_dataset_count(held) : 500;
     distill_model *teacher = NULL;
     distill_krrst_options o;
     distill_krrst *s = NULL;
@@ -167,10 +168,10 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
     path(p, sizeof p, out, "initial.dstl");
     if (distill_krrst_save(s, p) != DISTILL_OK ||
         (path(p, sizeof p, out, "initial.png"), distill_krrst_save_png(s, p)) != DISTILL_OK ||
-        distill_krrst_heldout_error(s, distill_krrst_images(s), distill_krrst_targets(s), held, 500, 4, &sum.held0) != DISTILL_OK ||
+        distill_krrst_heldout_error(s, distill_krrst_images(s), distill_krrst_targets(s), held, n_held, 4, &sum.held0) != DISTILL_OK ||
         (resume && distill_krrst_resume(s, resume) != DISTILL_OK) ||
         distil(ctx, argc, argv, s, out, &sum) != DISTILL_OK || export_all(s, out) != DISTILL_OK ||
-        distill_krrst_heldout_error(s, distill_krrst_images(s), distill_krrst_targets(s), held, 500, 4, &sum.held1) != DISTILL_OK) {
+        distill_krrst_heldout_error(s, distill_krrst_images(s), distill_krrst_targets(s), held, n_held, 4, &sum.held1) != DISTILL_OK) {
         cli_fail(ctx, "krrst", "distillation");
         goto done;
     }
@@ -202,8 +203,8 @@ int cmd_krrst(int argc, char **argv)
     }
     if (!(ctx = cli_context(argc, argv)))
         return cli_fail(NULL, "krrst", "context");
-    if (cli_load_idx(ctx, data, 1, classes, nc, &src) != DISTILL_OK ||
-        cli_load_idx(ctx, data, 0, classes, nc, &held) != DISTILL_OK ||
+    if (cli_load_data(ctx, data, 1, classes, nc, &src) != DISTILL_OK ||
+        cli_load_data(ctx, data, 0, classes, nc, &held) != DISTILL_OK ||
         cli_limit(&src, cli_long(argc, argv, "--limit", 0)) != DISTILL_OK)
         rc = cli_fail(ctx, "krrst", "data");
     else

@@ -33,8 +33,9 @@ static distill_status random_arm(distill_context *ctx, distill_dataset *src, dis
                                  int64_t m, distill_dataset **out)
 {
     const int64_t n = distill_dataset_count(src), dim = distill_dataset_x_dim(src), k = distill_model_output_dim(teacher);
-    int64_t i, *idx = malloc(sizeof(int64_t) * (size_t)m);
+    int64_t i, c, h, w, *idx = malloc(sizeof(int64_t) * (size_t)m);
     float *x = malloc(sizeof(float) * (size_t)(m * dim)), *y = malloc(sizeof(float) * (size_t)(m * k));
+    distill_dataset_shape(src, &c, &h, &w);
     distill_status st = idx && x && y ? DISTILL_OK : DISTILL_E_NOMEM;
     for (i = 0; st == DISTILL_OK && i < m; i++)
         idx[i] = (int64_t)(distill_random_bits(ctx, 8, (uint64_t)i) % (uint64_t)n);
@@ -45,7 +46,7 @@ static distill_status random_arm(distill_context *ctx, distill_dataset *src, dis
     if (st == DISTILL_OK)
         st = distill_dataset_from_memory(ctx, m, dim, x, dim, k, y, k, DISTILL_DATASET_COPY, out);
     if (st == DISTILL_OK)
-        st = distill_dataset_set_shape(*out, 1, 28, 28);
+        st = distill_dataset_set_shape(*out, c, h, w);
     free(idx), free(x), free(y);
     return st;
 }
@@ -54,7 +55,7 @@ static distill_status one(distill_context *ctx, const distill_transfer_options *
 {
     distill_model *enc;
     distill_status st;
-    if ((st = cli_convnet(ctx, 0, &enc)) != DISTILL_OK)
+    if ((st = cli_convnet(ctx, a->test, 0, &enc)) != DISTILL_OK)
         return st;
     st = distill_model_reinit(enc, 1000 + (uint64_t)seed); /* paired: every arm starts alike */
     if (st == DISTILL_OK && a->set[arm])
@@ -170,14 +171,14 @@ static distill_status load(distill_context *ctx, int argc, char **argv, arms *a,
     snprintf(p, sizeof p, "%s/initial.dstl", dir);
     if ((st = distill_distilled_load(ctx, p, &a->set[ARM_A0])) != DISTILL_OK)
         return st;
-    if ((st = cli_load_idx(ctx, data, 1, src_c, ns, &src)) != DISTILL_OK)
+    if ((st = cli_load_data(ctx, data, 1, src_c, ns, &src)) != DISTILL_OK)
         return st;
     st = random_arm(ctx, src, *teacher, distill_dataset_count(a->set[ARM_A]), &a->set[ARM_B]);
     distill_dataset_destroy(src);
     if (st == DISTILL_OK)
-        st = cli_load_idx(ctx, data, 1, tgt_c, nt, &a->target_train);
+        st = cli_load_data(ctx, data, 1, tgt_c, nt, &a->target_train);
     if (st == DISTILL_OK)
-        st = cli_load_idx(ctx, data, 0, tgt_c, nt, &a->test);
+        st = cli_load_data(ctx, data, 0, tgt_c, nt, &a->test);
     if (st == DISTILL_OK)
         st = cli_limit(&a->test, cli_long(argc, argv, "--test-limit", 0));
     return st;

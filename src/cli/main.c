@@ -78,12 +78,44 @@ int cli_fail(distill_context *ctx, const char *cmd, const char *what)
     return 1;
 }
 
-distill_status cli_load_idx(distill_context *ctx, const char *dir, int train, const int32_t *classes,
-                            int n_classes, distill_dataset **out)
+/* FILE.csv: label in column 0, then the pixels of a square grey image;
+ * train = the rows whose index is not a multiple of 5, test = the others. */
+static distill_status load_csv(distill_context *ctx, const char *file, int train, distill_dataset **out)
+{
+    distill_dataset *all, *part;
+    int64_t n, i, k = 0, side, *idx;
+    int c, header;
+    distill_status st;
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return distill_dataset_from_csv(ctx, file, 0, 0, out); /* reports the error */
+    c = fgetc(f), header = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '"';
+    fclose(f);
+    if ((st = distill_dataset_from_csv(ctx, file, header, 0, &all)) != DISTILL_OK)
+        return st;
+    n = distill_dataset_count(all);
+    for (side = 1; side * side < distill_dataset_x_dim(all); side++) {}
+    if (side * side != distill_dataset_x_dim(all) || !(idx = malloc(sizeof(int64_t) * (size_t)n))) {
+        fprintf(stderr, "distill: %s: rows must be a label and a square image's pixels\n", file);
+        distill_dataset_destroy(all);
+        return DISTILL_E_SHAPE;
+    }
+    for (i = 0; i < n; i++)
+        if ((i % 5 != 0) == (train != 0))
+            idx[k++] = i;
+    st = k > 0 ? distill_dataset_subset(all, idx, k, &part) : DISTILL_E_INVAL;
+    free(idx);
+    distill_dataset_destroy(all);
+    if (st == DISTILL_OK && (st = distill_dataset_set_shape(part, 1, side, side)) != DISTILL_OK)
+        distill_dataset_destroy(part);
+    if (st == DISTILL_OK)
+        *out = part;
+    return st;
+}
+
+static distill_status load_idx(distill_context *ctx, const char *dir, int train, distill_dataset **out)
 {
     char img[1024], lab[1024];
-    distill_dataset *all;
-    distill_status st;
     const char *part = train ? "train" : "t10k";
     snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte.gz", dir, part);
     snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte.gz", dir, part);
@@ -91,7 +123,18 @@ distill_status cli_load_idx(distill_context *ctx, const char *dir, int train, co
         snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte", dir, part);
         snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte", dir, part);
     }
-    if ((st = distill_dataset_from_idx(ctx, img, lab, &all)) != DISTILL_OK)
+    return distill_dataset_from_idx(ctx, img, lab, out);
+}
+
+distill_status cli_load_data(distill_context *ctx, const char *data, int train, const int32_t *classes,
+                             int n_classes, distill_dataset **out)
+{
+    const size_t len = strlen(data);
+    distill_dataset *all;
+    distill_status st;
+    st = len > 4 && strcmp(data + len - 4, ".csv") == 0 ? load_csv(ctx, data, train, &all)
+                                                         : load_idx(ctx, data, train, &all);
+    if (st != DISTILL_OK)
         return st;
     st = distill_dataset_subset_classes(all, classes, n_classes, out);
     distill_dataset_destroy(all);
@@ -148,7 +191,8 @@ distill_status cli_limit(distill_dataset **ds, int64_t limit)
     return st;
 }
 
-distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **out)
+distill_status cli_convnet(distill_context *ctx, const distill_dataset *images, int64_t embed,
+                           distill_model **out)
 {
     distill_layer_spec l[14];
     distill_model_options mo;
@@ -158,7 +202,8 @@ distill_status cli_convnet(distill_context *ctx, int64_t embed, distill_model **
         l[n++].units = embed;
     }
     distill_model_options_init(&mo);
-    mo.in_c = 1, mo.in_h = 28, mo.in_w = 28, mo.layers = l, mo.n_layers = n;
+    distill_dataset_shape(images, &mo.in_c, &mo.in_h, &mo.in_w);
+    mo.layers = l, mo.n_layers = n;
     return distill_model_create(ctx, &mo, out);
 }
 
