@@ -17,7 +17,7 @@ static double now(void)
 
 static void help(void)
 {
-    fputs("distill krrst [--data DIR] [--classes 0-4]\n"
+    fputs("distill krrst [--data DIR or FILE.csv] [--classes 0-4]\n"
           "  [--teacher FILE | --teacher-kind supervised|barlow --teacher-epochs 2 (10 for barlow)]\n"
           "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
           "  [--flip 0] [--crop 0] [--checkpoint-every 0] [--export-every 0] [--resume FILE]\n"

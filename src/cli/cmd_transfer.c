@@ -13,7 +13,7 @@ static const char *const arm_name[N_ARMS] = {"A", "A0", "B", "C"};
 
 static void help(void)
 {
-    fputs("distill transfer [--dir DIR] [--data DIR] [--source-classes 0-4] [--classes 5-9]\n"
+    fputs("distill transfer [--dir DIR] [--data DIR or FILE.csv] [--source-classes 0-4] [--classes 5-9]\n"
           "  [--seeds 3] [--probe-labels 10] [--ft-labels 50] [--pretrain-steps 300]\n"
           "  [--probe-steps 300] [--finetune-steps 300 (0: no fine-tuning)] [--arms A,A0,B,C]\n"
           "  [--set FILE] [--test-limit N] [--seed 0] [--threads 0]\n"
