@@ -16,6 +16,8 @@ import os
 import sys
 import time
 
+os.environ.setdefault("BLIS_ARCH_TYPE", "0")  # PyTorch's best BLAS setting, before any BLAS loads
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 try:
@@ -167,6 +169,13 @@ def main():
             out["ratio_" + key] = round(ratio, 2)
             print(f"{key}: libdistill {ours[key]}, torch {theirs['torch_' + key]} "
                   f"(libdistill {ratio:.2f}x as fast)")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import krrst_torch
+    k = krrst_torch.measure(12)
+    out.update(krrst_step_ms=k["step_ms"], torch_krrst_step_ms=k["torch_step_ms"],
+               torch_alone_krrst_step_ms=k["torch_alone_step_ms"], ratio_krrst_step=k["ratio_mean"])
+    print(f"KRR-ST outer step: libdistill {k['step_ms']} ms, torch {k['torch_step_ms']} ms "
+          f"(alone {k['torch_alone_step_ms']} ms): libdistill {k['ratio_mean']}x as fast")
     print(json.dumps(out))
 
 

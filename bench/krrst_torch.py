@@ -76,7 +76,8 @@ class TorchKrrst:
         return loss.item()
 
 
-def main():
+def measure(rounds=ROUNDS):
+    """The figures as a dict (see the module's doc)."""
     torch.set_num_threads(THREADS)
     rng = np.random.default_rng(0)
     real = rng.random((5000, 784), dtype=np.float32)
@@ -84,7 +85,7 @@ def main():
     ours_t, theirs_t, alone_t = [], [], []
     theirs = TorchKrrst(real, targets)
     theirs.step()
-    for _ in range(ROUNDS):  # PyTorch alone first, before libdistill exists
+    for _ in range(rounds):  # PyTorch alone first, before libdistill exists
         t0 = time.perf_counter()
         theirs.step()
         alone_t.append(time.perf_counter() - t0)
@@ -93,7 +94,7 @@ def main():
         ds.shape = (1, 28, 28)
         ours = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=4, pool_period=200)
         ours.step()
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             for fn, acc in ((ours.step, ours_t), (theirs.step, theirs_t)):
                 t0 = time.perf_counter()
                 fn()
@@ -108,6 +109,11 @@ def main():
            "torch_alone_step_ms": round(1e3 * float(np.mean(alone_t)), 2),
            "torch_alone_step_ms_best": round(1e3 * min(alone_t), 2)}
     out["ratio_mean"] = round(out["torch_step_ms"] / out["step_ms"], 2)
+    return out
+
+
+def main():
+    out = measure()
     print(f"KRR-ST outer step (m={M}, n={N}, k={K}, ConvNet-3 + BN, pool update): libdistill "
           f"{out['step_ms']} ms (best {out['step_ms_best']}), PyTorch {out['torch_step_ms']} ms "
           f"(best {out['torch_step_ms_best']}; alone {out['torch_alone_step_ms']}, best "
