@@ -362,6 +362,17 @@ START_TEST(transfer_protocol)
     memcpy(before, distill_model_params(enc), sizeof(float) * (size_t)distill_model_param_count(enc));
     ck_assert_int_eq(distill_finetune(f.ctx, &o, enc, train, test, &ft), DISTILL_OK);
     ck_assert_msg(ft >= 0.95, "fine-tuning %g", ft);
+    { /* the result depends on the seeds only, not on handles made in between */
+        distill_model *other[2];
+        double again;
+        o.finetune_steps = 7;
+        ck_assert_int_eq(distill_finetune(f.ctx, &o, enc, train, test, &ft), DISTILL_OK);
+        ck_assert_int_eq(distill_model_create(f.ctx, &mo, &other[0]), DISTILL_OK);
+        ck_assert_int_eq(distill_model_create(f.ctx, &mo, &other[1]), DISTILL_OK);
+        ck_assert_int_eq(distill_finetune(f.ctx, &o, enc, train, test, &again), DISTILL_OK);
+        ck_assert(again == ft);
+        distill_model_destroy(other[0]), distill_model_destroy(other[1]);
+    }
     ck_assert(memcmp(before, distill_model_params(enc), sizeof(float) * (size_t)distill_model_param_count(enc)) == 0);
     /* targets are not labels; one label only; no labels at all */
     ck_assert_int_eq(distill_linear_probe(f.ctx, &o, enc, targets, test, &lp), DISTILL_E_INVAL);

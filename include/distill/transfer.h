@@ -32,15 +32,17 @@ typedef struct distill_transfer_options {
     double pretrain_lr;        /* 0.1 */
     double pretrain_weight_decay; /* 1e-3 */
     /* linear probe: softmax regression on frozen, standardised features */
-    int64_t probe_steps;       /* 300 full-batch Adam steps */
+    int64_t probe_steps;       /* 300 full-batch AdamW steps */
     double probe_lr;           /* 1e-2 */
-    double probe_weight_decay; /* 1e-4 */
+    double probe_weight_decay; /* 1 (decoupled: the weights shrink by lr * wd a step) */
     /* fine-tuning: encoder and a new head, SGD with momentum, cosine schedule */
     int64_t finetune_steps;    /* 300 */
     int64_t finetune_batch;    /* 64 */
     double finetune_lr;        /* 1e-2 */
     double finetune_weight_decay; /* 5e-4 */
     double momentum;           /* every SGD here: 0.9 */
+    uint64_t seed;             /* heads' initialisation and batch order: with the context's
+                                  seed, all the randomness of a call (0) */
 } distill_transfer_options;
 
 DISTILL_API void distill_transfer_options_init(distill_transfer_options *opts);

@@ -248,7 +248,7 @@ class TransferOptions(ctypes.Structure):
                 ("pretrain_weight_decay", c_double), ("probe_steps", c_i64),
                 ("probe_lr", c_double), ("probe_weight_decay", c_double),
                 ("finetune_steps", c_i64), ("finetune_batch", c_i64), ("finetune_lr", c_double),
-                ("finetune_weight_decay", c_double), ("momentum", c_double)]
+                ("finetune_weight_decay", c_double), ("momentum", c_double), ("seed", c_u64)]
 
 
 P64 = ctypes.POINTER(c_i64)

@@ -15,7 +15,8 @@ static void help(void)
 {
     fputs("distill transfer [--dir DIR] [--data DIR or FILE.csv] [--source-classes 0-4] [--classes 5-9]\n"
           "  [--seeds 3] [--probe-labels 10] [--ft-labels 50] [--pretrain-steps 300]\n"
-          "  [--probe-steps 300] [--finetune-steps 300 (0: no fine-tuning)] [--arms A,A0,B,C]\n"
+          "  [--probe-steps 300] [--probe-lr 1e-2] [--probe-wd 1e-4]\n"
+          "  [--finetune-steps 300 (0: no fine-tuning)] [--arms A,A0,B,C]\n"
           "  [--set FILE] [--test-limit N] [--seed 0] [--threads 0]\n"
           "Reads DIR/teacher.dstl, initial.dstl and distilled.dstl (from distill krrst);\n"
           "--set evaluates another distilled set as arm A.\n", stderr);
@@ -51,10 +52,13 @@ static distill_status random_arm(distill_context *ctx, distill_dataset *src, dis
     return st;
 }
 
-static distill_status one(distill_context *ctx, const distill_transfer_options *o, arms *a, int arm, int seed)
+static distill_status one(distill_context *ctx, const distill_transfer_options *shared, arms *a, int arm,
+                          int seed)
 {
+    distill_transfer_options opts = *shared, *o = &opts;
     distill_model *enc;
     distill_status st;
+    opts.seed = (uint64_t)seed; /* paired: every arm of a seed draws alike */
     if ((st = cli_convnet(ctx, a->test, 0, &enc)) != DISTILL_OK)
         return st;
     st = distill_model_reinit(enc, 1000 + (uint64_t)seed); /* paired: every arm starts alike */
@@ -130,6 +134,8 @@ static int run(distill_context *ctx, int argc, char **argv, arms *a)
     distill_transfer_options_init(&o);
     o.pretrain_steps = cli_long(argc, argv, "--pretrain-steps", 300);
     o.probe_steps = cli_long(argc, argv, "--probe-steps", 300);
+    o.probe_lr = cli_double(argc, argv, "--probe-lr", o.probe_lr);
+    o.probe_weight_decay = cli_double(argc, argv, "--probe-wd", o.probe_weight_decay);
     o.finetune_steps = cli_long(argc, argv, "--finetune-steps", 300);
     for (seed = 0; seed < seeds; seed++) {
         distill_dataset_destroy(a->probe_train), distill_dataset_destroy(a->ft_train);

@@ -111,3 +111,14 @@ distill_status distill_random_normal(distill_context *ctx, uint64_t stream, uint
 {
     return fill(ctx, 1, stream, offset, n, mean, std, out);
 }
+
+uint64_t distill__rng_derive(uint64_t base, uint64_t purpose, uint64_t a, uint64_t b)
+{
+    /* splitmix64 over the four words */
+    uint64_t z = base * 0x9E3779B97F4A7C15ull ^ purpose * 0xBF58476D1CE4E5B9ull;
+    z ^= (a + 0x632BE59BD9B4E019ull) * 0x94D049BB133111EBull;
+    z ^= (b + 0x85EBCA77C2B2AE63ull) * 0xC2B2AE3D27D4EB4Full;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) | (1ull << 63);
+}

@@ -26,4 +26,10 @@ float distill__rng_normal(distill__rng *r);
 /* Uniform integer in [0, n), n >= 1, without modulo bias. */
 uint64_t distill__rng_below(distill__rng *r, uint64_t n);
 
+/* A stream for (purpose, a, b) under `base`, well away from the contexts'
+ * sequential handle streams (its top bit is set): solvers derive every
+ * draw's stream from their own and the step, so results never depend on
+ * how many handles were created before. */
+uint64_t distill__rng_derive(uint64_t base, uint64_t purpose, uint64_t a, uint64_t b);
+
 #endif /* DISTILL_CORE_RNG_H */

@@ -24,16 +24,6 @@ void distill_krrst_options_init(distill_krrst_options *o)
 
 size_t distill_krrst_options_size(void) { return sizeof(distill_krrst_options); }
 
-uint64_t distill__krrst_stream(uint64_t base, uint64_t purpose, uint64_t a, uint64_t b)
-{
-    /* splitmix64 over the four words */
-    uint64_t z = base * 0x9E3779B97F4A7C15ull ^ purpose * 0xBF58476D1CE4E5B9ull;
-    z ^= (a + 0x632BE59BD9B4E019ull) * 0x94D049BB133111EBull;
-    z ^= (b + 0x85EBCA77C2B2AE63ull) * 0xC2B2AE3D27D4EB4Full;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (z ^ (z >> 31)) | (1ull << 63);
-}
 
 /* ConvNet-3 32-64-128 with batch norm (the paper's feature extractor). */
 static distill_status default_spec(distill_krrst *s)

@@ -4,6 +4,7 @@
 #define DISTILL_SOLVERS_KRRST_INTERNAL_H
 
 #include "../core/internal.h"
+#include "../core/rng.h"
 #include "distill/kernels.h"
 #include "distill/krrst.h"
 #include "distill/optim.h"
@@ -43,9 +44,8 @@ struct distill_krrst {
 /* Purposes of the random streams derived from the solver's stream. */
 enum { KRRST_PICK = 1, KRRST_BATCH, KRRST_CROP, KRRST_FLIP, KRRST_NET, KRRST_INIT, KRRST_HELDOUT };
 
-/* A stream for (purpose, a, b), well away from the contexts' sequential
- * handle streams (it has the top bit set). */
-uint64_t distill__krrst_stream(uint64_t base, uint64_t purpose, uint64_t a, uint64_t b);
+/* The solver's derived streams (core/rng.h). */
+#define distill__krrst_stream distill__rng_derive
 
 /* Pool (krrst_pool.c). */
 distill_status distill__krrst_pool_create(distill_krrst *s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "../core/rng.h"
 #include "distill/kernels.h"
 #include "distill/optim.h"
 #include "distill/transfer.h"
@@ -21,7 +22,7 @@ void distill_transfer_options_init(distill_transfer_options *o)
     o->struct_size = sizeof *o;
     o->pretrain_steps = 300, o->pretrain_batch = 100, o->pretrain_lr = 0.1;
     o->pretrain_weight_decay = 1e-3;
-    o->probe_steps = 300, o->probe_lr = 1e-2, o->probe_weight_decay = 1e-4;
+    o->probe_steps = 300, o->probe_lr = 1e-2, o->probe_weight_decay = 1.0;
     o->finetune_steps = 300, o->finetune_batch = 64, o->finetune_lr = 1e-2;
     o->finetune_weight_decay = 5e-4, o->momentum = 0.9;
 }
@@ -86,8 +87,15 @@ typedef struct pair {
     int64_t batch, dim, d, out;
     float *x, *y, *f, *df, *z, *dz;
     int32_t *cls;
+    int64_t *idx;              /* the batch's rows */
+    int64_t *perm, perm_epoch; /* the current epoch's order */
+    uint64_t stream;
     const label_map *lm;
 } pair;
+
+/* Streams of a call under opts->seed: the heads and the batch order. */
+enum { STREAM_HEAD = 1, STREAM_ORDER = 2 };
+#define TRANSFER_BASE 0x5452414e53ull /* "TRANS" */
 
 static void pair_free(pair *p)
 {
@@ -95,29 +103,37 @@ static void pair_free(pair *p)
     distill_optimizer_destroy(p->oe), distill_optimizer_destroy(p->oh);
     distill__free(p->ctx, p->x), distill__free(p->ctx, p->y), distill__free(p->ctx, p->f);
     distill__free(p->ctx, p->df), distill__free(p->ctx, p->z), distill__free(p->ctx, p->dz);
-    distill__free(p->ctx, p->cls);
+    distill__free(p->ctx, p->cls), distill__free(p->ctx, p->idx), distill__free(p->ctx, p->perm);
 }
 
-static distill_status dense_head(distill_context *ctx, int64_t in, int64_t out, distill_model **m)
+/* A linear head whose initial weights depend only on `stream`. */
+static distill_status dense_head(distill_context *ctx, int64_t in, int64_t out, uint64_t stream,
+                                 distill_model **m)
 {
     distill_layer_spec l;
     distill_model_options mo;
+    distill_status st;
     distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
     l.units = out;
     distill_model_options_init(&mo);
     mo.in_c = in, mo.in_h = mo.in_w = 1, mo.layers = &l, mo.n_layers = 1;
-    return distill_model_create(ctx, &mo, m);
+    DISTILL__TRY(distill_model_create(ctx, &mo, m));
+    if ((st = distill_model_reinit(*m, distill__rng_derive(stream, STREAM_HEAD, 0, 0))) != DISTILL_OK) {
+        distill_model_destroy(*m), *m = NULL;
+    }
+    return st;
 }
 
 static distill_status pair_init(distill_context *ctx, pair *p, distill_model *enc, int64_t out,
-                                int64_t batch, const distill_optimizer_options *oo)
+                                int64_t batch, const distill_optimizer_options *oo, uint64_t seed)
 {
     float **bufs[6];
     int64_t sizes[6], i;
     memset(p, 0, sizeof *p);
     p->ctx = ctx, p->enc = enc, p->batch = batch, p->out = out;
     p->dim = distill_model_input_dim(enc), p->d = distill_model_output_dim(enc);
-    DISTILL__TRY(dense_head(ctx, p->d, out, &p->head));
+    p->stream = distill__rng_derive(TRANSFER_BASE, seed, 0, 0), p->perm_epoch = -1;
+    DISTILL__TRY(dense_head(ctx, p->d, out, p->stream, &p->head));
     DISTILL__TRY(distill_optimizer_create(ctx, oo, distill_model_param_count(enc), &p->oe));
     DISTILL__TRY(distill_optimizer_create(ctx, oo, distill_model_param_count(p->head), &p->oh));
     bufs[0] = &p->x, bufs[1] = &p->y, bufs[2] = &p->f, bufs[3] = &p->df, bufs[4] = &p->z, bufs[5] = &p->dz;
@@ -126,7 +142,9 @@ static distill_status pair_init(distill_context *ctx, pair *p, distill_model *en
     for (i = 0; i < 6; i++)
         if (!(*bufs[i] = distill__alloc(ctx, sizeof(float) * (size_t)sizes[i])))
             return distill__fail(ctx, DISTILL_E_NOMEM, "transfer: out of memory");
-    if (!(p->cls = distill__alloc(ctx, sizeof(int32_t) * (size_t)batch)))
+    p->cls = distill__alloc(ctx, sizeof(int32_t) * (size_t)batch);
+    p->idx = distill__alloc(ctx, sizeof(int64_t) * (size_t)batch);
+    if (!p->cls || !p->idx)
         return distill__fail(ctx, DISTILL_E_NOMEM, "transfer: out of memory");
     return DISTILL_OK;
 }
@@ -152,18 +170,38 @@ static distill_status pair_step(pair *p, int loss_kind, int64_t n)
     return distill_optimizer_step(p->oh, distill_model_params(p->head), distill_model_grads(p->head));
 }
 
-/* `steps` steps over deterministic shuffled mini-batches of ds. */
+/* Rows of batch b of `epoch`: a shuffle drawn from the pair's stream. */
+static distill_status batch_rows(pair *p, distill_dataset *ds, int64_t epoch, int64_t b, int64_t *n)
+{
+    const int64_t N = distill_dataset_count(ds);
+    int64_t i;
+    if (p->perm_epoch != epoch) {
+        distill__rng r;
+        if (!p->perm && !(p->perm = distill__alloc(p->ctx, sizeof(int64_t) * (size_t)N)))
+            return distill__fail(p->ctx, DISTILL_E_NOMEM, "transfer: out of memory");
+        distill__rng_init(&r, p->ctx->seed, distill__rng_derive(p->stream, STREAM_ORDER, (uint64_t)epoch, 0), 0);
+        for (i = 0; i < N; i++) {
+            const int64_t j = (int64_t)distill__rng_below(&r, (uint64_t)(i + 1));
+            p->perm[i] = p->perm[j], p->perm[j] = i;
+        }
+        p->perm_epoch = epoch;
+    }
+    *n = N - b * p->batch < p->batch ? N - b * p->batch : p->batch;
+    memcpy(p->idx, p->perm + b * p->batch, sizeof(int64_t) * (size_t)*n);
+    return DISTILL_OK;
+}
+
+/* `steps` steps over shuffled mini-batches of ds (the order depends only
+ * on the seeds); a label (y_dim 1) lands in y[i * out]. */
 static distill_status train_pair(pair *p, distill_dataset *ds, int loss_kind, int64_t steps,
                                  const char *stage)
 {
     const int64_t nb = distill_dataset_batches(ds, p->batch);
     int64_t s, n;
     for (s = 0; s < steps; s++) {
-        /* a label (y_dim 1) lands in y[i * out] */
-        DISTILL__TRY(distill_dataset_batch(ds, s / nb, s % nb, p->batch, p->x, p->dim, p->y, p->out,
-                                           NULL, &n));
-        if (n > 0)
-            DISTILL__TRY(pair_step(p, loss_kind, n));
+        DISTILL__TRY(batch_rows(p, ds, s / nb, s % nb, &n));
+        DISTILL__TRY(distill_dataset_get(ds, p->idx, n, p->x, p->dim, p->y, p->out));
+        DISTILL__TRY(pair_step(p, loss_kind, n));
         DISTILL__TRY(distill__progress(p->ctx, stage, s + 1, steps));
     }
     return DISTILL_OK;
@@ -203,7 +241,7 @@ distill_status distill_pretrain(distill_context *ctx, const distill_transfer_opt
         return DISTILL_E_INVAL;
     DISTILL__TRY(check_opts(ctx, o, enc, set, "distill_pretrain"));
     sgd_options(&oo, o->pretrain_lr, o->momentum, o->pretrain_weight_decay, DISTILL_SCHEDULE_CONSTANT, 0);
-    st = pair_init(ctx, &p, enc, distill_dataset_y_dim(set), o->pretrain_batch, &oo);
+    st = pair_init(ctx, &p, enc, distill_dataset_y_dim(set), o->pretrain_batch, &oo, o->seed);
     if (st == DISTILL_OK)
         st = train_pair(&p, set, LOSS_MSE, o->pretrain_steps, "pretrain");
     pair_free(&p);
@@ -362,7 +400,7 @@ static distill_status probe(distill_context *ctx, const distill_transfer_options
     standardise(b->fte, nte, d, b->mean, b->inv);
     for (i = 0; i < ntr; i++)
         b->cls[i] = class_of(&l->lm, l->train[i]);
-    DISTILL__TRY(dense_head(ctx, d, c, &head));
+    DISTILL__TRY(dense_head(ctx, d, c, distill__rng_derive(TRANSFER_BASE, o->seed + 2, 0, 0), &head));
     st = probe_fit(ctx, o, b->ftr, ntr, d, b->cls, c, head);
     if (st == DISTILL_OK)
         st = head_scores(head, b->fte, nte, d, b->z, c);
@@ -432,7 +470,7 @@ distill_status distill_finetune(distill_context *ctx, const distill_transfer_opt
     sgd_options(&oo, o->finetune_lr, o->momentum, o->finetune_weight_decay, DISTILL_SCHEDULE_COSINE,
                 o->finetune_steps);
     if (st == DISTILL_OK)
-        st = pair_init(ctx, &p, enc, l.lm.n, o->finetune_batch, &oo);
+        st = pair_init(ctx, &p, enc, l.lm.n, o->finetune_batch, &oo, o->seed + 1);
     p.lm = &l.lm;
     if (st == DISTILL_OK)
         st = train_pair(&p, train, LOSS_XENT, o->finetune_steps, "finetune");
@@ -464,7 +502,7 @@ distill_status distill_train_supervised_teacher(distill_context *ctx, distill_mo
     st = labelled_init(ctx, labelled_set, labelled_set, &l);
     sgd_options(&oo, 0.05, 0.9, 5e-4, DISTILL_SCHEDULE_COSINE, steps);
     if (st == DISTILL_OK)
-        st = pair_init(ctx, &p, enc, l.lm.n, 128, &oo);
+        st = pair_init(ctx, &p, enc, l.lm.n, 128, &oo, 0);
     p.lm = &l.lm;
     if (st == DISTILL_OK)
         st = train_pair(&p, labelled_set, LOSS_XENT, steps, "teacher");
