@@ -184,6 +184,39 @@ START_TEST(resume_is_bit_identical)
 }
 END_TEST
 
+/* The reference code's pool counter is never reset: after a network's T-th
+ * step it is re-initialised on every visit, while the paper's pool trains
+ * it again.  Both agree until the first reset, then part. */
+START_TEST(pool_reference_quirk)
+{
+    fixture f;
+    distill_krrst *a, *b;
+    float xa[6 * DIM];
+    fixture_init(&f, 1);
+    f.o.pool_size = 1, f.o.pool_period = 3;
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &a), DISTILL_OK);
+    f.o.pool_reference = 1;
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &b), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_resume(b, "/nonexistent") , DISTILL_E_IO);
+    /* the same start: b's stream differs, so align it through a checkpoint */
+    {
+        char ck[256];
+        tmp_path(ck, sizeof ck, "quirk.dstl");
+        ck_assert_int_eq(distill_krrst_checkpoint(a, ck), DISTILL_OK);
+        ck_assert_int_eq(distill_krrst_resume(b, ck), DISTILL_OK);
+        unlink(ck);
+    }
+    ck_assert_int_eq(distill_krrst_run(a, 3), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(b, 3), DISTILL_OK);
+    ck_assert(memcmp(distill_krrst_images(a), distill_krrst_images(b), sizeof xa) == 0);
+    ck_assert_int_eq(distill_krrst_run(a, 8), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(b, 8), DISTILL_OK);
+    ck_assert(memcmp(distill_krrst_images(a), distill_krrst_images(b), sizeof xa) != 0);
+    distill_krrst_destroy(a), distill_krrst_destroy(b);
+    fixture_free(&f);
+}
+END_TEST
+
 typedef struct flaky {
     distill_model *m;
     int calls, fail_at, released;
@@ -428,6 +461,7 @@ Suite *distill_suite_krrst(void)
     tcase_add_test(t, bad_input);
     tcase_add_test(t, exports_round_trip);
     tcase_add_test(t, transfer_protocol);
+    tcase_add_test(t, pool_reference_quirk);
     tcase_add_test(t, barlow_twins_loss_falls);
     suite_add_tcase(s, t);
     return s;
