@@ -186,7 +186,7 @@ install: all distill.pc
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/distill
 	rm -f $(DESTDIR)$(LIBDIR)/libdistill.a $(DESTDIR)$(LIBDIR)/libdistill.so* \
-	      $(DESTDIR)$(PKGCONFIGDIR)/distill.pc
+	      $(DESTDIR)$(PKGCONFIGDIR)/distill.pc $(DESTDIR)$(BINDIR)/distill
 
 # ---- ABI ---------------------------------------------------------------------
 # abidiff exit status: bit 4 (4) = ABI change, bit 8 (8) = incompatible change.
