@@ -19,5 +19,5 @@ test -f "$tmp/stage/usr/local/include/distill/distill.h"
 test -L "$tmp/stage/usr/local/lib/libdistill.so.0"
 test -f "$tmp/stage/usr/local/lib/pkgconfig/distill.pc"
 test -x "$tmp/stage/usr/local/bin/distill"
-"$tmp/stage/usr/local/bin/distill" krrst --help 2>/dev/null | tail -n 1 | grep -q ok:true
+"$tmp/stage/usr/local/bin/distill" krrst --help 2>/dev/null | tail -n 1 | grep -q '"ok":true'
 echo "test-install: pkg-config flags '$flags' build and run (shared and static); DESTDIR staging OK"
