@@ -285,24 +285,27 @@ static double accuracy_of(const float *z, int64_t n, int64_t c, const float *lab
     return n > 0 ? (double)right / (double)n : 0.0;
 }
 
-/* Labels of both sets, the class map from the training labels. */
+/* Labels of the training set (and test set, or NULL), the class map from the training labels. */
 typedef struct labelled {
     float *train, *test;
     label_map lm;
 } labelled;
 
+/* Labels of the training set (and of the test set, if given) and the class
+ * map from the training labels. */
 static distill_status labelled_init(distill_context *ctx, distill_dataset *tr, distill_dataset *te, labelled *l)
 {
-    if (distill_dataset_y_dim(tr) != 1 || distill_dataset_y_dim(te) != 1)
+    if (distill_dataset_y_dim(tr) != 1 || (te && distill_dataset_y_dim(te) != 1))
         return distill__fail(ctx, DISTILL_E_INVAL, "transfer: labelled sets need one label per image "
                              "(y_dim 1), not %lld and %lld", (long long)distill_dataset_y_dim(tr),
-                             (long long)distill_dataset_y_dim(te));
+                             (long long)(te ? distill_dataset_y_dim(te) : 1));
     l->train = distill__alloc(ctx, sizeof(float) * (size_t)distill_dataset_count(tr));
-    l->test = distill__alloc(ctx, sizeof(float) * (size_t)distill_dataset_count(te));
-    if (!l->train || !l->test)
+    l->test = te ? distill__alloc(ctx, sizeof(float) * (size_t)distill_dataset_count(te)) : NULL;
+    if (!l->train || (te && !l->test))
         return distill__fail(ctx, DISTILL_E_NOMEM, "transfer: out of memory");
     DISTILL__TRY(labels_of(ctx, tr, l->train));
-    DISTILL__TRY(labels_of(ctx, te, l->test));
+    if (te)
+        DISTILL__TRY(labels_of(ctx, te, l->test));
     return make_map(ctx, l->train, distill_dataset_count(tr), &l->lm);
 }
 
@@ -499,7 +502,7 @@ distill_status distill_train_supervised_teacher(distill_context *ctx, distill_mo
         return distill__fail(ctx, DISTILL_E_INVAL, "distill_train_supervised_teacher: epochs must be >= 1");
     memset(&p, 0, sizeof p);
     steps = epochs * distill_dataset_batches(labelled_set, 128);
-    st = labelled_init(ctx, labelled_set, labelled_set, &l);
+    st = labelled_init(ctx, labelled_set, NULL, &l); /* no test set: one pass over the labels */
     sgd_options(&oo, 0.05, 0.9, 5e-4, DISTILL_SCHEDULE_COSINE, steps);
     if (st == DISTILL_OK)
         st = pair_init(ctx, &p, enc, l.lm.n, 128, &oo, 0);
