@@ -122,7 +122,7 @@ static distill_status distil(distill_context *ctx, int argc, char **argv, distil
     sum->steps = done;
     sum->step_ms = done > start ? 1e3 * (now() - t0) / (double)(done - start) : 0;
     sum->loss_last = distill_krrst_recent_loss(s);
-    if (ck_every > 0 && done % ck_every == 0)
+    if (ck_every > 0 && done > start && done % ck_every == 0)
         return DISTILL_OK; /* the snapshot just wrote it */
     path(p, sizeof p, out, "checkpoint.dstl");
     return distill_krrst_checkpoint(s, p);
