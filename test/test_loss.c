@@ -211,6 +211,54 @@ START_TEST(kd_missing_rows_contribute_the_right_term)
 }
 END_TEST
 
+/* Regression distillation / logit matching: a double reference with NaN
+ * targets skipped, masked rows without the soft term, and FD gradients. */
+static double kd_mse_ref(const double *p, const float *y, const float *t, double lambda)
+{
+    double sum = 0;
+    int i, j;
+    for (i = 0; i < N; i++)
+        for (j = 0; j < C; j++) {
+            if (!isnan(y[i * C + j]))
+                sum += (1 - lambda) * (p[i * C + j] - y[i * C + j]) * (p[i * C + j] - y[i * C + j]);
+            if (mask[i])
+                sum += lambda * (p[i * C + j] - t[i * C + j]) * (p[i * C + j] - t[i * C + j]);
+        }
+    return sum / (N * C);
+}
+
+START_TEST(kd_mse_matches_finite_differences)
+{
+    const double lambda = 0.35, h = 1e-5;
+    float p[N * C], y[N * C], t[N * C], g[N * C], loss;
+    double pd[N * C], ref[N * C];
+    distill_context *ctx = test_context(NULL, 1);
+    int i;
+    fill_random(p, N * C, 41), fill_random(y, N * C, 42), fill_random(t, N * C, 43);
+    y[3] = y[2 * C] = y[2 * C + 1] = NAN;
+    t[1 * C + 2] = NAN; /* row 1 is masked out: its soft targets are never read */
+    for (i = 0; i < N * C; i++)
+        pd[i] = p[i];
+    ck_assert_status(distill_kd_mse_loss_grad(ctx, N, C, p, C, y, C, t, C, mask, (float)lambda, &loss, g, C),
+                     DISTILL_OK);
+    ck_assert_double_eq_tol(loss, kd_mse_ref(pd, y, t, lambda), 1e-6);
+    for (i = 0; i < N * C; i++) {
+        double lp, lm;
+        pd[i] = p[i] + h, lp = kd_mse_ref(pd, y, t, lambda);
+        pd[i] = p[i] - h, lm = kd_mse_ref(pd, y, t, lambda);
+        pd[i] = p[i], ref[i] = (lp - lm) / (2 * h);
+    }
+    check_grad(g, ref, "kd mse");
+    ck_assert_double_eq_tol(g[3], 2 * lambda * (p[3] - t[3]) / (N * C), 1e-8); /* only the soft term */
+    ck_assert_double_eq_tol(g[1 * C], 2 * (1 - lambda) * (p[1 * C] - y[1 * C]) / (N * C), 1e-8);
+    ck_assert_fails(ctx, distill_kd_mse_loss_grad(ctx, N, C, p, C, y, C, t, C, NULL, 0.5f, &loss, g, C),
+                    DISTILL_E_NUMERIC, "T");
+    ck_assert_fails(ctx, distill_kd_mse_loss_grad(ctx, N, C, p, C, y, C, t, C, mask, 1.5f, &loss, g, C),
+                    DISTILL_E_INVAL, "lambda");
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(softmax_is_stable_for_huge_logits)
 {
     float z[6] = {1e4f, -1e4f, 3e4f, 88.0f, 89.0f, -1e30f}, out[6], dz[6], loss;
@@ -321,6 +369,7 @@ Suite *distill_suite_loss(void)
     tcase_add_loop_test(tc, kd_presets_match_finite_differences, 0, 4);
     tcase_add_test(tc, kd_hinton_identity);
     tcase_add_test(tc, kd_missing_rows_contribute_the_right_term);
+    tcase_add_test(tc, kd_mse_matches_finite_differences);
     tcase_add_test(tc, softmax_is_stable_for_huge_logits);
     tcase_add_test(tc, losses_reject_bad_arguments);
     tcase_add_test(tc, barlow_twins_matches_finite_differences);

@@ -71,6 +71,41 @@ START_TEST(updates_match_reference_rules)
 }
 END_TEST
 
+/* Keras' RMSprop divides by sqrt(v + eps): with a large eps the two forms
+ * part visibly, and an unknown flag is refused. */
+START_TEST(rmsprop_eps_inside_sqrt)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_optimizer_options o;
+    distill_optimizer *opt;
+    double p[N], v[N] = {0}, g[N];
+    float pf[N], gf[N];
+    int t, i;
+    distill_optimizer_options_init(&o);
+    o.kind = DISTILL_OPTIM_RMSPROP, o.lr = 0.01, o.alpha = 0.9, o.eps = 0.1;
+    o.flags = 1u << 7;
+    ck_assert_status(distill_optimizer_create(ctx, &o, N, &opt), DISTILL_E_INVAL);
+    o.flags = DISTILL_OPTIM_EPS_IN_SQRT;
+    ck_assert_status(distill_optimizer_create(ctx, &o, N, &opt), DISTILL_OK);
+    for (i = 0; i < N; i++)
+        p[i] = pf[i] = (float)(0.5 - 0.2 * i);
+    for (t = 0; t < STEPS; t++) {
+        grad_at(p, t, g);
+        for (i = 0; i < N; i++)
+            gf[i] = (float)g[i];
+        ck_assert_status(distill_optimizer_step(opt, pf, gf), DISTILL_OK);
+        for (i = 0; i < N; i++) {
+            v[i] = 0.9 * v[i] + 0.1 * g[i] * g[i];
+            p[i] -= 0.01 * g[i] / sqrt(v[i] + 0.1);
+            ck_assert_msg(fabs(pf[i] - p[i]) < 1e-6, "step %d: %g vs %g", t, pf[i], p[i]);
+            p[i] = pf[i];
+        }
+    }
+    distill_optimizer_destroy(opt);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(schedules)
 {
     distill_optimizer_options o;
@@ -151,6 +186,7 @@ Suite *distill_suite_optim(void)
     Suite *s = suite_create("learning-optim");
     TCase *tc = tcase_create("optim");
     tcase_add_loop_test(tc, updates_match_reference_rules, 0, 8);
+    tcase_add_test(tc, rmsprop_eps_inside_sqrt);
     tcase_add_test(tc, schedules);
     tcase_add_test(tc, clipping_state_and_bad_gradients);
     suite_add_tcase(s, tc);

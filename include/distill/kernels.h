@@ -193,6 +193,19 @@ distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, const float *z,
                      const uint8_t *soft_mask, float lambda, float student_t,
                      float soft_scale, float *loss, float *dz, int64_t lddz);
 
+/* The distillation loss on continuous outputs P (n x k): regression
+ * distillation (T = the teacher's outputs / temperature) and logit
+ * matching (T = the teacher's logits):
+ *     L = 1/(n k) sum_i [ (1 - lambda) sum_{j: y_ij not NaN} (p_ij - y_ij)^2
+ *                         + lambda [mask_i] sum_j (p_ij - t_ij)^2 ]
+ * Y or T may be NULL (no such term); a NaN in Y is a missing target;
+ * soft_mask as in distill_kd_loss_grad. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_kd_mse_loss_grad(distill_context *ctx, int64_t n, int64_t k, const float *p, int64_t ldp,
+                         const float *y, int64_t ldy, const float *t, int64_t ldt,
+                         const uint8_t *soft_mask, float lambda, float *loss, float *g,
+                         int64_t ldg);
+
 /* The Barlow Twins loss of two views' embeddings Za, Zb (n x d, n >= 2),
  * each batch-normalised per column (biased variance, eps 1e-5):
  *     C = Za~^T Zb~ / n,  L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2

@@ -25,21 +25,11 @@
 #include "export.h"
 #include "model.h"
 #include "status.h"
+#include "teacher.h"
 
 DISTILL_BEGIN_DECLS
 
 typedef struct distill_krrst distill_krrst;
-
-/* A teacher supplied by the host.  The library copies this struct. */
-typedef struct distill_teacher {
-    uint32_t struct_size; /* sizeof(distill_teacher) */
-    void *user;
-    /* out (n x k, ldout) = the representation of the images x (n x
-     * input_dim, ldx).  Return 0, or non-zero on failure. */
-    int (*embed)(void *user, int64_t n, const float *x, int64_t ldx, float *out, int64_t ldout);
-    /* Optional: called once when the solver is destroyed. */
-    void (*release)(void *user);
-} distill_teacher;
 
 typedef struct distill_krrst_options {
     uint32_t struct_size;      /* sizeof(distill_krrst_options) */

@@ -31,9 +31,14 @@ enum {
     DISTILL_SCHEDULE_COSINE = 2  /* half cosine from lr to lr * final_lr_factor */
 };
 
+enum {
+    /* RMSprop: divide by sqrt(v + eps) (Keras' form) instead of sqrt(v) + eps */
+    DISTILL_OPTIM_EPS_IN_SQRT = 1u << 0
+};
+
 typedef struct distill_optimizer_options {
     uint32_t struct_size;   /* sizeof(distill_optimizer_options) */
-    uint32_t flags;         /* reserved, 0 */
+    uint32_t flags;         /* DISTILL_OPTIM_* flags below (0) */
     int32_t kind;           /* DISTILL_OPTIM_* (default SGD) */
     int32_t nesterov;       /* SGD: 1 = Nesterov momentum */
     double lr;              /* default 1e-3 */

@@ -261,3 +261,61 @@ distill_status distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, 
     *loss = (float)(sum / (double)n);
     return DISTILL_OK;
 }
+
+/* (p - y)^2 over the finite y; NaN marks a missing target. */
+static double masked_sq(const float *p, const float *y, int64_t k, double w, double scale,
+                        float *g)
+{
+    double sum = 0.0;
+    int64_t j;
+    for (j = 0; j < k; j++) {
+        const double r = isnan(y[j]) ? 0.0 : (double)p[j] - y[j];
+        sum += r * r;
+        if (g)
+            g[j] += (float)(w * scale * r);
+    }
+    return w * sum;
+}
+
+distill_status distill_kd_mse_loss_grad(distill_context *ctx, int64_t n, int64_t k, const float *p,
+                                        int64_t ldp, const float *y, int64_t ldy, const float *t,
+                                        int64_t ldt, const uint8_t *soft_mask, float lambda,
+                                        float *loss, float *g, int64_t ldg)
+{
+    static const char fn[] = "distill_kd_mse_loss_grad";
+    const double scale = 2.0 / ((double)n * (double)k);
+    double sum = 0.0;
+    int64_t i, j;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (!loss)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: loss is NULL", fn);
+    if (!(lambda >= 0.0f && lambda <= 1.0f))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: lambda must be in [0, 1], got %g", fn,
+                             (double)lambda);
+    DISTILL__TRY(distill__check_matrix(ctx, fn, "P", p, n, k, ldp));
+    DISTILL__TRY(distill__check_optional(ctx, fn, "G", g, n, k, ldg));
+    DISTILL__TRY(distill__check_finite(ctx, fn, "P", p, n, k, ldp));
+    if (y)
+        DISTILL__TRY(distill__check_matrix(ctx, fn, "Y", y, n, k, ldy));
+    if (t) {
+        DISTILL__TRY(distill__check_matrix(ctx, fn, "T", t, n, k, ldt));
+        for (i = 0; i < n; i++)
+            if (!soft_mask || soft_mask[i])
+                DISTILL__TRY(distill__check_finite(ctx, fn, "T", t + i * ldt, 1, k, ldt));
+    }
+    for (i = 0; i < n; i++) {
+        float *gi = g ? g + i * ldg : NULL;
+        if (gi)
+            for (j = 0; j < k; j++)
+                gi[j] = 0.0f;
+        if (y)
+            sum += masked_sq(p + i * ldp, y + i * ldy, k, 1.0 - lambda, scale, gi);
+        if (t && (!soft_mask || soft_mask[i]))
+            sum += masked_sq(p + i * ldp, t + i * ldt, k, lambda, scale, gi);
+    }
+    *loss = (float)(sum / ((double)n * (double)k));
+    if (!isfinite(*loss))
+        return distill__fail(ctx, DISTILL_E_NUMERIC, "%s: the loss overflowed", fn);
+    return DISTILL_OK;
+}

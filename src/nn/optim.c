@@ -46,6 +46,8 @@ static distill_status check_options(distill_context *ctx, const distill_optimize
         return distill__fail(ctx, DISTILL_E_INVAL,
                              "%s: lr, momentum, weight_decay, clip_norm must be finite and >= 0, "
                              "eps > 0, betas and alpha in [0, 1)", fn);
+    if (o->flags & ~(uint32_t)DISTILL_OPTIM_EPS_IN_SQRT)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: unknown flags 0x%x", fn, (unsigned)o->flags);
     if (o->total_steps < 0 || o->warmup_steps < 0 ||
         (o->schedule != DISTILL_SCHEDULE_CONSTANT && o->total_steps < 1))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: a schedule needs total_steps >= 1", fn);
@@ -204,6 +206,14 @@ static void step_rmsprop(distill_optimizer *opt, float *p, const float *g, float
 {
     const float a = (float)opt->o.alpha, eps = (float)opt->o.eps, wd = (float)opt->o.weight_decay;
     int64_t i;
+    if (opt->o.flags & DISTILL_OPTIM_EPS_IN_SQRT) {
+        for (i = 0; i < opt->n; i++) {
+            const float d = scale * g[i] + wd * p[i];
+            opt->m[i] = a * opt->m[i] + (1.0f - a) * d * d;
+            p[i] -= lr * d / sqrtf(opt->m[i] + eps);
+        }
+        return;
+    }
     for (i = 0; i < opt->n; i++) {
         const float d = scale * g[i] + wd * p[i];
         opt->m[i] = a * opt->m[i] + (1.0f - a) * d * d;
