@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, distill_suite_train());
     srunner_add_suite(sr, distill_suite_io());
     srunner_add_suite(sr, distill_suite_krrst());
+    srunner_add_suite(sr, distill_suite_kd());
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -425,6 +425,13 @@ START_TEST(initialisers_have_their_distributions)
         mx = fabs(w[i]) > mx ? fabs(w[i]) : mx;
     ck_assert(mx <= sqrt(6.0 / IN) && mx > 0.9 * sqrt(6.0 / IN));
     distill_model_destroy(m);
+    /* Glorot uniform: bounded by sqrt(6 / (fan_in + fan_out)), zero bias */
+    m = one_dense(ctx, DISTILL_INIT_GLOROT_UNIFORM, 0, IN, OUT);
+    for (i = 0, mx = 0, w = distill_model_params(m); i < IN * OUT; i++)
+        mx = fabs(w[i]) > mx ? fabs(w[i]) : mx;
+    ck_assert(mx <= sqrt(6.0 / (IN + OUT)) && mx > 0.9 * sqrt(6.0 / (IN + OUT)));
+    ck_assert_float_eq(w[IN * OUT + 5], 0.0f);
+    distill_model_destroy(m);
     m = one_dense(ctx, DISTILL_INIT_DEFAULT, 0, IN, OUT);
     for (i = 0, mx = 0, w = distill_model_params(m); i < IN * OUT + OUT; i++)
         mx = fabs(w[i]) > mx ? fabs(w[i]) : mx;

@@ -22,6 +22,7 @@ Suite *distill_suite_optim(void);
 Suite *distill_suite_train(void);
 Suite *distill_suite_io(void);
 Suite *distill_suite_krrst(void);
+Suite *distill_suite_kd(void);
 
 typedef struct counting_alloc {
     long calls;  /* alloc calls */

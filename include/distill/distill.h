@@ -14,5 +14,7 @@
 #include "krrst.h"
 #include "transfer.h"
 #include "ssl.h"
+#include "teacher.h"
+#include "kd.h"
 
 #endif /* DISTILL_DISTILL_H */

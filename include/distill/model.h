@@ -51,7 +51,8 @@ enum {
     DISTILL_INIT_KAIMING_UNIFORM = 2, /* U(+-sqrt(6/fan_in)), zero bias */
     DISTILL_INIT_ORTHOGONAL = 3,      /* orthogonal rows/columns times init_gain, zero bias */
     DISTILL_INIT_ZEROS = 4,
-    DISTILL_INIT_SIGNED_CONSTANT = 5  /* +-init_gain*sqrt(2/fan_in) with random sign, zero bias */
+    DISTILL_INIT_SIGNED_CONSTANT = 5, /* +-init_gain*sqrt(2/fan_in) with random sign, zero bias */
+    DISTILL_INIT_GLOROT_UNIFORM = 6   /* U(+-sqrt(6/(fan_in+fan_out))), zero bias (Keras') */
 };
 
 typedef struct distill_layer_spec {

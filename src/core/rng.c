@@ -122,3 +122,14 @@ uint64_t distill__rng_derive(uint64_t base, uint64_t purpose, uint64_t a, uint64
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return (z ^ (z >> 31)) | (1ull << 63);
 }
+
+void distill__rng_permutation(uint64_t seed, uint64_t stream, int64_t n, int64_t *perm)
+{
+    distill__rng r;
+    int64_t i;
+    distill__rng_init(&r, seed, stream, 0);
+    for (i = 0; i < n; i++) {
+        const int64_t j = (int64_t)distill__rng_below(&r, (uint64_t)(i + 1));
+        perm[i] = perm[j], perm[j] = i;
+    }
+}

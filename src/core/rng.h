@@ -26,6 +26,10 @@ float distill__rng_normal(distill__rng *r);
 /* Uniform integer in [0, n), n >= 1, without modulo bias. */
 uint64_t distill__rng_below(distill__rng *r, uint64_t n);
 
+/* perm[0..n) = a uniform random permutation of 0..n-1 drawn from `stream`
+ * (Fisher-Yates in its inside-out form). */
+void distill__rng_permutation(uint64_t seed, uint64_t stream, int64_t n, int64_t *perm);
+
 /* A stream for (purpose, a, b) under `base`, well away from the contexts'
  * sequential handle streams (its top bit is set): solvers derive every
  * draw's stream from their own and the step, so results never depend on

@@ -60,6 +60,13 @@ void distill__init_weights(const distill_layer_spec *spec, int64_t rows, int64_t
     case DISTILL_INIT_ORTHOGONAL:
         orthogonal(rows, fan_in, w, gain, r);
         break;
+    case DISTILL_INIT_GLOROT_UNIFORM: { /* fan_out counts the receptive field, as Keras does */
+        const int64_t field = spec->kind == DISTILL_LAYER_CONV2D ? (int64_t)spec->kernel * spec->kernel : 1;
+        bound = sqrtf(6.0f / (float)(fan_in + rows * field));
+        for (i = 0; i < nw; i++)
+            w[i] = bound * (2.0f * distill__rng_uniform(r) - 1.0f);
+        break;
+    }
     case DISTILL_INIT_ZEROS:
         memset(w, 0, sizeof(float) * (size_t)nw);
         break;

@@ -110,7 +110,7 @@ static distill_status plan_layers(distill_model *m, const distill_model_options 
         memcpy(&l->spec, (const char *)o->layers + (size_t)i * stride, sizeof l->spec);
         l->ops = ops_of(l->spec.kind);
         if (!l->ops || l->spec.bias < 0 || l->spec.bias > 1 || l->spec.init < 0 ||
-            l->spec.init > DISTILL_INIT_SIGNED_CONSTANT)
+            l->spec.init > DISTILL_INIT_GLOROT_UNIFORM)
             return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_create: layer %lld: unknown kind %d, bias or init",
                                  (long long)i, (int)l->spec.kind);
         if (l->spec.units < 0 || l->spec.units > MAX_DIM || l->spec.kernel < 0 ||

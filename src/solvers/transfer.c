@@ -174,16 +174,11 @@ static distill_status pair_step(pair *p, int loss_kind, int64_t n)
 static distill_status batch_rows(pair *p, distill_dataset *ds, int64_t epoch, int64_t b, int64_t *n)
 {
     const int64_t N = distill_dataset_count(ds);
-    int64_t i;
     if (p->perm_epoch != epoch) {
-        distill__rng r;
         if (!p->perm && !(p->perm = distill__alloc(p->ctx, sizeof(int64_t) * (size_t)N)))
             return distill__fail(p->ctx, DISTILL_E_NOMEM, "transfer: out of memory");
-        distill__rng_init(&r, p->ctx->seed, distill__rng_derive(p->stream, STREAM_ORDER, (uint64_t)epoch, 0), 0);
-        for (i = 0; i < N; i++) {
-            const int64_t j = (int64_t)distill__rng_below(&r, (uint64_t)(i + 1));
-            p->perm[i] = p->perm[j], p->perm[j] = i;
-        }
+        distill__rng_permutation(p->ctx->seed, distill__rng_derive(p->stream, STREAM_ORDER, (uint64_t)epoch, 0),
+                                 N, p->perm);
         p->perm_epoch = epoch;
     }
     *n = N - b * p->batch < p->batch ? N - b * p->batch : p->batch;
