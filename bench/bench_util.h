@@ -2,6 +2,7 @@
 #ifndef DISTILL_BENCH_UTIL_H
 #define DISTILL_BENCH_UTIL_H
 
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -49,6 +50,27 @@ static inline double bench_best(void (*fn)(void *), void *arg, int reps)
         best = t < best ? t : best;
     }
     return best;
+}
+
+/* A small seeded generator for the benchmarks' synthetic data (splitmix64
+ * and Box-Muller): independent of the library's own streams. */
+typedef struct bench_rng {
+    unsigned long long s;
+} bench_rng;
+
+static inline double bench_uniform(bench_rng *r)
+{
+    unsigned long long z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static inline double bench_normal(bench_rng *r)
+{
+    const double u = bench_uniform(r), v = bench_uniform(r);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
 #endif /* DISTILL_BENCH_UTIL_H */
