@@ -14,7 +14,7 @@ CC      ?= cc
 PYTHON  ?= /usr/bin/python3
 OPT     ?= -O3
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
-CFLAGS_BASE := -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -g -fPIC -Iinclude
+CFLAGS_BASE := -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -fno-math-errno -g -fPIC -Iinclude
 ifeq ($(WERROR),1)
 CFLAGS_BASE += -Werror
 endif
@@ -60,9 +60,12 @@ $(CLI_BIN): $(CLI_SRC) src/cli/cli.h $(STATIC)
 static: $(STATIC)
 shared: $(SHARED)
 
+# Small GEMMs want fused multiply-adds (src/nn/gemm_small.c).
+$(BUILD)/src/nn/gemm_small.o: OBJ_FLAGS := -ffp-contract=fast
+
 $(BUILD)/%.o: %.c $(wildcard include/distill/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(OBJ_FLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

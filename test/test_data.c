@@ -329,12 +329,36 @@ START_TEST(augmentations)
 }
 END_TEST
 
+/* Block means: each output is the mean of its block, per channel. */
+START_TEST(block_mean_view)
+{
+    enum { BN = 2, BC = 2, BH = 4, BW = 6, B = 2 };
+    distill_context *ctx = test_context(NULL, 1);
+    float x[BN * BC * BH * BW], out[BN * BC * 2 * 3];
+    int i, ch, by, bx;
+    fill_random(x, BN * BC * BH * BW, 5);
+    ck_assert_status(distill_image_block_mean(ctx, BN, BC, BH, BW, B, x, out), DISTILL_OK);
+    for (i = 0; i < BN; i++)
+        for (ch = 0; ch < BC; ch++)
+            for (by = 0; by < 2; by++)
+                for (bx = 0; bx < 3; bx++) {
+                    const float *p = x + (i * BC + ch) * BH * BW + by * B * BW + bx * B;
+                    const double m = (p[0] + (double)p[1] + p[BW] + p[BW + 1]) / 4;
+                    ck_assert_double_eq_tol(out[((i * BC + ch) * 2 + by) * 3 + bx], m, 1e-6);
+                }
+    ck_assert_fails(ctx, distill_image_block_mean(ctx, BN, BC, BH, BW, 4, x, out), DISTILL_E_SHAPE, "block 4");
+    ck_assert_fails(ctx, distill_image_block_mean(ctx, BN, BC, BH, BW, 2, x, NULL), DISTILL_E_INVAL, "out");
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_data(void)
 {
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("data");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, memory_copy_and_borrow);
+    tcase_add_test(tc, block_mean_view);
     tcase_add_test(tc, fashion_mnist_shapes_and_counts);
     tcase_add_loop_test(tc, corrupt_idx_files_are_format_errors, 0, 2);
     tcase_add_test(tc, csv_reads_and_rejects);

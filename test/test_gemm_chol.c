@@ -3,6 +3,7 @@
 #include <blis.h>
 
 #include "testutil.h"
+#include "nn/internal.h"
 
 static const struct { int m, n, k, ta, tb, pad; } gemm_shapes[] = {
     {1, 1, 1, 0, 0, 0},  {1, 1, 1, 1, 1, 3},  {7, 5, 3, 0, 1, 2},   {5, 7, 13, 1, 0, 1},
@@ -32,6 +33,45 @@ START_TEST(sgemm_matches_reference)
     }
     free(a), free(b), free(c), free(c0), free(ref);
     distill_context_destroy(ctx);
+}
+END_TEST
+
+/* The learning layer's small-GEMM path (src/nn/gemm_small.c): every
+ * transpose case, row tails below and above its 8-row block, column tails,
+ * beta 0 (C not read: NaN stays out) and beta 1, padded leading dimensions. */
+static const struct { int m, n, k, ta, tb; float beta; } small_shapes[] = {
+    {128, 20, 49, 0, 1, 0.0f}, {20, 49, 128, 1, 0, 1.0f}, {128, 20, 10, 0, 0, 0.0f}, {13, 33, 7, 1, 1, 0.5f},
+    {5, 3, 2, 0, 0, 1.0f},     {9, 17, 1, 1, 0, 0.0f},    {1, 64, 40, 0, 1, -1.0f},
+};
+
+START_TEST(small_gemm_matches_reference)
+{
+    const int m = small_shapes[_i].m, n = small_shapes[_i].n, k = small_shapes[_i].k;
+    const int ta = small_shapes[_i].ta, tb = small_shapes[_i].tb;
+    const float beta = small_shapes[_i].beta;
+    const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+    float *a = new_random((ta ? k : m) * lda, 4), *b = new_random((tb ? n : k) * ldb, 5);
+    float *c = new_random(m * ldc, 6), *c0 = malloc(sizeof(float) * m * ldc);
+    double *ref = malloc(sizeof(double) * m * n);
+    int64_t i, j;
+    if (beta == 0.0f)
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++)
+                c[i * ldc + j] = NAN;
+    memcpy(c0, c, sizeof(float) * m * ldc);
+    ck_assert_int_eq(nn_gemm_small(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, beta, c, ldc), 1);
+    ref_gemm(ta, tb, m, n, k, a, lda, b, ldb, ref);
+    for (i = 0; i < m; i++) {
+        for (j = 0; j < n; j++)
+            ck_assert_double_eq_tol(c[i * ldc + j],
+                                    0.5 * ref[i * n + j] + (beta == 0.0f ? 0.0 : beta * c0[i * ldc + j]),
+                                    1e-5 * (k + 4));
+        for (j = n; j < ldc; j++)
+            ck_assert_float_eq(c[i * ldc + j], c0[i * ldc + j]);
+    }
+    /* too big for the path: refused, C untouched */
+    ck_assert_int_eq(nn_gemm_small(0, 0, 1024, 64, 1024, 1.0f, a, 1024, b, 64, 0.0f, c, 64), 0);
+    free(a), free(b), free(c), free(c0), free(ref);
 }
 END_TEST
 
@@ -260,6 +300,7 @@ Suite *distill_suite_gemm_chol(void)
     Suite *s = suite_create("kernels-gemm-cholesky");
     TCase *tc = tcase_create("gemm");
     tcase_add_loop_test(tc, sgemm_matches_reference, 0, sizeof gemm_shapes / sizeof gemm_shapes[0]);
+    tcase_add_loop_test(tc, small_gemm_matches_reference, 0, sizeof small_shapes / sizeof small_shapes[0]);
     tcase_add_test(tc, sgemm_rejects_bad_arguments);
     tcase_add_test(tc, blis_sub_configuration_is_chosen);
     tcase_add_test(tc, host_initialised_blis_keeps_its_choice);

@@ -137,6 +137,13 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_augment_normalize(distill_context *ctx, int64_t n, int64_t c, int64_t h, int64_t w,
                           const float *mean, const float *std, float *x);
 
+/* A smaller view of images: out (n x c*(h/block)*(w/block)) holds the
+ * mean of each block x block square of x (n images C x H x W); block must
+ * divide h and w.  E.g. Fashion-MNIST's 7x7 view with block 4. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_image_block_mean(distill_context *ctx, int64_t n, int64_t c, int64_t h, int64_t w,
+                         int64_t block, const float *x, float *out);
+
 DISTILL_END_DECLS
 
 #endif /* DISTILL_DATA_H */

@@ -1,6 +1,6 @@
 /* Image augmentations on batches, in place, reproducible from (stream,
  * offset): random crop with zero padding, horizontal flip, Gaussian noise,
- * per-channel normalisation. */
+ * per-channel normalisation; block-mean downsampling. */
 #include <math.h>
 #include <string.h>
 
@@ -115,6 +115,33 @@ distill_status distill_augment_normalize(distill_context *ctx, int64_t n, int64_
             const float m = mean[ch], inv = 1.0f / std[ch];
             for (j = 0; j < h * w; j++)
                 plane[j] = (plane[j] - m) * inv;
+        }
+    return DISTILL_OK;
+}
+
+distill_status distill_image_block_mean(distill_context *ctx, int64_t n, int64_t c, int64_t h,
+                                        int64_t w, int64_t block, const float *x, float *out)
+{
+    static const char fn[] = "distill_image_block_mean";
+    int64_t i, ch, by, bx, yy, xx, oh, ow;
+    DISTILL__TRY(check_images(ctx, fn, n, c, h, w, x));
+    if (block < 1 || h % block || w % block)
+        return distill__fail(ctx, DISTILL_E_SHAPE, "%s: block %lld does not divide %lld x %lld", fn,
+                             (long long)block, (long long)h, (long long)w);
+    oh = h / block, ow = w / block;
+    DISTILL__TRY(distill__check_matrix(ctx, fn, "out", out, n, c * oh * ow, c * oh * ow));
+    for (i = 0; i < n; i++)
+        for (ch = 0; ch < c; ch++) {
+            const float *plane = x + (i * c + ch) * h * w;
+            float *o = out + (i * c + ch) * oh * ow;
+            for (by = 0; by < oh; by++)
+                for (bx = 0; bx < ow; bx++) {
+                    double s = 0.0;
+                    for (yy = 0; yy < block; yy++)
+                        for (xx = 0; xx < block; xx++)
+                            s += plane[(by * block + yy) * w + bx * block + xx];
+                    o[by * ow + bx] = (float)(s / (double)(block * block));
+                }
         }
     return DISTILL_OK;
 }

@@ -219,6 +219,52 @@ static distill_status kd_check(distill_context *ctx, const char *fn, int64_t n, 
     return DISTILL_OK;
 }
 
+/* One row of the fused distillation loss: the softmax numerators are taken
+ * once (and shared when the student's temperature is 1) in float after the
+ * row's maximum is subtracted, so they lie in (0, 1]; sums and logs in
+ * double. */
+enum { KD_ROW_MAX = 256 };
+
+typedef struct kd_weights {
+    double hard, soft, inv_t;
+} kd_weights;
+
+static double kd_row(const float *z, int64_t c, int32_t y, const float *s, const kd_weights *w,
+                     double inv_n, float *dz, float *e1, float *et)
+{
+    float mx = z[0];
+    double s1 = 0.0, st = 0.0, ssum = 0.0, loss = 0.0, lse1, lset;
+    int64_t j;
+    for (j = 1; j < c; j++)
+        mx = z[j] > mx ? z[j] : mx;
+    for (j = 0; j < c; j++)
+        s1 += e1[j] = expf(z[j] - mx);
+    lse1 = mx + log(s1);
+    if (y >= 0)
+        loss += w->hard * (lse1 - z[y]);
+    if (s) {
+        if (w->inv_t == 1.0)
+            et = e1, st = s1;
+        else
+            for (j = 0; j < c; j++)
+                st += et[j] = expf((float)((z[j] - mx) * w->inv_t));
+        lset = mx * w->inv_t + log(st);
+        for (j = 0; j < c; j++) {
+            ssum += s[j];
+            loss -= w->soft * s[j] * (z[j] * w->inv_t - lset);
+        }
+    }
+    if (dz) {
+        const double hp = w->hard / s1 * inv_n, hy = w->hard * inv_n;
+        const double sq = s ? w->soft * w->inv_t * ssum / st * inv_n : 0.0, ss = w->soft * w->inv_t * inv_n;
+        for (j = 0; j < c; j++)
+            dz[j] = (float)((y >= 0 ? hp * e1[j] : 0.0) + (s ? sq * et[j] - ss * s[j] : 0.0));
+        if (y >= 0)
+            dz[y] = (float)((double)dz[y] - hy);
+    }
+    return loss;
+}
+
 distill_status distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, const float *z,
                                     int64_t ldz, const int32_t *labels, const float *s,
                                     int64_t lds, const uint8_t *soft_mask, float lambda,
@@ -226,38 +272,24 @@ distill_status distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, 
                                     int64_t lddz)
 {
     static const char fn[] = "distill_kd_loss_grad";
-    const double inv_t = 1.0 / student_t, hard_w = 1.0 - lambda,
-                 soft_w = (double)lambda * soft_scale;
+    float stack[2 * KD_ROW_MAX], *buf = stack;
+    kd_weights w;
     double sum = 0.0;
-    int64_t i, j;
+    int64_t i;
     if (!ctx)
         return DISTILL_E_INVAL;
     DISTILL__TRY(kd_check(ctx, fn, n, c, z, ldz, labels, s, lds, lambda, student_t, soft_scale,
                           loss, dz, lddz));
+    if (c > KD_ROW_MAX && !(buf = distill__alloc(ctx, sizeof(float) * 2 * (size_t)c)))
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    w.hard = 1.0 - lambda, w.soft = (double)lambda * soft_scale, w.inv_t = 1.0 / student_t;
     for (i = 0; i < n; i++) {
-        const float *zi = z + i * ldz, *si = s ? s + i * lds : NULL;
-        const int32_t y = labels ? labels[i] : -1;
-        const int soft = si && (!soft_mask || soft_mask[i]);
-        const double lse1 = row_lse(zi, c, 1.0), lset = soft ? row_lse(zi, c, inv_t) : 0.0;
-        double ssum = 0.0;
-        if (y >= 0)
-            sum += hard_w * (lse1 - zi[y]);
-        if (soft)
-            for (j = 0; j < c; j++) {
-                ssum += si[j];
-                sum -= soft_w * si[j] * (zi[j] * inv_t - lset);
-            }
-        if (!dz)
-            continue;
-        for (j = 0; j < c; j++) {
-            double gj = 0.0;
-            if (y >= 0)
-                gj += hard_w * (exp(zi[j] - lse1) - (j == y));
-            if (soft)
-                gj += soft_w * (exp(zi[j] * inv_t - lset) * ssum - si[j]) * inv_t;
-            dz[i * lddz + j] = (float)(gj / (double)n);
-        }
+        const float *si = s && (!soft_mask || soft_mask[i]) ? s + i * lds : NULL;
+        sum += kd_row(z + i * ldz, c, labels ? labels[i] : -1, si, &w, 1.0 / (double)n,
+                      dz ? dz + i * lddz : NULL, buf, buf + c);
     }
+    if (buf != stack)
+        distill__free(ctx, buf);
     *loss = (float)(sum / (double)n);
     return DISTILL_OK;
 }

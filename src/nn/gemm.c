@@ -71,6 +71,8 @@ void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, f
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc)
 {
+    if (e->ctx && nn_gemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+        return;
     if (e->ctx) {
         distill__blis_prepare(e->ctx);
         distill__sgemm_threads(e->ctx, nn_threads(e), ta, tb, m, n, k, alpha, a, lda, b, ldb,

@@ -24,6 +24,10 @@ typedef struct nn_env {
 static inline int nn_threads(const nn_env *e) { return e->ctx && e->threads > 1 ? e->threads : 1; }
 
 /* C = alpha op(A) op(B) + beta C, row-major, through BLIS or plain loops. */
+/* C = alpha op(A) op(B) + beta C by packed loops when the shape is small
+ * (gemm_small.c); returns 0, doing nothing, when it is not. */
+int nn_gemm_small(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc);
