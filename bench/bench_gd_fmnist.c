@@ -12,8 +12,9 @@
  * Also gd_step_us: one training step (forward, distillation loss,
  * backward, RMSprop update) of the student at batch 128 on one thread.
  *
- * Usage: bench_gd_fmnist [subsets] (default 10, or $GD_SUBSETS).  The last
- * line is one JSON object. */
+ * Usage: bench_gd_fmnist [subsets] (default 10, or $GD_SUBSETS), or
+ * bench_gd_fmnist --step (the step time only, for bench/compare_torch.py).
+ * The last line is one JSON object. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,8 @@ static double step_us(distill_context *ctx, const split *pool)
 int main(int argc, char **argv)
 {
     const char *env = getenv("GD_SUBSETS");
-    const int subsets = argc > 1 ? atoi(argv[1]) : env ? atoi(env) : 10;
+    const int step_only = argc > 1 && strcmp(argv[1], "--step") == 0;
+    const int subsets = step_only ? 1 : argc > 1 ? atoi(argv[1]) : env ? atoi(env) : 10;
     distill_context_options co;
     distill_context *ctx;
     split pool, test;
@@ -259,6 +261,10 @@ int main(int argc, char **argv)
     load(ctx, FMNIST "t10k-images-idx3-ubyte.gz", FMNIST "t10k-labels-idx1-ubyte.gz", &test);
     us = step_us(ctx, &pool);
     fprintf(stderr, "gd_step_us %.1f (49-20-20-10, batch 128, 1 thread)\n", us);
+    if (step_only) {
+        printf("{\"bench\":\"gd_step\",\"gd_step_us\":%.2f,\"threads\":1}\n", us);
+        return 0;
+    }
     /* the JSON is gathered in memory so that progress on stderr never splits it */
     if (!(json = open_memstream(&buf, &len)))
         die(NULL, "memory");

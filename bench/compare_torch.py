@@ -2,6 +2,7 @@
 
 - the KRR-ST loss + gradients (autograd through linalg.solve) at the shapes
   of bench_kernels;
+- the generalized-distillation student step of bench_gd_fmnist (one thread);
 - the networks of bench_nn: ConvNet-3 and the 784-512-512-10 MLP
   (forward + backward to parameters, batch 256), and the 10-64-64-2 policy
   at batch 1 (inference).  libdistill's figures come from running
@@ -131,6 +132,58 @@ def ours_nets():
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def torch_gd_step_us(reps=5, steps=1000):
+    """The generalized-distillation student step of bench_gd_fmnist in
+    PyTorch: 49-20-20-10 ReLU MLP, batch 128, (1 - lam) CE + lam T^2 CE(s, p),
+    backward, RMSprop; one thread.  Best of `reps` runs of `steps` steps."""
+    nn = torch.nn
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(49, 20), nn.ReLU(), nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 10))
+    opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-6)
+    x_all, y_all = torch.rand(1280, 49), torch.randint(0, 10, (1280,))
+    s_all = torch.softmax(torch.randn(1280, 10) / 10.0, 1)
+    lam, t = 0.5, 10.0
+
+    def run():
+        for i in range(steps):
+            j = (i % 10) * 128
+            logp = torch.log_softmax(net(x_all[j:j + 128]), 1)
+            loss = ((1 - lam) * nn.functional.nll_loss(logp, y_all[j:j + 128])
+                    - lam * t * t * (s_all[j:j + 128] * logp).sum(1).mean())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    best = best_of(run, reps) / steps * 1e6
+    torch.set_num_threads(threads)
+    return best
+
+
+def ours_gd_step_us():
+    import subprocess
+    exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "rel", "bench", "bench_gd_fmnist")
+    if not os.path.exists(exe):
+        return None
+    res = subprocess.run([exe, "--step"], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])["gd_step_us"]
+
+
+def gd_step(rounds=3):
+    """Ours (bench_gd_fmnist --step) and PyTorch's step alternately, the
+    best of each: the same machine state for both."""
+    ours, theirs = float("inf"), float("inf")
+    for _ in range(rounds):
+        o = ours_gd_step_us()
+        if o is None:
+            return {}
+        ours, theirs = min(ours, o), min(theirs, torch_gd_step_us())
+    print(f"GD student step (49-20-20-10, batch 128, 1 thread): libdistill {ours:.1f} us, "
+          f"torch {theirs:.1f} us (libdistill {theirs / ours:.2f}x as fast)")
+    return {"gd_step_us": round(ours, 2), "torch_gd_step_us": round(theirs, 2),
+            "ratio_gd_step": round(theirs / ours, 2)}
+
+
 def main():
     torch.set_num_threads(THREADS)
     out = {"bench": "compare_torch", "torch": torch.__version__, "threads": THREADS}
@@ -169,6 +222,7 @@ def main():
             out["ratio_" + key] = round(ratio, 2)
             print(f"{key}: libdistill {ours[key]}, torch {theirs['torch_' + key]} "
                   f"(libdistill {ratio:.2f}x as fast)")
+    out.update(gd_step())
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import krrst_torch
     k = krrst_torch.measure(12)
