@@ -30,6 +30,22 @@ last "$DIR.csv.out" | grep -q '"command":"krrst","ok":true' || { cat "$DIR.csv.o
 "$BIN" transfer --data "$DIR.csv" --dir "$DIR/csv" --seeds 1 --probe-labels 3 --ft-labels 5 \
     --pretrain-steps 2 --probe-steps 5 --finetune-steps 2 --threads 2 > "$DIR.csv.out" 2> /dev/null
 last "$DIR.csv.out" | grep -q '"command":"transfer","ok":true' || { cat "$DIR.csv.out"; exit 1; }
+# distill kd: images (the 7x7 view), a CSV with a privileged column, the grid, regression
+"$BIN" kd --n 200 --epochs 5 --test-limit 300 --save-student "$DIR/student.dstl" > "$DIR.kd.out" 2> /dev/null
+last "$DIR.kd.out" | grep -q '"command":"kd","ok":true,"mode":"gd".*"regular_features":49,"privileged_features":784' ||
+    { cat "$DIR.kd.out"; exit 1; }
+test -s "$DIR/student.dstl" || { echo "test-cli: kd student missing"; exit 1; }
+awk 'BEGIN { srand(5); print "y,a,b,c,p"; for (i = 0; i < 200; i++) { a = rand(); b = rand(); c = rand();
+     p = a + b - c; printf "%d,%.4f,%.4f,%.4f,%.4f\n", (p + 0.1 * rand() > 0.5), a, b, c, p } }' > "$DIR.kd.csv"
+"$BIN" kd --data "$DIR.kd.csv" --privileged 4 --grid --epochs 3 --batch 32 > "$DIR.kd.out" 2> /dev/null
+last "$DIR.kd.out" | grep -q '"ok":true.*"n":160,"test":40,"regular_features":3,"privileged_features":1.*"grid":true' ||
+    { cat "$DIR.kd.out"; exit 1; }
+"$BIN" kd --data "$DIR.kd.csv" --privileged 4 --label-column 0 --mode regression --epochs 3 > "$DIR.kd.out" 2> /dev/null
+last "$DIR.kd.out" | grep -q '"ok":true,"mode":"regression","metric":"mse"' || { cat "$DIR.kd.out"; exit 1; }
+if "$BIN" kd --data "$DIR.kd.csv" --privileged 0 > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
+last "$DIR.bad.out" | grep -q '"ok":false,"error":"data"' || exit 1
+if "$BIN" kd --mode nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
+last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
 # failures: JSON with ok false, non-zero exit
 if "$BIN" krrst --data /nonexistent --out "$DIR/x" > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
@@ -37,4 +53,4 @@ if "$BIN" transfer --dir /nonexistent > "$DIR.bad.out" 2> /dev/null; then exit 1
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
 if "$BIN" nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
-echo "test-cli: distill krrst, transfer, resume, CSV data and failures behave"
+echo "test-cli: distill krrst, transfer, resume, kd, CSV data and failures behave"

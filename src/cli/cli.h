@@ -38,7 +38,11 @@ distill_status cli_limit(distill_dataset **ds, int64_t limit);
 distill_status cli_convnet(distill_context *ctx, const distill_dataset *images, int64_t embed,
                            distill_model **out);
 
+/* Does the CSV file start with a header line (a letter or a quote)? */
+int cli_csv_has_header(const char *file);
+
 int cmd_krrst(int argc, char **argv);
+int cmd_kd(int argc, char **argv);
 int cmd_transfer(int argc, char **argv);
 
 #endif /* DISTILL_CLI_H */

@@ -78,20 +78,25 @@ int cli_fail(distill_context *ctx, const char *cmd, const char *what)
     return 1;
 }
 
+int cli_csv_has_header(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    int c;
+    if (!f)
+        return 0; /* the loader then reports the error */
+    c = fgetc(f);
+    fclose(f);
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '"';
+}
+
 /* FILE.csv: label in column 0, then the pixels of a square grey image;
  * train = the rows whose index is not a multiple of 5, test = the others. */
 static distill_status load_csv(distill_context *ctx, const char *file, int train, distill_dataset **out)
 {
     distill_dataset *all, *part;
     int64_t n, i, k = 0, side, *idx;
-    int c, header;
     distill_status st;
-    FILE *f = fopen(file, "r");
-    if (!f)
-        return distill_dataset_from_csv(ctx, file, 0, 0, out); /* reports the error */
-    c = fgetc(f), header = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '"';
-    fclose(f);
-    if ((st = distill_dataset_from_csv(ctx, file, header, 0, &all)) != DISTILL_OK)
+    if ((st = distill_dataset_from_csv(ctx, file, cli_csv_has_header(file), 0, &all)) != DISTILL_OK)
         return st;
     n = distill_dataset_count(all);
     for (side = 1; side * side < distill_dataset_x_dim(all); side++) {}
@@ -211,6 +216,7 @@ static int usage(void)
 {
     fputs("usage: distill krrst [options]     distil Fashion-MNIST classes 0-4 (docs/krrst.md)\n"
           "       distill transfer [options]  evaluate a distilled set against its baselines\n"
+          "       distill kd [options]        generalized distillation from privileged features (docs/kd.md)\n"
           "Run a subcommand with --help for its options.\n", stderr);
     printf("{\"command\":\"help\",\"ok\":false}\n");
     return 2;
@@ -224,5 +230,7 @@ int main(int argc, char **argv)
         return cmd_krrst(argc - 1, argv + 1);
     if (strcmp(argv[1], "transfer") == 0)
         return cmd_transfer(argc - 1, argv + 1);
+    if (strcmp(argv[1], "kd") == 0)
+        return cmd_kd(argc - 1, argv + 1);
     return usage();
 }

@@ -1,0 +1,422 @@
+/* distill kd: generalized distillation (docs/kd.md).  A teacher MLP on the
+ * privileged features, a student MLP on the regular ones trained alone
+ * (lambda 0) and with the teacher's soft labels; test scores of all three.
+ *
+ * Images (Fashion-MNIST by default, or --data DIR of IDX files): the
+ * privileged view is the pixels, the regular one --regular pool:B (B x B
+ * block means) or noise:S (pixels plus N(0, S^2) noise).  A CSV file
+ * (--data FILE.csv): --label-column names the label, --privileged the
+ * columns (0-based, as in the file) that only the teacher sees; every
+ * fifth row is a test row. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(void)
+{
+    fputs("distill kd [--data DIR or FILE.csv] [--n 300] [--regular pool:4 | noise:1.0]\n"
+          "  [--label-column 0] [--privileged 1,2,3] [--mode gd|classic|regression|logits]\n"
+          "  [--preset lopezpaz2016|hinton2015] [--T 10] [--lambda 0.1] [--grid]\n"
+          "  [--val 1000] [--hidden 20,20] [--epochs 50] [--batch 128] [--lr 1e-3]\n"
+          "  [--test-limit N] [--subset-seed 0] [--save-student FILE] [--save-teacher FILE]\n"
+          "  [--seed 0] [--threads 1]\n"
+          "--grid chooses T in {1,2,5,10,20,50} and lambda in {0,0.1,...,1} on a validation\n"
+          "split (images: --val further training images; CSV: a held-out fifth).\n", stderr);
+}
+
+/* Rows of one split: regular features, privileged features, labels. */
+typedef struct rows {
+    int64_t n, d, ds;
+    float *x, *xs, *y;
+} rows;
+
+static void rows_free(rows *r) { free(r->x), free(r->xs), free(r->y); }
+
+static int rows_alloc(rows *r, int64_t n, int64_t d, int64_t ds)
+{
+    r->n = n, r->d = d, r->ds = ds;
+    r->x = malloc(sizeof(float) * (size_t)(n * d + 1));
+    r->xs = malloc(sizeof(float) * (size_t)(n * ds + 1));
+    r->y = malloc(sizeof(float) * (size_t)(n + 1));
+    return r->x && r->xs && r->y;
+}
+
+typedef struct view {
+    int pool;      /* block size, or 0 */
+    double noise;  /* noise std (pool == 0) */
+} view;
+
+static int parse_view(const char *spec, view *v)
+{
+    v->pool = 0, v->noise = 0.0;
+    if (strncmp(spec, "pool:", 5) == 0)
+        return (v->pool = atoi(spec + 5)) >= 1;
+    if (strncmp(spec, "noise:", 6) == 0)
+        return (v->noise = strtod(spec + 6, NULL)) > 0.0;
+    return 0;
+}
+
+/* The regular view of the pixels in r->xs (images 1 x side x side). */
+static distill_status make_view(distill_context *ctx, const view *v, int64_t side, uint64_t stream, rows *r)
+{
+    if (v->pool)
+        return distill_image_block_mean(ctx, r->n, 1, side, side, v->pool, r->xs, r->x);
+    memcpy(r->x, r->xs, sizeof(float) * (size_t)(r->n * r->d));
+    return distill_augment_noise(ctx, stream, 0, r->n, r->d, (float)v->noise, r->x);
+}
+
+/* Images: `n` rows idx of ds (pixels and labels) and their regular view. */
+static distill_status image_rows(distill_context *ctx, distill_dataset *ds, const int64_t *idx, int64_t n,
+                                 const view *v, uint64_t stream, rows *r)
+{
+    int64_t c, h, w, d;
+    distill_status st;
+    distill_dataset_shape(ds, &c, &h, &w);
+    if (c != 1 || h != w || (v->pool && h % v->pool)) {
+        fprintf(stderr, "distill kd: the regular view needs square grey images a multiple of the block\n");
+        return DISTILL_E_SHAPE;
+    }
+    d = v->pool ? (h / v->pool) * (w / v->pool) : h * w;
+    if (!rows_alloc(r, n, d, h * w))
+        return DISTILL_E_NOMEM;
+    st = distill_dataset_get(ds, idx, n, r->xs, h * w, r->y, 1);
+    return st == DISTILL_OK ? make_view(ctx, v, h, stream, r) : st;
+}
+
+/* A random permutation's first `count` rows of n (seeded). */
+static int64_t *draw_rows(distill_context *ctx, int64_t n, int64_t count, uint64_t seed)
+{
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)n), i;
+    if (!perm)
+        return NULL;
+    for (i = 0; i < n; i++)
+        perm[i] = i;
+    for (i = 0; i < count && i < n; i++) {
+        const int64_t j = i + (int64_t)(distill_random_bits(ctx, 9, seed * 1000003u + (uint64_t)i) %
+                                        (uint64_t)(n - i));
+        const int64_t t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    return perm;
+}
+
+typedef struct setup {
+    const char *data;
+    int64_t n, n_val, test_limit;
+    uint64_t subset_seed;
+    view v;
+    int regression;
+} setup;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static distill_status load_images(distill_context *ctx, const setup *s, rows *tr, rows *val, rows *te)
+{
+    static const int32_t all[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    distill_dataset *train = NULL, *test = NULL;
+    int64_t *pick = NULL, *tidx = NULL, i, n_test;
+    distill_status st = cli_load_data(ctx, s->data, 1, all, 10, &train);
+    if (st == DISTILL_OK)
+        st = cli_load_data(ctx, s->data, 0, all, 10, &test);
+    if (st == DISTILL_OK && s->n + s->n_val > distill_dataset_count(train)) {
+        fprintf(stderr, "distill kd: --n plus --val exceed the %lld training images\n",
+                (long long)distill_dataset_count(train));
+        st = DISTILL_E_INVAL;
+    }
+    if (st == DISTILL_OK) {
+        n_test = s->test_limit > 0 ? min64(s->test_limit, distill_dataset_count(test)) : distill_dataset_count(test);
+        pick = draw_rows(ctx, distill_dataset_count(train), s->n + s->n_val, s->subset_seed);
+        tidx = malloc(sizeof(int64_t) * (size_t)n_test);
+        st = pick && tidx ? DISTILL_OK : DISTILL_E_NOMEM;
+        for (i = 0; st == DISTILL_OK && i < n_test; i++)
+            tidx[i] = i;
+        if (st == DISTILL_OK)
+            st = image_rows(ctx, train, pick, s->n, &s->v, 1, tr);
+        if (st == DISTILL_OK && s->n_val > 0)
+            st = image_rows(ctx, train, pick + s->n, s->n_val, &s->v, 2, val);
+        if (st == DISTILL_OK)
+            st = image_rows(ctx, test, tidx, n_test, &s->v, 3, te);
+    }
+    free(pick), free(tidx);
+    distill_dataset_destroy(train), distill_dataset_destroy(test);
+    return st;
+}
+
+/* "1,2,5" into a 0/1 flag per file column (file has `cols` columns). */
+static int parse_columns(const char *spec, int64_t cols, unsigned char *flag)
+{
+    int count = 0;
+    memset(flag, 0, (size_t)cols);
+    while (spec && *spec) {
+        char *end;
+        const long c = strtol(spec, &end, 10);
+        if (end == spec || c < 0 || c >= cols)
+            return -1;
+        count += !flag[c], flag[c] = 1;
+        spec = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return -1;
+    }
+    return count;
+}
+
+/* CSV: split the feature columns into regular and privileged ones; every
+ * fifth row (0, 5, ...) is a test row. */
+static distill_status load_csv_rows(distill_context *ctx, const setup *s, long label_col, const char *priv,
+                                    rows *tr, rows *te)
+{
+    distill_dataset *all;
+    unsigned char *flag;
+    float *x, y;
+    int64_t n, d, cols, i, j, ds, k_tr = 0, k_te = 0;
+    distill_status st = distill_dataset_from_csv(ctx, s->data, cli_csv_has_header(s->data), label_col, &all);
+    if (st != DISTILL_OK)
+        return st;
+    n = distill_dataset_count(all), d = distill_dataset_x_dim(all), cols = d + 1;
+    flag = malloc((size_t)cols), x = malloc(sizeof(float) * (size_t)d);
+    if (!flag || !x || label_col < 0 || label_col >= cols || (ds = parse_columns(priv, cols, flag)) < 1 ||
+        flag[label_col] || ds >= d) {
+        fprintf(stderr, "distill kd: --privileged must name 1 to %lld feature columns (not the label, "
+                "column %ld)\n", (long long)(d - 1), label_col);
+        st = DISTILL_E_INVAL;
+    }
+    if (st == DISTILL_OK) {
+        const int64_t n_te = (n + 4) / 5, n_tr_all = n - n_te;
+        const int64_t n_tr = s->n > 0 ? min64(s->n, n_tr_all) : n_tr_all;
+        if (!rows_alloc(tr, n_tr, d - ds, ds) || !rows_alloc(te, n_te, d - ds, ds))
+            st = DISTILL_E_NOMEM;
+        for (i = 0; st == DISTILL_OK && i < n; i++) {
+            rows *r = i % 5 == 0 ? te : tr;
+            int64_t *k = i % 5 == 0 ? &k_te : &k_tr, a = 0, b = 0;
+            if (r == tr && k_tr >= n_tr)
+                continue;
+            st = distill_dataset_get(all, &i, 1, x, d, &y, 1);
+            for (j = 0; j < d && st == DISTILL_OK; j++) /* feature j is file column j + (j >= label) */
+                if (flag[j + (j >= label_col)])
+                    r->xs[*k * ds + a++] = x[j];
+                else
+                    r->x[*k * (d - ds) + b++] = x[j];
+            r->y[(*k)++] = y;
+        }
+    }
+    free(flag), free(x);
+    distill_dataset_destroy(all);
+    return st;
+}
+
+/* "20,20" into hidden widths (at most 8). */
+static int parse_hidden(const char *spec, int64_t *h)
+{
+    int n = 0;
+    while (*spec && n < 8) {
+        char *end;
+        h[n] = strtol(spec, &end, 10);
+        if (end == spec || h[n] < 1)
+            return -1;
+        n++, spec = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return -1;
+    }
+    return n;
+}
+
+static distill_status mlp(distill_context *ctx, int64_t in, const int64_t *hidden, int nh, int64_t out,
+                          distill_model **m)
+{
+    distill_layer_spec l[17];
+    distill_model_options mo;
+    int i, n = 0;
+    for (i = 0; i <= nh; i++) {
+        distill_layer_spec_init(&l[n], DISTILL_LAYER_DENSE);
+        l[n].units = i < nh ? hidden[i] : out, l[n++].init = DISTILL_INIT_GLOROT_UNIFORM;
+        if (i < nh)
+            distill_layer_spec_init(&l[n++], DISTILL_LAYER_RELU);
+    }
+    distill_model_options_init(&mo);
+    mo.in_c = in, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = n;
+    return distill_model_create(ctx, &mo, m);
+}
+
+static distill_status dataset(distill_context *ctx, const rows *r, int privileged, distill_dataset **out)
+{
+    const int64_t d = privileged ? r->ds : r->d;
+    return distill_dataset_from_memory(ctx, r->n, d, privileged ? r->xs : r->x, d, 1, r->y, 1,
+                                       DISTILL_DATASET_BORROW, out);
+}
+
+/* Number of classes: the largest label + 1 (labels must be whole and >= 0). */
+static int64_t classes_of(const rows *a, const rows *b)
+{
+    int64_t k = 0, i;
+    const rows *r[2] = {a, b};
+    for (int s = 0; s < 2; s++)
+        for (i = 0; i < r[s]->n; i++) {
+            const float y = r[s]->y[i];
+            if (!(y >= 0.0f) || y != floorf(y) || y > 65535.0f)
+                return -1;
+            k = (int64_t)y + 1 > k ? (int64_t)y + 1 : k;
+        }
+    return k;
+}
+
+static int mode_of(const char *name)
+{
+    static const char *const names[] = {"gd", "classic", "regression", "policy", "logits"};
+    int i;
+    for (i = 0; i < 5; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+typedef struct run {
+    distill_context *ctx;
+    distill_kd_options o;
+    distill_dataset *train, *priv, *test, *test_priv, *val;
+    distill_model *teacher, *student0;
+} run;
+
+/* Train a copy of the initial student with (T, lambda) and score it. */
+static distill_status student_score(run *r, double t, double lambda, double *score, distill_model **keep)
+{
+    distill_kd_options o = r->o;
+    distill_model *m = NULL;
+    distill_kd *kd = NULL;
+    distill_status st = distill_model_clone(r->student0, &m);
+    o.temperature = t, o.lambda = lambda, o.teacher = r->teacher;
+    if (st == DISTILL_OK)
+        st = distill_kd_create(r->ctx, &o, m, r->train, r->priv, &kd);
+    if (st == DISTILL_OK)
+        st = distill_kd_run(kd, 0);
+    if (st == DISTILL_OK)
+        st = distill_kd_score(r->ctx, o.mode, m, r->test, score);
+    distill_kd_destroy(kd);
+    if (st == DISTILL_OK && keep)
+        *keep = m;
+    else
+        distill_model_destroy(m);
+    return st;
+}
+
+static void run_free(run *r)
+{
+    distill_dataset_destroy(r->train), distill_dataset_destroy(r->priv), distill_dataset_destroy(r->test);
+    distill_dataset_destroy(r->test_priv), distill_dataset_destroy(r->val);
+    distill_model_destroy(r->teacher), distill_model_destroy(r->student0);
+}
+
+static const double grid_t[6] = {1, 2, 5, 10, 20, 50};
+
+int cmd_kd(int argc, char **argv)
+{
+    const char *data = cli_opt(argc, argv, "--data", FMNIST_DIR), *preset = cli_opt(argc, argv, "--preset", "");
+    const char *save_s = cli_opt(argc, argv, "--save-student", NULL), *save_t = cli_opt(argc, argv, "--save-teacher", NULL);
+    const size_t len = strlen(data);
+    const int csv = len > 4 && strcmp(data + len - 4, ".csv") == 0, mode = mode_of(cli_opt(argc, argv, "--mode", "gd"));
+    int grid = 0, nh, i, loaded;
+    setup s;
+    rows tr = {0, 0, 0, NULL, NULL, NULL}, val = tr, te = tr;
+    run r;
+    distill_optimizer_options oo;
+    distill_model *student = NULL;
+    distill_context *ctx;
+    distill_status st;
+    int64_t hidden[8], k;
+    double t = cli_double(argc, argv, "--T", 10), lambda = cli_double(argc, argv, "--lambda", 0.1);
+    double teacher_score = 0, alone = 0, distilled = 0;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            help();
+            printf("{\"command\":\"kd\",\"ok\":true,\"help\":true}\n");
+            return 0;
+        }
+        grid |= strcmp(argv[i], "--grid") == 0;
+    }
+    memset(&r, 0, sizeof r);
+    if (!(ctx = cli_context(argc, argv)))
+        return cli_fail(NULL, "kd", "context");
+    r.ctx = ctx;
+    s.data = data, s.n = cli_long(argc, argv, "--n", csv ? 0 : 300);
+    s.n_val = csv || !grid ? 0 : cli_long(argc, argv, "--val", 1000);
+    s.test_limit = cli_long(argc, argv, "--test-limit", 0);
+    s.subset_seed = (uint64_t)cli_long(argc, argv, "--subset-seed", 0);
+    s.regression = mode == DISTILL_KD_REGRESSION;
+    nh = parse_hidden(cli_opt(argc, argv, "--hidden", "20,20"), hidden);
+    if (mode < 0 || nh < 0 || (!csv && !parse_view(cli_opt(argc, argv, "--regular", "pool:4"), &s.v)) ||
+        (!csv && (s.n < 1 || s.n_val < 0)) || (*preset && strcmp(preset, "lopezpaz2016") && strcmp(preset, "hinton2015"))) {
+        help();
+        distill_context_destroy(ctx);
+        return cli_fail(NULL, "kd", "bad options");
+    }
+    st = csv ? load_csv_rows(ctx, &s, cli_long(argc, argv, "--label-column", 0), cli_opt(argc, argv, "--privileged", NULL),
+                             &tr, &te)
+             : load_images(ctx, &s, &tr, &val, &te);
+    loaded = st == DISTILL_OK;
+    k = s.regression ? 1 : classes_of(&tr, &te);
+    if (st == DISTILL_OK && k < 2 && !s.regression) {
+        fprintf(stderr, "distill kd: labels must be whole numbers >= 0 of at least two classes\n");
+        st = DISTILL_E_INVAL;
+    }
+    distill_kd_options_init(&r.o);
+    distill_optimizer_options_init(&oo);
+    oo.kind = DISTILL_OPTIM_RMSPROP, oo.lr = cli_double(argc, argv, "--lr", 1e-3), oo.alpha = 0.9, oo.eps = 1e-6;
+    oo.flags = DISTILL_OPTIM_EPS_IN_SQRT;
+    r.o.mode = mode, r.o.optimizer = &oo, r.o.seed = s.subset_seed;
+    r.o.preset = !*preset ? DISTILL_KD_PRESET_DEFAULT
+                          : strcmp(preset, "hinton2015") ? DISTILL_KD_PRESET_LOPEZPAZ2016 : DISTILL_KD_PRESET_HINTON2015;
+    r.o.epochs = cli_long(argc, argv, "--epochs", 50), r.o.batch = cli_long(argc, argv, "--batch", 128);
+    if (st == DISTILL_OK)
+        st = dataset(ctx, &tr, 0, &r.train);
+    if (st == DISTILL_OK && mode != DISTILL_KD_CLASSIC)
+        st = dataset(ctx, &tr, 1, &r.priv);
+    if (st == DISTILL_OK)
+        st = dataset(ctx, &te, 0, &r.test);
+    if (st == DISTILL_OK)
+        st = dataset(ctx, &te, mode != DISTILL_KD_CLASSIC, &r.test_priv);
+    if (st == DISTILL_OK && val.n > 0)
+        st = dataset(ctx, &val, 0, &r.val);
+    if (st == DISTILL_OK)
+        st = mlp(ctx, mode == DISTILL_KD_CLASSIC ? tr.d : tr.ds, hidden, nh, k, &r.teacher);
+    if (st == DISTILL_OK)
+        st = mlp(ctx, tr.d, hidden, nh, k, &r.student0);
+    if (st == DISTILL_OK)
+        st = distill_kd_train_teacher(ctx, &r.o, r.teacher, r.train, r.priv);
+    if (st == DISTILL_OK)
+        st = distill_kd_score(ctx, mode, r.teacher, r.test_priv, &teacher_score);
+    if (st == DISTILL_OK)
+        st = student_score(&r, 1.0, 0.0, &alone, NULL);
+    if (st == DISTILL_OK && grid) {
+        double lambdas[11];
+        distill_kd_options o = r.o;
+        for (i = 0; i < 11; i++)
+            lambdas[i] = i / 10.0;
+        o.teacher = r.teacher;
+        st = distill_kd_grid_search(ctx, &o, r.student0, r.train, r.priv, r.val, grid_t, 6, lambdas, 11, NULL, &t,
+                                    &lambda);
+    }
+    if (st == DISTILL_OK)
+        st = student_score(&r, t, lambda, &distilled, &student);
+    if (st == DISTILL_OK && save_t)
+        st = distill_model_save(r.teacher, save_t);
+    if (st == DISTILL_OK && save_s)
+        st = distill_model_save(student, save_s);
+    if (st == DISTILL_OK)
+        printf("{\"command\":\"kd\",\"ok\":true,\"mode\":\"%s\",\"metric\":\"%s\",\"n\":%lld,\"test\":%lld,"
+               "\"regular_features\":%lld,\"privileged_features\":%lld,\"teacher\":%.4f,\"student_alone\":%.4f,"
+               "\"distilled\":%.4f,\"T\":%g,\"lambda\":%g,\"grid\":%s}\n",
+               cli_opt(argc, argv, "--mode", "gd"), s.regression ? "mse" : "accuracy", (long long)tr.n,
+               (long long)te.n, (long long)tr.d, (long long)(mode == DISTILL_KD_CLASSIC ? 0 : tr.ds), teacher_score, alone, distilled, t, lambda,
+               grid ? "true" : "false");
+    distill_model_destroy(student);
+    run_free(&r);
+    rows_free(&tr), rows_free(&val), rows_free(&te);
+    if (st != DISTILL_OK) {
+        const int rc = cli_fail(ctx, "kd", loaded ? "distillation" : "data");
+        distill_context_destroy(ctx);
+        return rc;
+    }
+    distill_context_destroy(ctx);
+    return 0;
+}
