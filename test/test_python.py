@@ -377,6 +377,77 @@ def test_barlow_twins(ctx):
     assert later < 0.8 * first, (first, later)
 
 
+def _gd_problem(n, d=20, seed=3):
+    """Clean labels as privileged information (gd.md experiment 1)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    xs = (x @ rng.standard_normal(d)).astype(np.float32)[:, None]
+    y = (xs[:, 0] + rng.standard_normal(n) > 0).astype(np.float32)
+    xs = (xs - xs.mean()) / xs.std()
+    return x, xs, y
+
+
+def test_kd_solver_and_teachers(ctx):
+    x, xs, y = _gd_problem(300)
+    train = distill.Dataset.from_numpy(ctx, x[:200], y[:200])
+    priv = distill.Dataset.from_numpy(ctx, xs[:200])
+    test = distill.Dataset.from_numpy(ctx, x[200:], y[200:])
+    test_priv = distill.Dataset.from_numpy(ctx, xs[200:], y[200:])
+    dense = [dict(kind="dense", units=2, init="glorot_uniform")]
+    teacher = distill.Model(ctx, dense, input_shape=(1, 1, 1))
+    distill.kd.train_teacher(ctx, teacher, train, priv, epochs=300)
+    assert distill.kd.score(ctx, teacher, test_priv) > 0.85
+    accs = []
+    for lam in (0.0, 1.0):
+        student = distill.Model(ctx, dense, input_shape=(20, 1, 1))
+        kd = distill.Kd(ctx, student, train, priv, teacher=teacher, T=1.0, lam=lam, epochs=300, seed=1)
+        kd.run()
+        assert kd.steps_done() == 600
+        accs.append(kd.score(test))
+    assert accs[1] > accs[0] + 0.02, accs
+    # the teacher as a Python callable and as precomputed outputs give the same soft targets
+    z = teacher.forward(xs[:200])
+    z[5] = np.nan  # row 5 has no privileged input
+    student = distill.Model(ctx, dense, input_shape=(20, 1, 1))
+    by_outputs = distill.Kd(ctx, student, train, teacher=z, T=2.0)
+    by_callable = distill.Kd(ctx, student, train, priv, teacher=lambda a: teacher.forward(a), T=2.0)
+    s1, s2 = by_outputs.soft_targets(), by_callable.soft_targets()
+    assert np.all(s1[5] == 0) and np.isnan(by_outputs.teacher_outputs()[5]).all()
+    assert np.allclose(np.delete(s1, 5, 0), np.delete(s2, 5, 0), atol=1e-6)
+    # the loss of rows: the Hinton identity (1/T)(q - s) T^2 / n at lambda 1
+    hinton = distill.Kd(ctx, student, train, teacher=z, mode="classic", preset="hinton2015", T=3.0, lam=1.0)
+    zs = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
+    idx = np.array([0, 1, 2, 3])
+    _, dz = hinton.loss_grad_rows(idx, zs)
+    q = np.exp(zs / 3) / np.exp(zs / 3).sum(1, keepdims=True)
+    sref = np.exp(z[:4] / 3) / np.exp(z[:4] / 3).sum(1, keepdims=True)
+    assert np.allclose(dz, (q - sref) * 3 / 4, atol=1e-6)
+    # a failing callable teacher is an exception, not a crash
+    try:
+        distill.Kd(ctx, student, train, priv, teacher=lambda a: 1 / 0)
+        raise AssertionError("no error")
+    except distill.DistillError as e:
+        assert "teacher" in str(e)
+    t, lam, scores = distill.kd.grid_search(ctx, student, train, priv, teacher=teacher,
+                                            temperatures=(1, 4), lambdas=(0, 1), epochs=20)
+    assert scores.shape == (2, 2) and (t, lam) in [(1, 0), (1, 1), (4, 0), (4, 1)]
+    assert scores[[1, 4].index(t), [0, 1].index(lam)] == scores.max()
+
+
+def test_kd_regression_and_views(ctx):
+    p = np.random.default_rng(1).standard_normal((6, 3)).astype(np.float32)
+    y = p + 1
+    y[2, 1] = np.nan
+    loss, g = distill.kd_mse_loss_grad(ctx, p, y=y, lam=0.0)
+    ref = np.where(np.isnan(y), 0, p - y)
+    assert abs(loss - np.sum(ref ** 2) / 18) < 1e-5 and np.allclose(g, 2 * ref / 18, atol=1e-7)
+    img = np.arange(2 * 16, dtype=np.float32).reshape(2, 16)
+    small = distill.image_block_mean(ctx, img, (1, 4, 4), 2)
+    assert small.shape == (2, 4) and small[0, 0] == (0 + 1 + 4 + 5) / 4
+    assert distill.kd.weights("gd", "default", 5.0) == (1.0, 25.0)
+    assert distill.kd.weights("policy", "default", 0.1) == (1.0, 1.0)
+
+
 def main():
     passed = failed = 0
     with distill.Context(seed=7, threads=2) as ctx:

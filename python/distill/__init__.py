@@ -13,13 +13,16 @@ from ._lib import KrrOptions
 from .kernels import (random_uniform, random_normal, sgemm, cholesky, trsm_lower,
                       cholesky_solve, krr_options, krr_gram, krr_fit, krr_predict,
                       krrst_loss_grad, mse_loss_grad, softmax, xent_hard, xent_soft, kl_div,
-                      kd_loss_grad, barlow_twins_loss_grad, KERNEL_LINEAR, KERNEL_RBF, RIDGE_ABSOLUTE, RIDGE_RELATIVE,
+                      kd_loss_grad, kd_mse_loss_grad, barlow_twins_loss_grad, KERNEL_LINEAR, KERNEL_RBF, RIDGE_ABSOLUTE, RIDGE_RELATIVE,
                       KRR_AUTO, KRR_DUAL, KRR_PRIMAL)
 
-from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_normalize)
+from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_normalize,
+                   image_block_mean)
 from .model import Model, Optimizer, npy_save, KINDS, INITS
 from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe, finetune,
-                    train_supervised_teacher, barlow_twins_train)
+                    train_supervised_teacher, barlow_twins_train, callable_teacher)
+from . import kd
+from .kd import Kd
 
 __version__ = version()
 
@@ -28,10 +31,10 @@ __all__ = [
     "LOG_ERROR", "LOG_WARN", "LOG_INFO", "LOG_DEBUG", "KrrOptions",
     "random_uniform", "random_normal", "sgemm", "cholesky", "trsm_lower", "cholesky_solve",
     "krr_options", "krr_gram", "krr_fit", "krr_predict", "krrst_loss_grad", "mse_loss_grad",
-    "softmax", "xent_hard", "xent_soft", "kl_div", "kd_loss_grad", "barlow_twins_loss_grad", "KERNEL_LINEAR",
+    "softmax", "xent_hard", "xent_soft", "kl_div", "kd_loss_grad", "kd_mse_loss_grad", "barlow_twins_loss_grad", "KERNEL_LINEAR",
     "KERNEL_RBF", "RIDGE_ABSOLUTE", "RIDGE_RELATIVE", "KRR_AUTO", "KRR_DUAL", "KRR_PRIMAL",
-    "Dataset", "augment_crop", "augment_flip", "augment_noise", "augment_normalize",
+    "Dataset", "augment_crop", "augment_flip", "augment_noise", "augment_normalize", "image_block_mean",
     "Model", "Optimizer", "npy_save", "KINDS", "INITS",
     "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
-    "train_supervised_teacher", "barlow_twins_train",
+    "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "kd", "Kd",
 ]

@@ -112,6 +112,8 @@ _sig("distill_xent_hard", c_int, c_p, c_i64, c_i64, *M, c_p, c_float,
      ctypes.POINTER(c_float), *M)
 _sig("distill_xent_soft", c_int, c_p, c_i64, c_i64, *M, *M, c_float, ctypes.POINTER(c_float), *M)
 _sig("distill_kl_div", c_int, c_p, c_i64, c_i64, *M, *M, c_float, ctypes.POINTER(c_float), *M)
+_sig("distill_kd_mse_loss_grad", c_int, c_p, c_i64, c_i64, *M, *M, *M, c_p, c_float,
+     ctypes.POINTER(c_float), *M)
 _sig("distill_kd_loss_grad", c_int, c_p, c_i64, c_i64, *M, c_p, *M, c_p, c_float, c_float,
      c_float, ctypes.POINTER(c_float), *M)
 
@@ -178,6 +180,7 @@ _sig("distill_augment_crop", c_int, c_p, c_u64, c_u64, c_i64, c_i64, c_i64, c_i6
 _sig("distill_augment_flip", c_int, c_p, c_u64, c_u64, c_i64, c_i64, c_i64, c_i64, c_float, c_p)
 _sig("distill_augment_noise", c_int, c_p, c_u64, c_u64, c_i64, c_i64, c_float, c_p)
 _sig("distill_augment_normalize", c_int, c_p, c_i64, c_i64, c_i64, c_i64, c_p, c_p, c_p)
+_sig("distill_image_block_mean", c_int, c_p, c_i64, c_i64, c_i64, c_i64, c_i64, c_p, c_p)
 _sig("distill_layer_spec_init", None, ctypes.POINTER(LayerSpec), ctypes.c_int32)
 _sig("distill_model_options_init", None, ctypes.POINTER(ModelOptions))
 _sig("distill_model_create", c_int, c_p, ctypes.POINTER(ModelOptions), PP)
@@ -284,8 +287,38 @@ _sig("distill_finetune", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, c_p, 
      ctypes.POINTER(c_double))
 _sig("distill_train_supervised_teacher", c_int, c_p, c_p, c_p, c_i64)
 
+# ---- solvers: knowledge distillation ---------------------------------------
+class KdOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("mode", ctypes.c_int32),
+                ("preset", ctypes.c_int32), ("temperature", c_double), ("lambda_", c_double),
+                ("student_t", c_double), ("soft_scale", c_double), ("epochs", c_i64),
+                ("batch", c_i64), ("optimizer", ctypes.POINTER(OptimizerOptions)),
+                ("seed", c_u64), ("teacher", c_p), ("teacher_fn", ctypes.POINTER(Teacher)),
+                ("teacher_outputs", c_p), ("teacher_ld", c_i64)]
+
+
+_sig("distill_kd_options_init", None, ctypes.POINTER(KdOptions))
+_sig("distill_kd_options_size", c_size)
+_sig("distill_kd_options_weights", c_int, ctypes.POINTER(KdOptions), ctypes.POINTER(c_double),
+     ctypes.POINTER(c_double))
+_sig("distill_kd_create", c_int, c_p, ctypes.POINTER(KdOptions), c_p, c_p, c_p, PP)
+_sig("distill_kd_destroy", None, c_p)
+_sig("distill_kd_step", c_int, c_p, ctypes.POINTER(c_float))
+_sig("distill_kd_run", c_int, c_p, c_i64)
+_sig("distill_kd_steps_done", c_i64, c_p)
+_sig("distill_kd_recent_loss", c_double, c_p)
+_sig("distill_kd_loss_grad_rows", c_int, c_p, c_i64, c_p, *M, ctypes.POINTER(c_float), *M)
+_sig("distill_kd_teacher_outputs", ctypes.POINTER(c_float), c_p)
+_sig("distill_kd_soft_targets", ctypes.POINTER(c_float), c_p)
+_sig("distill_kd_shape", None, c_p, P64, P64)
+_sig("distill_kd_score", c_int, c_p, ctypes.c_int32, c_p, c_p, ctypes.POINTER(c_double))
+_sig("distill_kd_train_teacher", c_int, c_p, ctypes.POINTER(KdOptions), c_p, c_p, c_p)
+_sig("distill_kd_grid_search", c_int, c_p, ctypes.POINTER(KdOptions), c_p, c_p, c_p, c_p, c_p,
+     c_i64, c_p, c_i64, c_p, ctypes.POINTER(c_double), ctypes.POINTER(c_double))
+
 for _struct, _size in ((KrrstOptions, "distill_krrst_options_size"),
-                       (TransferOptions, "distill_transfer_options_size")):
+                       (TransferOptions, "distill_transfer_options_size"),
+                       (KdOptions, "distill_kd_options_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library")
 

@@ -173,6 +173,17 @@ def augment_noise(ctx, x, std, stream=0, offset=0):
     return a
 
 
+def image_block_mean(ctx, x, shape, block):
+    """The block x block means of images x (n, c*h*w) of shape (c, h, w):
+    an (n, c*(h/block)*(w/block)) array (e.g. Fashion-MNIST's 7x7 view)."""
+    c, h, w = shape
+    a = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, c * h * w)
+    out = np.empty((a.shape[0], c * (h // block) * (w // block)), np.float32)
+    ctx.check(lib.distill_image_block_mean(ctx.handle, a.shape[0], c, h, w, block, a.ctypes.data,
+                                           out.ctypes.data))
+    return out
+
+
 def augment_normalize(ctx, x, mean, std):
     a = _images(x)
     m = np.ascontiguousarray(mean, dtype=np.float32)

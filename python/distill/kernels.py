@@ -228,6 +228,24 @@ def kd_loss_grad(ctx, z, labels=None, soft=None, soft_mask=None, lam=0.5, studen
     return loss.value, dz
 
 
+def kd_mse_loss_grad(ctx, p, y=None, t=None, soft_mask=None, lam=0.5):
+    """Regression distillation / logit matching (docs/kernels.md): loss and
+    dL/dp; NaN in y marks a missing target."""
+    p = _mat(p, "p")
+    n, k = p.shape
+    y = None if y is None else _mat(y, "y", n, k)
+    t = None if t is None else _mat(t, "t", n, k)
+    mask = None if soft_mask is None else np.ascontiguousarray(soft_mask, dtype=np.uint8)
+    if mask is not None and mask.shape != (n,):
+        raise ValueError(f"soft_mask must have shape ({n},)")
+    g = _out(n, k)
+    loss = ctypes.c_float()
+    ctx.check(lib.distill_kd_mse_loss_grad(ctx.handle, n, k, _p(p), _ld(p), _p(y), _ld(y), _p(t),
+                                           _ld(t), _p(mask), lam, ctypes.byref(loss), _p(g),
+                                           _ld(g)))
+    return loss.value, g
+
+
 def barlow_twins_loss_grad(ctx, za, zb, lam=5e-3):
     """(loss, dL/dZa, dL/dZb) of the Barlow Twins loss of two views."""
     za = _mat(za, "za")

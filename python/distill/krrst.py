@@ -39,17 +39,7 @@ class Krrst(Handle):
         elif callable(teacher):
             if o.k < 1:
                 raise ValueError("a callable teacher needs k=")
-            k = o.k
-
-            def embed(user, n, x, ldx, out, ldout):
-                try:
-                    xa = np.ctypeslib.as_array(x, shape=(n, ldx))
-                    ya = np.asarray(teacher(xa), dtype=np.float32).reshape(n, k)
-                    np.ctypeslib.as_array(out, shape=(n, ldout))[:, :k] = ya
-                    return 0
-                except Exception:  # the library reports DISTILL_E_BACKEND
-                    return 1
-            vt = Teacher(ctypes.sizeof(Teacher), None, EMBED_FN(embed), RELEASE_FN(0))
+            vt = callable_teacher(teacher, o.k)
             o.teacher_fn = ctypes.pointer(vt)
             self._keep.append(vt)
         else:
@@ -134,6 +124,20 @@ class Krrst(Handle):
 
     def save_png(self, path):
         self.ctx.check(lib.distill_krrst_save_png(self._handle, path.encode()))
+
+
+def callable_teacher(fn, k):
+    """A distill_teacher vtable calling fn(x) -> (n, k) array; keep it alive
+    as long as the solver.  An exception becomes DISTILL_E_BACKEND."""
+    def embed(user, n, x, ldx, out, ldout):
+        try:
+            xa = np.ctypeslib.as_array(x, shape=(n, ldx))
+            ya = np.asarray(fn(xa), dtype=np.float32).reshape(n, k)
+            np.ctypeslib.as_array(out, shape=(n, ldout))[:, :k] = ya
+            return 0
+        except Exception:  # the library reports DISTILL_E_BACKEND
+            return 1
+    return Teacher(ctypes.sizeof(Teacher), None, EMBED_FN(embed), RELEASE_FN(0))
 
 
 def load_distilled(ctx, path):

@@ -11,7 +11,7 @@ KINDS = {"dense": 1, "conv2d": 2, "avgpool": 3, "maxpool": 4, "batchnorm": 5, "l
          "relu": 7, "tanh": 8, "sigmoid": 9, "gelu": 10, "mish": 11, "softplus": 12,
          "flatten": 13, "residual_mlp": 14}
 INITS = {"default": 0, "kaiming_normal": 1, "kaiming_uniform": 2, "orthogonal": 3, "zeros": 4,
-         "signed_constant": 5}
+         "signed_constant": 5, "glorot_uniform": 6}
 EVAL, TRAIN = 0, 1
 BACKWARD_PARAMS, BACKWARD_ACCUMULATE = 1, 2
 
