@@ -62,21 +62,16 @@ static int blank(const char *p, const char *e)
     return 1;
 }
 
-distill_status distill_dataset_from_csv(distill_context *ctx, const char *path, int has_header,
-                                        int64_t label_column, distill_dataset **out)
+distill_status distill__csv_parse(distill_context *ctx, const char *path, const unsigned char *buf,
+                                  size_t len, int has_header, int64_t label_column,
+                                  distill_dataset **out)
 {
     static const char fn[] = "distill_dataset_from_csv";
-    unsigned char *buf;
-    size_t len;
-    const char *p, *end;
+    const char *p, *end = (const char *)buf + len;
     int64_t cols = -1, rows = 0, line = 0, bad = 0, i, j;
     float *x = NULL, *y = NULL, *row = NULL;
     distill_status st = DISTILL_OK;
-    if (!ctx || !out)
-        return DISTILL_E_INVAL;
     *out = NULL;
-    DISTILL__TRY(distill__read_file(ctx, path, CSV_LIMIT, &buf, &len));
-    end = (const char *)buf + len;
     /* pass 1: count rows and check every line has the same columns */
     for (p = (const char *)buf; p < end && st == DISTILL_OK; p = line_end(p, end) + 1) {
         const char *e = line_end(p, end);
@@ -128,6 +123,20 @@ distill_status distill_dataset_from_csv(distill_context *ctx, const char *path, 
         }
     }
     distill__free(ctx, x), distill__free(ctx, y), distill__free(ctx, row);
+    return st;
+}
+
+distill_status distill_dataset_from_csv(distill_context *ctx, const char *path, int has_header,
+                                        int64_t label_column, distill_dataset **out)
+{
+    unsigned char *buf;
+    size_t len;
+    distill_status st;
+    if (!ctx || !out)
+        return DISTILL_E_INVAL;
+    *out = NULL;
+    DISTILL__TRY(distill__read_file(ctx, path, CSV_LIMIT, &buf, &len));
+    st = distill__csv_parse(ctx, path, buf, len, has_header, label_column, out);
     distill__free(ctx, buf);
     return st;
 }

@@ -1,4 +1,4 @@
-/* Private: parsing IDX buffers (exposed for the fuzz target and tests). */
+/* Private: parsing IDX and CSV buffers (exposed for the fuzz targets and tests). */
 #ifndef DISTILL_DATA_IDX_H
 #define DISTILL_DATA_IDX_H
 
@@ -21,6 +21,11 @@ typedef struct distill__idx {
  * malformed or truncated (`what` names it in the message). */
 distill_status distill__idx_parse(distill_context *ctx, const char *what,
                                   const unsigned char *buf, size_t len, distill__idx *out);
+/* Parse a CSV buffer (the body of distill_dataset_from_csv; `path` names
+ * it in messages): exposed for the fuzz target. */
+distill_status distill__csv_parse(distill_context *ctx, const char *path, const unsigned char *buf,
+                                  size_t len, int has_header, int64_t label_column,
+                                  distill_dataset **out);
 /* Read a whole (gzip'd or plain) file into memory, at most `limit` bytes. */
 distill_status distill__read_file(distill_context *ctx, const char *path, size_t limit,
                                   unsigned char **buf, size_t *len);
