@@ -55,6 +55,16 @@ static double lse(const double *z, double inv_t)
     return mx + log(s);
 }
 
+/* softmax(row / t)[j] in double, for a float row of K logits */
+static double soft_d(const float *row, double t, int j)
+{
+    double z[K];
+    int c;
+    for (c = 0; c < K; c++)
+        z[c] = row[c];
+    return exp(z[j] / t - lse(z, 1 / t));
+}
+
 typedef struct ref {
     const fixture *f;
     int32_t mode;
@@ -185,15 +195,11 @@ START_TEST(hinton_identity)
     kd = fixture_solver(ctx, &f, &o, &student, &train);
     fill_random(z, 4 * K, 9);
     ck_assert_status(distill_kd_loss_grad_rows(kd, 4, idx, z, K, &loss, dz, K), DISTILL_OK);
-    for (i = 0; i < 4; i++) {
-        double zd[K], zt[K];
-        for (j = 0; j < K; j++)
-            zd[j] = z[i * K + j], zt[j] = f.zt[idx[i] * K + j];
+    for (i = 0; i < 4; i++)
         for (j = 0; j < K; j++) {
-            const double q = exp(zd[j] / t - lse(zd, 1 / t)), s = exp(zt[j] / t - lse(zt, 1 / t));
+            const double q = soft_d(z + i * K, t, j), s = soft_d(f.zt + idx[i] * K, t, j);
             ck_assert_double_eq_tol(dz[i * K + j], (1 / t) * (q - s) * t * t / 4, 1e-6);
         }
-    }
     distill_kd_destroy(kd), distill_model_destroy(student), distill_dataset_destroy(train);
     distill_context_destroy(ctx);
 }
@@ -220,20 +226,13 @@ START_TEST(missing_rows_contribute_only_the_right_term)
     kd = fixture_solver(ctx, &f, &o, &student, &train);
     fill_random(z, 3 * K, 10);
     ck_assert_status(distill_kd_loss_grad_rows(kd, 3, idx, z, K, &loss, dz, K), DISTILL_OK);
-    for (i = 0; i < 3; i++) {
-        double zd[K], zt[K];
-        for (j = 0; j < K; j++)
-            zd[j] = z[i * K + j], zt[j] = f.zt[idx[i] * K + j];
+    for (i = 0; i < 3; i++)
         for (j = 0; j < K; j++) {
-            const double p = exp(zd[j] - lse(zd, 1));
-            double want;
-            if (idx[i] == 2) /* hard only: label 2 % K */
-                want = (1 - lambda) * (p - (j == 2 % K)) / 3;
-            else
-                want = lambda * t * t * (p - exp(zt[j] / t - lse(zt, 1 / t))) / 3;
+            const double p = soft_d(z + i * K, 1, j);
+            const double want = idx[i] == 2 ? (1 - lambda) * (p - (j == 2 % K)) / 3 /* hard only: label 2 % K */
+                                            : lambda * t * t * (p - soft_d(f.zt + idx[i] * K, t, j)) / 3;
             ck_assert_double_eq_tol(dz[i * K + j], want, 1e-6);
         }
-    }
     ck_assert(distill_kd_soft_targets(kd)[2 * K] == 0.0f && isnan(distill_kd_teacher_outputs(kd)[2 * K]));
     distill_kd_destroy(kd), distill_model_destroy(student), distill_dataset_destroy(train);
     distill_context_destroy(ctx);

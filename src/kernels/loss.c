@@ -197,6 +197,14 @@ distill_status distill_kl_div(distill_context *ctx, int64_t n, int64_t c, const 
                      lddz);
 }
 
+static distill_status check_lambda(distill_context *ctx, const char *fn, float lambda)
+{
+    if (!(lambda >= 0.0f && lambda <= 1.0f))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: lambda must be in [0, 1], got %g", fn,
+                             (double)lambda);
+    return DISTILL_OK;
+}
+
 static distill_status kd_check(distill_context *ctx, const char *fn, int64_t n, int64_t c,
                                const float *z, int64_t ldz, const int32_t *labels,
                                const float *s, int64_t lds, float lambda, float student_t,
@@ -205,9 +213,7 @@ static distill_status kd_check(distill_context *ctx, const char *fn, int64_t n, 
 {
     if (!loss)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: loss is NULL", fn);
-    if (!(lambda >= 0.0f && lambda <= 1.0f))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: lambda must be in [0, 1], got %g", fn,
-                             (double)lambda);
+    DISTILL__TRY(check_lambda(ctx, fn, lambda));
     if (!(soft_scale >= 0.0f) || !isfinite(soft_scale))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: soft_scale must be finite and >= 0", fn);
     DISTILL__TRY(check_temperature(ctx, fn, "student_t", student_t));
@@ -322,9 +328,7 @@ distill_status distill_kd_mse_loss_grad(distill_context *ctx, int64_t n, int64_t
         return DISTILL_E_INVAL;
     if (!loss)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: loss is NULL", fn);
-    if (!(lambda >= 0.0f && lambda <= 1.0f))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: lambda must be in [0, 1], got %g", fn,
-                             (double)lambda);
+    DISTILL__TRY(check_lambda(ctx, fn, lambda));
     DISTILL__TRY(distill__check_matrix(ctx, fn, "P", p, n, k, ldp));
     DISTILL__TRY(distill__check_optional(ctx, fn, "G", g, n, k, ldg));
     DISTILL__TRY(distill__check_finite(ctx, fn, "P", p, n, k, ldp));

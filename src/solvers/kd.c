@@ -330,7 +330,7 @@ distill_status distill_kd_step(distill_kd *kd, float *loss)
     DISTILL__TRY(distill_optimizer_step(kd->opt, distill_model_params(kd->student),
                                         distill_model_grads(kd->student)));
     kd->steps++;
-    kd->loss_sum += l, kd->loss_count++;
+    distill__mean_add(&kd->recent, l);
     if (loss)
         *loss = l;
     return DISTILL_OK;
@@ -351,15 +351,7 @@ distill_status distill_kd_run(distill_kd *kd, int64_t epochs)
 
 int64_t distill_kd_steps_done(const distill_kd *kd) { return kd ? kd->steps : 0; }
 
-double distill_kd_recent_loss(distill_kd *kd)
-{
-    double m;
-    if (!kd || !kd->loss_count)
-        return NAN;
-    m = kd->loss_sum / (double)kd->loss_count;
-    kd->loss_sum = 0.0, kd->loss_count = 0;
-    return m;
-}
+double distill_kd_recent_loss(distill_kd *kd) { return kd ? distill__mean_take(&kd->recent) : NAN; }
 
 const float *distill_kd_teacher_outputs(const distill_kd *kd) { return kd ? kd->outputs : NULL; }
 const float *distill_kd_soft_targets(const distill_kd *kd) { return kd ? kd->soft : NULL; }

@@ -7,6 +7,7 @@
 #include "../core/internal.h"
 #include "distill/kd.h"
 #include "distill/kernels.h"
+#include "mean.h"
 #include "teacher.h"
 
 struct distill_kd {
@@ -31,8 +32,7 @@ struct distill_kd {
     int32_t *blab;
     uint8_t *bmask;
     float *x, *z, *dz, *dz2, *bsoft, *by;
-    double loss_sum;
-    int64_t loss_count;
+    distill__mean recent;          /* losses since distill_kd_recent_loss */
 };
 
 /* Is `mode` one of the modes with class labels? */

@@ -259,7 +259,7 @@ distill_status distill_krrst_step(distill_krrst *s, float *loss)
     DISTILL__TRY(distill_optimizer_step(s->adamw, s->xy, s->gxy));
     /* (X_s, Y_s) moved: from here on the step is taken */
     s->step++;
-    s->loss_sum += l, s->loss_count++;
+    distill__mean_add(&s->recent, l);
     if (loss)
         *loss = l;
     return distill__krrst_pool_update(s, j);
@@ -329,15 +329,7 @@ distill_status distill_krrst_run(distill_krrst *s, int64_t until)
 
 int64_t distill_krrst_steps_done(const distill_krrst *s) { return s ? s->step : 0; }
 
-double distill_krrst_recent_loss(distill_krrst *s)
-{
-    double v;
-    if (!s || s->loss_count == 0)
-        return NAN;
-    v = s->loss_sum / (double)s->loss_count;
-    s->loss_sum = 0, s->loss_count = 0;
-    return v;
-}
+double distill_krrst_recent_loss(distill_krrst *s) { return s ? distill__mean_take(&s->recent) : NAN; }
 
 const float *distill_krrst_images(const distill_krrst *s) { return s ? s->xy : NULL; }
 const float *distill_krrst_targets(const distill_krrst *s) { return s ? s->xy + s->o.m * s->dim : NULL; }

@@ -8,6 +8,7 @@
 #include "distill/kernels.h"
 #include "distill/krrst.h"
 #include "distill/optim.h"
+#include "mean.h"
 #include "teacher.h"
 
 /* One pool network: the feature extractor f and a linear head to k, each
@@ -32,8 +33,7 @@ struct distill_krrst {
     krrst_net *pool;
     int64_t *init_idx;           /* m */
     int64_t step;
-    double loss_sum;
-    int64_t loss_count;
+    distill__mean recent;   /* losses since distill_krrst_recent_loss */
     /* per-step scratch */
     int64_t *idx;                /* n */
     float *xr, *yr, *fr, *fs, *dfs, *head_out, *dhead, *dfeat;

@@ -193,7 +193,7 @@ static distill_status load_state(distill_krrst *s, const unsigned char *buf, siz
         DISTILL__TRY(get_model(s, &cpl, net->head, net->opt_head));
     }
     s->step = step, s->stream = stream;
-    s->loss_sum = 0, s->loss_count = 0;
+    (void)distill__mean_take(&s->recent);
     return DISTILL_OK;
 }
 
