@@ -210,6 +210,13 @@ def kl_div(ctx, z, targets, temperature=1.0):
     return _soft(lib.distill_kl_div, ctx, z, targets, temperature)
 
 
+def _mask(soft_mask, n):
+    mask = None if soft_mask is None else np.ascontiguousarray(soft_mask, dtype=np.uint8)
+    if mask is not None and mask.shape != (n,):
+        raise ValueError(f"soft_mask must have shape ({n},)")
+    return mask
+
+
 def kd_loss_grad(ctx, z, labels=None, soft=None, soft_mask=None, lam=0.5, student_t=1.0,
                  soft_scale=1.0):
     """The fused distillation loss (see docs/kernels.md) and dL/dz."""
@@ -217,9 +224,7 @@ def kd_loss_grad(ctx, z, labels=None, soft=None, soft_mask=None, lam=0.5, studen
     n, c = z.shape
     lab = _labels(labels, n)
     s = None if soft is None else _mat(soft, "soft", n, c)
-    mask = None if soft_mask is None else np.ascontiguousarray(soft_mask, dtype=np.uint8)
-    if mask is not None and mask.shape != (n,):
-        raise ValueError(f"soft_mask must have shape ({n},)")
+    mask = _mask(soft_mask, n)
     dz = _out(n, c)
     loss = ctypes.c_float()
     ctx.check(lib.distill_kd_loss_grad(ctx.handle, n, c, _p(z), _ld(z), _p(lab), _p(s), _ld(s),
@@ -235,9 +240,7 @@ def kd_mse_loss_grad(ctx, p, y=None, t=None, soft_mask=None, lam=0.5):
     n, k = p.shape
     y = None if y is None else _mat(y, "y", n, k)
     t = None if t is None else _mat(t, "t", n, k)
-    mask = None if soft_mask is None else np.ascontiguousarray(soft_mask, dtype=np.uint8)
-    if mask is not None and mask.shape != (n,):
-        raise ValueError(f"soft_mask must have shape ({n},)")
+    mask = _mask(soft_mask, n)
     g = _out(n, k)
     loss = ctypes.c_float()
     ctx.check(lib.distill_kd_mse_loss_grad(ctx.handle, n, k, _p(p), _ld(p), _p(y), _ld(y), _p(t),
