@@ -104,7 +104,7 @@ static void act_forward(const nn_env *e, const nn_layer *l, const float *p, floa
                         int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
     (void)p, (void)buf, (void)cache, (void)scratch;
-    DISTILL__SPLIT(nn_threads(e), n * l->in_dim, lo, hi, act_range(l->spec.kind, x, y, lo, hi));
+    DISTILL__SPLIT(nn_threads_for(e, n * l->in_dim), n * l->in_dim, lo, hi, act_range(l->spec.kind, x, y, lo, hi));
 }
 
 static void act_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
@@ -113,7 +113,7 @@ static void act_backward(const nn_env *e, const nn_layer *l, const float *p, con
 {
     (void)p, (void)buf, (void)y, (void)dp, (void)cache, (void)scratch;
     if (dx)
-        DISTILL__SPLIT(nn_threads(e), n * l->in_dim, lo, hi,
+        DISTILL__SPLIT(nn_threads_for(e, n * l->in_dim), n * l->in_dim, lo, hi,
                        act_grad_range(l->spec.kind, x, dy, dx, lo, hi));
 }
 

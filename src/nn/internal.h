@@ -22,6 +22,12 @@ typedef struct nn_env {
 
 /* Threads for the layer's own loops and its GEMMs (1 for inference). */
 static inline int nn_threads(const nn_env *e) { return e->ctx && e->threads > 1 ? e->threads : 1; }
+/* The same for element-wise passes over `count` floats: an OpenMP region
+ * costs microseconds, more than a small MLP's whole activation pass. */
+static inline int nn_threads_for(const nn_env *e, int64_t count)
+{
+    return count >= ((int64_t)1 << 16) ? nn_threads(e) : 1;
+}
 
 /* C = alpha op(A) op(B) + beta C, row-major, through BLIS or plain loops. */
 /* C = alpha op(A) op(B) + beta C by packed loops when the shape is small
