@@ -587,6 +587,93 @@ START_TEST(bad_input_gets_a_clear_status)
 }
 END_TEST
 
+/* Policy distillation: a linear Q-function's softmax(Q / 0.1) taught to a
+ * student with no action labels; it picks the teacher's greedy action. */
+START_TEST(policy_distillation_matches_the_greedy_action)
+{
+    enum { NS = 400, S = 4, A = 3 };
+    distill_context *ctx = test_context(NULL, 1);
+    float x[2 * NS * S], q[2 * NS * A], w[A * S], z[NS * A];
+    distill_model *student = linear(ctx, S, A, DISTILL_INIT_GLOROT_UNIFORM);
+    distill_dataset *train;
+    distill_kd_options o;
+    distill_optimizer_options oo;
+    distill_kd *kd;
+    int i, a, agree = 0;
+    fill_random(x, 2 * NS * S, 21), fill_random(w, A * S, 22);
+    distill_optimizer_options_init(&oo);
+    oo.kind = DISTILL_OPTIM_ADAM, oo.lr = 1e-2;
+    for (i = 0; i < 2 * NS; i++)
+        for (a = 0; a < A; a++) {
+            q[i * A + a] = 0;
+            for (int j = 0; j < S; j++)
+                q[i * A + a] += 4 * w[a * S + j] * x[i * S + j];
+        }
+    ck_assert_status(distill_dataset_from_memory(ctx, NS, S, x, S, 0, NULL, 0, 1, &train), DISTILL_OK);
+    distill_kd_options_init(&o);
+    o.mode = DISTILL_KD_POLICY, o.temperature = 0.1, o.lambda = 1, o.epochs = 500, o.batch = 32, o.optimizer = &oo;
+    o.teacher_outputs = q, o.teacher_ld = A;
+    ck_assert_status(distill_kd_create(ctx, &o, student, train, NULL, &kd), DISTILL_OK);
+    ck_assert_status(distill_kd_run(kd, 0), DISTILL_OK);
+    ck_assert_status(distill_model_forward(student, DISTILL_MODE_EVAL, NS, x + NS * S, S, z, A), DISTILL_OK);
+    for (i = 0; i < NS; i++) { /* held-out states */
+        int bs = 0, bt = 0;
+        for (a = 1; a < A; a++) {
+            bs = z[i * A + a] > z[i * A + bs] ? a : bs;
+            bt = q[(NS + i) * A + a] > q[(NS + i) * A + bt] ? a : bt;
+        }
+        agree += bs == bt;
+    }
+    ck_assert_msg(agree > 0.93 * NS, "the student takes the teacher's action in %d of %d states", agree, NS);
+    distill_kd_destroy(kd), distill_model_destroy(student), distill_dataset_destroy(train);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* Regression distillation: the teacher's output is the clean target, the
+ * labels are very noisy; imitating the teacher predicts the clean target
+ * better than fitting the labels. */
+START_TEST(regression_distillation_denoises)
+{
+    enum { NR = 60, NT = 500, R = 5 };
+    distill_context *ctx = test_context(NULL, 1);
+    float x[(NR + NT) * R], clean[NR + NT], y[NR], noise[NR], a[R], z[NT];
+    distill_dataset *train;
+    distill_kd_options o;
+    double mse[2];
+    int i, arm;
+    fill_random(x, (NR + NT) * R, 31), fill_random(a, R, 32), fill_random(noise, NR, 33);
+    for (i = 0; i < NR + NT; i++) {
+        clean[i] = 0;
+        for (int j = 0; j < R; j++)
+            clean[i] += 2 * a[j] * x[i * R + j];
+        if (i < NR)
+            y[i] = clean[i] + 6 * noise[i];
+    }
+    ck_assert_status(distill_dataset_from_memory(ctx, NR, R, x, R, 1, y, 1, 1, &train), DISTILL_OK);
+    for (arm = 0; arm < 2; arm++) {
+        distill_model *student = linear(ctx, R, 1, DISTILL_INIT_ZEROS);
+        distill_optimizer_options oo;
+        distill_kd *kd;
+        distill_optimizer_options_init(&oo);
+        oo.kind = DISTILL_OPTIM_ADAM, oo.lr = 0.05;
+        distill_kd_options_init(&o);
+        o.mode = DISTILL_KD_REGRESSION, o.lambda = arm, o.temperature = 1, o.epochs = 200, o.batch = 20;
+        o.optimizer = &oo, o.teacher_outputs = clean, o.teacher_ld = 1;
+        ck_assert_status(distill_kd_create(ctx, &o, student, train, NULL, &kd), DISTILL_OK);
+        ck_assert_status(distill_kd_run(kd, 0), DISTILL_OK);
+        ck_assert_status(distill_model_forward(student, DISTILL_MODE_EVAL, NT, x + NR * R, R, z, 1), DISTILL_OK);
+        for (i = 0, mse[arm] = 0; i < NT; i++)
+            mse[arm] += (z[i] - clean[NR + i]) * (double)(z[i] - clean[NR + i]) / NT;
+        distill_kd_destroy(kd), distill_model_destroy(student);
+    }
+    ck_assert_msg(mse[1] < 0.1 * mse[0] && mse[1] < 0.05, "MSE to the clean target: labels %g, teacher %g", mse[0],
+                  mse[1]);
+    distill_dataset_destroy(train);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_kd(void)
 {
     Suite *s = suite_create("solvers-kd");
@@ -601,6 +688,8 @@ Suite *distill_suite_kd(void)
     tcase_add_test(tc, grid_search_picks_the_best_pair);
     tcase_add_test(tc, bad_input_gets_a_clear_status);
     tcase_add_test(tc, student_learns_from_privileged_information);
+    tcase_add_test(tc, policy_distillation_matches_the_greedy_action);
+    tcase_add_test(tc, regression_distillation_denoises);
     suite_add_tcase(s, tc);
     return s;
 }
