@@ -19,11 +19,13 @@ static void help(void)
     fputs("distill kd [--data DIR or FILE.csv] [--n 300] [--regular pool:4 | noise:1.0]\n"
           "  [--label-column 0] [--privileged 1,2,3] [--mode gd|classic|regression|logits]\n"
           "  [--preset lopezpaz2016|hinton2015] [--T 10] [--lambda 0.1] [--grid]\n"
-          "  [--val 1000] [--hidden 20,20] [--epochs 50] [--batch 128] [--lr 1e-3]\n"
+          "  [--val 1000] [--unlabeled 0] [--hidden 20,20] [--epochs 50] [--batch 128] [--lr 1e-3]\n"
           "  [--test-limit N] [--subset-seed 0] [--save-student FILE] [--save-teacher FILE]\n"
           "  [--seed 0] [--threads 1]\n"
           "--grid chooses T in {1,2,5,10,20,50} and lambda in {0,0.1,...,1} on a validation\n"
-          "split (images: --val further training images; CSV: a held-out fifth).\n", stderr);
+          "split (images: --val further training images; CSV: a held-out fifth).\n"
+          "--unlabeled N adds N training images without labels: they feed only the soft term\n"
+          "(the student alone trains on the --n labelled ones).\n", stderr);
 }
 
 /* Rows of one split: regular features, privileged features, labels. */
@@ -104,7 +106,7 @@ static int64_t *draw_rows(distill_context *ctx, int64_t n, int64_t count, uint64
 
 typedef struct setup {
     const char *data;
-    int64_t n, n_val, test_limit;
+    int64_t n, n_unlabeled, n_val, test_limit;
     uint64_t subset_seed;
     view v;
     int regression;
@@ -120,22 +122,25 @@ static distill_status load_images(distill_context *ctx, const setup *s, rows *tr
     distill_status st = cli_load_data(ctx, s->data, 1, all, 10, &train);
     if (st == DISTILL_OK)
         st = cli_load_data(ctx, s->data, 0, all, 10, &test);
-    if (st == DISTILL_OK && s->n + s->n_val > distill_dataset_count(train)) {
-        fprintf(stderr, "distill kd: --n plus --val exceed the %lld training images\n",
+    const int64_t n_rows = s->n + s->n_unlabeled; /* labelled rows first, then unlabelled ones */
+    if (st == DISTILL_OK && n_rows + s->n_val > distill_dataset_count(train)) {
+        fprintf(stderr, "distill kd: --n, --unlabeled and --val exceed the %lld training images\n",
                 (long long)distill_dataset_count(train));
         st = DISTILL_E_INVAL;
     }
     if (st == DISTILL_OK) {
         n_test = s->test_limit > 0 ? min64(s->test_limit, distill_dataset_count(test)) : distill_dataset_count(test);
-        pick = draw_rows(ctx, distill_dataset_count(train), s->n + s->n_val, s->subset_seed);
+        pick = draw_rows(ctx, distill_dataset_count(train), n_rows + s->n_val, s->subset_seed);
         tidx = malloc(sizeof(int64_t) * (size_t)n_test);
         st = pick && tidx ? DISTILL_OK : DISTILL_E_NOMEM;
         for (i = 0; st == DISTILL_OK && i < n_test; i++)
             tidx[i] = i;
         if (st == DISTILL_OK)
-            st = image_rows(ctx, train, pick, s->n, &s->v, 1, tr);
+            st = image_rows(ctx, train, pick, n_rows, &s->v, 1, tr);
+        for (i = s->n; st == DISTILL_OK && i < n_rows; i++)
+            tr->y[i] = NAN; /* no label: the row feeds only the soft term */
         if (st == DISTILL_OK && s->n_val > 0)
-            st = image_rows(ctx, train, pick + s->n, s->n_val, &s->v, 2, val);
+            st = image_rows(ctx, train, pick + n_rows, s->n_val, &s->v, 2, val);
         if (st == DISTILL_OK)
             st = image_rows(ctx, test, tidx, n_test, &s->v, 3, te);
     }
@@ -254,6 +259,8 @@ static int64_t classes_of(const rows *a, const rows *b)
     for (int s = 0; s < 2; s++)
         for (i = 0; i < r[s]->n; i++) {
             const float y = r[s]->y[i];
+            if (isnan(y))
+                continue; /* an unlabelled row */
             if (!(y >= 0.0f) || y != floorf(y) || y > 65535.0f)
                 return -1;
             k = (int64_t)y + 1 > k ? (int64_t)y + 1 : k;
@@ -275,11 +282,14 @@ typedef struct run {
     distill_context *ctx;
     distill_kd_options o;
     distill_dataset *train, *priv, *test, *test_priv, *val;
+    distill_dataset *labelled, *labelled_priv; /* the rows with a label (the student alone's) */
     distill_model *teacher, *student0;
 } run;
 
-/* Train a copy of the initial student with (T, lambda) and score it. */
-static distill_status student_score(run *r, double t, double lambda, double *score, distill_model **keep)
+/* Train a copy of the initial student with (T, lambda) on train (and its
+ * privileged rows) and score it. */
+static distill_status student_score(run *r, distill_dataset *train, distill_dataset *priv, double t,
+                                    double lambda, double *score, distill_model **keep)
 {
     distill_kd_options o = r->o;
     distill_model *m = NULL;
@@ -287,7 +297,7 @@ static distill_status student_score(run *r, double t, double lambda, double *sco
     distill_status st = distill_model_clone(r->student0, &m);
     o.temperature = t, o.lambda = lambda, o.teacher = r->teacher;
     if (st == DISTILL_OK)
-        st = distill_kd_create(r->ctx, &o, m, r->train, r->priv, &kd);
+        st = distill_kd_create(r->ctx, &o, m, train, priv, &kd);
     if (st == DISTILL_OK)
         st = distill_kd_run(kd, 0);
     if (st == DISTILL_OK)
@@ -304,7 +314,24 @@ static void run_free(run *r)
 {
     distill_dataset_destroy(r->train), distill_dataset_destroy(r->priv), distill_dataset_destroy(r->test);
     distill_dataset_destroy(r->test_priv), distill_dataset_destroy(r->val);
+    distill_dataset_destroy(r->labelled), distill_dataset_destroy(r->labelled_priv);
     distill_model_destroy(r->teacher), distill_model_destroy(r->student0);
+}
+
+/* Views of the first n rows of train and priv. */
+static distill_status first_rows(distill_dataset *train, distill_dataset *priv, int64_t n, distill_dataset **a,
+                                 distill_dataset **b)
+{
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)n), i;
+    distill_status st = idx ? DISTILL_OK : DISTILL_E_NOMEM;
+    for (i = 0; st == DISTILL_OK && i < n; i++)
+        idx[i] = i;
+    if (st == DISTILL_OK)
+        st = distill_dataset_subset(train, idx, n, a);
+    if (st == DISTILL_OK)
+        st = distill_dataset_subset(priv, idx, n, b);
+    free(idx);
+    return st;
 }
 
 static const double grid_t[6] = {1, 2, 5, 10, 20, 50};
@@ -340,12 +367,13 @@ int cmd_kd(int argc, char **argv)
     r.ctx = ctx;
     s.data = data, s.n = cli_long(argc, argv, "--n", csv ? 0 : 300);
     s.n_val = csv || !grid ? 0 : cli_long(argc, argv, "--val", 1000);
+    s.n_unlabeled = csv ? 0 : cli_long(argc, argv, "--unlabeled", 0);
     s.test_limit = cli_long(argc, argv, "--test-limit", 0);
     s.subset_seed = (uint64_t)cli_long(argc, argv, "--subset-seed", 0);
     s.regression = mode == DISTILL_KD_REGRESSION;
     nh = parse_hidden(cli_opt(argc, argv, "--hidden", "20,20"), hidden);
     if (mode < 0 || nh < 0 || (!csv && !parse_view(cli_opt(argc, argv, "--regular", "pool:4"), &s.v)) ||
-        (!csv && (s.n < 1 || s.n_val < 0)) || (*preset && strcmp(preset, "lopezpaz2016") && strcmp(preset, "hinton2015"))) {
+        (!csv && (s.n < 1 || s.n_val < 0 || s.n_unlabeled < 0)) || (*preset && strcmp(preset, "lopezpaz2016") && strcmp(preset, "hinton2015"))) {
         help();
         distill_context_destroy(ctx);
         return cli_fail(NULL, "kd", "bad options");
@@ -377,6 +405,8 @@ int cmd_kd(int argc, char **argv)
         st = dataset(ctx, &te, mode != DISTILL_KD_CLASSIC, &r.test_priv);
     if (st == DISTILL_OK && val.n > 0)
         st = dataset(ctx, &val, 0, &r.val);
+    if (st == DISTILL_OK && s.n_unlabeled > 0)
+        st = first_rows(r.train, r.priv, s.n, &r.labelled, &r.labelled_priv);
     if (st == DISTILL_OK)
         st = mlp(ctx, mode == DISTILL_KD_CLASSIC ? tr.d : tr.ds, hidden, nh, k, &r.teacher);
     if (st == DISTILL_OK)
@@ -386,7 +416,8 @@ int cmd_kd(int argc, char **argv)
     if (st == DISTILL_OK)
         st = distill_kd_score(ctx, mode, r.teacher, r.test_priv, &teacher_score);
     if (st == DISTILL_OK)
-        st = student_score(&r, 1.0, 0.0, &alone, NULL);
+        st = student_score(&r, r.labelled ? r.labelled : r.train, r.labelled ? r.labelled_priv : r.priv, 1.0,
+                           0.0, &alone, NULL);
     if (st == DISTILL_OK && grid) {
         double lambdas[11];
         distill_kd_options o = r.o;
@@ -397,7 +428,7 @@ int cmd_kd(int argc, char **argv)
                                     &lambda);
     }
     if (st == DISTILL_OK)
-        st = student_score(&r, t, lambda, &distilled, &student);
+        st = student_score(&r, r.train, r.priv, t, lambda, &distilled, &student);
     if (st == DISTILL_OK && save_t)
         st = distill_model_save(r.teacher, save_t);
     if (st == DISTILL_OK && save_s)
@@ -405,10 +436,10 @@ int cmd_kd(int argc, char **argv)
     if (st == DISTILL_OK)
         printf("{\"command\":\"kd\",\"ok\":true,\"mode\":\"%s\",\"metric\":\"%s\",\"n\":%lld,\"test\":%lld,"
                "\"regular_features\":%lld,\"privileged_features\":%lld,\"teacher\":%.4f,\"student_alone\":%.4f,"
-               "\"distilled\":%.4f,\"T\":%g,\"lambda\":%g,\"grid\":%s}\n",
+               "\"distilled\":%.4f,\"T\":%g,\"lambda\":%g,\"grid\":%s,\"unlabeled\":%lld}\n",
                cli_opt(argc, argv, "--mode", "gd"), s.regression ? "mse" : "accuracy", (long long)tr.n,
                (long long)te.n, (long long)tr.d, (long long)(mode == DISTILL_KD_CLASSIC ? 0 : tr.ds), teacher_score, alone, distilled, t, lambda,
-               grid ? "true" : "false");
+               grid ? "true" : "false", (long long)s.n_unlabeled);
     distill_model_destroy(student);
     run_free(&r);
     rows_free(&tr), rows_free(&val), rows_free(&te);
