@@ -516,6 +516,27 @@ START_TEST(grid_search_picks_the_best_pair)
     ck_assert(memcmp(distill_model_params(student), distill_model_params(before),
                      sizeof(float) * distill_model_param_count(student)) == 0);
     ck_assert_status(distill_kd_grid_search(ctx, &o, student, train, priv, NULL, ts, 2, ls, 3, NULL, &bt, &bl), DISTILL_OK);
+    /* a held-out fifth, in regression mode (continuous scores): the teacher as a model or as its
+     * outputs (rows aligned with train) give the same grid */
+    {
+        distill_dataset *reg;
+        distill_kd *k1;
+        float zt[ROWS * K];
+        ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f.x, D, K, f.y, K, 1, &reg), DISTILL_OK);
+        o.mode = DISTILL_KD_REGRESSION;
+        ck_assert_status(distill_kd_grid_search(ctx, &o, student, reg, priv, NULL, ts, 2, ls, 3, sc, &bt, &bl),
+                         DISTILL_OK);
+        ck_assert_status(distill_kd_create(ctx, &o, student, reg, priv, &k1), DISTILL_OK);
+        memcpy(zt, distill_kd_teacher_outputs(k1), sizeof zt);
+        distill_kd_destroy(k1);
+        o.teacher = NULL, o.teacher_outputs = zt, o.teacher_ld = K;
+        ck_assert_status(distill_kd_grid_search(ctx, &o, student, reg, NULL, NULL, ts, 2, ls, 3, sc2, &bt2, &bl2),
+                         DISTILL_OK);
+        for (i = 0; i < 6; i++)
+            ck_assert_msg(sc[i] == sc2[i], "pair %d: MSE %g (model) vs %g (outputs)", i, sc[i], sc2[i]);
+        ck_assert(sc[0] != sc[2]); /* lambda matters: the scores are not all alike */
+        distill_dataset_destroy(reg);
+    }
     ck_assert_fails(ctx, distill_kd_grid_search(ctx, &o, student, train, priv, NULL, ts, 0, ls, 3, NULL, &bt, &bl),
                     DISTILL_E_INVAL, "temperature");
     distill_model_destroy(teacher), distill_model_destroy(student), distill_model_destroy(before);

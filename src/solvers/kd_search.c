@@ -166,21 +166,26 @@ distill_status distill_kd_train_teacher(distill_context *ctx, const distill_kd_o
 
 /* ---- grid search ---- */
 
+/* The rows the grid trains on and scores on, and the teacher's outputs
+ * for the former. */
 typedef struct split {
-    distill_dataset *fit, *fit_priv, *val;
+    distill_dataset *fit, *val;
+    float *outputs;
 } split;
 
-static void split_free(split *s)
+static void split_free(distill_context *ctx, split *s)
 {
-    distill_dataset_destroy(s->fit), distill_dataset_destroy(s->fit_priv), distill_dataset_destroy(s->val);
+    distill_dataset_destroy(s->fit), distill_dataset_destroy(s->val);
+    distill__free(ctx, s->outputs);
 }
 
-/* Hold out a fifth of the rows (drawn from the seed) for validation. */
+/* Hold out a fifth of the rows (drawn from the seed) for validation; the
+ * rest keep their rows of the teacher's outputs (base, over all rows). */
 static distill_status hold_out(distill_context *ctx, uint64_t seed, distill_dataset *train,
-                               distill_dataset *priv, split *s, const char *fn)
+                               const distill_kd *base, split *s, const char *fn)
 {
-    const int64_t n = distill_dataset_count(train), n_val = n / 5;
-    int64_t *perm;
+    const int64_t n = distill_dataset_count(train), n_val = n / 5, k = base->k;
+    int64_t *perm, i;
     distill_status st;
     if (n_val < 1)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: %lld training rows are too few to hold out "
@@ -191,24 +196,27 @@ static distill_status hold_out(distill_context *ctx, uint64_t seed, distill_data
     st = distill_dataset_subset(train, perm, n_val, &s->val);
     if (st == DISTILL_OK)
         st = distill_dataset_subset(train, perm + n_val, n - n_val, &s->fit);
-    if (st == DISTILL_OK && priv)
-        st = distill_dataset_subset(priv, perm + n_val, n - n_val, &s->fit_priv);
+    if (st == DISTILL_OK && !(s->outputs = distill__alloc(ctx, sizeof(float) * (size_t)((n - n_val) * k))))
+        st = distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    for (i = n_val; st == DISTILL_OK && i < n; i++)
+        memcpy(s->outputs + (i - n_val) * k, base->outputs + perm[i] * k, sizeof(float) * (size_t)k);
     distill__free(ctx, perm);
     return st;
 }
 
 /* Train a copy of the student with (T, lambda) on the cached outputs and
  * score it on the validation rows. */
-static distill_status grid_cell(distill_context *ctx, const distill_kd_options *o, const distill_kd *base,
-                                const distill_model *student, distill_dataset *fit, distill_dataset *val,
-                                double t, double lambda, double *score, const char *fn)
+static distill_status grid_cell(distill_context *ctx, const distill_kd_options *o, distill_dataset *fit,
+                                distill_dataset *val, const float *outputs, int64_t k,
+                                const distill_model *student, double t, double lambda, double *score,
+                                const char *fn)
 {
     distill_kd_options oc = *o;
     distill_model *copy = NULL;
     distill_kd *kd = NULL;
     distill_status st;
     oc.temperature = t, oc.lambda = lambda;
-    oc.teacher = NULL, oc.teacher_fn = NULL, oc.teacher_outputs = base->outputs, oc.teacher_ld = base->k;
+    oc.teacher = NULL, oc.teacher_fn = NULL, oc.teacher_outputs = outputs, oc.teacher_ld = k;
     st = distill_model_clone(student, &copy);
     if (st == DISTILL_OK)
         st = distill__kd_new(ctx, &oc, copy, fit, NULL, 1, fn, &kd);
@@ -249,17 +257,18 @@ distill_status distill_kd_grid_search(distill_context *ctx, const distill_kd_opt
         !best_lambda || !finite_values(temperatures, n_t) || !finite_values(lambdas, n_lambda))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts, student, train, best_t, best_lambda and "
                              "at least one finite temperature and lambda are needed", fn);
-    st = validation ? DISTILL_OK : hold_out(ctx, opts->seed, train, privileged, &sp, fn);
-    /* the teacher runs once, through a solver whose student is a scratch copy */
+    /* the teacher runs once over every row, through a solver whose student is a scratch copy */
+    st = distill_model_clone(student, &scratch);
     if (st == DISTILL_OK)
-        st = distill_model_clone(student, &scratch);
-    if (st == DISTILL_OK)
-        st = distill__kd_new(ctx, opts, scratch, validation ? train : sp.fit,
-                             validation ? privileged : sp.fit_priv, 1, fn, &base);
+        st = distill__kd_new(ctx, opts, scratch, train, privileged, 1, fn, &base);
+    if (st == DISTILL_OK && !validation)
+        st = hold_out(ctx, opts->seed, train, base, &sp, fn);
     for (a = 0; st == DISTILL_OK && a < n_t; a++)
         for (b = 0; st == DISTILL_OK && b < n_lambda; b++) {
-            st = grid_cell(ctx, opts, base, student, validation ? train : sp.fit,
-                           validation ? validation : sp.val, temperatures[a], lambdas[b], &score, fn);
+            st = validation ? grid_cell(ctx, opts, train, validation, base->outputs, base->k, student,
+                                        temperatures[a], lambdas[b], &score, fn)
+                            : grid_cell(ctx, opts, sp.fit, sp.val, sp.outputs, base->k, student,
+                                        temperatures[a], lambdas[b], &score, fn);
             if (st != DISTILL_OK)
                 break;
             if (scores)
@@ -267,8 +276,8 @@ distill_status distill_kd_grid_search(distill_context *ctx, const distill_kd_opt
             if (isnan(best) || (opts->mode == DISTILL_KD_REGRESSION ? score < best : score > best))
                 best = score, *best_t = temperatures[a], *best_lambda = lambdas[b];
         }
+    split_free(ctx, &sp);
     distill_kd_destroy(base);
     distill_model_destroy(scratch);
-    split_free(&sp);
     return st;
 }
