@@ -6,7 +6,12 @@ set -e
 BIN=$1
 DIR=${2:-build/cli-test}
 rm -rf "$DIR"
-last() { tail -n 1 "$1"; }
+# the last line, which must be JSON: no NaN or Inf numbers
+last() {
+    l=$(tail -n 1 "$1")
+    case "$l" in *:nan*|*:-nan*|*:inf*|*:-inf*) echo "test-cli: not JSON: $l" >&2; return 1 ;; esac
+    printf '%s\n' "$l"
+}
 "$BIN" krrst --limit 600 --teacher-epochs 1 --m 8 --n 32 --steps 6 --pool 2 --period 3 \
     --export-every 3 --out "$DIR" --threads 2 > "$DIR.krrst.out" 2> /dev/null
 last "$DIR.krrst.out" | grep -q '"command":"krrst","ok":true' || { cat "$DIR.krrst.out"; exit 1; }

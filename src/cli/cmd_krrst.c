@@ -121,7 +121,9 @@ static distill_status distil(distill_context *ctx, int argc, char **argv, distil
     }
     sum->steps = done;
     sum->step_ms = done > start ? 1e3 * (now() - t0) / (double)(done - start) : 0;
-    sum->loss_last = distill_krrst_recent_loss(s);
+    sum->loss_last = distill_krrst_recent_loss(s); /* the steps after the first 20 */
+    if (isnan(sum->loss_last))
+        sum->loss_last = sum->loss_first; /* a run of 20 steps or fewer */
     if (ck_every > 0 && done > start && done % ck_every == 0)
         return DISTILL_OK; /* the snapshot just wrote it */
     path(p, sizeof p, out, "checkpoint.dstl");
