@@ -29,6 +29,10 @@ START_TEST(memory_copy_and_borrow)
     ck_assert_float_eq(gx[0], 42.0f);
     ck_assert_status(distill_dataset_get(copy, idx, 1, gx, 4, NULL, 0), DISTILL_OK);
     ck_assert_float_ne(gx[0], 42.0f);
+    gy[0] = gy[1] = -1.0f; /* labels only */
+    ck_assert_status(distill_dataset_get(copy, idx, 2, NULL, 0, gy, 1), DISTILL_OK);
+    ck_assert(gy[0] == 2.0f && gy[1] == 0.0f);
+    ck_assert_fails(ctx, distill_dataset_get(copy, idx, 2, NULL, 0, NULL, 0), DISTILL_E_INVAL, "x or y");
     idx[1] = 3;
     ck_assert_fails(ctx, distill_dataset_get(copy, idx, 2, gx, 4, gy, 1), DISTILL_E_INVAL, "idx[1] = 3");
     ck_assert_fails(ctx, distill_dataset_get(copy, idx, 1, gx, 2, gy, 1), DISTILL_E_SHAPE, "leading");
@@ -238,6 +242,10 @@ START_TEST(host_backend_and_failures)
     ck_assert_fails(ctx, distill_dataset_get(ds, idx, 2, x, 4, y, 1), DISTILL_E_BACKEND,
                     "backend 'my-loader': load_batch() failed");
     ck_assert_status(distill_dataset_get(ds, idx, 2, x, 4, y, 1), DISTILL_OK); /* still usable */
+    y[0] = y[1] = -1.0f; /* labels only: the backend fills a scratch x */
+    ck_assert_status(distill_dataset_get(ds, idx, 2, NULL, 0, y, 1), DISTILL_OK);
+    ck_assert_float_eq(y[0], 3.0f); /* 13 % 5 */
+    ck_assert_float_eq(y[1], 4.0f);
     ck_assert_status(distill_dataset_subset_classes(ds, &cls, 1, &sub), DISTILL_OK);
     ck_assert_int_eq(distill_dataset_count(sub), 10);
     ck_assert_status(distill_dataset_batch(sub, 2, 0, 10, x, 4, y, 1, idx, &n), DISTILL_OK);

@@ -95,8 +95,9 @@ distill_dataset_set_shape(distill_dataset *ds, int64_t c, int64_t h, int64_t w);
 DISTILL_API void distill_dataset_shape(const distill_dataset *ds, int64_t *c, int64_t *h,
                                        int64_t *w);
 
-/* Copy samples idx[0..n) into x (n x x_dim, ldx) and y (n x y_dim, ldy;
- * may be NULL). */
+/* Copy samples idx[0..n) into x (n x x_dim, ldx) and y (n x y_dim, ldy).
+ * Either may be NULL (not both): y = NULL skips the targets, x = NULL
+ * reads only the labels (a backend still loads x, into a scratch buffer). */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_dataset_get(distill_dataset *ds, const int64_t *idx, int64_t n, float *x, int64_t ldx,
                     float *y, int64_t ldy);

@@ -149,30 +149,28 @@ distill_status cli_load_data(distill_context *ctx, const char *data, int train, 
 distill_status cli_per_class(distill_context *ctx, distill_dataset *ds, int64_t per_class,
                              uint64_t seed, distill_dataset **out)
 {
-    const int64_t n = distill_dataset_count(ds), dim = distill_dataset_x_dim(ds);
+    const int64_t n = distill_dataset_count(ds);
     int64_t *perm = malloc(sizeof(int64_t) * (size_t)n), *pick = malloc(sizeof(int64_t) * (size_t)n);
     int64_t i, count[64] = {0}, n_pick = 0;
-    float *x = malloc(sizeof(float) * (size_t)dim), y;
+    float *labels = malloc(sizeof(float) * (size_t)n);
     distill_status st = DISTILL_OK;
-    (void)ctx;
-    if (!perm || !pick || !x) {
-        free(perm), free(pick), free(x);
+    if (!perm || !pick || !labels) {
+        free(perm), free(pick), free(labels);
         return DISTILL_E_NOMEM;
     }
     for (i = 0; i < n; i++) {
         int64_t j = (int64_t)(distill_random_bits(ctx, 7, seed * 1000003u + (uint64_t)i) % (uint64_t)(i + 1));
         perm[i] = perm[j], perm[j] = i;
     }
+    st = distill_dataset_get(ds, perm, n, NULL, 0, labels, 1); /* the labels only, in the drawn order */
     for (i = 0; i < n && st == DISTILL_OK; i++) {
-        int c;
-        st = distill_dataset_get(ds, &perm[i], 1, x, dim, &y, 1);
-        c = (int)y;
-        if (st == DISTILL_OK && c >= 0 && c < 64 && count[c] < per_class)
+        const int c = (int)labels[i];
+        if (c >= 0 && c < 64 && count[c] < per_class)
             count[c]++, pick[n_pick++] = perm[i];
     }
     if (st == DISTILL_OK)
         st = distill_dataset_subset(ds, pick, n_pick, out);
-    free(perm), free(pick), free(x);
+    free(perm), free(pick), free(labels);
     return st;
 }
 

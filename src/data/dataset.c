@@ -208,13 +208,15 @@ distill_status distill_dataset_get(distill_dataset *ds, const int64_t *idx, int6
     const distill__source *s;
     distill_context *ctx;
     int64_t i, *src_idx;
+    float *tmp;
     int rc;
     if (!ds)
         return DISTILL_E_INVAL;
     ctx = ds->ctx, s = ds->src;
-    if (!idx || n < 1)
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: need idx and n >= 1", fn);
-    DISTILL__TRY(distill__check_matrix(ctx, fn, "x", x, n, s->x_dim, ldx));
+    if (!idx || n < 1 || (!x && !y))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: need idx, n >= 1 and x or y", fn);
+    if (x)
+        DISTILL__TRY(distill__check_matrix(ctx, fn, "x", x, n, s->x_dim, ldx));
     if (y && s->y_dim > 0)
         DISTILL__TRY(distill__check_matrix(ctx, fn, "y", y, n, s->y_dim, ldy));
     for (i = 0; i < n; i++)
@@ -224,20 +226,24 @@ distill_status distill_dataset_get(distill_dataset *ds, const int64_t *idx, int6
     if (!s->is_backend) {
         for (i = 0; i < n; i++) {
             int64_t r = source_index(ds, idx[i]);
-            memcpy(x + i * ldx, s->x + r * s->ldx, sizeof(float) * (size_t)s->x_dim);
+            if (x)
+                memcpy(x + i * ldx, s->x + r * s->ldx, sizeof(float) * (size_t)s->x_dim);
             if (y && s->y_dim > 0)
                 memcpy(y + i * ldy, s->y + r * s->ldy, sizeof(float) * (size_t)s->y_dim);
         }
         return DISTILL_OK;
     }
     src_idx = distill__alloc(ctx, sizeof(int64_t) * (size_t)n);
-    if (!src_idx)
+    tmp = x ? NULL : distill__alloc(ctx, sizeof(float) * (size_t)(n * s->x_dim)); /* the backend fills x */
+    if (!src_idx || (!x && !tmp)) {
+        distill__free(ctx, src_idx), distill__free(ctx, tmp);
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    }
     for (i = 0; i < n; i++)
         src_idx[i] = source_index(ds, idx[i]);
-    rc = s->backend.load_batch(s->backend.user, src_idx, n, x, ldx,
+    rc = s->backend.load_batch(s->backend.user, src_idx, n, x ? x : tmp, x ? ldx : s->x_dim,
                                s->y_dim > 0 ? y : NULL, ldy);
-    distill__free(ctx, src_idx);
+    distill__free(ctx, src_idx), distill__free(ctx, tmp);
     if (rc != 0)
         return distill__fail(ctx, DISTILL_E_BACKEND,
                              "%s: backend '%s': load_batch() failed (returned %d) for %lld samples",

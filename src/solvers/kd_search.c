@@ -80,62 +80,43 @@ distill_status distill_kd_score(distill_context *ctx, int32_t mode, distill_mode
 
 /* ---- teacher training ---- */
 
-typedef struct labelled_job {
-    uint8_t *ok; /* in: has x*; out: has x* and a label */
-    int32_t mode;
-    int64_t dy;
-} labelled_job;
-
-static distill_status labelled_chunk(void *user, int64_t i0, int64_t n, const float *x, const float *y)
-{
-    labelled_job *j = user;
-    int64_t i;
-    (void)x;
-    for (i = 0; i < n; i++) {
-        const float v = y[i * j->dy];
-        if (isnan(v) || (distill__kd_classifies(j->mode) && v < 0.0f))
-            j->ok[i0 + i] = 0;
-    }
-    return DISTILL_OK;
-}
-
-/* The rows with x* and a label, copied into memory as (x*, y). */
+/* The rows with x* and a label (its first target), copied into memory as
+ * (x*, y). */
 static distill_status teacher_rows(distill_context *ctx, int32_t mode, distill_dataset *train,
                                    distill_dataset *input, distill_dataset **out, const char *fn)
 {
     const int64_t n = distill_dataset_count(train), dx = distill_dataset_x_dim(input),
-                  dy = distill_dataset_y_dim(train), dt = distill_dataset_x_dim(train);
+                  dy = distill_dataset_y_dim(train);
     uint8_t *ok = distill__alloc(ctx, (size_t)n);
     int64_t *rows = distill__alloc(ctx, sizeof(int64_t) * (size_t)n), m = 0, i;
-    float *x = NULL, *y = NULL, *scratch = NULL;
-    labelled_job job;
-    distill_status st = ok && rows ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    job.ok = ok, job.mode = mode, job.dy = dy;
+    float *labels = distill__alloc(ctx, sizeof(float) * (size_t)(n * (dy > 0 ? dy : 1))), *x = NULL, *y = NULL;
+    distill_status st = ok && rows && labels ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     if (st == DISTILL_OK && dy < 1)
         st = distill__fail(ctx, DISTILL_E_INVAL, "%s: the training set has no labels", fn);
     if (st == DISTILL_OK)
         st = distill__kd_finite_rows(ctx, input, ok);
-    if (st == DISTILL_OK) /* a row counts as labelled by its first target (the label) */
-        st = distill__dataset_chunks(ctx, train, 1024, 1, labelled_chunk, &job);
-    for (i = 0; st == DISTILL_OK && i < n; i++)
-        if (ok[i])
+    if (st == DISTILL_OK)
+        st = distill_dataset_get_range(train, 0, n, NULL, 0, labels, dy);
+    for (i = 0; st == DISTILL_OK && i < n; i++) {
+        const float v = labels[i * dy];
+        if (ok[i] && !isnan(v) && !(distill__kd_classifies(mode) && v < 0.0f))
             rows[m++] = i;
+    }
     if (st == DISTILL_OK && m == 0)
         st = distill__fail(ctx, DISTILL_E_INVAL, "%s: no row has both a label and x*", fn);
     if (st == DISTILL_OK) {
         x = distill__alloc(ctx, sizeof(float) * (size_t)(m * dx));
         y = distill__alloc(ctx, sizeof(float) * (size_t)(m * dy));
-        scratch = distill__alloc(ctx, sizeof(float) * (size_t)(m * dt));
-        st = x && y && scratch ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+        st = x && y ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     }
+    for (i = 0; st == DISTILL_OK && i < m; i++)
+        memcpy(y + i * dy, labels + rows[i] * dy, sizeof(float) * (size_t)dy);
     if (st == DISTILL_OK)
         st = distill_dataset_get(input, rows, m, x, dx, NULL, 0);
     if (st == DISTILL_OK)
-        st = distill_dataset_get(train, rows, m, scratch, dt, y, dy);
-    if (st == DISTILL_OK)
         st = distill_dataset_from_memory(ctx, m, dx, x, dx, dy, y, dy, DISTILL_DATASET_COPY, out);
-    distill__free(ctx, ok), distill__free(ctx, rows);
-    distill__free(ctx, x), distill__free(ctx, y), distill__free(ctx, scratch);
+    distill__free(ctx, ok), distill__free(ctx, rows), distill__free(ctx, labels);
+    distill__free(ctx, x), distill__free(ctx, y);
     return st;
 }
 

@@ -9,54 +9,50 @@
 
 /* ---- labels ---- */
 
-typedef struct labels_job {
-    distill_kd *kd;
-    int64_t y_dim;
-    const char *fn;
-} labels_job;
-
-static distill_status label_chunk(void *user, int64_t i0, int64_t n, const float *x, const float *y)
+static distill_status class_labels(distill_kd *kd, const float *y, int64_t dy, const char *fn)
 {
-    labels_job *j = user;
-    distill_kd *kd = j->kd;
     int64_t i;
-    (void)x;
-    if (kd->targets) {
-        for (i = 0; i < n * kd->k; i++)
-            if (isinf(y[i]))
-                return distill__fail(kd->ctx, DISTILL_E_NUMERIC, "%s: the target of row %lld is "
-                                     "infinite", j->fn, (long long)(i0 + i / kd->k));
-        memcpy(kd->targets + i0 * kd->k, y, sizeof(float) * (size_t)(n * kd->k));
-        return DISTILL_OK;
-    }
-    for (i = 0; i < n; i++) {
-        const float v = y[i * j->y_dim];
+    for (i = 0; i < kd->n; i++) {
+        const float v = y[i * dy];
         if (isnan(v) || v < 0.0f) {
-            kd->labels[i0 + i] = -1;
+            kd->labels[i] = -1; /* no label: the row feeds only the soft term */
             continue;
         }
         if (v != floorf(v) || v >= (float)kd->k)
             return distill__fail(kd->ctx, DISTILL_E_INVAL, "%s: the label %g of row %lld is not a "
-                                 "class index below %lld", j->fn, (double)v, (long long)(i0 + i),
-                                 (long long)kd->k);
-        kd->labels[i0 + i] = (int32_t)v;
+                                 "class index below %lld", fn, (double)v, (long long)i, (long long)kd->k);
+        kd->labels[i] = (int32_t)v;
     }
     return DISTILL_OK;
 }
 
 distill_status distill__kd_read_labels(distill_kd *kd, const char *fn)
 {
-    labels_job job;
-    job.kd = kd, job.y_dim = distill_dataset_y_dim(kd->train), job.fn = fn;
-    if (job.y_dim == 0)
+    const int64_t dy = distill_dataset_y_dim(kd->train);
+    distill_status st;
+    float *y;
+    int64_t i;
+    if (dy == 0)
         return DISTILL_OK; /* no labels: every row feeds the soft term only */
-    if (distill__kd_classifies(kd->o.mode))
-        kd->labels = distill__alloc(kd->ctx, sizeof(int32_t) * (size_t)kd->n);
-    else
-        kd->targets = distill__alloc(kd->ctx, sizeof(float) * (size_t)(kd->n * kd->k));
-    if (!kd->labels && !kd->targets)
-        return distill__fail(kd->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    return distill__dataset_chunks(kd->ctx, kd->train, 1024, 1, label_chunk, &job);
+    if (!distill__kd_classifies(kd->o.mode)) { /* regression: dy == k, checked at create */
+        if (!(kd->targets = distill__alloc(kd->ctx, sizeof(float) * (size_t)(kd->n * kd->k))))
+            return distill__fail(kd->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+        DISTILL__TRY(distill_dataset_get_range(kd->train, 0, kd->n, NULL, 0, kd->targets, kd->k));
+        for (i = 0; i < kd->n * kd->k; i++)
+            if (isinf(kd->targets[i]))
+                return distill__fail(kd->ctx, DISTILL_E_NUMERIC, "%s: the target of row %lld is "
+                                     "infinite", fn, (long long)(i / kd->k));
+        return DISTILL_OK;
+    }
+    kd->labels = distill__alloc(kd->ctx, sizeof(int32_t) * (size_t)kd->n);
+    y = distill__alloc(kd->ctx, sizeof(float) * (size_t)(kd->n * dy));
+    st = kd->labels && y ? DISTILL_OK : distill__fail(kd->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    if (st == DISTILL_OK)
+        st = distill_dataset_get_range(kd->train, 0, kd->n, NULL, 0, y, dy);
+    if (st == DISTILL_OK)
+        st = class_labels(kd, y, dy, fn);
+    distill__free(kd->ctx, y);
+    return st;
 }
 
 /* ---- rows with a privileged input ---- */

@@ -45,18 +45,10 @@ static int32_t class_of(const label_map *lm, float label)
     return -1; /* a label the training set does not have: never right */
 }
 
-static distill_status copy_labels(void *user, int64_t i0, int64_t n, const float *x, const float *y)
-{
-    float *out = user;
-    (void)x;
-    memcpy(out + i0, y, sizeof(float) * (size_t)n);
-    return DISTILL_OK;
-}
-
 /* y[i] = the label of sample i (y_dim 1). */
-static distill_status labels_of(distill_context *ctx, distill_dataset *ds, float *y)
+static distill_status labels_of(distill_dataset *ds, float *y)
 {
-    return distill__dataset_chunks(ctx, ds, EVAL_BATCH, 1, copy_labels, y);
+    return distill_dataset_get_range(ds, 0, distill_dataset_count(ds), NULL, 0, y, 1);
 }
 
 static distill_status make_map(distill_context *ctx, const float *y, int64_t n, label_map *lm)
@@ -298,9 +290,9 @@ static distill_status labelled_init(distill_context *ctx, distill_dataset *tr, d
     l->test = te ? distill__alloc(ctx, sizeof(float) * (size_t)distill_dataset_count(te)) : NULL;
     if (!l->train || (te && !l->test))
         return distill__fail(ctx, DISTILL_E_NOMEM, "transfer: out of memory");
-    DISTILL__TRY(labels_of(ctx, tr, l->train));
+    DISTILL__TRY(labels_of(tr, l->train));
     if (te)
-        DISTILL__TRY(labels_of(ctx, te, l->test));
+        DISTILL__TRY(labels_of(te, l->test));
     return make_map(ctx, l->train, distill_dataset_count(tr), &l->lm);
 }
 
