@@ -441,6 +441,8 @@ def test_kd_regression_and_views(ctx):
     loss, g = distill.kd_mse_loss_grad(ctx, p, y=y, lam=0.0)
     ref = np.where(np.isnan(y), 0, p - y)
     assert abs(loss - np.sum(ref ** 2) / 18) < 1e-5 and np.allclose(g, 2 * ref / 18, atol=1e-7)
+    ds = distill.Dataset.from_numpy(ctx, np.zeros((4, 3), np.float32), np.arange(4, dtype=np.float32))
+    assert np.array_equal(ds.labels([3, 1])[:, 0], [3, 1]) and ds.labels().shape == (4, 1)
     img = np.arange(2 * 16, dtype=np.float32).reshape(2, 16)
     small = distill.image_block_mean(ctx, img, (1, 4, 4), 2)
     assert small.shape == (2, 4) and small[0, 0] == (0 + 1 + 4 + 5) / 4

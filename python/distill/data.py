@@ -115,6 +115,18 @@ class Dataset(Handle):
                                                self.x_dim, _p(y), self.y_dim))
         return x, y
 
+    def labels(self, idx=None):
+        """The targets (n, y_dim) of rows idx (all rows when None), without
+        copying the inputs."""
+        idx = np.arange(len(self), dtype=np.int64) if idx is None else \
+            np.ascontiguousarray(idx, dtype=np.int64).ravel()
+        if not self.y_dim:
+            raise ValueError("the dataset has no targets")
+        y = np.empty((len(idx), self.y_dim), np.float32)
+        self.ctx.check(lib.distill_dataset_get(self._handle, idx.ctypes.data, len(idx), None, 0,
+                                               _p(y), self.y_dim))
+        return y
+
     def batches(self, batch_size):
         return lib.distill_dataset_batches(self._handle, batch_size)
 
