@@ -377,7 +377,7 @@ def test_barlow_twins(ctx):
     assert later < 0.8 * first, (first, later)
 
 
-def _gd_problem(n, d=20, seed=3):
+def _gd_problem(n, d=50, seed=3):
     """Clean labels as privileged information (gd.md experiment 1)."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d)).astype(np.float32)
@@ -388,27 +388,29 @@ def _gd_problem(n, d=20, seed=3):
 
 
 def test_kd_solver_and_teachers(ctx):
-    x, xs, y = _gd_problem(300)
+    x, xs, y = _gd_problem(1200)
+    x = (x - x[:200].mean(0)) / x[:200].std(0)
     train = distill.Dataset.from_numpy(ctx, x[:200], y[:200])
     priv = distill.Dataset.from_numpy(ctx, xs[:200])
     test = distill.Dataset.from_numpy(ctx, x[200:], y[200:])
     test_priv = distill.Dataset.from_numpy(ctx, xs[200:], y[200:])
     dense = [dict(kind="dense", units=2, init="glorot_uniform")]
     teacher = distill.Model(ctx, dense, input_shape=(1, 1, 1))
-    distill.kd.train_teacher(ctx, teacher, train, priv, epochs=300)
+    fast = dict(kind="rmsprop", lr=1e-2, alpha=0.9, eps=1e-6, flags=distill.kd.OPTIM_EPS_IN_SQRT)
+    distill.kd.train_teacher(ctx, teacher, train, priv, epochs=300, optimizer=fast)
     assert distill.kd.score(ctx, teacher, test_priv) > 0.85
     accs = []
     for lam in (0.0, 1.0):
-        student = distill.Model(ctx, dense, input_shape=(20, 1, 1))
-        kd = distill.Kd(ctx, student, train, priv, teacher=teacher, T=1.0, lam=lam, epochs=300, seed=1)
+        student = distill.Model(ctx, dense, input_shape=(50, 1, 1))
+        kd = distill.Kd(ctx, student, train, priv, teacher=teacher, T=1.0, lam=lam, epochs=1000, seed=1)
         kd.run()
-        assert kd.steps_done() == 600
+        assert kd.steps_done() == 2000
         accs.append(kd.score(test))
-    assert accs[1] > accs[0] + 0.02, accs
+    assert accs[1] > accs[0] + 0.03, accs  # gd.md experiment 1: 95 against 88
     # the teacher as a Python callable and as precomputed outputs give the same soft targets
     z = teacher.forward(xs[:200])
     z[5] = np.nan  # row 5 has no privileged input
-    student = distill.Model(ctx, dense, input_shape=(20, 1, 1))
+    student = distill.Model(ctx, dense, input_shape=(50, 1, 1))
     by_outputs = distill.Kd(ctx, student, train, teacher=z, T=2.0)
     by_callable = distill.Kd(ctx, student, train, priv, teacher=lambda a: teacher.forward(a), T=2.0)
     s1, s2 = by_outputs.soft_targets(), by_callable.soft_targets()
