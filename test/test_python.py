@@ -371,10 +371,31 @@ def test_barlow_twins(ctx):
     assert abs(fd - dza[3, 2]) < 1e-3 * (1 + abs(fd)), (fd, dza[3, 2])
     real, teacher, feats, _ = _krrst_setup(ctx)
     enc = distill.Model(ctx, feats, input_shape=(1, 8, 8))
-    kw = dict(batch=30, projector=16, lr=3e-3, lambda_=0.05, augment_noise=0.02, augment_crop_pad=1)
+    # whole-set batches: a short last batch makes the batch statistics noisy and the
+    # last epoch's loss jumpy (later/first was 0.25-0.42 over six context seeds)
+    kw = dict(batch=40, projector=16, lr=3e-3, lambda_=0.05, augment_noise=0.02, augment_crop_pad=1)
     first = distill.barlow_twins_train(ctx, enc, real, epochs=1, **kw)
-    later = distill.barlow_twins_train(ctx, enc, real, epochs=60, **kw)
-    assert later < 0.8 * first, (first, later)
+    later = distill.barlow_twins_train(ctx, enc, real, epochs=300, **kw)
+    assert later < 0.6 * first, (first, later)
+
+
+def test_handles_outliving_their_context(ctx):
+    """Closing a context closes the handles made in it: later calls raise,
+    and collecting the objects afterwards does not touch freed memory."""
+    import gc
+    other = distill.Context(seed=1)
+    ds = distill.Dataset.from_numpy(other, np.ones((4, 3), np.float32), np.zeros(4, np.float32))
+    m = distill.Model(other, [dict(kind="dense", units=2)], input_shape=(3, 1, 1))
+    kd = distill.Kd(other, m, ds, teacher=np.zeros((4, 2), np.float32), mode="classic")
+    other.close()
+    for call in (lambda: m.forward(np.ones((1, 3), np.float32)), kd.step, lambda: len(ds.labels())):
+        try:
+            call()
+            raise AssertionError("a call on a closed context's handle went through")
+        except (ValueError, distill.DistillError):
+            pass
+    del ds, m, kd
+    gc.collect()
 
 
 def _gd_problem(n, d=50, seed=3):

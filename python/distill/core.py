@@ -1,5 +1,6 @@
 """The context, status codes and errors."""
 import ctypes
+import weakref
 
 from ._lib import lib, ContextOptions, LOG_FN
 
@@ -43,10 +44,24 @@ def status_string(status):
 
 class Handle:
     """An owned C handle: close() (or `with`, or garbage collection) frees it
-    through the subclass's `_destroy` library function."""
+    through the subclass's `_destroy` library function.  A handle made in a
+    context registers with it (through `self.ctx = ...`): closing the
+    context closes its handles first, since the C side frees them with the
+    context's allocator."""
 
     _destroy = None
     _handle = None
+    _ctx = None
+
+    @property
+    def ctx(self):
+        return self._ctx
+
+    @ctx.setter
+    def ctx(self, c):
+        self._ctx = c
+        if c is not None and c is not self:
+            c._children.add(self)
 
     def close(self):
         if self._handle:
@@ -75,6 +90,7 @@ class Context(Handle):
     _destroy = lib.distill_context_destroy
 
     def __init__(self, seed=0, threads=0, log=None, log_level=LOG_WARN):
+        self._children = weakref.WeakSet()
         opts = ContextOptions()
         lib.distill_context_options_init(ctypes.byref(opts))
         opts.seed = seed
@@ -92,6 +108,15 @@ class Context(Handle):
         if not self._handle:
             raise ValueError("the context is closed")
         return self._handle
+
+    def close(self):
+        """Close every handle made in this context, then the context."""
+        for h in list(getattr(self, "_children", ())):
+            try:
+                h.close()
+            except Exception:
+                pass
+        Handle.close(self)
 
     def check(self, status):
         """Raise the library's error for a non-zero status."""
