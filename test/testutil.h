@@ -62,7 +62,9 @@ static inline distill_context *test_context(counting_alloc *c, int threads)
     distill_context *ctx = NULL;
     distill_context_options_init(&o);
     o.threads = threads;
-    o.seed = 1234;
+    /* DISTILL_TEST_SEED runs the suites under another context seed: a test
+     * whose verdict depends on the draw is fragile */
+    o.seed = getenv("DISTILL_TEST_SEED") ? strtoull(getenv("DISTILL_TEST_SEED"), NULL, 10) : 1234;
     if (c) {
         memset(c, 0, sizeof *c);
         c->fail_after = -1;
