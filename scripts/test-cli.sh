@@ -49,6 +49,13 @@ last "$DIR.kd.out" | grep -q '"ok":true.*"n":160,"test":40,"regular_features":3,
     { cat "$DIR.kd.out"; exit 1; }
 "$BIN" kd --data "$DIR.kd.csv" --privileged 4 --label-column 0 --mode regression --epochs 3 > "$DIR.kd.out" 2> /dev/null
 last "$DIR.kd.out" | grep -q '"ok":true,"mode":"regression","metric":"mse"' || { cat "$DIR.kd.out"; exit 1; }
+# missing labels and privileged values (empty fields) are semi-supervised rows; a missing regular one is an error
+awk -F, 'NR == 1 || NR % 7 != 3 { print; next } { $1 = ""; if (NR % 2) $5 = "NA"; print }' OFS=, "$DIR.kd.csv" > "$DIR.kd2.csv"
+"$BIN" kd --data "$DIR.kd2.csv" --privileged 4 --epochs 3 > "$DIR.kd.out" 2> /dev/null
+last "$DIR.kd.out" | grep -q '"ok":true' || { cat "$DIR.kd.out"; exit 1; }
+awk -F, 'NR == 5 { $2 = "" } { print }' OFS=, "$DIR.kd.csv" > "$DIR.kd2.csv"
+if "$BIN" kd --data "$DIR.kd2.csv" --privileged 4 --epochs 3 > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
+last "$DIR.bad.out" | grep -q '"ok":false,"error":"data"' || exit 1
 if "$BIN" kd --data "$DIR.kd.csv" --privileged 0 > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false,"error":"data"' || exit 1
 if "$BIN" kd --mode nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi

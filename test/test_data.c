@@ -187,6 +187,25 @@ START_TEST(csv_reads_and_rejects)
     strcpy(path, temp_file((const unsigned char *)junk, strlen(junk), 1));
     ck_assert_fails(ctx, distill_dataset_from_csv(ctx, path, 0, -1, &ds), DISTILL_E_FORMAT, "line 2, column 2");
     unlink(path);
+    { /* missing values: refused by default, NaN with DISTILL_CSV_MISSING; Inf never */
+        const char *holes = "y,a,b\n,1,2\n1, nan ,NA\n0,3,\n";
+        const char *inf = "1,inf\n";
+        strcpy(path, temp_file((const unsigned char *)holes, strlen(holes), 0));
+        ck_assert_fails(ctx, distill_dataset_from_csv(ctx, path, DISTILL_CSV_HEADER, 0, &ds), DISTILL_E_FORMAT,
+                        "line 2, column 1");
+        ck_assert_status(distill_dataset_from_csv(ctx, path, DISTILL_CSV_HEADER | DISTILL_CSV_MISSING, 0, &ds),
+                         DISTILL_OK);
+        ck_assert_status(distill_dataset_get(ds, idx, 3, x, 2, y, 1), DISTILL_OK);
+        ck_assert(isnan(y[0]) && y[1] == 1.0f && y[2] == 0.0f);
+        ck_assert(x[0] == 1.0f && isnan(x[2]) && isnan(x[3]) && x[4] == 3.0f && isnan(x[5]));
+        distill_dataset_destroy(ds);
+        ck_assert_fails(ctx, distill_dataset_from_csv(ctx, path, 4, 0, &ds), DISTILL_E_INVAL, "flags");
+        unlink(path);
+        strcpy(path, temp_file((const unsigned char *)inf, strlen(inf), 0));
+        ck_assert_fails(ctx, distill_dataset_from_csv(ctx, path, DISTILL_CSV_MISSING, 0, &ds), DISTILL_E_FORMAT,
+                        "column 2");
+        unlink(path);
+    }
     distill_context_destroy(ctx);
 }
 END_TEST

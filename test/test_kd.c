@@ -545,6 +545,32 @@ START_TEST(grid_search_picks_the_best_pair)
 }
 END_TEST
 
+/* Scoring leaves out rows without a label and rows with a NaN input. */
+START_TEST(score_skips_rows_without_label_or_input)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_model *m = linear(ctx, DS, K, 0);
+    distill_dataset *all, *clean;
+    fixture f;
+    float xs[ROWS * DS], lab[ROWS];
+    int64_t i, n = 0;
+    double a, b;
+    make_fixture(&f); /* row 2: NaN x*; rows 1 and 5: no label */
+    for (i = 0; i < ROWS; i++)
+        if (!isnan(f.xs[i * DS]) && f.lab[i] >= 0) {
+            memcpy(xs + n * DS, f.xs + i * DS, sizeof(float) * DS);
+            lab[n++] = f.lab[i];
+        }
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, DS, f.xs, DS, 1, f.lab, 1, 1, &all), DISTILL_OK);
+    ck_assert_status(distill_dataset_from_memory(ctx, n, DS, xs, DS, 1, lab, 1, 1, &clean), DISTILL_OK);
+    ck_assert_status(distill_kd_score(ctx, DISTILL_KD_GENERALIZED, m, all, &a), DISTILL_OK);
+    ck_assert_status(distill_kd_score(ctx, DISTILL_KD_GENERALIZED, m, clean, &b), DISTILL_OK);
+    ck_assert(a == b && n == ROWS - 3);
+    distill_model_destroy(m), distill_dataset_destroy(all), distill_dataset_destroy(clean);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(bad_input_gets_a_clear_status)
 {
     distill_context *ctx = test_context(NULL, 1);
@@ -707,6 +733,7 @@ Suite *distill_suite_kd(void)
     tcase_add_test(tc, same_seed_gives_identical_students);
     tcase_add_test(tc, teacher_trains_on_rows_with_label_and_privileged_input);
     tcase_add_test(tc, grid_search_picks_the_best_pair);
+    tcase_add_test(tc, score_skips_rows_without_label_or_input);
     tcase_add_test(tc, bad_input_gets_a_clear_status);
     tcase_add_test(tc, student_learns_from_privileged_information);
     tcase_add_test(tc, policy_distillation_matches_the_greedy_action);

@@ -61,11 +61,19 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_dataset_from_idx(distill_context *ctx, const char *images_path,
                          const char *labels_path, distill_dataset **out);
 
+/* Flags of distill_dataset_from_csv (1 and 0 keep their old meaning of
+ * has_header). */
+enum {
+    DISTILL_CSV_HEADER = 1,  /* the first line is a header */
+    DISTILL_CSV_MISSING = 2  /* an empty field, "nan" or "NA" is a missing value (NaN) */
+};
+
 /* From a CSV file of numbers (comma-separated, one sample per line, an
  * optional header line).  label_column < 0: every column is a feature and
- * y_dim = 0; otherwise that column becomes y (y_dim = 1). */
+ * y_dim = 0; otherwise that column becomes y (y_dim = 1).  Without
+ * DISTILL_CSV_MISSING every field must be a finite number. */
 DISTILL_API DISTILL_NODISCARD distill_status
-distill_dataset_from_csv(distill_context *ctx, const char *path, int has_header,
+distill_dataset_from_csv(distill_context *ctx, const char *path, int flags,
                          int64_t label_column, distill_dataset **out);
 
 /* From a host backend; x_dim and y_dim are the row sizes it fills. */

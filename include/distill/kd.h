@@ -122,7 +122,7 @@ DISTILL_API void distill_kd_shape(const distill_kd *kd, int64_t *rows, int64_t *
 /* Test score of `model` on `test` (x: inputs, y: labels or targets):
  * accuracy as a fraction for the classification modes, mean squared error
  * for REGRESSION.  Rows with a missing label (entries with a NaN target)
- * are skipped. */
+ * and rows whose inputs hold a NaN (no privileged features) are skipped. */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_kd_score(distill_context *ctx, int32_t mode, distill_model *model, distill_dataset *test,
                  double *score);

@@ -47,9 +47,12 @@ class Dataset(Handle):
         return cls._make(ctx, st, out)
 
     @classmethod
-    def from_csv(cls, ctx, path, has_header=False, label_column=-1):
+    def from_csv(cls, ctx, path, has_header=False, label_column=-1, missing=False):
+        """missing: empty fields, "nan" and "NA" load as NaN (a missing label
+        or privileged value for distill.kd) instead of failing."""
         out = ctypes.c_void_p()
-        st = lib.distill_dataset_from_csv(ctx.handle, path.encode(), int(has_header),
+        st = lib.distill_dataset_from_csv(ctx.handle, path.encode(),
+                                          int(bool(has_header)) | (2 if missing else 0),
                                           label_column, ctypes.byref(out))
         return cls._make(ctx, st, out)
 

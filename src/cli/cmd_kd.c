@@ -176,7 +176,8 @@ static distill_status load_csv_rows(distill_context *ctx, const setup *s, long l
     unsigned char *flag;
     float *x, y;
     int64_t n, d, cols, i, j, ds, k_tr = 0, k_te = 0;
-    distill_status st = distill_dataset_from_csv(ctx, s->data, cli_csv_has_header(s->data), label_col, &all);
+    distill_status st = distill_dataset_from_csv(ctx, s->data, cli_csv_has_header(s->data) | DISTILL_CSV_MISSING,
+                                                 label_col, &all);
     if (st != DISTILL_OK)
         return st;
     n = distill_dataset_count(all), d = distill_dataset_x_dim(all), cols = d + 1;
@@ -200,10 +201,14 @@ static distill_status load_csv_rows(distill_context *ctx, const setup *s, long l
             st = distill_dataset_get(all, &i, 1, x, d, &y, 1);
             for (j = 0; j < d && st == DISTILL_OK; j++) /* feature j is file column j + (j >= label) */
                 if (flag[j + (j >= label_col)])
-                    r->xs[*k * ds + a++] = x[j];
-                else
-                    r->x[*k * (d - ds) + b++] = x[j];
-            r->y[(*k)++] = y;
+                    r->xs[*k * ds + a++] = x[j]; /* missing: the row has no x* */
+                else if (isnan(r->x[*k * (d - ds) + b++] = x[j])) {
+                    fprintf(stderr, "distill kd: data row %lld misses a regular feature (column %lld); only the "
+                            "label and privileged columns may be empty\n", (long long)i,
+                            (long long)(j + (j >= label_col)));
+                    st = DISTILL_E_INVAL;
+                }
+            r->y[(*k)++] = y; /* missing (NaN): the row feeds only the soft term */
         }
     }
     free(flag), free(x);

@@ -10,9 +10,17 @@
 
 #define CSV_LIMIT ((size_t)1 << 31)
 
+/* A missing value's spellings (with DISTILL_CSV_MISSING). */
+static int missing_field(const char *f, size_t len)
+{
+    return len == 0 || (len == 3 && (f[0] == 'n' || f[0] == 'N') && (f[1] == 'a' || f[1] == 'A') &&
+                        (f[2] == 'n' || f[2] == 'N')) ||
+           (len == 2 && f[0] == 'N' && f[1] == 'A');
+}
+
 /* Parse one line of numbers into out (if not NULL); returns the count or
  * -1 with *bad_col set on a malformed field. */
-static int64_t parse_line(const char *p, const char *end, float *out, int64_t *bad_col)
+static int64_t parse_line(const char *p, const char *end, int missing, float *out, int64_t *bad_col)
 {
     int64_t col = 0;
     for (;;) {
@@ -27,6 +35,15 @@ static int64_t parse_line(const char *p, const char *end, float *out, int64_t *b
         len = (size_t)(stop - p);
         while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
             len--;
+        if (missing && missing_field(p, len)) {
+            if (out)
+                out[col] = NAN;
+            col++;
+            if (!comma)
+                return col;
+            p = comma + 1;
+            continue;
+        }
         if (len == 0 || len >= sizeof field) {
             *bad_col = col;
             return -1;
@@ -63,9 +80,10 @@ static int blank(const char *p, const char *e)
 }
 
 distill_status distill__csv_parse(distill_context *ctx, const char *path, const unsigned char *buf,
-                                  size_t len, int has_header, int64_t label_column,
+                                  size_t len, int flags, int64_t label_column,
                                   distill_dataset **out)
 {
+    const int has_header = flags & DISTILL_CSV_HEADER, missing = (flags & DISTILL_CSV_MISSING) != 0;
     static const char fn[] = "distill_dataset_from_csv";
     const char *p, *end = (const char *)buf + len;
     int64_t cols = -1, rows = 0, line = 0, bad = 0, i, j;
@@ -79,7 +97,7 @@ distill_status distill__csv_parse(distill_context *ctx, const char *path, const 
         line++;
         if (blank(p, e) || (has_header && line == 1))
             continue;
-        c = parse_line(p, e, NULL, &bad);
+        c = parse_line(p, e, missing, NULL, &bad);
         if (c < 0)
             st = distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s line %lld, column %lld: not a finite number",
                                fn, path, (long long)line, (long long)bad + 1);
@@ -109,7 +127,7 @@ distill_status distill__csv_parse(distill_context *ctx, const char *path, const 
             line++;
             if (blank(p, e) || (has_header && line == 1))
                 continue;
-            parse_line(p, e, row, &bad);
+            parse_line(p, e, missing, row, &bad);
             for (j = 0; j < cols; j++)
                 if (j == label_column)
                     y[i] = row[j];
@@ -126,7 +144,7 @@ distill_status distill__csv_parse(distill_context *ctx, const char *path, const 
     return st;
 }
 
-distill_status distill_dataset_from_csv(distill_context *ctx, const char *path, int has_header,
+distill_status distill_dataset_from_csv(distill_context *ctx, const char *path, int flags,
                                         int64_t label_column, distill_dataset **out)
 {
     unsigned char *buf;
@@ -135,8 +153,11 @@ distill_status distill_dataset_from_csv(distill_context *ctx, const char *path, 
     if (!ctx || !out)
         return DISTILL_E_INVAL;
     *out = NULL;
+    if (flags & ~(DISTILL_CSV_HEADER | DISTILL_CSV_MISSING))
+        return distill__fail(ctx, DISTILL_E_INVAL, "distill_dataset_from_csv: unknown flags 0x%x",
+                             (unsigned)flags);
     DISTILL__TRY(distill__read_file(ctx, path, CSV_LIMIT, &buf, &len));
-    st = distill__csv_parse(ctx, path, buf, len, has_header, label_column, out);
+    st = distill__csv_parse(ctx, path, buf, len, flags, label_column, out);
     distill__free(ctx, buf);
     return st;
 }

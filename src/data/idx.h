@@ -24,7 +24,7 @@ distill_status distill__idx_parse(distill_context *ctx, const char *what,
 /* Parse a CSV buffer (the body of distill_dataset_from_csv; `path` names
  * it in messages): exposed for the fuzz target. */
 distill_status distill__csv_parse(distill_context *ctx, const char *path, const unsigned char *buf,
-                                  size_t len, int has_header, int64_t label_column,
+                                  size_t len, int flags, int64_t label_column,
                                   distill_dataset **out);
 /* Read a whole (gzip'd or plain) file into memory, at most `limit` bytes. */
 distill_status distill__read_file(distill_context *ctx, const char *path, size_t limit,

@@ -14,35 +14,58 @@
 typedef struct score_job {
     distill_model *model;
     int32_t mode;
-    int64_t k, dy;
-    float *z;
+    int64_t k, dy, d;
+    float *z, *x;  /* outputs and inputs of the rows scored */
+    int64_t *rows; /* their place in the chunk */
     double sum;
     int64_t count;
 } score_job;
 
+static int finite_row(const float *x, int64_t d)
+{
+    int64_t j;
+    for (j = 0; j < d; j++)
+        if (!isfinite(x[j]))
+            return 0;
+    return 1;
+}
+
+/* One row's contribution: a hit, or squared errors over its targets. */
+static void score_row(score_job *j, const float *z, const float *y)
+{
+    int64_t c, best = 0;
+    if (!distill__kd_classifies(j->mode)) {
+        for (c = 0; c < j->k; c++)
+            if (!isnan(y[c]))
+                j->sum += ((double)z[c] - y[c]) * ((double)z[c] - y[c]), j->count++;
+        return;
+    }
+    for (c = 1; c < j->k; c++)
+        best = z[c] > z[best] ? c : best;
+    j->sum += (float)best == y[0], j->count++;
+}
+
+/* Rows without a label or with a missing input (a NaN: no privileged
+ * features) are left out. */
 static distill_status score_chunk(void *user, int64_t i0, int64_t n, const float *x, const float *y)
 {
     score_job *j = user;
-    const int64_t k = j->k;
-    int64_t i, c;
+    int64_t i, m = 0;
     (void)i0;
-    DISTILL__TRY(distill_model_forward(j->model, DISTILL_MODE_EVAL, n, x, distill_model_input_dim(j->model),
-                                       j->z, k));
     for (i = 0; i < n; i++) {
-        const float *z = j->z + i * k, *yi = y + i * j->dy;
-        if (!distill__kd_classifies(j->mode)) {
-            for (c = 0; c < k; c++)
-                if (!isnan(yi[c]))
-                    j->sum += ((double)z[c] - yi[c]) * ((double)z[c] - yi[c]), j->count++;
+        const float label = y[i * j->dy];
+        if (distill__kd_classifies(j->mode) && (isnan(label) || label < 0.0f))
             continue;
-        }
-        if (isnan(yi[0]) || yi[0] < 0.0f)
+        if (!finite_row(x + i * j->d, j->d))
             continue;
-        int64_t best = 0;
-        for (c = 1; c < k; c++)
-            best = z[c] > z[best] ? c : best;
-        j->sum += (float)best == yi[0], j->count++;
+        memcpy(j->x + m * j->d, x + i * j->d, sizeof(float) * (size_t)j->d);
+        j->rows[m++] = i;
     }
+    if (m == 0)
+        return DISTILL_OK;
+    DISTILL__TRY(distill_model_forward(j->model, DISTILL_MODE_EVAL, m, j->x, j->d, j->z, j->k));
+    for (i = 0; i < m; i++)
+        score_row(j, j->z + i * j->k, y + j->rows[i] * j->dy);
     return DISTILL_OK;
 }
 
@@ -60,19 +83,21 @@ distill_status distill_kd_score(distill_context *ctx, int32_t mode, distill_mode
                              "and the mode known", fn);
     memset(&job, 0, sizeof job);
     job.model = model, job.mode = mode, job.k = distill_model_output_dim(model);
-    job.dy = distill_dataset_y_dim(test);
+    job.dy = distill_dataset_y_dim(test), job.d = distill_model_input_dim(model);
     if (distill_dataset_x_dim(test) != distill_model_input_dim(model) || job.dy < 1 ||
         (mode == DISTILL_KD_REGRESSION && job.dy != job.k))
         return distill__fail(ctx, DISTILL_E_SHAPE, "%s: the test rows (%lld features, %lld labels) "
                              "do not fit the model (%lld inputs, %lld outputs)", fn,
                              (long long)distill_dataset_x_dim(test), (long long)job.dy,
                              (long long)distill_model_input_dim(model), (long long)job.k);
-    if (!(job.z = distill__alloc(ctx, sizeof(float) * (size_t)(CHUNK * job.k))))
-        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    st = distill__dataset_chunks(ctx, test, CHUNK, 1, score_chunk, &job);
-    distill__free(ctx, job.z);
+    job.z = distill__alloc(ctx, sizeof(float) * (size_t)(CHUNK * job.k));
+    job.x = distill__alloc(ctx, sizeof(float) * (size_t)(CHUNK * job.d));
+    job.rows = distill__alloc(ctx, sizeof(int64_t) * CHUNK);
+    st = job.z && job.x && job.rows ? distill__dataset_chunks(ctx, test, CHUNK, 1, score_chunk, &job)
+                                    : distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    distill__free(ctx, job.z), distill__free(ctx, job.x), distill__free(ctx, job.rows);
     if (st == DISTILL_OK && job.count == 0)
-        st = distill__fail(ctx, DISTILL_E_INVAL, "%s: no test row has a label", fn);
+        st = distill__fail(ctx, DISTILL_E_INVAL, "%s: no test row has a label and finite inputs", fn);
     if (st == DISTILL_OK)
         *score = job.sum / (double)job.count;
     return st;
