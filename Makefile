@@ -148,6 +148,7 @@ test-abi: $(BUILD)/test/abi_smoke
 test-examples: $(EXAMPLES)
 	$(BUILD)/examples/hello_krr
 	$(BUILD)/examples/privileged_info
+	$(BUILD)/examples/policy_student
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) examples/hello_krr.py
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) examples/privileged_info.py
 	$(PY_ENV) SANFLAGS="$(SANFLAGS)" CC="$(CC)" PYTHON="$(PYTHON)" sh scripts/test-readme.sh $(abspath $(OUT))
