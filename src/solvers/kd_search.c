@@ -281,6 +281,7 @@ distill_status distill_kd_grid_search(distill_context *ctx, const distill_kd_opt
                 scores[a * n_lambda + b] = score;
             if (isnan(best) || (opts->mode == DISTILL_KD_REGRESSION ? score < best : score > best))
                 best = score, *best_t = temperatures[a], *best_lambda = lambdas[b];
+            st = distill__progress(ctx, "kd grid", a * n_lambda + b + 1, n_t * n_lambda);
         }
     split_free(ctx, &sp);
     distill_kd_destroy(base);
