@@ -545,6 +545,48 @@ START_TEST(grid_search_picks_the_best_pair)
 }
 END_TEST
 
+/* A progress callback that cancels at step 7 of "kd". */
+static int cancel_at_7(void *user, const char *stage, int64_t done, int64_t total)
+{
+    (void)total;
+    return strcmp(stage, "kd") == 0 && done == 7 && (*(int *)user)++ == 0;
+}
+
+/* distill_kd_run stops between steps when cancelled and goes on from
+ * there; the result equals an uninterrupted run. */
+START_TEST(run_cancels_between_steps_and_resumes)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_dataset *train;
+    distill_model *a = linear(ctx, D, K, 0), *b;
+    distill_kd_options o;
+    distill_kd *ka, *kb;
+    fixture f;
+    int calls = 0;
+    make_fixture(&f);
+    ck_assert_status(distill_model_clone(a, &b), DISTILL_OK);
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f.x, D, 1, f.lab, 1, 1, &train), DISTILL_OK);
+    distill_kd_options_init(&o);
+    o.mode = DISTILL_KD_CLASSIC, o.teacher_outputs = f.zt, o.teacher_ld = K, o.batch = 4, o.epochs = 5;
+    ck_assert_status(distill_kd_create(ctx, &o, a, train, NULL, &ka), DISTILL_OK);
+    ck_assert_status(distill_kd_create(ctx, &o, b, train, NULL, &kb), DISTILL_OK);
+    distill_context_set_progress(ctx, cancel_at_7, &calls);
+    ck_assert_fails(ctx, distill_kd_run(ka, 0), DISTILL_E_CANCELLED, "cancel");
+    ck_assert_int_eq(distill_kd_steps_done(ka), 7);
+    ck_assert_fails(ctx, distill_kd_run(ka, 0), DISTILL_E_CANCELLED, "cancelled"); /* the flag stays up */
+    ck_assert_int_eq(distill_kd_steps_done(ka), 7);                                /* and no step ran */
+    distill_context_reset_cancel(ctx);
+    ck_assert_status(distill_kd_run(ka, 0), DISTILL_OK);
+    distill_context_set_progress(ctx, NULL, NULL);
+    ck_assert_status(distill_kd_run(kb, 0), DISTILL_OK);
+    ck_assert_int_eq(distill_kd_steps_done(ka), 15);
+    ck_assert(memcmp(distill_model_params(a), distill_model_params(b), sizeof(float) * distill_model_param_count(a)) == 0);
+    distill_kd_destroy(ka), distill_kd_destroy(kb);
+    distill_model_destroy(a), distill_model_destroy(b), distill_dataset_destroy(train);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* Scoring leaves out rows without a label and rows with a NaN input. */
 START_TEST(score_skips_rows_without_label_or_input)
 {
@@ -733,6 +775,7 @@ Suite *distill_suite_kd(void)
     tcase_add_test(tc, same_seed_gives_identical_students);
     tcase_add_test(tc, teacher_trains_on_rows_with_label_and_privileged_input);
     tcase_add_test(tc, grid_search_picks_the_best_pair);
+    tcase_add_test(tc, run_cancels_between_steps_and_resumes);
     tcase_add_test(tc, score_skips_rows_without_label_or_input);
     tcase_add_test(tc, bad_input_gets_a_clear_status);
     tcase_add_test(tc, student_learns_from_privileged_information);

@@ -342,6 +342,8 @@ distill_status distill_kd_run(distill_kd *kd, int64_t epochs)
     if (!kd)
         return DISTILL_E_INVAL;
     total = (epochs > 0 ? epochs : kd->o.epochs) * ((kd->n + kd->o.batch - 1) / kd->o.batch);
+    if (kd->steps < total) /* a context cancelled before the call takes no step */
+        DISTILL__TRY(distill__progress(kd->ctx, "kd", kd->steps, total));
     while (kd->steps < total) {
         DISTILL__TRY(distill_kd_step(kd, NULL));
         DISTILL__TRY(distill__progress(kd->ctx, "kd", kd->steps, total));

@@ -320,6 +320,8 @@ distill_status distill_krrst_run(distill_krrst *s, int64_t until)
         return DISTILL_E_INVAL;
     if (until <= 0)
         until = s->o.steps;
+    if (s->step < until) /* a context cancelled before the call takes no step */
+        DISTILL__TRY(distill__progress(s->ctx, "krrst", s->step, until));
     while (s->step < until) {
         DISTILL__TRY(distill_krrst_step(s, NULL));
         DISTILL__TRY(distill__progress(s->ctx, "krrst", s->step, until));
