@@ -458,6 +458,25 @@ def test_kd_solver_and_teachers(ctx):
     assert scores[[1, 4].index(t), [0, 1].index(lam)] == scores.max()
 
 
+def test_progress_callback_cancels(ctx):
+    x = np.random.default_rng(4).standard_normal((64, 5)).astype(np.float32)
+    train = distill.Dataset.from_numpy(ctx, x, (x[:, 0] > 0).astype(np.float32))
+    student = distill.Model(ctx, [dict(kind="dense", units=2)], input_shape=(5, 1, 1))
+    kd = distill.Kd(ctx, student, train, teacher=np.zeros((64, 2), np.float32), mode="classic", batch=8,
+                    epochs=3)
+    seen = []
+    ctx.set_progress(lambda stage, done, total: seen.append((stage, done, total)) or done == 5)
+    try:
+        kd.run()
+        raise AssertionError("not cancelled")
+    except distill.DistillError as e:
+        assert e.name == "DISTILL_E_CANCELLED" and kd.steps_done() == 5
+    ctx.set_progress(None)
+    ctx.reset_cancel()
+    kd.run()
+    assert kd.steps_done() == 24 and seen[-1] == ("kd", 5, 24)
+
+
 def test_kd_regression_and_views(ctx):
     p = np.random.default_rng(1).standard_normal((6, 3)).astype(np.float32)
     y = p + 1

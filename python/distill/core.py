@@ -2,7 +2,7 @@
 import ctypes
 import weakref
 
-from ._lib import lib, ContextOptions, LOG_FN
+from ._lib import lib, ContextOptions, LOG_FN, PROGRESS_FN
 
 OK = 0
 STATUS = {
@@ -153,6 +153,18 @@ class Context(Handle):
                 pass
         self._log_cb = LOG_FN(trampoline) if fn else LOG_FN()
         lib.distill_context_set_log(self.handle, self._log_cb, None, level)
+
+    def set_progress(self, fn):
+        """fn(stage, done, total) is called by long-running calls; a true
+        return cancels the call (DistillError, DISTILL_E_CANCELLED; then
+        reset_cancel() before going on).  None removes it."""
+        def trampoline(user, stage, done, total):
+            try:
+                return 1 if fn(stage.decode(errors="replace"), done, total) else 0
+            except Exception:  # nothing may unwind through C: an error cancels
+                return 1
+        self._progress_cb = PROGRESS_FN(trampoline) if fn else PROGRESS_FN()
+        lib.distill_context_set_progress(self.handle, self._progress_cb, None)
 
     def cancel(self):
         lib.distill_context_cancel(self.handle)
