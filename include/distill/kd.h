@@ -113,8 +113,8 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_kd_loss_grad_rows(distill_kd *kd, int64_t n, const int64_t *idx, const float *z,
                           int64_t ldz, float *loss, float *dz, int64_t lddz);
 
-/* The cached teacher outputs and soft targets (rows x k; a row with no
- * privileged input holds NaN). */
+/* The cached teacher outputs and soft targets (rows x k).  A row with no
+ * privileged input holds NaN outputs and zero soft targets. */
 DISTILL_API const float *distill_kd_teacher_outputs(const distill_kd *kd);
 DISTILL_API const float *distill_kd_soft_targets(const distill_kd *kd);
 DISTILL_API void distill_kd_shape(const distill_kd *kd, int64_t *rows, int64_t *k);
