@@ -458,6 +458,35 @@ def test_kd_solver_and_teachers(ctx):
     assert scores[[1, 4].index(t), [0, 1].index(lam)] == scores.max()
 
 
+# Exported C functions the binding deliberately leaves out: Python sizes
+# and allocates the kernels' workspaces itself (passing NULL).
+NOT_BOUND = {"distill_barlow_twins_workspace_size", "distill_krr_fit_workspace_size",
+             "distill_krr_gram_workspace_size", "distill_krr_predict_workspace_size"}
+
+
+def test_binding_covers_the_exports(ctx):
+    """Every exported distill_* function has a signature in _lib.py (or is
+    listed above): the binding stays in step with the C API."""
+    import subprocess
+    from distill._lib import lib as clib
+    out = subprocess.run(["nm", "-D", "--defined-only", clib._name], capture_output=True, text=True,
+                         check=True).stdout
+    exported = {ln.split()[2].split("@")[0] for ln in out.splitlines()
+                if len(ln.split()) == 3 and ln.split()[1] == "T" and ln.split()[2].startswith("distill_")}
+    src = open(os.path.join(os.path.dirname(distill.__file__), "_lib.py")).read()
+    missing = sorted(f for f in exported - NOT_BOUND if f'_sig("{f}"' not in src)
+    assert not missing, f"exported but not bound in Python: {missing}"
+    assert distill.schedule_lr(50, schedule="linear", lr=1.0, total_steps=100) == 0.5
+    ds = distill.Dataset.from_numpy(ctx, np.arange(12, dtype=np.float32).reshape(4, 3),
+                                    np.arange(4, dtype=np.float32))
+    x, y = ds.get_range(1, 2)
+    assert x[0, 0] == 3 and y[1, 0] == 2
+    m = distill.Model(ctx, [dict(kind="conv2d", units=4, kernel=3, padding=1)], input_shape=(1, 6, 6))
+    assert m.layer_shape(0) == (4, 6, 6) and m.layer_shape(-1) == (1, 6, 6)
+    ctx.clear_error()
+    assert ctx.last_error == ""
+
+
 def test_progress_callback_cancels(ctx):
     x = np.random.default_rng(4).standard_normal((64, 5)).astype(np.float32)
     train = distill.Dataset.from_numpy(ctx, x, (x[:, 0] > 0).astype(np.float32))

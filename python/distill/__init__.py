@@ -18,7 +18,7 @@ from .kernels import (random_uniform, random_normal, sgemm, cholesky, trsm_lower
 
 from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_normalize,
                    image_block_mean)
-from .model import Model, Optimizer, npy_save, KINDS, INITS
+from .model import Model, Optimizer, npy_save, schedule_lr, KINDS, INITS
 from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe, finetune,
                     train_supervised_teacher, barlow_twins_train, callable_teacher)
 from . import kd
@@ -34,7 +34,7 @@ __all__ = [
     "softmax", "xent_hard", "xent_soft", "kl_div", "kd_loss_grad", "kd_mse_loss_grad", "barlow_twins_loss_grad", "KERNEL_LINEAR",
     "KERNEL_RBF", "RIDGE_ABSOLUTE", "RIDGE_RELATIVE", "KRR_AUTO", "KRR_DUAL", "KRR_PRIMAL",
     "Dataset", "augment_crop", "augment_flip", "augment_noise", "augment_normalize", "image_block_mean",
-    "Model", "Optimizer", "npy_save", "KINDS", "INITS",
+    "Model", "Optimizer", "npy_save", "schedule_lr", "KINDS", "INITS",
     "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
     "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "kd", "Kd",
 ]

@@ -128,6 +128,9 @@ class Context(Handle):
     def last_error(self):
         return lib.distill_context_last_error(self.handle).decode(errors="replace")
 
+    def clear_error(self):
+        lib.distill_context_clear_error(self.handle)
+
     @property
     def threads(self):
         return lib.distill_context_threads(self.handle)

@@ -118,6 +118,13 @@ class Dataset(Handle):
                                                self.x_dim, _p(y), self.y_dim))
         return x, y
 
+    def get_range(self, start, n):
+        """Rows [start, start + n) as (x, y)."""
+        x, y = self._out(n)
+        self.ctx.check(lib.distill_dataset_get_range(self._handle, start, n, _p(x), self.x_dim, _p(y),
+                                                     self.y_dim))
+        return x, y
+
     def labels(self, idx=None):
         """The targets (n, y_dim) of rows idx (all rows when None), without
         copying the inputs."""

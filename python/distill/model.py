@@ -100,6 +100,13 @@ class Model(Handle):
     def buffers(self):
         return self._view(lib.distill_model_buffers, lib.distill_model_buffer_count)
 
+    def layer_shape(self, i):
+        """(c, h, w) of layer i's output (i = -1: the input)."""
+        c, h, w = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        self.ctx.check(lib.distill_model_layer_shape(self._handle, i, ctypes.byref(c), ctypes.byref(h),
+                                                     ctypes.byref(w)))
+        return c.value, h.value, w.value
+
     def layer_params(self, i):
         off, cnt = ctypes.c_int64(), ctypes.c_int64()
         self.ctx.check(lib.distill_model_layer_params(self._handle, i, ctypes.byref(off),
@@ -166,6 +173,23 @@ OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
 SCHEDULES = {"constant": 0, "linear": 1, "cosine": 2}
 
 
+def _optimizer_options(kind, schedule, options):
+    o = OptimizerOptions()
+    lib.distill_optimizer_options_init(ctypes.byref(o))
+    o.kind = OPTIMIZERS[kind]
+    o.schedule = SCHEDULES[schedule]
+    for k, v in options.items():
+        if not hasattr(o, k) or k in ("struct_size", "kind", "schedule"):
+            raise TypeError(f"unknown optimiser option {k!r}")
+        setattr(o, k, v)
+    return o
+
+
+def schedule_lr(step, kind="sgd", schedule="constant", **options):
+    """The learning rate a schedule gives at `step` (0-based)."""
+    return lib.distill_schedule_lr(ctypes.byref(_optimizer_options(kind, schedule, options)), step)
+
+
 class Optimizer(Handle):
     """Optimizer(ctx, n_params, kind="adamw", lr=1e-3, schedule="linear",
     total_steps=1000, ...); step(params, grads) updates params in place."""
@@ -173,14 +197,7 @@ class Optimizer(Handle):
     _destroy = lib.distill_optimizer_destroy
 
     def __init__(self, ctx, n_params, kind="sgd", schedule="constant", **options):
-        o = OptimizerOptions()
-        lib.distill_optimizer_options_init(ctypes.byref(o))
-        o.kind = OPTIMIZERS[kind]
-        o.schedule = SCHEDULES[schedule]
-        for k, v in options.items():
-            if not hasattr(o, k) or k in ("struct_size", "kind", "schedule"):
-                raise TypeError(f"unknown optimiser option {k!r}")
-            setattr(o, k, v)
+        o = _optimizer_options(kind, schedule, options)
         self.ctx = ctx
         self.n = n_params
         self._handle = ctypes.c_void_p()
