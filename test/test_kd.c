@@ -653,6 +653,11 @@ START_TEST(bad_input_gets_a_clear_status)
     ck_assert_fails(ctx, distill_kd_create(ctx, &o, student, train, NULL, &kd), DISTILL_E_INVAL, "lambda");
     o.lambda = 0.5, o.temperature = NAN;
     ck_assert_fails(ctx, distill_kd_create(ctx, &o, student, train, NULL, &kd), DISTILL_E_INVAL, "temperature");
+    o.temperature = 1e-9; /* the kernels work in float: z / T must stay representable */
+    ck_assert_fails(ctx, distill_kd_create(ctx, &o, student, train, NULL, &kd), DISTILL_E_INVAL, "temperature");
+    o.temperature = 2, o.preset = DISTILL_KD_PRESET_CUSTOM, o.soft_scale = 1e13;
+    ck_assert_fails(ctx, distill_kd_create(ctx, &o, student, train, NULL, &kd), DISTILL_E_INVAL, "soft_scale");
+    o.preset = DISTILL_KD_PRESET_DEFAULT;
     o.temperature = 1, o.mode = 9;
     ck_assert_fails(ctx, distill_kd_create(ctx, &o, student, train, NULL, &kd), DISTILL_E_INVAL, "mode");
     o.mode = 0, o.struct_size = 8;

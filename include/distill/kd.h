@@ -58,10 +58,10 @@ typedef struct distill_kd_options {
     uint32_t flags;         /* reserved, 0 */
     int32_t mode;           /* DISTILL_KD_* (GENERALIZED) */
     int32_t preset;         /* DISTILL_KD_PRESET_* (DEFAULT) */
-    double temperature;     /* T > 0 (1); POLICY: tau, below 1 sharpens */
+    double temperature;     /* T in [1e-6, 1e6] (1); POLICY: tau, below 1 sharpens */
     double lambda;          /* imitation weight in [0, 1] (0.5) */
-    double student_t;       /* PRESET_CUSTOM only (1) */
-    double soft_scale;      /* PRESET_CUSTOM only (1) */
+    double student_t;       /* PRESET_CUSTOM only, in [1e-6, 1e6] (1) */
+    double soft_scale;      /* PRESET_CUSTOM only, in [0, 1e12] (1) */
     int64_t epochs;         /* passes over the training rows (50) */
     int64_t batch;          /* rows per step (128); the last batch of an epoch may be short */
     /* NULL: RMSprop with Keras' defaults (lr 1e-3, rho 0.9, eps 1e-6 inside

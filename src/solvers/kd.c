@@ -48,7 +48,13 @@ distill_status distill_kd_options_weights(const distill_kd_options *o, double *s
     return DISTILL_OK;
 }
 
-static int finite_pos(double v) { return v > 0.0 && isfinite(v); }
+/* The kernels work in float: temperatures and scales stay where T^2, z / T
+ * and the soft gradient remain representable. */
+#define KD_T_MIN 1e-6
+#define KD_T_MAX 1e6
+#define KD_SCALE_MAX 1e12
+
+static int in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
 
 static distill_status check_options(distill_context *ctx, const distill_kd_options *o,
                                     const char *fn)
@@ -64,13 +70,14 @@ static distill_status check_options(distill_context *ctx, const distill_kd_optio
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: unknown mode %d", fn, (int)o->mode);
     if (o->preset < DISTILL_KD_PRESET_DEFAULT || o->preset > DISTILL_KD_PRESET_CUSTOM)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: unknown preset %d", fn, (int)o->preset);
-    if (!finite_pos(o->temperature) || !(o->lambda >= 0.0 && o->lambda <= 1.0))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: temperature must be finite and > 0 and "
-                             "lambda in [0, 1] (got %g, %g)", fn, o->temperature, o->lambda);
+    if (!in_range(o->temperature, KD_T_MIN, KD_T_MAX) || !in_range(o->lambda, 0.0, 1.0))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: temperature must be in [%g, %g] and lambda "
+                             "in [0, 1] (got %g, %g)", fn, KD_T_MIN, KD_T_MAX, o->temperature, o->lambda);
     if (o->preset == DISTILL_KD_PRESET_CUSTOM &&
-        (!finite_pos(o->student_t) || !(o->soft_scale >= 0.0 && isfinite(o->soft_scale))))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: student_t must be finite and > 0, "
-                             "soft_scale finite and >= 0", fn);
+        (!in_range(o->student_t, KD_T_MIN, KD_T_MAX) || !in_range(o->soft_scale, 0.0, KD_SCALE_MAX)))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: student_t must be in [%g, %g] and soft_scale "
+                             "in [0, %g] (got %g, %g)", fn, KD_T_MIN, KD_T_MAX, KD_SCALE_MAX, o->student_t,
+                             o->soft_scale);
     if (o->epochs < 1 || o->batch < 1)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: epochs and batch must be >= 1", fn);
     return DISTILL_OK;
