@@ -290,6 +290,8 @@ START_TEST(losses_reject_bad_arguments)
                     DISTILL_E_INVAL, "lambda");
     ck_assert_fails(ctx, distill_kd_loss_grad(ctx, N, C, z, C, labels, s, C, NULL, 0.5f, NAN, 1, &loss, dz, C),
                     DISTILL_E_INVAL, "student_t");
+    ck_assert_fails(ctx, distill_kd_loss_grad(ctx, N, C, z, C, labels, s, C, NULL, 0.5f, 1e-38f, 3e38f, &loss, dz, C),
+                    DISTILL_E_NUMERIC, "overflowed");
     s[3] = -0.1f;
     ck_assert_fails(ctx, distill_xent_soft(ctx, N, C, z, C, s, C, 1.0f, &loss, dz, C), DISTILL_E_INVAL, "negative");
     z[9] = INFINITY;

@@ -297,6 +297,9 @@ distill_status distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, 
     if (buf != stack)
         distill__free(ctx, buf);
     *loss = (float)(sum / (double)n);
+    if (!isfinite(*loss))
+        return distill__fail(ctx, DISTILL_E_NUMERIC, "%s: the loss overflowed (temperature %g, soft scale %g)",
+                             fn, (double)student_t, (double)soft_scale);
     return DISTILL_OK;
 }
 
