@@ -341,118 +341,163 @@ static distill_status first_rows(distill_dataset *train, distill_dataset *priv, 
 
 static const double grid_t[6] = {1, 2, 5, 10, 20, 50};
 
+/* The command line: setup, mode, model widths; 0 on bad options. */
+typedef struct cmdline {
+    setup s;
+    const char *data, *preset, *mode_name, *save_student, *save_teacher;
+    int csv, grid, mode, n_hidden;
+    int64_t hidden[8];
+} cmdline;
+
+static int parse(int argc, char **argv, cmdline *c)
+{
+    const size_t len = strlen(c->data = cli_opt(argc, argv, "--data", FMNIST_DIR));
+    int i;
+    c->csv = len > 4 && strcmp(c->data + len - 4, ".csv") == 0;
+    c->mode = mode_of(c->mode_name = cli_opt(argc, argv, "--mode", "gd"));
+    c->preset = cli_opt(argc, argv, "--preset", "");
+    c->save_student = cli_opt(argc, argv, "--save-student", NULL);
+    c->save_teacher = cli_opt(argc, argv, "--save-teacher", NULL);
+    for (i = 1, c->grid = 0; i < argc; i++)
+        c->grid |= strcmp(argv[i], "--grid") == 0;
+    c->s.data = c->data, c->s.n = cli_long(argc, argv, "--n", c->csv ? 0 : 300);
+    c->s.n_val = c->csv || !c->grid ? 0 : cli_long(argc, argv, "--val", 1000);
+    c->s.n_unlabeled = c->csv ? 0 : cli_long(argc, argv, "--unlabeled", 0);
+    c->s.test_limit = cli_long(argc, argv, "--test-limit", 0);
+    c->s.subset_seed = (uint64_t)cli_long(argc, argv, "--subset-seed", 0);
+    c->s.regression = c->mode == DISTILL_KD_REGRESSION;
+    c->n_hidden = parse_hidden(cli_opt(argc, argv, "--hidden", "20,20"), c->hidden);
+    if (c->mode < 0 || c->n_hidden < 0 || (*c->preset && strcmp(c->preset, "lopezpaz2016") &&
+                                           strcmp(c->preset, "hinton2015")))
+        return 0;
+    return c->csv || (parse_view(cli_opt(argc, argv, "--regular", "pool:4"), &c->s.v) && c->s.n >= 1 &&
+                      c->s.n_val >= 0 && c->s.n_unlabeled >= 0);
+}
+
+/* The solver options (RMSprop as the authors' Keras code unless --lr changes its rate). */
+static void kd_options(int argc, char **argv, const cmdline *c, distill_kd_options *o,
+                       distill_optimizer_options *oo)
+{
+    distill_kd_options_init(o);
+    distill_optimizer_options_init(oo);
+    oo->kind = DISTILL_OPTIM_RMSPROP, oo->lr = cli_double(argc, argv, "--lr", 1e-3), oo->alpha = 0.9;
+    oo->eps = 1e-6, oo->flags = DISTILL_OPTIM_EPS_IN_SQRT;
+    o->mode = c->mode, o->optimizer = oo, o->seed = c->s.subset_seed;
+    o->preset = !*c->preset ? DISTILL_KD_PRESET_DEFAULT
+                : strcmp(c->preset, "hinton2015") ? DISTILL_KD_PRESET_LOPEZPAZ2016 : DISTILL_KD_PRESET_HINTON2015;
+    o->epochs = cli_long(argc, argv, "--epochs", 50), o->batch = cli_long(argc, argv, "--batch", 128);
+}
+
+/* Datasets over the loaded rows, and the teacher and initial student. */
+static distill_status build(const cmdline *c, const rows *tr, const rows *val, const rows *te, int64_t k, run *r)
+{
+    const int classic = c->mode == DISTILL_KD_CLASSIC;
+    distill_status st = dataset(r->ctx, tr, 0, &r->train);
+    if (st == DISTILL_OK && !classic)
+        st = dataset(r->ctx, tr, 1, &r->priv);
+    if (st == DISTILL_OK)
+        st = dataset(r->ctx, te, 0, &r->test);
+    if (st == DISTILL_OK)
+        st = dataset(r->ctx, te, !classic, &r->test_priv);
+    if (st == DISTILL_OK && val->n > 0)
+        st = dataset(r->ctx, val, 0, &r->val);
+    if (st == DISTILL_OK && c->s.n_unlabeled > 0)
+        st = first_rows(r->train, r->priv, c->s.n, &r->labelled, &r->labelled_priv);
+    if (st == DISTILL_OK)
+        st = mlp(r->ctx, classic ? tr->d : tr->ds, c->hidden, c->n_hidden, k, &r->teacher);
+    if (st == DISTILL_OK)
+        st = mlp(r->ctx, tr->d, c->hidden, c->n_hidden, k, &r->student0);
+    return st;
+}
+
+typedef struct results {
+    double teacher, alone, distilled, t, lambda;
+    distill_model *student;
+} results;
+
+/* Teacher, student alone, (T, lambda) by the grid or as given, distilled student. */
+static distill_status distil(const cmdline *c, run *r, results *out)
+{
+    distill_status st = distill_kd_train_teacher(r->ctx, &r->o, r->teacher, r->train, r->priv);
+    if (st == DISTILL_OK)
+        st = distill_kd_score(r->ctx, c->mode, r->teacher, r->test_priv, &out->teacher);
+    if (st == DISTILL_OK)
+        st = student_score(r, r->labelled ? r->labelled : r->train, r->labelled ? r->labelled_priv : r->priv,
+                           1.0, 0.0, &out->alone, NULL);
+    if (st == DISTILL_OK && c->grid) {
+        double lambdas[11];
+        distill_kd_options o = r->o;
+        int i;
+        for (i = 0; i < 11; i++)
+            lambdas[i] = i / 10.0;
+        o.teacher = r->teacher;
+        st = distill_kd_grid_search(r->ctx, &o, r->student0, r->train, r->priv, r->val, grid_t, 6, lambdas, 11,
+                                    NULL, &out->t, &out->lambda);
+    }
+    if (st == DISTILL_OK)
+        st = student_score(r, r->train, r->priv, out->t, out->lambda, &out->distilled, &out->student);
+    if (st == DISTILL_OK && c->save_teacher)
+        st = distill_model_save(r->teacher, c->save_teacher);
+    if (st == DISTILL_OK && c->save_student)
+        st = distill_model_save(out->student, c->save_student);
+    return st;
+}
+
+static void report(const cmdline *c, const rows *tr, const rows *te, const results *res)
+{
+    printf("{\"command\":\"kd\",\"ok\":true,\"mode\":\"%s\",\"metric\":\"%s\",\"n\":%lld,\"test\":%lld,"
+           "\"regular_features\":%lld,\"privileged_features\":%lld,\"teacher\":%.4f,\"student_alone\":%.4f,"
+           "\"distilled\":%.4f,\"T\":%g,\"lambda\":%g,\"grid\":%s,\"unlabeled\":%lld}\n",
+           c->mode_name, c->s.regression ? "mse" : "accuracy", (long long)tr->n, (long long)te->n,
+           (long long)tr->d, (long long)(c->mode == DISTILL_KD_CLASSIC ? 0 : tr->ds), res->teacher, res->alone,
+           res->distilled, res->t, res->lambda, c->grid ? "true" : "false", (long long)c->s.n_unlabeled);
+}
+
 int cmd_kd(int argc, char **argv)
 {
-    const char *data = cli_opt(argc, argv, "--data", FMNIST_DIR), *preset = cli_opt(argc, argv, "--preset", "");
-    const char *save_s = cli_opt(argc, argv, "--save-student", NULL), *save_t = cli_opt(argc, argv, "--save-teacher", NULL);
-    const size_t len = strlen(data);
-    const int csv = len > 4 && strcmp(data + len - 4, ".csv") == 0, mode = mode_of(cli_opt(argc, argv, "--mode", "gd"));
-    int grid = 0, nh, i, loaded;
-    setup s;
+    cmdline c;
     rows tr = {0, 0, 0, NULL, NULL, NULL}, val = tr, te = tr;
-    run r;
+    results res = {0, 0, 0, 0, 0, NULL};
     distill_optimizer_options oo;
-    distill_model *student = NULL;
-    distill_context *ctx;
     distill_status st;
-    int64_t hidden[8], k;
-    double t = cli_double(argc, argv, "--T", 10), lambda = cli_double(argc, argv, "--lambda", 0.1);
-    double teacher_score = 0, alone = 0, distilled = 0;
-    for (i = 1; i < argc; i++) {
+    int i, loaded, rc = 0;
+    int64_t k;
+    run r;
+    for (i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0) {
             help();
             printf("{\"command\":\"kd\",\"ok\":true,\"help\":true}\n");
             return 0;
         }
-        grid |= strcmp(argv[i], "--grid") == 0;
-    }
-    memset(&r, 0, sizeof r);
-    if (!(ctx = cli_context(argc, argv)))
-        return cli_fail(NULL, "kd", "context");
-    r.ctx = ctx;
-    s.data = data, s.n = cli_long(argc, argv, "--n", csv ? 0 : 300);
-    s.n_val = csv || !grid ? 0 : cli_long(argc, argv, "--val", 1000);
-    s.n_unlabeled = csv ? 0 : cli_long(argc, argv, "--unlabeled", 0);
-    s.test_limit = cli_long(argc, argv, "--test-limit", 0);
-    s.subset_seed = (uint64_t)cli_long(argc, argv, "--subset-seed", 0);
-    s.regression = mode == DISTILL_KD_REGRESSION;
-    nh = parse_hidden(cli_opt(argc, argv, "--hidden", "20,20"), hidden);
-    if (mode < 0 || nh < 0 || (!csv && !parse_view(cli_opt(argc, argv, "--regular", "pool:4"), &s.v)) ||
-        (!csv && (s.n < 1 || s.n_val < 0 || s.n_unlabeled < 0)) || (*preset && strcmp(preset, "lopezpaz2016") && strcmp(preset, "hinton2015"))) {
+    if (!parse(argc, argv, &c)) {
         help();
-        distill_context_destroy(ctx);
         return cli_fail(NULL, "kd", "bad options");
     }
-    st = csv ? load_csv_rows(ctx, &s, cli_long(argc, argv, "--label-column", 0), cli_opt(argc, argv, "--privileged", NULL),
-                             &tr, &te)
-             : load_images(ctx, &s, &tr, &val, &te);
-    loaded = st == DISTILL_OK;
-    k = s.regression ? 1 : classes_of(&tr, &te);
-    if (st == DISTILL_OK && k < 2 && !s.regression) {
+    memset(&r, 0, sizeof r);
+    if (!(r.ctx = cli_context(argc, argv)))
+        return cli_fail(NULL, "kd", "context");
+    res.t = cli_double(argc, argv, "--T", 10), res.lambda = cli_double(argc, argv, "--lambda", 0.1);
+    st = c.csv ? load_csv_rows(r.ctx, &c.s, cli_long(argc, argv, "--label-column", 0),
+                               cli_opt(argc, argv, "--privileged", NULL), &tr, &te)
+               : load_images(r.ctx, &c.s, &tr, &val, &te);
+    k = c.s.regression ? 1 : classes_of(&tr, &te);
+    if (st == DISTILL_OK && k < 2 && !c.s.regression) {
         fprintf(stderr, "distill kd: labels must be whole numbers >= 0 of at least two classes\n");
         st = DISTILL_E_INVAL;
     }
-    distill_kd_options_init(&r.o);
-    distill_optimizer_options_init(&oo);
-    oo.kind = DISTILL_OPTIM_RMSPROP, oo.lr = cli_double(argc, argv, "--lr", 1e-3), oo.alpha = 0.9, oo.eps = 1e-6;
-    oo.flags = DISTILL_OPTIM_EPS_IN_SQRT;
-    r.o.mode = mode, r.o.optimizer = &oo, r.o.seed = s.subset_seed;
-    r.o.preset = !*preset ? DISTILL_KD_PRESET_DEFAULT
-                          : strcmp(preset, "hinton2015") ? DISTILL_KD_PRESET_LOPEZPAZ2016 : DISTILL_KD_PRESET_HINTON2015;
-    r.o.epochs = cli_long(argc, argv, "--epochs", 50), r.o.batch = cli_long(argc, argv, "--batch", 128);
+    loaded = st == DISTILL_OK;
+    kd_options(argc, argv, &c, &r.o, &oo);
     if (st == DISTILL_OK)
-        st = dataset(ctx, &tr, 0, &r.train);
-    if (st == DISTILL_OK && mode != DISTILL_KD_CLASSIC)
-        st = dataset(ctx, &tr, 1, &r.priv);
+        st = build(&c, &tr, &val, &te, k, &r);
     if (st == DISTILL_OK)
-        st = dataset(ctx, &te, 0, &r.test);
+        st = distil(&c, &r, &res);
     if (st == DISTILL_OK)
-        st = dataset(ctx, &te, mode != DISTILL_KD_CLASSIC, &r.test_priv);
-    if (st == DISTILL_OK && val.n > 0)
-        st = dataset(ctx, &val, 0, &r.val);
-    if (st == DISTILL_OK && s.n_unlabeled > 0)
-        st = first_rows(r.train, r.priv, s.n, &r.labelled, &r.labelled_priv);
-    if (st == DISTILL_OK)
-        st = mlp(ctx, mode == DISTILL_KD_CLASSIC ? tr.d : tr.ds, hidden, nh, k, &r.teacher);
-    if (st == DISTILL_OK)
-        st = mlp(ctx, tr.d, hidden, nh, k, &r.student0);
-    if (st == DISTILL_OK)
-        st = distill_kd_train_teacher(ctx, &r.o, r.teacher, r.train, r.priv);
-    if (st == DISTILL_OK)
-        st = distill_kd_score(ctx, mode, r.teacher, r.test_priv, &teacher_score);
-    if (st == DISTILL_OK)
-        st = student_score(&r, r.labelled ? r.labelled : r.train, r.labelled ? r.labelled_priv : r.priv, 1.0,
-                           0.0, &alone, NULL);
-    if (st == DISTILL_OK && grid) {
-        double lambdas[11];
-        distill_kd_options o = r.o;
-        for (i = 0; i < 11; i++)
-            lambdas[i] = i / 10.0;
-        o.teacher = r.teacher;
-        st = distill_kd_grid_search(ctx, &o, r.student0, r.train, r.priv, r.val, grid_t, 6, lambdas, 11, NULL, &t,
-                                    &lambda);
-    }
-    if (st == DISTILL_OK)
-        st = student_score(&r, r.train, r.priv, t, lambda, &distilled, &student);
-    if (st == DISTILL_OK && save_t)
-        st = distill_model_save(r.teacher, save_t);
-    if (st == DISTILL_OK && save_s)
-        st = distill_model_save(student, save_s);
-    if (st == DISTILL_OK)
-        printf("{\"command\":\"kd\",\"ok\":true,\"mode\":\"%s\",\"metric\":\"%s\",\"n\":%lld,\"test\":%lld,"
-               "\"regular_features\":%lld,\"privileged_features\":%lld,\"teacher\":%.4f,\"student_alone\":%.4f,"
-               "\"distilled\":%.4f,\"T\":%g,\"lambda\":%g,\"grid\":%s,\"unlabeled\":%lld}\n",
-               cli_opt(argc, argv, "--mode", "gd"), s.regression ? "mse" : "accuracy", (long long)tr.n,
-               (long long)te.n, (long long)tr.d, (long long)(mode == DISTILL_KD_CLASSIC ? 0 : tr.ds), teacher_score, alone, distilled, t, lambda,
-               grid ? "true" : "false", (long long)s.n_unlabeled);
-    distill_model_destroy(student);
+        report(&c, &tr, &te, &res);
+    else
+        rc = cli_fail(r.ctx, "kd", loaded ? "distillation" : "data");
+    distill_model_destroy(res.student);
     run_free(&r);
     rows_free(&tr), rows_free(&val), rows_free(&te);
-    if (st != DISTILL_OK) {
-        const int rc = cli_fail(ctx, "kd", loaded ? "distillation" : "data");
-        distill_context_destroy(ctx);
-        return rc;
-    }
-    distill_context_destroy(ctx);
-    return 0;
+    distill_context_destroy(r.ctx);
+    return rc;
 }
