@@ -40,8 +40,10 @@ last "$DIR.csv.out" | grep -q '"command":"transfer","ok":true' || { cat "$DIR.cs
 last "$DIR.kd.out" | grep -q '"command":"kd","ok":true,"mode":"gd".*"regular_features":49,"privileged_features":784' ||
     { cat "$DIR.kd.out"; exit 1; }
 test -s "$DIR/student.dstl" || { echo "test-cli: kd student missing"; exit 1; }
-"$BIN" kd --n 100 --unlabeled 200 --epochs 2 --test-limit 200 --regular noise:0.5 > "$DIR.kd.out" 2> /dev/null
-last "$DIR.kd.out" | grep -q '"ok":true.*"n":300,.*"regular_features":784.*"unlabeled":200' || { cat "$DIR.kd.out"; exit 1; }
+"$BIN" kd --n 100 --unlabeled 200 --epochs 2 --test-limit 200 --regular noise:0.5 --privileged pool:2 \
+    > "$DIR.kd.out" 2> /dev/null
+last "$DIR.kd.out" | grep -q '"ok":true.*"n":300,.*"regular_features":784,"privileged_features":196.*"unlabeled":200' ||
+    { cat "$DIR.kd.out"; exit 1; }
 awk 'BEGIN { srand(5); print "y,a,b,c,p"; for (i = 0; i < 200; i++) { a = rand(); b = rand(); c = rand();
      p = a + b - c; printf "%d,%.4f,%.4f,%.4f,%.4f\n", (p + 0.1 * rand() > 0.5), a, b, c, p } }' > "$DIR.kd.csv"
 "$BIN" kd --data "$DIR.kd.csv" --privileged 4 --grid --epochs 3 --batch 32 > "$DIR.kd.out" 2> /dev/null

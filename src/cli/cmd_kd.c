@@ -2,9 +2,10 @@
  * privileged features, a student MLP on the regular ones trained alone
  * (lambda 0) and with the teacher's soft labels; test scores of all three.
  *
- * Images (Fashion-MNIST by default, or --data DIR of IDX files): the
- * privileged view is the pixels, the regular one --regular pool:B (B x B
- * block means) or noise:S (pixels plus N(0, S^2) noise).  A CSV file
+ * Images (Fashion-MNIST by default, or --data DIR of IDX files): two views
+ * of the pixels, --privileged (default: the pixels) for the teacher and
+ * --regular (default pool:4, the 7x7 block means) for the student; a view
+ * is pixels, pool:B (B x B block means) or noise:S (plus N(0, S^2) noise).  A CSV file
  * (--data FILE.csv): --label-column names the label, --privileged the
  * columns (0-based, as in the file) that only the teacher sees; every
  * fifth row is a test row. */
@@ -16,8 +17,10 @@
 
 static void help(void)
 {
-    fputs("distill kd [--data DIR or FILE.csv] [--n 300] [--regular pool:4 | noise:1.0]\n"
-          "  [--label-column 0] [--privileged 1,2,3] [--mode gd|classic|regression|logits]\n"
+    fputs("distill kd [--data DIR or FILE.csv] [--n 300]\n"
+          "  images: [--regular pool:4 | noise:1.0 | pixels] [--privileged pixels | pool:2 | noise:S]\n"
+          "  CSV:    [--label-column 0] --privileged 1,2,3 (columns only the teacher sees)\n"
+          "  [--mode gd|classic|regression|logits]\n"
           "  [--preset lopezpaz2016|hinton2015] [--T 10] [--lambda 0.1] [--grid]\n"
           "  [--val 1000] [--unlabeled 0] [--hidden 20,20] [--epochs 50] [--batch 128] [--lr 1e-3]\n"
           "  [--test-limit N] [--subset-seed 0] [--save-student FILE] [--save-teacher FILE]\n"
@@ -45,14 +48,18 @@ static int rows_alloc(rows *r, int64_t n, int64_t d, int64_t ds)
     return r->x && r->xs && r->y;
 }
 
+/* A view of square grey images: B x B block means, then N(0, S^2) noise. */
 typedef struct view {
-    int pool;      /* block size, or 0 */
-    double noise;  /* noise std (pool == 0) */
+    int pool;      /* block size (1: the pixels) */
+    double noise;  /* noise std, or 0 */
 } view;
 
+/* "pixels", "pool:B" or "noise:S". */
 static int parse_view(const char *spec, view *v)
 {
-    v->pool = 0, v->noise = 0.0;
+    v->pool = 1, v->noise = 0.0;
+    if (strcmp(spec, "pixels") == 0)
+        return 1;
     if (strncmp(spec, "pool:", 5) == 0)
         return (v->pool = atoi(spec + 5)) >= 1;
     if (strncmp(spec, "noise:", 6) == 0)
@@ -60,31 +67,45 @@ static int parse_view(const char *spec, view *v)
     return 0;
 }
 
-/* The regular view of the pixels in r->xs (images 1 x side x side). */
-static distill_status make_view(distill_context *ctx, const view *v, int64_t side, uint64_t stream, rows *r)
+static int64_t view_dim(const view *v, int64_t side) { return (side / v->pool) * (side / v->pool); }
+
+/* out (n x view_dim) = the view of n images of side x side pixels. */
+static distill_status make_view(distill_context *ctx, const view *v, int64_t n, int64_t side, const float *pixels,
+                                uint64_t stream, float *out)
 {
-    if (v->pool)
-        return distill_image_block_mean(ctx, r->n, 1, side, side, v->pool, r->xs, r->x);
-    memcpy(r->x, r->xs, sizeof(float) * (size_t)(r->n * r->d));
-    return distill_augment_noise(ctx, stream, 0, r->n, r->d, (float)v->noise, r->x);
+    distill_status st = DISTILL_OK;
+    if (v->pool > 1)
+        st = distill_image_block_mean(ctx, n, 1, side, side, v->pool, pixels, out);
+    else
+        memcpy(out, pixels, sizeof(float) * (size_t)(n * side * side));
+    if (st != DISTILL_OK)
+        return st;
+    return v->noise > 0.0 ? distill_augment_noise(ctx, stream, 0, n, view_dim(v, side), (float)v->noise, out)
+                          : DISTILL_OK;
 }
 
-/* Images: `n` rows idx of ds (pixels and labels) and their regular view. */
+/* Images: `n` rows idx of ds with their labels, in the regular and the
+ * privileged view. */
 static distill_status image_rows(distill_context *ctx, distill_dataset *ds, const int64_t *idx, int64_t n,
-                                 const view *v, uint64_t stream, rows *r)
+                                 const view *reg, const view *priv, uint64_t stream, rows *r)
 {
-    int64_t c, h, w, d;
+    int64_t c, h, w;
+    float *pixels;
     distill_status st;
     distill_dataset_shape(ds, &c, &h, &w);
-    if (c != 1 || h != w || (v->pool && h % v->pool)) {
-        fprintf(stderr, "distill kd: the regular view needs square grey images a multiple of the block\n");
+    if (c != 1 || h != w || h % reg->pool || h % priv->pool) {
+        fprintf(stderr, "distill kd: the views need square grey images a multiple of the blocks\n");
         return DISTILL_E_SHAPE;
     }
-    d = v->pool ? (h / v->pool) * (w / v->pool) : h * w;
-    if (!rows_alloc(r, n, d, h * w))
+    if (!rows_alloc(r, n, view_dim(reg, h), view_dim(priv, h)) || !(pixels = malloc(sizeof(float) * (size_t)(n * h * w))))
         return DISTILL_E_NOMEM;
-    st = distill_dataset_get(ds, idx, n, r->xs, h * w, r->y, 1);
-    return st == DISTILL_OK ? make_view(ctx, v, h, stream, r) : st;
+    st = distill_dataset_get(ds, idx, n, pixels, h * w, r->y, 1);
+    if (st == DISTILL_OK)
+        st = make_view(ctx, reg, n, h, pixels, stream, r->x);
+    if (st == DISTILL_OK)
+        st = make_view(ctx, priv, n, h, pixels, stream + 100, r->xs);
+    free(pixels);
+    return st;
 }
 
 /* A random permutation's first `count` rows of n (seeded). */
@@ -108,7 +129,7 @@ typedef struct setup {
     const char *data;
     int64_t n, n_unlabeled, n_val, test_limit;
     uint64_t subset_seed;
-    view v;
+    view v, pv; /* the regular and the privileged view of images */
     int regression;
 } setup;
 
@@ -136,13 +157,13 @@ static distill_status load_images(distill_context *ctx, const setup *s, rows *tr
         for (i = 0; st == DISTILL_OK && i < n_test; i++)
             tidx[i] = i;
         if (st == DISTILL_OK)
-            st = image_rows(ctx, train, pick, n_rows, &s->v, 1, tr);
+            st = image_rows(ctx, train, pick, n_rows, &s->v, &s->pv, 1, tr);
         for (i = s->n; st == DISTILL_OK && i < n_rows; i++)
             tr->y[i] = NAN; /* no label: the row feeds only the soft term */
         if (st == DISTILL_OK && s->n_val > 0)
-            st = image_rows(ctx, train, pick + n_rows, s->n_val, &s->v, 2, val);
+            st = image_rows(ctx, train, pick + n_rows, s->n_val, &s->v, &s->pv, 2, val);
         if (st == DISTILL_OK)
-            st = image_rows(ctx, test, tidx, n_test, &s->v, 3, te);
+            st = image_rows(ctx, test, tidx, n_test, &s->v, &s->pv, 3, te);
     }
     free(pick), free(tidx);
     distill_dataset_destroy(train), distill_dataset_destroy(test);
@@ -370,7 +391,8 @@ static int parse(int argc, char **argv, cmdline *c)
     if (c->mode < 0 || c->n_hidden < 0 || (*c->preset && strcmp(c->preset, "lopezpaz2016") &&
                                            strcmp(c->preset, "hinton2015")))
         return 0;
-    return c->csv || (parse_view(cli_opt(argc, argv, "--regular", "pool:4"), &c->s.v) && c->s.n >= 1 &&
+    return c->csv || (parse_view(cli_opt(argc, argv, "--regular", "pool:4"), &c->s.v) &&
+                      parse_view(cli_opt(argc, argv, "--privileged", "pixels"), &c->s.pv) && c->s.n >= 1 &&
                       c->s.n_val >= 0 && c->s.n_unlabeled >= 0);
 }
 
