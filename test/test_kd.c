@@ -44,17 +44,6 @@ static void make_fixture(fixture *f)
     f->y[4 * K + 1] = NAN;
 }
 
-static double lse(const double *z, double inv_t)
-{
-    double mx = -HUGE_VAL, s = 0;
-    int j;
-    for (j = 0; j < K; j++)
-        mx = z[j] * inv_t > mx ? z[j] * inv_t : mx;
-    for (j = 0; j < K; j++)
-        s += exp(z[j] * inv_t - mx);
-    return mx + log(s);
-}
-
 /* softmax(row / t)[j] in double, for a float row of K logits */
 static double soft_d(const float *row, double t, int j)
 {
@@ -62,7 +51,7 @@ static double soft_d(const float *row, double t, int j)
     int c;
     for (c = 0; c < K; c++)
         z[c] = row[c];
-    return exp(z[j] / t - lse(z, 1 / t));
+    return exp(z[j] / t - ref_lse(z, K, 1 / t));
 }
 
 typedef struct ref {
@@ -94,7 +83,7 @@ static double ref_loss(const ref *r, int n, const int64_t *idx, const double *z)
             continue;
         }
         if (!isnan(r->f->lab[row]) && r->f->lab[row] >= 0)
-            sum += (1 - r->lambda) * (lse(zi, 1) - zi[(int)r->f->lab[row]]);
+            sum += (1 - r->lambda) * (ref_lse(zi, K, 1) - zi[(int)r->f->lab[row]]);
         if (!has_xs)
             continue;
         if (r->mode == DISTILL_KD_LOGITS) {
@@ -103,9 +92,9 @@ static double ref_loss(const ref *r, int n, const int64_t *idx, const double *z)
             continue;
         }
         for (j = 0; j < K; j++)
-            s[j] = exp(zt[j] / r->t - lse(zt, 1 / r->t));
+            s[j] = exp(zt[j] / r->t - ref_lse(zt, K, 1 / r->t));
         for (j = 0; j < K; j++) {
-            sum -= r->lambda * r->scale * s[j] * (zi[j] / r->st - lse(zi, 1 / r->st));
+            sum -= r->lambda * r->scale * s[j] * (zi[j] / r->st - ref_lse(zi, K, 1 / r->st));
             if (r->mode == DISTILL_KD_POLICY)
                 sum += r->lambda * r->scale * s[j] * log(s[j]);
         }

@@ -4,17 +4,6 @@
 
 enum { N = 5, C = 4 };
 
-static double lse(const double *z, int c, double inv_t)
-{
-    double mx = -HUGE_VAL, s = 0;
-    int j;
-    for (j = 0; j < c; j++)
-        mx = z[j] * inv_t > mx ? z[j] * inv_t : mx;
-    for (j = 0; j < c; j++)
-        s += exp(z[j] * inv_t - mx);
-    return mx + log(s);
-}
-
 /* The whole family in one double reference: hard term with temperature 1
  * (or t_hard), soft term with t_soft, weights as distill_kd_loss_grad. */
 typedef struct ref_args {
@@ -32,11 +21,11 @@ static double ref_loss(const double *z, const ref_args *a)
     for (i = 0; i < N; i++) {
         const double *zi = z + i * C;
         if (a->labels && a->labels[i] >= 0)
-            sum += a->hard_w * (lse(zi, C, 1 / a->t_hard) - zi[a->labels[i]] / a->t_hard);
+            sum += a->hard_w * (ref_lse(zi, C, 1 / a->t_hard) - zi[a->labels[i]] / a->t_hard);
         if (a->s && (!a->mask || a->mask[i]))
             for (j = 0; j < C; j++) {
                 double t = a->s[i * C + j];
-                sum -= a->soft_w * t * (zi[j] / a->t_soft - lse(zi, C, 1 / a->t_soft));
+                sum -= a->soft_w * t * (zi[j] / a->t_soft - ref_lse(zi, C, 1 / a->t_soft));
                 if (a->kl && t > 0)
                     sum += a->soft_w * t * log(t);
             }

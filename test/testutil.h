@@ -78,6 +78,18 @@ static inline distill_context *test_context(counting_alloc *c, int threads)
     return ctx;
 }
 
+/* log sum_j exp(z_j * inv_t) in double: the softmax losses' reference. */
+static inline double ref_lse(const double *z, int c, double inv_t)
+{
+    double mx = -HUGE_VAL, s = 0;
+    int j;
+    for (j = 0; j < c; j++)
+        mx = z[j] * inv_t > mx ? z[j] * inv_t : mx;
+    for (j = 0; j < c; j++)
+        s += exp(z[j] * inv_t - mx);
+    return mx + log(s);
+}
+
 /* Uniform values in [-1, 1) from a fixed LCG, independent of the library. */
 static inline void fill_random(float *x, int64_t count, uint64_t seed)
 {
