@@ -15,6 +15,7 @@
 #include "../core/container.h"
 #include "distill/io.h"
 #include "krrst_internal.h"
+#include "state_io.h"
 
 #define SEC_HEAD DISTILL__FOURCC('K', 'R', 'H', 'D')
 #define SEC_XY DISTILL__FOURCC('K', 'R', 'X', 'Y')
@@ -28,31 +29,6 @@
 
 static int64_t xy_count(const distill_krrst *s) { return s->o.m * (s->dim + s->k); }
 
-/* An optimiser's state as i64 steps, f32 moments; the scratch holds them. */
-static distill_status put_optimizer(distill__writer *w, distill_context *ctx, const distill_optimizer *o)
-{
-    const int64_t n = distill_optimizer_state_count(o);
-    int64_t steps;
-    float *state = distill__alloc(ctx, sizeof(float) * (size_t)(n > 0 ? n : 1));
-    if (!state)
-        return distill__fail(ctx, DISTILL_E_NOMEM, "distill_krrst_checkpoint: out of memory");
-    if (distill_optimizer_get_state(o, state, n, &steps) != DISTILL_OK) {
-        distill__free(ctx, state);
-        return DISTILL_E_INVAL;
-    }
-    distill__put_i64(w, steps), distill__put_i64(w, n), distill__put_f32s(w, state, n);
-    distill__free(ctx, state);
-    return DISTILL_OK;
-}
-
-static distill_status put_model(distill__writer *w, distill_context *ctx, distill_model *m,
-                                const distill_optimizer *o)
-{
-    distill__put_f32s(w, distill_model_params(m), distill_model_param_count(m));
-    distill__put_f32s(w, distill_model_buffers(m), distill_model_buffer_count(m));
-    return put_optimizer(w, ctx, o);
-}
-
 static distill_status put_state(const distill_krrst *s, distill__writer *w)
 {
     int64_t j;
@@ -65,7 +41,7 @@ static distill_status put_state(const distill_krrst *s, distill__writer *w)
     distill__put_f32s(w, s->xy, xy_count(s));
     distill__section_end(w);
     distill__section_begin(w, SEC_ADAM);
-    DISTILL__TRY(put_optimizer(w, s->ctx, s->adamw));
+    DISTILL__TRY(distill__put_optimizer(w, s->ctx, s->adamw, "distill_krrst_checkpoint"));
     distill__section_end(w);
     distill__section_begin(w, SEC_INIT);
     for (j = 0; j < s->o.m; j++)
@@ -75,8 +51,8 @@ static distill_status put_state(const distill_krrst *s, distill__writer *w)
     for (j = 0; j < s->o.pool_size; j++) {
         const krrst_net *net = &s->pool[j];
         distill__put_i64(w, net->t), distill__put_i64(w, net->inits);
-        DISTILL__TRY(put_model(w, s->ctx, net->feat, net->opt_feat));
-        DISTILL__TRY(put_model(w, s->ctx, net->head, net->opt_head));
+        DISTILL__TRY(distill__put_model(w, s->ctx, net->feat, net->opt_feat, "distill_krrst_checkpoint"));
+        DISTILL__TRY(distill__put_model(w, s->ctx, net->head, net->opt_head, "distill_krrst_checkpoint"));
     }
     distill__section_end(w);
     return DISTILL_OK;
@@ -135,40 +111,14 @@ static distill_status check_len(distill_krrst *s, const unsigned char *buf, size
     return DISTILL_OK;
 }
 
-static int64_t optimizer_bytes(const distill_optimizer *o) { return 16 + 4 * distill_optimizer_state_count(o); }
-
 static int64_t pool_bytes(const distill_krrst *s)
 {
     int64_t j, b = 0;
     for (j = 0; j < s->o.pool_size; j++) {
         const krrst_net *n = &s->pool[j];
-        b += 16 + 4 * (distill_model_param_count(n->feat) + distill_model_buffer_count(n->feat) +
-                       distill_model_param_count(n->head) + distill_model_buffer_count(n->head));
-        b += optimizer_bytes(n->opt_feat) + optimizer_bytes(n->opt_head);
+        b += 16 + distill__model_bytes(n->feat, n->opt_feat) + distill__model_bytes(n->head, n->opt_head);
     }
     return b;
-}
-
-static distill_status get_optimizer(distill_krrst *s, distill__cursor *c, distill_optimizer *o)
-{
-    const int64_t steps = distill__get_i64(c), n = distill__get_i64(c);
-    distill_status st;
-    float *state;
-    if (n != distill_optimizer_state_count(o) || steps < 0)
-        return DISTILL_E_FORMAT;
-    if (!(state = distill__alloc(s->ctx, sizeof(float) * (size_t)(n > 0 ? n : 1))))
-        return distill__fail(s->ctx, DISTILL_E_NOMEM, "distill_krrst_resume: out of memory");
-    distill__get_f32s(c, state, n);
-    st = distill_optimizer_set_state(o, state, n, steps);
-    distill__free(s->ctx, state);
-    return st;
-}
-
-static distill_status get_model(distill_krrst *s, distill__cursor *c, distill_model *m, distill_optimizer *o)
-{
-    distill__get_f32s(c, distill_model_params(m), distill_model_param_count(m));
-    distill__get_f32s(c, distill_model_buffers(m), distill_model_buffer_count(m));
-    return get_optimizer(s, c, o);
 }
 
 static distill_status load_state(distill_krrst *s, const unsigned char *buf, size_t len, const char *path)
@@ -178,19 +128,19 @@ static distill_status load_state(distill_krrst *s, const unsigned char *buf, siz
     uint64_t stream = 0;
     DISTILL__TRY(check_head(s, buf, len, path, &step, &stream));
     DISTILL__TRY(check_len(s, buf, len, SEC_XY, 4 * xy_count(s), path, &cxy));
-    DISTILL__TRY(check_len(s, buf, len, SEC_ADAM, optimizer_bytes(s->adamw), path, &cad));
+    DISTILL__TRY(check_len(s, buf, len, SEC_ADAM, distill__optimizer_bytes(s->adamw), path, &cad));
     DISTILL__TRY(check_len(s, buf, len, SEC_INIT, 8 * s->o.m, path, &cii));
     DISTILL__TRY(check_len(s, buf, len, SEC_POOL, pool_bytes(s), path, &cpl));
     /* sizes agree: from here on nothing can be malformed */
     distill__get_f32s(&cxy, s->xy, xy_count(s));
-    DISTILL__TRY(get_optimizer(s, &cad, s->adamw));
+    DISTILL__TRY(distill__get_optimizer(&cad, s->ctx, s->adamw, "distill_krrst_resume"));
     for (j = 0; j < s->o.m; j++)
         s->init_idx[j] = distill__get_i64(&cii);
     for (j = 0; j < s->o.pool_size; j++) {
         krrst_net *net = &s->pool[j];
         net->t = distill__get_i64(&cpl), net->inits = distill__get_i64(&cpl);
-        DISTILL__TRY(get_model(s, &cpl, net->feat, net->opt_feat));
-        DISTILL__TRY(get_model(s, &cpl, net->head, net->opt_head));
+        DISTILL__TRY(distill__get_model(&cpl, s->ctx, net->feat, net->opt_feat, "distill_krrst_resume"));
+        DISTILL__TRY(distill__get_model(&cpl, s->ctx, net->head, net->opt_head, "distill_krrst_resume"));
     }
     s->step = step, s->stream = stream;
     (void)distill__mean_take(&s->recent);
