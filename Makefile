@@ -86,7 +86,7 @@ $(TEST_BIN): $(TEST_SRC) test/testutil.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(TEST_SRC) $(STATIC) $(DEP_LIBS) $(CHECK_LIBS)
 
-FUZZ_TARGETS := idx model distilled csv
+FUZZ_TARGETS := idx model distilled csv kd_resume krrst_resume
 
 $(BUILD)/test/fuzz_%_smoke: test/fuzz/fuzz_%.c test/fuzz/driver.c $(STATIC)
 	@mkdir -p $(dir $@)

@@ -3,6 +3,9 @@
  * the Hinton identity, rows without a label or without x*, teachers as
  * model / callback / outputs, determinism, teacher training, the grid
  * search, a student that learns from privileged information, bad input. */
+#include <stdio.h>
+#include <unistd.h>
+
 #include "testutil.h"
 
 enum { ROWS = 12, D = 5, DS = 4, K = 3 };
@@ -576,6 +579,64 @@ START_TEST(run_cancels_between_steps_and_resumes)
 }
 END_TEST
 
+/* A checkpoint taken mid-run and resumed into a fresh solver continues
+ * bit-identically; a truncated or mismatched file changes nothing. */
+START_TEST(checkpoint_resumes_bit_identically)
+{
+    char path[64], trunc[64];
+    distill_context *ctx = test_context(NULL, 1);
+    distill_dataset *train;
+    distill_model *s0 = linear(ctx, D, K, 0), *a, *b;
+    distill_kd_options o;
+    distill_kd *ka, *kb, *kc;
+    fixture f;
+    float before[(D + 1) * K];
+    const int64_t np = distill_model_param_count(s0);
+    FILE *fp;
+    unsigned char buf[4096];
+    size_t len;
+    make_fixture(&f);
+    snprintf(path, sizeof path, "/tmp/distill_kd_%d.dstl", (int)getpid());
+    snprintf(trunc, sizeof trunc, "/tmp/distill_kd_%d_t.dstl", (int)getpid());
+    ck_assert_status(distill_model_clone(s0, &a), DISTILL_OK);
+    ck_assert_status(distill_model_clone(s0, &b), DISTILL_OK);
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f.x, D, 1, f.lab, 1, 1, &train), DISTILL_OK);
+    distill_kd_options_init(&o);
+    o.mode = DISTILL_KD_CLASSIC, o.teacher_outputs = f.zt, o.teacher_ld = K, o.batch = 5, o.epochs = 8;
+    o.temperature = 3, o.seed = 4;
+    ck_assert_status(distill_kd_create(ctx, &o, a, train, NULL, &ka), DISTILL_OK);
+    ck_assert_status(distill_kd_run(ka, 3), DISTILL_OK); /* 9 steps: mid-epoch state matters */
+    ck_assert_status(distill_kd_step(ka, NULL), DISTILL_OK);
+    ck_assert_status(distill_kd_checkpoint(ka, path), DISTILL_OK);
+    ck_assert_status(distill_kd_run(ka, 0), DISTILL_OK);
+    ck_assert_status(distill_kd_create(ctx, &o, b, train, NULL, &kb), DISTILL_OK);
+    /* a truncated copy: E_FORMAT, nothing changed */
+    fp = fopen(path, "rb");
+    len = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    fp = fopen(trunc, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, len - 9, fp), len - 9);
+    fclose(fp);
+    memcpy(before, distill_model_params(b), sizeof(float) * np);
+    ck_assert_fails(ctx, distill_kd_resume(kb, trunc), DISTILL_E_FORMAT, trunc);
+    ck_assert(memcmp(before, distill_model_params(b), sizeof(float) * np) == 0 && distill_kd_steps_done(kb) == 0);
+    /* another seed: another batch order, refused */
+    o.seed = 5;
+    ck_assert_status(distill_kd_create(ctx, &o, b, train, NULL, &kc), DISTILL_OK);
+    ck_assert_fails(ctx, distill_kd_resume(kc, path), DISTILL_E_FORMAT, "seed");
+    distill_kd_destroy(kc);
+    ck_assert_status(distill_kd_resume(kb, path), DISTILL_OK);
+    ck_assert_int_eq(distill_kd_steps_done(kb), 10);
+    ck_assert_status(distill_kd_run(kb, 0), DISTILL_OK);
+    ck_assert_int_eq(distill_kd_steps_done(kb), distill_kd_steps_done(ka));
+    ck_assert(memcmp(distill_model_params(a), distill_model_params(b), sizeof(float) * np) == 0);
+    unlink(path), unlink(trunc);
+    distill_kd_destroy(ka), distill_kd_destroy(kb);
+    distill_model_destroy(s0), distill_model_destroy(a), distill_model_destroy(b), distill_dataset_destroy(train);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* Scoring leaves out rows without a label and rows with a NaN input. */
 START_TEST(score_skips_rows_without_label_or_input)
 {
@@ -770,6 +831,7 @@ Suite *distill_suite_kd(void)
     tcase_add_test(tc, teacher_trains_on_rows_with_label_and_privileged_input);
     tcase_add_test(tc, grid_search_picks_the_best_pair);
     tcase_add_test(tc, run_cancels_between_steps_and_resumes);
+    tcase_add_test(tc, checkpoint_resumes_bit_identically);
     tcase_add_test(tc, score_skips_rows_without_label_or_input);
     tcase_add_test(tc, bad_input_gets_a_clear_status);
     tcase_add_test(tc, student_learns_from_privileged_information);

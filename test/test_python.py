@@ -502,8 +502,16 @@ def test_progress_callback_cancels(ctx):
         assert e.name == "DISTILL_E_CANCELLED" and kd.steps_done() == 5
     ctx.set_progress(None)
     ctx.reset_cancel()
-    kd.run()
-    assert kd.steps_done() == 24 and seen[-1] == ("kd", 5, 24)
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        kd.checkpoint(d + "/kd.dstl")
+        kd.run()
+        assert kd.steps_done() == 24 and seen[-1] == ("kd", 5, 24)
+        full = student.params.copy()
+        kd.resume(d + "/kd.dstl")  # back to step 5 and the student of then
+        assert kd.steps_done() == 5 and not np.array_equal(student.params, full)
+        kd.run()
+        assert np.array_equal(student.params, full) and kd.steps_done() == 24
 
 
 def test_kd_regression_and_views(ctx):

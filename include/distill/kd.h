@@ -106,6 +106,14 @@ DISTILL_API int64_t distill_kd_steps_done(const distill_kd *kd);
 /* Mean loss over the steps since the last call (NaN if none). */
 DISTILL_API double distill_kd_recent_loss(distill_kd *kd);
 
+/* Checkpoints: the student's parameters and buffers, its optimiser and the
+ * step count, so that resuming into a solver created with the same
+ * options, data, teacher and initial student continues bit-identically.
+ * A file that does not fit gives DISTILL_E_FORMAT and changes nothing. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_kd_checkpoint(const distill_kd *kd,
+                                                                   const char *path);
+DISTILL_API DISTILL_NODISCARD distill_status distill_kd_resume(distill_kd *kd, const char *path);
+
 /* The loss of student outputs z (n x k, ldz) for training rows idx[0..n)
  * under the solver's mode, weights and cached targets, and dL/dz (may be
  * NULL): the inner loss a host's own training loop can call. */

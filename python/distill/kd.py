@@ -114,6 +114,14 @@ class Kd(Handle):
     def steps_done(self):
         return lib.distill_kd_steps_done(self._handle)
 
+    def checkpoint(self, path):
+        """Save the student, its optimiser and the step count."""
+        self.ctx.check(lib.distill_kd_checkpoint(self._handle, str(path).encode()))
+
+    def resume(self, path):
+        """Continue from a checkpoint of a solver made the same way."""
+        self.ctx.check(lib.distill_kd_resume(self._handle, str(path).encode()))
+
     def recent_loss(self):
         return lib.distill_kd_recent_loss(self._handle)
 

@@ -121,6 +121,29 @@ static int64_t pool_bytes(const distill_krrst *s)
     return b;
 }
 
+/* The counts and indices inside the sections (read from copies of the
+ * cursors), so a bad file is refused before anything is written. */
+static int values_fit(const distill_krrst *s, distill__cursor cad, distill__cursor cii, distill__cursor cpl)
+{
+    const int64_t n_real = distill_dataset_count(s->real);
+    int64_t j;
+    if (!distill__optimizer_state_fits(&cad, s->adamw))
+        return 0;
+    for (j = 0; j < s->o.m; j++) {
+        const int64_t r = distill__get_i64(&cii);
+        if (r < 0 || r >= n_real)
+            return 0;
+    }
+    for (j = 0; j < s->o.pool_size; j++) {
+        const krrst_net *net = &s->pool[j];
+        if (distill__get_i64(&cpl) < 0 || distill__get_i64(&cpl) < 0 ||
+            !distill__model_state_fits(&cpl, net->feat, net->opt_feat) ||
+            !distill__model_state_fits(&cpl, net->head, net->opt_head))
+            return 0;
+    }
+    return 1;
+}
+
 static distill_status load_state(distill_krrst *s, const unsigned char *buf, size_t len, const char *path)
 {
     distill__cursor cxy, cad, cii, cpl;
@@ -131,7 +154,10 @@ static distill_status load_state(distill_krrst *s, const unsigned char *buf, siz
     DISTILL__TRY(check_len(s, buf, len, SEC_ADAM, distill__optimizer_bytes(s->adamw), path, &cad));
     DISTILL__TRY(check_len(s, buf, len, SEC_INIT, 8 * s->o.m, path, &cii));
     DISTILL__TRY(check_len(s, buf, len, SEC_POOL, pool_bytes(s), path, &cpl));
-    /* sizes agree: from here on nothing can be malformed */
+    if (!values_fit(s, cad, cii, cpl))
+        return bad(s, path, "an optimiser's counts, a pool network's step count or an initial index "
+                            "does not fit this solver");
+    /* everything agrees: from here on nothing can be malformed */
     distill__get_f32s(&cxy, s->xy, xy_count(s));
     DISTILL__TRY(distill__get_optimizer(&cad, s->ctx, s->adamw, "distill_krrst_resume"));
     for (j = 0; j < s->o.m; j++)

@@ -34,6 +34,24 @@ int64_t distill__model_bytes(const distill_model *m, const distill_optimizer *o)
     return 4 * (distill_model_param_count(m) + distill_model_buffer_count(m)) + distill__optimizer_bytes(o);
 }
 
+int distill__optimizer_state_fits(distill__cursor *c, const distill_optimizer *o)
+{
+    const int64_t steps = distill__get_i64(c), n = distill__get_i64(c);
+    if (c->bad || steps < 0 || n != distill_optimizer_state_count(o) || c->end - c->p < 4 * n)
+        return 0;
+    c->p += 4 * n;
+    return 1;
+}
+
+int distill__model_state_fits(distill__cursor *c, const distill_model *m, const distill_optimizer *o)
+{
+    const int64_t floats = distill_model_param_count(m) + distill_model_buffer_count(m);
+    if (c->end - c->p < 4 * floats)
+        return 0;
+    c->p += 4 * floats;
+    return distill__optimizer_state_fits(c, o);
+}
+
 distill_status distill__get_optimizer(distill__cursor *c, distill_context *ctx, distill_optimizer *o,
                                       const char *fn)
 {
