@@ -6,10 +6,15 @@ set -e
 BIN=$1
 DIR=${2:-build/cli-test}
 rm -rf "$DIR"
-# the last line, which must be JSON: no NaN or Inf numbers
+# the last line, which must be one JSON object (no NaN or Inf numbers)
+PY=/usr/bin/python3
 last() {
     l=$(tail -n 1 "$1")
     case "$l" in *:nan*|*:-nan*|*:inf*|*:-inf*) echo "test-cli: not JSON: $l" >&2; return 1 ;; esac
+    if [ -x "$PY" ] && ! printf '%s' "$l" | "$PY" -c 'import json, sys; assert isinstance(json.loads(sys.stdin.read()), dict)' 2> /dev/null; then
+        echo "test-cli: not a JSON object: $l" >&2
+        return 1
+    fi
     printf '%s\n' "$l"
 }
 "$BIN" krrst --limit 600 --teacher-epochs 1 --m 8 --n 32 --steps 6 --pool 2 --period 3 \
