@@ -27,6 +27,10 @@ done
 "$BIN" transfer --dir "$DIR" --seeds 2 --pretrain-steps 3 --probe-steps 20 --finetune-steps 3 \
     --test-limit 300 --threads 2 > "$DIR.transfer.out" 2> /dev/null
 last "$DIR.transfer.out" | grep -q '"command":"transfer","ok":true.*"lp10_C"' || { cat "$DIR.transfer.out"; exit 1; }
+# an output directory whose name needs escaping in JSON
+"$BIN" krrst --limit 300 --teacher "$DIR/teacher.dstl" --m 4 --n 16 --steps 2 --pool 2 --period 3 \
+    --out "$DIR/q\"uote" --threads 2 > "$DIR.quote.out" 2> /dev/null
+last "$DIR.quote.out" | grep -q '"out":".*q\\"uote"' || { cat "$DIR.quote.out"; exit 1; }
 # resuming from the checkpoint continues to the new step count
 "$BIN" krrst --limit 600 --teacher "$DIR/teacher.dstl" --m 8 --n 32 --steps 8 --pool 2 --period 3 \
     --resume "$DIR/checkpoint.dstl" --out "$DIR" --threads 2 > "$DIR.resume.out" 2> /dev/null

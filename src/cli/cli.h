@@ -38,6 +38,8 @@ distill_status cli_limit(distill_dataset **ds, int64_t limit);
 distill_status cli_convnet(distill_context *ctx, const distill_dataset *images, int64_t embed,
                            distill_model **out);
 
+/* s as a JSON string literal (quotes, backslashes and control characters escaped). */
+void cli_json_string(FILE *f, const char *s);
 /* Does the CSV file start with a header line (a letter or a quote)? */
 int cli_csv_has_header(const char *file);
 

@@ -183,9 +183,11 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
             (long long)sum.steps, sum.step_ms, sum.loss_first, sum.loss_last, sum.held0, sum.held1);
     printf("{\"command\":\"krrst\",\"ok\":true,\"teacher\":\"%s\",\"m\":%lld,\"steps\":%lld,"
            "\"step_ms\":%.2f,\"loss_first\":%.6g,\"loss_last\":%.6g,\"heldout_initial\":%.6g,"
-           "\"heldout_final\":%.6g,\"krr_heldout_drop\":%.4f,\"out\":\"%s\"}\n",
+           "\"heldout_final\":%.6g,\"krr_heldout_drop\":%.4f,\"out\":",
            kind, (long long)o.m, (long long)sum.steps, sum.step_ms, sum.loss_first, sum.loss_last,
-           sum.held0, sum.held1, 1.0 - sum.held1 / sum.held0, out);
+           sum.held0, sum.held1, 1.0 - sum.held1 / sum.held0);
+    cli_json_string(stdout, out);
+    printf("}\n");
     rc = 0;
 done:
     distill_krrst_destroy(s);

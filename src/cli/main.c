@@ -78,6 +78,21 @@ int cli_fail(distill_context *ctx, const char *cmd, const char *what)
     return 1;
 }
 
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        const unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
 int cli_csv_has_header(const char *file)
 {
     FILE *f = fopen(file, "r");
