@@ -637,6 +637,57 @@ START_TEST(checkpoint_resumes_bit_identically)
 }
 END_TEST
 
+/* A host data source: the fixture's rows through the backend vtable. */
+static int host_count(void *user, int64_t *n)
+{
+    (void)user;
+    *n = ROWS;
+    return 0;
+}
+
+static int host_load(void *user, const int64_t *idx, int64_t n, float *x, int64_t ldx, float *y, int64_t ldy)
+{
+    const fixture *f = user;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        memcpy(x + i * ldx, f->x + idx[i] * D, sizeof(float) * D);
+        if (y)
+            y[i * ldy] = f->lab[idx[i]];
+    }
+    return 0;
+}
+
+/* The same training through a host backend as from memory: bit-identical. */
+START_TEST(trains_from_a_host_backend)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    fixture f;
+    distill_backend b = {sizeof b, 0, NULL, "host", host_count, host_load, NULL};
+    distill_dataset *mem, *host;
+    distill_model *s0 = linear(ctx, D, K, 0), *a, *c;
+    distill_kd_options o;
+    distill_kd *ka, *kc;
+    make_fixture(&f);
+    b.user = &f;
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f.x, D, 1, f.lab, 1, 1, &mem), DISTILL_OK);
+    ck_assert_status(distill_dataset_from_backend(ctx, &b, D, 1, &host), DISTILL_OK);
+    ck_assert_status(distill_model_clone(s0, &a), DISTILL_OK);
+    ck_assert_status(distill_model_clone(s0, &c), DISTILL_OK);
+    distill_kd_options_init(&o);
+    o.mode = DISTILL_KD_CLASSIC, o.teacher_outputs = f.zt, o.teacher_ld = K, o.batch = 5, o.epochs = 4;
+    ck_assert_status(distill_kd_create(ctx, &o, a, mem, NULL, &ka), DISTILL_OK);
+    ck_assert_status(distill_kd_create(ctx, &o, c, host, NULL, &kc), DISTILL_OK);
+    ck_assert_status(distill_kd_run(ka, 0), DISTILL_OK);
+    ck_assert_status(distill_kd_run(kc, 0), DISTILL_OK);
+    ck_assert(memcmp(distill_model_params(a), distill_model_params(c),
+                     sizeof(float) * distill_model_param_count(a)) == 0);
+    distill_kd_destroy(ka), distill_kd_destroy(kc);
+    distill_model_destroy(s0), distill_model_destroy(a), distill_model_destroy(c);
+    distill_dataset_destroy(mem), distill_dataset_destroy(host);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* Scoring leaves out rows without a label and rows with a NaN input. */
 START_TEST(score_skips_rows_without_label_or_input)
 {
@@ -832,6 +883,7 @@ Suite *distill_suite_kd(void)
     tcase_add_test(tc, grid_search_picks_the_best_pair);
     tcase_add_test(tc, run_cancels_between_steps_and_resumes);
     tcase_add_test(tc, checkpoint_resumes_bit_identically);
+    tcase_add_test(tc, trains_from_a_host_backend);
     tcase_add_test(tc, score_skips_rows_without_label_or_input);
     tcase_add_test(tc, bad_input_gets_a_clear_status);
     tcase_add_test(tc, student_learns_from_privileged_information);
