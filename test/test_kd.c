@@ -402,7 +402,7 @@ END_TEST
  * order, so another student. */
 START_TEST(same_seed_gives_identical_students)
 {
-    distill_context *ctx = test_context(NULL, 1);
+    distill_context *ctx = test_context(NULL, 1 + _i); /* one thread, then two */
     distill_dataset *train, *priv;
     distill_model *teacher = linear(ctx, DS, K, 0), *s0 = linear(ctx, D, K, 0), *s[3];
     distill_kd_options o;
@@ -878,7 +878,7 @@ Suite *distill_suite_kd(void)
     tcase_add_test(tc, hinton_identity);
     tcase_add_test(tc, missing_rows_contribute_only_the_right_term);
     tcase_add_test(tc, teacher_as_model_callback_or_outputs_agree);
-    tcase_add_test(tc, same_seed_gives_identical_students);
+    tcase_add_loop_test(tc, same_seed_gives_identical_students, 0, 2);
     tcase_add_test(tc, teacher_trains_on_rows_with_label_and_privileged_input);
     tcase_add_test(tc, grid_search_picks_the_best_pair);
     tcase_add_test(tc, run_cancels_between_steps_and_resumes);
