@@ -272,6 +272,7 @@ START_TEST(teacher_as_model_callback_or_outputs_agree)
     ck_assert_status(distill_kd_create(ctx, &o, student, train, priv, &a), DISTILL_OK);
     o.teacher = NULL, o.teacher_fn = &fn;
     ck_assert_status(distill_kd_create(ctx, &o, student, train, priv, &b), DISTILL_OK);
+    ck_assert_int_eq(ct.released, 1); /* run once at create, then released */
     memcpy(zt, distill_kd_teacher_outputs(a), sizeof zt);
     o.teacher_fn = NULL, o.teacher_outputs = zt, o.teacher_ld = K;
     ck_assert_status(distill_kd_create(ctx, &o, student, train, NULL, &c), DISTILL_OK);

@@ -21,7 +21,9 @@ typedef struct distill_teacher {
      * Q-values or regression outputs) for the inputs x (n x input_dim, ldx).
      * Return 0, or non-zero on failure. */
     int (*embed)(void *user, int64_t n, const float *x, int64_t ldx, float *out, int64_t ldout);
-    /* Optional: called once when the solver is destroyed. */
+    /* Optional: called once when the library no longer needs the teacher:
+     * when a KRR-ST solver is destroyed, or before distill_kd_create (or
+     * distill_kd_grid_search) returns, since KD runs its teacher once. */
     void (*release)(void *user);
 } distill_teacher;
 
