@@ -335,3 +335,15 @@ distill_status distill__read_all(distill_context *ctx, const char *path, size_t 
     *len = (size_t)size;
     return DISTILL_OK;
 }
+
+distill_status distill__container_read(distill_context *ctx, const char *path, size_t limit,
+                                       unsigned char **buf, size_t *len)
+{
+    distill_status st;
+    DISTILL__TRY(distill__read_all(ctx, path, limit, buf, len));
+    if ((st = distill__container_check(ctx, path, *buf, *len)) != DISTILL_OK) {
+        distill__free(ctx, *buf);
+        *buf = NULL, *len = 0;
+    }
+    return st;
+}

@@ -16,6 +16,8 @@
 #include "internal.h"
 
 #define DISTILL__FORMAT_VERSION 1u
+/* The largest file the loaders read (64 GiB). */
+#define DISTILL__FILE_LIMIT ((size_t)1 << 36)
 #define DISTILL__FOURCC(a, b, c, d) \
     ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
@@ -61,6 +63,10 @@ void distill__get_f32s(distill__cursor *c, float *out, int64_t n);
 /* Read a whole plain file (at most limit bytes). */
 distill_status distill__read_all(distill_context *ctx, const char *path, size_t limit,
                                  unsigned char **buf, size_t *len);
+/* Read a whole file and validate it as a container (distill__container_check,
+ * `path` naming it): on success *buf (freed by the caller) holds it. */
+distill_status distill__container_read(distill_context *ctx, const char *path, size_t limit,
+                                       unsigned char **buf, size_t *len);
 /* Write bytes to path atomically. */
 distill_status distill__write_atomic(distill_context *ctx, const char *path,
                                      const void *buf, size_t len);

@@ -13,7 +13,6 @@
 #define SEC_SPEC DISTILL__FOURCC('M', 'S', 'P', 'C')
 #define SEC_PARAMS DISTILL__FOURCC('P', 'A', 'R', 'M')
 #define SEC_BUFFERS DISTILL__FOURCC('B', 'U', 'F', 'F')
-#define MAX_FILE ((size_t)1 << 36)
 
 static void put_spec(distill__writer *w, const distill_model *m)
 {
@@ -153,7 +152,7 @@ distill_status distill_model_load(distill_context *ctx, const char *path, distil
     if (!ctx || !out)
         return DISTILL_E_INVAL;
     *out = NULL;
-    DISTILL__TRY(distill__read_all(ctx, path, MAX_FILE, &buf, &len));
+    DISTILL__TRY(distill__read_all(ctx, path, DISTILL__FILE_LIMIT, &buf, &len));
     st = distill_model_load_memory(ctx, buf, len, out);
     distill__free(ctx, buf);
     return st;

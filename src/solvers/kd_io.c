@@ -12,7 +12,6 @@
 
 #define SEC_HEAD DISTILL__FOURCC('K', 'D', 'H', 'D')
 #define SEC_STUDENT DISTILL__FOURCC('K', 'D', 'S', 'T')
-#define MAX_FILE ((size_t)1 << 36)
 
 distill_status distill_kd_checkpoint(const distill_kd *kd, const char *path)
 {
@@ -83,10 +82,8 @@ distill_status distill_kd_resume(distill_kd *kd, const char *path)
         return DISTILL_E_INVAL;
     if (!path)
         return distill__fail(kd->ctx, DISTILL_E_INVAL, "distill_kd_resume: path is NULL");
-    DISTILL__TRY(distill__read_all(kd->ctx, path, MAX_FILE, &buf, &len));
-    st = distill__container_check(kd->ctx, path, buf, len);
-    if (st == DISTILL_OK)
-        st = load(kd, buf, len, path);
+    DISTILL__TRY(distill__container_read(kd->ctx, path, DISTILL__FILE_LIMIT, &buf, &len));
+    st = load(kd, buf, len, path);
     distill__free(kd->ctx, buf);
     return st;
 }

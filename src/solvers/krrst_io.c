@@ -25,7 +25,6 @@
 #define SEC_SHAPE DISTILL__FOURCC('D', 'S', 'H', 'P')
 #define SEC_IMAGES DISTILL__FOURCC('D', 'S', 'X', 'S')
 #define SEC_TARGETS DISTILL__FOURCC('D', 'S', 'Y', 'S')
-#define MAX_FILE ((size_t)1 << 36)
 
 static int64_t xy_count(const distill_krrst *s) { return s->o.m * (s->dim + s->k); }
 
@@ -182,10 +181,8 @@ distill_status distill_krrst_resume(distill_krrst *s, const char *path)
         return DISTILL_E_INVAL;
     if (!path)
         return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_resume: path is NULL");
-    DISTILL__TRY(distill__read_all(s->ctx, path, MAX_FILE, &buf, &len));
-    st = distill__container_check(s->ctx, path, buf, len);
-    if (st == DISTILL_OK)
-        st = load_state(s, buf, len, path);
+    DISTILL__TRY(distill__container_read(s->ctx, path, DISTILL__FILE_LIMIT, &buf, &len));
+    st = load_state(s, buf, len, path);
     distill__free(s->ctx, buf);
     return st;
 }
@@ -276,10 +273,8 @@ distill_status distill_distilled_load(distill_context *ctx, const char *path, di
     if (!path || !out)
         return distill__fail(ctx, DISTILL_E_INVAL, "distill_distilled_load: path and out must not be NULL");
     *out = NULL;
-    DISTILL__TRY(distill__read_all(ctx, path, MAX_FILE, &buf, &len));
-    st = distill__container_check(ctx, path, buf, len);
-    if (st == DISTILL_OK)
-        st = read_set(ctx, path, buf, len, out);
+    DISTILL__TRY(distill__container_read(ctx, path, DISTILL__FILE_LIMIT, &buf, &len));
+    st = read_set(ctx, path, buf, len, out);
     distill__free(ctx, buf);
     return st;
 }
