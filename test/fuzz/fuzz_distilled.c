@@ -11,24 +11,13 @@
 #include "fuzz_util.h"
 
 
-static const char *scratch(void)
-{
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/distill-fuzz-set-%ld.dstl", (long)getpid());
-    return path;
-}
 
 static void load(const unsigned char *data, size_t size)
 {
     distill_dataset *ds = NULL;
-    FILE *f = fopen(scratch(), "wb");
-    if (!f)
+    if (!fuzz_write_scratch(data, size))
         return;
-    if (size)
-        fwrite(data, 1, size, f);
-    fclose(f);
-    if (distill_distilled_load(fuzz_context(), scratch(), &ds) == DISTILL_OK) {
+    if (distill_distilled_load(fuzz_context(), fuzz_scratch(), &ds) == DISTILL_OK) {
         int64_t i = distill_dataset_count(ds) - 1;
         float *row = malloc(sizeof(float) * (size_t)(distill_dataset_x_dim(ds) + distill_dataset_y_dim(ds)));
         if (row && distill_dataset_get(ds, &i, 1, row, distill_dataset_x_dim(ds),
@@ -37,7 +26,7 @@ static void load(const unsigned char *data, size_t size)
         free(row);
         distill_dataset_destroy(ds);
     }
-    unlink(scratch());
+    unlink(fuzz_scratch());
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -56,8 +45,6 @@ size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
     distill_model *teacher;
     distill_model_options mo;
     distill_krrst *s;
-    FILE *f;
-    size_t n;
     int j;
     if (i > 0)
         return 0;
@@ -75,15 +62,10 @@ size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
         distill_dataset_set_shape(real, 1, 4, 4) || distill_model_create(fuzz_context(), &mo, &teacher))
         abort();
     o.teacher = teacher;
-    if (distill_krrst_create(fuzz_context(), &o, real, &s) || distill_krrst_save(s, scratch())) {
+    if (distill_krrst_create(fuzz_context(), &o, real, &s) || distill_krrst_save(s, fuzz_scratch())) {
         fprintf(stderr, "fuzz_distilled seed: %s\n", distill_context_last_error(fuzz_context()));
         abort();
     }
     distill_krrst_destroy(s), distill_model_destroy(teacher), distill_dataset_destroy(real);
-    f = fopen(scratch(), "rb");
-    n = f ? fread(buf, 1, cap, f) : 0;
-    if (f)
-        fclose(f);
-    unlink(scratch());
-    return n;
+    return fuzz_take_scratch(buf, cap);
 }

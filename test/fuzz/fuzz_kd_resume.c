@@ -12,13 +12,6 @@
 
 enum { ROWS = 8, D = 3, K = 2 };
 
-static const char *scratch(void)
-{
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/distill-fuzz-kd-%ld.dstl", (long)getpid());
-    return path;
-}
 
 /* One small solver for the whole run: a linear student, outputs as the teacher. */
 static distill_kd *solver(distill_model **student)
@@ -58,17 +51,13 @@ static void load(const unsigned char *data, size_t size)
     distill_kd *kd = solver(&m);
     float before[(D + 1) * K];
     const int64_t steps = distill_kd_steps_done(kd);
-    FILE *f = fopen(scratch(), "wb");
-    if (!f)
+    if (!fuzz_write_scratch(data, size))
         return;
-    if (size)
-        fwrite(data, 1, size, f);
-    fclose(f);
     memcpy(before, distill_model_params(m), sizeof before);
-    if (distill_kd_resume(kd, scratch()) != DISTILL_OK &&
+    if (distill_kd_resume(kd, fuzz_scratch()) != DISTILL_OK &&
         (memcmp(before, distill_model_params(m), sizeof before) != 0 || distill_kd_steps_done(kd) != steps))
         abort(); /* a refused file changed the solver */
-    unlink(scratch());
+    unlink(fuzz_scratch());
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -81,16 +70,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
 {
     distill_model *m;
-    FILE *f;
-    size_t n;
     if (i > 0)
         return 0;
-    if (distill_kd_checkpoint(solver(&m), scratch()) != DISTILL_OK)
+    if (distill_kd_checkpoint(solver(&m), fuzz_scratch()) != DISTILL_OK)
         abort();
-    f = fopen(scratch(), "rb");
-    n = f ? fread(buf, 1, cap, f) : 0;
-    if (f)
-        fclose(f);
-    unlink(scratch());
-    return n;
+    return fuzz_take_scratch(buf, cap);
 }

@@ -12,13 +12,6 @@
 
 enum { M = 3, DIM = 16, K = 3 };
 
-static const char *scratch(void)
-{
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/distill-fuzz-krrst-%ld.dstl", (long)getpid());
-    return path;
-}
 
 /* One small solver for the whole run (the distilled-set target's setup). */
 static distill_krrst *solver(void)
@@ -58,18 +51,14 @@ static void load(const unsigned char *data, size_t size)
     distill_krrst *s = solver();
     float x[M * DIM], y[M * K];
     const int64_t steps = distill_krrst_steps_done(s);
-    FILE *f = fopen(scratch(), "wb");
-    if (!f)
+    if (!fuzz_write_scratch(data, size))
         return;
-    if (size)
-        fwrite(data, 1, size, f);
-    fclose(f);
     memcpy(x, distill_krrst_images(s), sizeof x), memcpy(y, distill_krrst_targets(s), sizeof y);
-    if (distill_krrst_resume(s, scratch()) != DISTILL_OK &&
+    if (distill_krrst_resume(s, fuzz_scratch()) != DISTILL_OK &&
         (memcmp(x, distill_krrst_images(s), sizeof x) != 0 || memcmp(y, distill_krrst_targets(s), sizeof y) != 0 ||
          distill_krrst_steps_done(s) != steps))
         abort(); /* a refused file changed the solver */
-    unlink(scratch());
+    unlink(fuzz_scratch());
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -81,16 +70,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 /* Seed: the solver's own checkpoint. */
 size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
 {
-    FILE *f;
-    size_t n;
     if (i > 0)
         return 0;
-    if (distill_krrst_checkpoint(solver(), scratch()) != DISTILL_OK)
+    if (distill_krrst_checkpoint(solver(), fuzz_scratch()) != DISTILL_OK)
         abort();
-    f = fopen(scratch(), "rb");
-    n = f ? fread(buf, 1, cap, f) : 0;
-    if (f)
-        fclose(f);
-    unlink(scratch());
-    return n;
+    return fuzz_take_scratch(buf, cap);
 }

@@ -3,8 +3,10 @@
 #define DISTILL_FUZZ_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "distill/distill.h"
@@ -57,6 +59,38 @@ static inline void fuzz_both(const unsigned char *data, size_t size,
         load(fixed, size);
         free(fixed);
     }
+}
+
+/* One scratch file per process, for the targets whose loaders read files. */
+static inline const char *fuzz_scratch(void)
+{
+    static char path[64];
+    if (!path[0])
+        snprintf(path, sizeof path, "/tmp/distill-fuzz-%ld.dstl", (long)getpid());
+    return path;
+}
+
+/* Put an input into the scratch file; 0 if it cannot be written. */
+static inline int fuzz_write_scratch(const unsigned char *data, size_t size)
+{
+    FILE *f = fopen(fuzz_scratch(), "wb");
+    if (!f)
+        return 0;
+    if (size)
+        fwrite(data, 1, size, f);
+    fclose(f);
+    return 1;
+}
+
+/* Read the scratch file (a seed a library call just wrote) and remove it. */
+static inline size_t fuzz_take_scratch(unsigned char *buf, size_t cap)
+{
+    FILE *f = fopen(fuzz_scratch(), "rb");
+    size_t n = f ? fread(buf, 1, cap, f) : 0;
+    if (f)
+        fclose(f);
+    unlink(fuzz_scratch());
+    return n;
 }
 
 #endif /* DISTILL_FUZZ_UTIL_H */
