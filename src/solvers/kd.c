@@ -9,7 +9,6 @@
 #include "../core/rng.h"
 #include "kd_internal.h"
 
-#define KD_BASE 0x4b44ull /* "KD": the solvers' stream family */
 
 void distill_kd_options_init(distill_kd_options *o)
 {
@@ -170,7 +169,7 @@ distill_status distill__kd_new(distill_context *ctx, const distill_kd_options *o
         kd->student_t = kd->soft_scale = 1.0; /* unreachable: the options were checked */
     kd->n = all_rows = distill_dataset_count(train);
     kd->d = distill_dataset_x_dim(train), kd->k = distill_model_output_dim(model);
-    kd->stream = distill__rng_derive(KD_BASE, o->seed, 0, 0), kd->perm_epoch = -1;
+    kd->stream = distill__rng_derive(DISTILL__KD_STREAM, o->seed, 0, 0), kd->perm_epoch = -1;
     st = kd->n < 1 ? distill__fail(ctx, DISTILL_E_INVAL, "%s: the training set is empty", fn) : DISTILL_OK;
     if (st == DISTILL_OK)
         st = whole_view(ctx, train, all_rows, &kd->train);

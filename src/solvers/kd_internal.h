@@ -4,6 +4,8 @@
 #ifndef DISTILL_SOLVERS_KD_INTERNAL_H
 #define DISTILL_SOLVERS_KD_INTERNAL_H
 
+#include <math.h>
+
 #include "../core/internal.h"
 #include "distill/kd.h"
 #include "distill/kernels.h"
@@ -35,8 +37,20 @@ struct distill_kd {
     distill__mean recent;          /* losses since distill_kd_recent_loss */
 };
 
+#define DISTILL__KD_STREAM 0x4b44ull /* "KD": the base of the solver's random streams */
+
 /* Is `mode` one of the modes with class labels? */
 static inline int distill__kd_classifies(int32_t mode) { return mode != DISTILL_KD_REGRESSION; }
+
+/* Does a row with first target v have a label?  NaN never; a negative
+ * value neither when it is a class index. */
+static inline int distill__kd_has_label(int32_t mode, float v)
+{
+    return !isnan(v) && !(distill__kd_classifies(mode) && v < 0.0f);
+}
+
+/* Are all d values of row x finite (a NaN or Inf in x*: no privileged input)? */
+int distill__kd_row_finite(const float *x, int64_t d);
 
 /* Read the labels or targets of kd->train into kd->labels / kd->targets. */
 distill_status distill__kd_read_labels(distill_kd *kd, const char *fn);

@@ -21,15 +21,6 @@ typedef struct score_job {
     int64_t count;
 } score_job;
 
-static int finite_row(const float *x, int64_t d)
-{
-    int64_t j;
-    for (j = 0; j < d; j++)
-        if (!isfinite(x[j]))
-            return 0;
-    return 1;
-}
-
 /* One row's contribution: a hit, or squared errors over its targets. */
 static void score_row(score_job *j, const float *z, const float *y)
 {
@@ -54,9 +45,9 @@ static distill_status score_chunk(void *user, int64_t i0, int64_t n, const float
     (void)i0;
     for (i = 0; i < n; i++) {
         const float label = y[i * j->dy];
-        if (distill__kd_classifies(j->mode) && (isnan(label) || label < 0.0f))
+        if (distill__kd_classifies(j->mode) && !distill__kd_has_label(j->mode, label))
             continue;
-        if (!finite_row(x + i * j->d, j->d))
+        if (!distill__kd_row_finite(x + i * j->d, j->d))
             continue;
         memcpy(j->x + m * j->d, x + i * j->d, sizeof(float) * (size_t)j->d);
         j->rows[m++] = i;
@@ -124,7 +115,7 @@ static distill_status teacher_rows(distill_context *ctx, int32_t mode, distill_d
         st = distill_dataset_get_range(train, 0, n, NULL, 0, labels, dy);
     for (i = 0; st == DISTILL_OK && i < n; i++) {
         const float v = labels[i * dy];
-        if (ok[i] && !isnan(v) && !(distill__kd_classifies(mode) && v < 0.0f))
+        if (ok[i] && distill__kd_has_label(mode, v))
             rows[m++] = i;
     }
     if (st == DISTILL_OK && m == 0)
@@ -198,7 +189,7 @@ static distill_status hold_out(distill_context *ctx, uint64_t seed, distill_data
                              "a validation fifth; give a validation set", fn, (long long)n);
     if (!(perm = distill__alloc(ctx, sizeof(int64_t) * (size_t)n)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    distill__rng_permutation(ctx->seed, distill__rng_derive(0x4b44ull, seed, 2, 0), n, perm);
+    distill__rng_permutation(ctx->seed, distill__rng_derive(DISTILL__KD_STREAM, seed, 2, 0), n, perm);
     st = distill_dataset_subset(train, perm, n_val, &s->val);
     if (st == DISTILL_OK)
         st = distill_dataset_subset(train, perm + n_val, n - n_val, &s->fit);

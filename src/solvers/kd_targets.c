@@ -14,7 +14,7 @@ static distill_status class_labels(distill_kd *kd, const float *y, int64_t dy, c
     int64_t i;
     for (i = 0; i < kd->n; i++) {
         const float v = y[i * dy];
-        if (isnan(v) || v < 0.0f) {
+        if (!distill__kd_has_label(kd->o.mode, v)) {
             kd->labels[i] = -1; /* no label: the row feeds only the soft term */
             continue;
         }
@@ -57,7 +57,7 @@ distill_status distill__kd_read_labels(distill_kd *kd, const char *fn)
 
 /* ---- rows with a privileged input ---- */
 
-static int row_finite(const float *x, int64_t d)
+int distill__kd_row_finite(const float *x, int64_t d)
 {
     int64_t j;
     for (j = 0; j < d; j++)
@@ -77,7 +77,7 @@ static distill_status finite_chunk(void *user, int64_t i0, int64_t n, const floa
     int64_t i;
     (void)y;
     for (i = 0; i < n; i++)
-        j->ok[i0 + i] = (uint8_t)row_finite(x + i * j->d, j->d);
+        j->ok[i0 + i] = (uint8_t)distill__kd_row_finite(x + i * j->d, j->d);
     return DISTILL_OK;
 }
 
@@ -109,7 +109,7 @@ static distill_status teacher_chunk(void *user, int64_t i0, int64_t n, const flo
     (void)y;
     memcpy(j->x, x, sizeof(float) * (size_t)(n * j->d));
     for (i = 0; i < n; i++)
-        if (!(kd->mask[i0 + i] = (uint8_t)row_finite(x + i * j->d, j->d)))
+        if (!(kd->mask[i0 + i] = (uint8_t)distill__kd_row_finite(x + i * j->d, j->d)))
             memset(j->x + i * j->d, 0, sizeof(float) * (size_t)j->d);
     DISTILL__TRY(distill__teacher_embed(&j->t, n, j->x, j->d, NULL, out, kd->k));
     for (i = 0; i < n; i++)
