@@ -35,26 +35,21 @@ static int64_t parse_line(const char *p, const char *end, int missing, float *ou
         len = (size_t)(stop - p);
         while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
             len--;
-        if (missing && missing_field(p, len)) {
-            if (out)
-                out[col] = NAN;
-            col++;
-            if (!comma)
-                return col;
-            p = comma + 1;
-            continue;
-        }
-        if (len == 0 || len >= sizeof field) {
-            *bad_col = col;
-            return -1;
-        }
-        memcpy(field, p, len);
-        field[len] = '\0';
-        errno = 0;
-        v = strtof(field, &tail);
-        if (*tail != '\0' || !isfinite(v)) {
-            *bad_col = col;
-            return -1;
+        if (missing && missing_field(p, len))
+            v = NAN;
+        else {
+            if (len == 0 || len >= sizeof field) {
+                *bad_col = col;
+                return -1;
+            }
+            memcpy(field, p, len);
+            field[len] = '\0';
+            errno = 0;
+            v = strtof(field, &tail);
+            if (*tail != '\0' || !isfinite(v)) {
+                *bad_col = col;
+                return -1;
+            }
         }
         if (out)
             out[col] = v;
