@@ -13,7 +13,8 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
 OPT     ?= -O3
-WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2
+# CPPFLAGS, CFLAGS and LDFLAGS are the user's: they come last and are never replaced.
 CFLAGS_BASE := -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -fno-math-errno -g -fPIC -Iinclude
 ifeq ($(WERROR),1)
 CFLAGS_BASE += -Werror
@@ -30,42 +31,52 @@ SANFLAGS :=
 BUILD    := build/rel
 OUT      := lib
 endif
-ALL_CFLAGS  := $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
-LIB_CFLAGS  := $(ALL_CFLAGS) -fvisibility=hidden -fopenmp
+ALL_CFLAGS  := $(CFLAGS_BASE) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 DEP_LIBS    := -lblis -lz -lm -lpthread -fopenmp
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
-LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/data/*.c src/nn/*.c src/solvers/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/data/*.c src/nn/*.c src/solver/*.c \
+                      src/teacher/*.c src/krrst/*.c src/kd/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 STATIC  := $(OUT)/libdistill.a
 SONAME  := libdistill.so.$(MAJOR)
 SHARED  := $(OUT)/libdistill.so.$(VERSION)
 
-TEST_SRC := $(wildcard test/test_*.c) test/check_main.c
+TEST_SRC := $(wildcard test/test_*.c) test/check_main.c test/alloc_wrap.c
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/test/check_distill
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_BIN  := $(BUILD)/bin/distill
 
-.PHONY: all static shared check test-c test-fuzz fuzz test-python test-examples test-abi test-install test-cli bench demo \
-        install uninstall clean abi-check abi-baseline deps
+.PHONY: all static shared check test-c test-slow test-fuzz fuzz test-python test-examples test-abi \
+        test-install test-cli test-layers test-abi-guard bench demo install install-python uninstall \
+        clean abi-check abi-baseline deps
 all: static shared $(CLI_BIN)
 
-# the command-line program, linked statically against the library
-$(CLI_BIN): $(CLI_SRC) src/cli/cli.h $(STATIC)
+# One object per source file; -MMD -MP record which headers each includes,
+# so a header change rebuilds only what depends on it.
+$(LIB_OBJ): OBJ_FLAGS += -fvisibility=hidden -fopenmp
+$(TEST_OBJ) $(CLI_OBJ): OBJ_FLAGS += -Isrc
+# Small GEMMs want fused multiply-adds (src/nn/gemm_small.c).
+$(BUILD)/src/nn/gemm_small.o: OBJ_FLAGS += -ffp-contract=fast
+
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_SRC) $(STATIC) $(DEP_LIBS)
+	$(CC) $(OBJ_FLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# the command-line program, linked statically against the library
+$(CLI_BIN): $(CLI_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(DEP_LIBS)
 
 static: $(STATIC)
 shared: $(SHARED)
-
-# Small GEMMs want fused multiply-adds (src/nn/gemm_small.c).
-$(BUILD)/src/nn/gemm_small.o: OBJ_FLAGS := -ffp-contract=fast
-
-$(BUILD)/%.o: %.c $(wildcard include/distill/*.h src/*/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) $(OBJ_FLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -73,7 +84,7 @@ $(STATIC): $(LIB_OBJ)
 
 $(SHARED): $(LIB_OBJ) lib/libdistill.map
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libdistill.map \
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libdistill.map \
 	    -Wl,--no-undefined -o $@ $(LIB_OBJ) $(DEP_LIBS)
 	ln -sf libdistill.so.$(VERSION) $(OUT)/$(SONAME)
 	ln -sf $(SONAME) $(OUT)/libdistill.so
@@ -82,15 +93,18 @@ deps:
 	@sh scripts/install-deps.sh --ensure
 
 # ---- tests -----------------------------------------------------------------
-$(TEST_BIN): $(TEST_SRC) test/testutil.h $(STATIC)
+# The test binary wraps the C allocator (test/alloc_wrap.c) to prove that
+# inference allocates nothing.
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc
+$(TEST_BIN): $(TEST_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(TEST_SRC) $(STATIC) $(DEP_LIBS) $(CHECK_LIBS)
+	$(CC) $(ALL_LDFLAGS) $(WRAP_ALLOC) -o $@ $(TEST_OBJ) $(STATIC) $(DEP_LIBS) $(CHECK_LIBS)
 
 FUZZ_TARGETS := idx model distilled csv kd_resume krrst_resume
 
 $(BUILD)/test/fuzz_%_smoke: test/fuzz/fuzz_%.c test/fuzz/driver.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< test/fuzz/driver.c $(STATIC) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Isrc -o $@ $< test/fuzz/driver.c $(STATIC) $(DEP_LIBS)
 
 test-fuzz: $(FUZZ_TARGETS:%=$(BUILD)/test/fuzz_%_smoke)
 	@for t in $(FUZZ_TARGETS); do $(BUILD)/test/fuzz_$${t}_smoke || exit 1; done
@@ -107,15 +121,15 @@ fuzz: $(BUILD)/test/fuzz_$(FUZZ_TARGET)_smoke
 
 $(BUILD)/test/abi_smoke: test/abi_smoke.c $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUT) -ldistill -Wl,-rpath,$(abspath $(OUT))
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(OUT) -ldistill -Wl,-rpath,$(abspath $(OUT))
 
 $(BUILD)/examples/%: examples/%.c $(SHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUT) -ldistill -lz -lm -Wl,-rpath,$(abspath $(OUT))
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(OUT) -ldistill -lz -lm -Wl,-rpath,$(abspath $(OUT))
 
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(STATIC) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Isrc -o $@ $< $(STATIC) $(DEP_LIBS)
 
 # The sanitised Python run preloads ASan's runtime into the interpreter.
 ifeq ($(SANITIZE),1)
@@ -124,13 +138,19 @@ endif
 
 # Installing and ABI comparison concern the release build only.
 ifeq ($(SANITIZE),1)
-CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python test-cli
+CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-cli
 else
-CHECK_GROUPS := test-c test-fuzz test-abi test-examples test-python test-cli test-install abi-check
+CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-cli \
+                test-install abi-check test-abi-guard
 endif
 
-check: deps all $(CHECK_GROUPS)
+# `make check` installs nothing: missing packages come from `make deps`
+# (which .ci/run and `make demo` call).
+check: all $(CHECK_GROUPS)
 	@echo "make check: all test groups passed ($(CHECK_GROUPS))"
+
+test-layers:
+	@sh scripts/check-layers.sh
 
 test-cli: $(CLI_BIN)
 	@sh scripts/test-cli.sh $(CLI_BIN) $(BUILD)/cli-test
@@ -138,8 +158,20 @@ test-cli: $(CLI_BIN)
 test-install: all
 	@MAKE="$(MAKE) --no-print-directory" sh scripts/test-install.sh
 
+# The unit tier; the slow tier holds the fits on real data, with a longer
+# timeout under the sanitizers (they run several times slower there).
+ifeq ($(SANITIZE),1)
+SLOW_TIMEOUT := 1800
+CK_MULT      := 4
+else
+SLOW_TIMEOUT := 600
+CK_MULT      := 1
+endif
 test-c: $(TEST_BIN)
-	CK_DEFAULT_TIMEOUT=120 $(TEST_BIN)
+	CK_DEFAULT_TIMEOUT=120 CK_TIMEOUT_MULTIPLIER=$(CK_MULT) $(TEST_BIN)
+
+test-slow: $(TEST_BIN)
+	CK_DEFAULT_TIMEOUT=$(SLOW_TIMEOUT) DISTILL_TEST_TIER=slow $(TEST_BIN)
 
 test-abi: $(BUILD)/test/abi_smoke
 	$(BUILD)/test/abi_smoke
@@ -173,26 +205,39 @@ demo: deps $(CLI_BIN)
 	@echo "demo: the distilled images are in $(DEMO_DIR)/distilled.png"
 
 # ---- install -----------------------------------------------------------------
-distill.pc: distill.pc.in include/distill/version.h
+# Generated files go to $(BUILD), never into the source tree.
+PC_FILE   := $(BUILD)/distill.pc
+PYVER     := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+PYTHONDIR ?= $(LIBDIR)/python$(PYVER)/dist-packages
+
+$(PC_FILE): distill.pc.in include/distill/version.h
+	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+.PHONY: $(PC_FILE)
 
-install: all distill.pc
+install: all $(PC_FILE) install-python
 	install -d $(DESTDIR)$(INCLUDEDIR)/distill $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/distill/*.h $(DESTDIR)$(INCLUDEDIR)/distill/
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf libdistill.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdistill.so
-	install -m 644 distill.pc $(DESTDIR)$(PKGCONFIGDIR)/distill.pc
+	install -m 644 $(PC_FILE) $(DESTDIR)$(PKGCONFIGDIR)/distill.pc
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/distill
-	@rm -f distill.pc
+
+# The ctypes binding, told where the library was installed (_install.py).
+install-python:
+	install -d $(DESTDIR)$(PYTHONDIR)/distill
+	install -m 644 python/distill/*.py $(DESTDIR)$(PYTHONDIR)/distill/
+	printf '"""Written by make install."""\nLIBDIR = %s\n' "'$(LIBDIR)'" > $(DESTDIR)$(PYTHONDIR)/distill/_install.py
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/distill
 	rm -f $(DESTDIR)$(LIBDIR)/libdistill.a $(DESTDIR)$(LIBDIR)/libdistill.so* \
 	      $(DESTDIR)$(PKGCONFIGDIR)/distill.pc $(DESTDIR)$(BINDIR)/distill
+	rm -rf $(DESTDIR)$(PYTHONDIR)/distill
 
 # ---- ABI ---------------------------------------------------------------------
 # abidiff exit status: bit 4 (4) = ABI change, bit 8 (8) = incompatible change.
@@ -209,4 +254,4 @@ abi-baseline: $(SHARED)
 	abidw --headers-dir include/distill --out-file abi/baseline.abi $(SHARED)
 
 clean:
-	rm -rf build lib/libdistill.a lib/libdistill.so* distill.pc
+	rm -rf build lib/libdistill.a lib/libdistill.so*

@@ -21,6 +21,7 @@
 
 #include "bench_util.h"
 #include "distill/distill.h"
+#include "distill/experimental.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 enum { NT = 6, NL = 11, NVAL = 1000, PIX = 784, SMALL = 49, HID = 20, CLS = 10 };

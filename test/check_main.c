@@ -2,13 +2,28 @@
  * parent never calls BLIS (libgomp is not fork-safe once its threads run). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 
+static int run(SRunner *sr)
+{
+    int failed;
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* DISTILL_TEST_TIER=slow runs the slow tier (fits on the whole real data)
+ * instead of the unit suites. */
 int main(void)
 {
-    SRunner *sr = srunner_create(distill_suite_core());
-    int failed;
+    const char *tier = getenv("DISTILL_TEST_TIER");
+    SRunner *sr;
+    if (tier && strcmp(tier, "slow") == 0)
+        return run(srunner_create(distill_suite_slow()));
+    sr = srunner_create(distill_suite_core());
     srunner_add_suite(sr, distill_suite_gemm_chol());
     srunner_add_suite(sr, distill_suite_krr());
     srunner_add_suite(sr, distill_suite_loss());
@@ -19,8 +34,5 @@ int main(void)
     srunner_add_suite(sr, distill_suite_io());
     srunner_add_suite(sr, distill_suite_krrst());
     srunner_add_suite(sr, distill_suite_kd());
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run(sr);
 }

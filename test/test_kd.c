@@ -255,7 +255,7 @@ START_TEST(teacher_as_model_callback_or_outputs_agree)
     distill_dataset *train, *priv;
     distill_kd_options o;
     distill_kd *a, *b, *c;
-    distill_teacher fn = {sizeof(distill_teacher), NULL, cb_embed, cb_release};
+    distill_teacher_vtable fn = {sizeof(distill_teacher_vtable), NULL, cb_embed, cb_release};
     cb_teacher ct = {NULL, -1, 0, 0};
     fixture f;
     float zt[ROWS * K];

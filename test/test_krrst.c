@@ -246,7 +246,7 @@ START_TEST(failing_teacher_keeps_checkpoint)
 {
     fixture f;
     distill_krrst *s, *r;
-    distill_teacher vt;
+    distill_teacher_vtable vt;
     flaky t = {0};
     char ck[256];
     float x_before[6 * DIM];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "distill/distill.h"
+#include "distill/experimental.h"
 
 Suite *distill_suite_core(void);
 Suite *distill_suite_gemm_chol(void);
@@ -23,6 +24,12 @@ Suite *distill_suite_train(void);
 Suite *distill_suite_io(void);
 Suite *distill_suite_krrst(void);
 Suite *distill_suite_kd(void);
+/* The slow tier (`make test-slow`): fits on the whole real data. */
+Suite *distill_suite_slow(void);
+
+/* Calls to malloc/calloc/realloc/posix_memalign/aligned_alloc made so far
+ * by any code linked into the test binary (test/alloc_wrap.c). */
+long test_c_allocations(void);
 
 typedef struct counting_alloc {
     long calls;  /* alloc calls */

@@ -1,4 +1,5 @@
-/* libdistill: the umbrella header.  See README.md and docs/. */
+/* libdistill: the umbrella header (the stable API; experimental.h is
+ * included by name).  See README.md and docs/. */
 #ifndef DISTILL_DISTILL_H
 #define DISTILL_DISTILL_H
 
@@ -11,10 +12,9 @@
 #include "model.h"
 #include "optim.h"
 #include "io.h"
-#include "krrst.h"
-#include "transfer.h"
-#include "ssl.h"
 #include "teacher.h"
+#include "ssl.h"
+#include "krrst.h"
 #include "kd.h"
 
 #endif /* DISTILL_DISTILL_H */

@@ -68,14 +68,20 @@ typedef struct distill_kd_options {
      * the square root), as in the authors' code.  Copied. */
     const distill_optimizer_options *optimizer;
     uint64_t seed;          /* batch order: with the context's seed, all the randomness (0) */
-    /* The teacher: exactly one of these (none for distill_kd_train_teacher).
-     * A model is cloned; a callback vtable is copied; outputs (one row of k
-     * per training row, ld teacher_ld, a NaN row = no privileged input)
-     * are copied.  k is the student's output size. */
+    /* The teacher, as in 0.1: exactly one of these, or none when
+     * teacher_handle is given (and none for distill_kd_train_teacher).  A
+     * model is cloned; a callback vtable is copied; outputs (one row of k
+     * per training row, ld teacher_ld, a NaN row = no privileged input) are
+     * copied.  k is the student's output size. */
     const distill_model *teacher;
-    const distill_teacher *teacher_fn;
+    const distill_teacher_vtable *teacher_fn;
     const float *teacher_outputs;
     int64_t teacher_ld;
+    /* ---- 0.2 ---- */
+    /* The teacher as a handle (teacher.h), instead of the four fields
+     * above.  KD runs its teacher once, inside distill_kd_create, and keeps
+     * no reference after that. */
+    distill_teacher *teacher_handle;
 } distill_kd_options;
 
 DISTILL_API void distill_kd_options_init(distill_kd_options *opts);
@@ -143,20 +149,6 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_kd_train_teacher(distill_context *ctx, const distill_kd_options *opts,
                          distill_model *teacher, distill_dataset *train,
                          distill_dataset *privileged);
-
-/* Grid search over (T, lambda): for each pair a copy of `student` (the same
- * initial weights every time) is trained with opts and scored on
- * `validation` (or, when validation is NULL, on a held-out fifth of the
- * training rows drawn from opts->seed, the rest being trained on).  The
- * teacher runs once.  scores (n_t x n_lambda, T-major) may be NULL.  The
- * best pair (highest accuracy, lowest MSE; ties to the earlier pair) is
- * written; `student` itself is not changed. */
-DISTILL_API DISTILL_NODISCARD distill_status
-distill_kd_grid_search(distill_context *ctx, const distill_kd_options *opts,
-                       const distill_model *student, distill_dataset *train,
-                       distill_dataset *privileged, distill_dataset *validation,
-                       const double *temperatures, int64_t n_t, const double *lambdas,
-                       int64_t n_lambda, double *scores, double *best_t, double *best_lambda);
 
 DISTILL_END_DECLS
 

@@ -54,13 +54,19 @@ typedef struct distill_krrst_options {
     double lr;                 /* outer AdamW on (X_s, Y_s): 1e-3 */
     double final_lr_factor;    /* linear decay to lr * this over `steps` (1e-3) */
     double ridge;              /* lambda = ridge * trace(K_ss) (1e-6) */
-    /* The teacher: exactly one of these.  A model is cloned; a callback
-     * vtable is copied; targets (N x k, ld teacher_ld, one row per image of
-     * the real set) are copied and rule out augmentation. */
+    /* The teacher, as in 0.1: exactly one of these, or none when
+     * teacher_handle is given.  A model is cloned; a callback vtable is
+     * copied; targets (N x k, ld teacher_ld, one row per image of the real
+     * set) are copied and rule out augmentation. */
     const distill_model *teacher;
-    const distill_teacher *teacher_fn;
+    const distill_teacher_vtable *teacher_fn;
     const float *teacher_targets;
     int64_t teacher_ld;
+    /* ---- 0.2 ---- */
+    /* The teacher as a handle (teacher.h), instead of the four fields
+     * above: the solver keeps a reference until it is destroyed.  Precomputed
+     * outputs rule out augmentation and must be finite. */
+    distill_teacher *teacher_handle;
 } distill_krrst_options;
 
 DISTILL_API void distill_krrst_options_init(distill_krrst_options *opts);

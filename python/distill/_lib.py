@@ -12,6 +12,12 @@ def _candidates():
         yield env
     # A source checkout: python/distill/ -> lib/
     yield os.path.join(_HERE, "..", "..", "lib", "libdistill.so.0")
+    # Installed by `make install`: the prefix it was installed with.
+    try:
+        from ._install import LIBDIR
+        yield os.path.join(LIBDIR, "libdistill.so.0")
+    except ImportError:
+        pass
     found = ctypes.util.find_library("distill")
     if found:
         yield found

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "distill/distill.h"
+#include "distill/experimental.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 

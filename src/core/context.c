@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "internal.h"
 
 static void *default_alloc(void *user, size_t size, size_t align)
@@ -49,11 +50,8 @@ static distill_status read_options(const distill_context_options *in,
     distill_context_options_init(out);
     if (!in)
         return DISTILL_OK;
-    if (in->struct_size < offsetof(distill_context_options, threads))
-        return DISTILL_E_ABI;
-    memcpy(out, in, in->struct_size < sizeof *out ? in->struct_size : sizeof *out);
-    out->struct_size = (uint32_t)sizeof *out;
-    return DISTILL_OK;
+    return distill__struct_read(NULL, "distill_context_create", "options", in, sizeof *out,
+                                sizeof *out, out);
 }
 
 static distill_status read_allocator(const distill_allocator *in, distill_allocator *out)
@@ -64,13 +62,9 @@ static distill_status read_allocator(const distill_allocator *in, distill_alloca
     out->free = default_free;
     if (!in)
         return DISTILL_OK;
-    if (in->struct_size < sizeof *out)
-        return DISTILL_E_ABI;
-    if (!in->alloc || !in->free)
-        return DISTILL_E_INVAL;
-    *out = *in;
-    out->struct_size = (uint32_t)sizeof *out;
-    return DISTILL_OK;
+    DISTILL__TRY(distill__struct_read(NULL, "distill_context_create", "allocator", in, sizeof *out,
+                                      sizeof *out, out));
+    return out->alloc && out->free ? DISTILL_OK : DISTILL_E_INVAL;
 }
 
 distill_status distill_context_create(const distill_context_options *opts,

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/abi.h"
 #include "../core/check.h"
 #include "internal.h"
 
@@ -127,15 +128,16 @@ distill_status distill_dataset_from_backend(distill_context *ctx, const distill_
 {
     static const char fn[] = "distill_dataset_from_backend";
     distill__source *s = NULL;
+    distill_backend vt;
     int64_t n = -1;
     if (!ctx || !out)
         return DISTILL_E_INVAL;
     *out = NULL;
     if (!b)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: backend is NULL", fn);
-    if (b->struct_size < sizeof *b)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: backend struct_size %u, expected %zu", fn,
-                             (unsigned)b->struct_size, sizeof *b);
+    memset(&vt, 0, sizeof vt);
+    DISTILL__TRY(distill__struct_read(ctx, fn, "backend", b, sizeof vt, sizeof vt, &vt));
+    b = &vt;
     if (!b->count || !b->load_batch)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: count and load_batch are required", fn);
     if (x_dim < 1 || y_dim < 0)
@@ -150,7 +152,6 @@ distill_status distill_dataset_from_backend(distill_context *ctx, const distill_
     s->is_backend = 1;
     s->owns_arrays = 0;
     s->backend = *b;
-    s->backend.struct_size = (uint32_t)sizeof *b;
     if (b->name)
         snprintf(s->name, sizeof s->name, "%s", b->name);
     s->backend.name = s->name;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/abi.h"
 #include "../core/workspace.h"
 #include "blas.h"
 #include "../core/check.h"
@@ -35,10 +36,7 @@ static distill_status read_opts(distill_context *ctx, const char *fn,
     distill_krr_options_init(o);
     if (!in)
         return DISTILL_OK;
-    if (in->struct_size < sizeof *o)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u, expected %zu", fn,
-                             (unsigned)in->struct_size, sizeof *o);
-    *o = *in;
+    DISTILL__TRY(distill__struct_read(ctx, fn, "options", in, sizeof *o, sizeof *o, o));
     if ((o->kernel != DISTILL_KERNEL_LINEAR && o->kernel != DISTILL_KERNEL_RBF) ||
         (o->bias != 0 && o->bias != 1) ||
         (o->ridge_mode != DISTILL_RIDGE_ABSOLUTE && o->ridge_mode != DISTILL_RIDGE_RELATIVE) ||

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/abi.h"
 #include "internal.h"
 
 /* 2^40 random words per layer: far more than any layer's initialiser draws. */
@@ -100,14 +101,18 @@ static void layouts(nn_layer *l, int cf)
 /* Copy and check the spec, infer shapes, lay out parameters and buffers. */
 static distill_status plan_layers(distill_model *m, const distill_model_options *o)
 {
-    const size_t stride = o->layers[0].struct_size;
+    /* the array's stride is the size its caller was built with */
+    const size_t stride = distill__struct_size_of(&o->layers[0]);
     int64_t c = o->in_c, h = o->in_h, w = o->in_w, i;
-    if (stride < sizeof(distill_layer_spec))
-        return distill__fail(m->ctx, DISTILL_E_ABI, "distill_model_create: layer struct_size %zu, expected %zu",
-                             stride, sizeof(distill_layer_spec));
     for (i = 0; i < m->n_layers; i++) {
         nn_layer *l = &m->layers[i];
-        memcpy(&l->spec, (const char *)o->layers + (size_t)i * stride, sizeof l->spec);
+        const void *given = (const char *)o->layers + (size_t)i * stride;
+        if (distill__struct_size_of(given) != stride)
+            return distill__fail(m->ctx, DISTILL_E_ABI, "distill_model_create: layer %lld has struct_size "
+                                 "%zu, layer 0 %zu", (long long)i, distill__struct_size_of(given), stride);
+        distill_layer_spec_init(&l->spec, DISTILL_LAYER_DENSE);
+        DISTILL__TRY(distill__struct_read(m->ctx, "distill_model_create", "layer spec", given,
+                                          sizeof l->spec, sizeof l->spec, &l->spec));
         l->ops = ops_of(l->spec.kind);
         if (!l->ops || l->spec.bias < 0 || l->spec.bias > 1 || l->spec.init < 0 ||
             l->spec.init > DISTILL_INIT_GLOROT_UNIFORM)
@@ -193,16 +198,19 @@ distill_status distill__model_create_expect(distill_context *ctx, const distill_
                                             int64_t n_params, int64_t n_buffers, distill_model **out)
 {
     static const char fn[] = "distill_model_create";
+    distill_model_options o;
     distill_model *m;
     distill_status st;
     if (!ctx || !out)
         return DISTILL_E_INVAL;
     *out = NULL;
-    if (!opts || !opts->layers || opts->n_layers < 1)
+    if (!opts)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: options are NULL", fn);
+    distill_model_options_init(&o);
+    DISTILL__TRY(distill__struct_read(ctx, fn, "options", opts, sizeof o, sizeof o, &o));
+    opts = &o;
+    if (!opts->layers || opts->n_layers < 1)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: need options with at least one layer", fn);
-    if (opts->struct_size < sizeof *opts)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u, expected %zu", fn,
-                             (unsigned)opts->struct_size, sizeof *opts);
     if (opts->n_layers > 4096 || !shape_fits(opts->in_c, opts->in_h, opts->in_w))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: bad input shape or layer count", fn);
     if (!(m = new_model(ctx, opts->n_layers)))

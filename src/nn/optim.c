@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/abi.h"
 #include "../core/check.h"
 #include "distill/optim.h"
 #include "internal.h"
@@ -64,12 +65,9 @@ distill_status distill_optimizer_create(distill_context *ctx, const distill_opti
         return DISTILL_E_INVAL;
     *out = NULL;
     distill_optimizer_options_init(&o);
-    if (opts) {
-        if (opts->struct_size < sizeof o)
-            return distill__fail(ctx, DISTILL_E_ABI, "distill_optimizer_create: options struct_size %u, expected %zu",
-                                 (unsigned)opts->struct_size, sizeof o);
-        o = *opts;
-    }
+    if (opts)
+        DISTILL__TRY(distill__struct_read(ctx, "distill_optimizer_create", "options", opts, sizeof o,
+                                          sizeof o, &o));
     DISTILL__TRY(check_options(ctx, &o));
     DISTILL__TRY(distill__check_dim(ctx, "distill_optimizer_create", "n_params", n_params));
     opt = distill__alloc(ctx, sizeof *opt);

@@ -4,12 +4,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/abi.h"
 #include "../core/internal.h"
 #include "../core/rng.h"
 #include "distill/kernels.h"
 #include "distill/optim.h"
-#include "distill/transfer.h"
-#include "chunks.h"
+#include "distill/experimental.h"
+#include "../solver/chunks.h"
 
 #define EVAL_BATCH 256
 #define MAX_CLASSES 1000
@@ -184,7 +185,7 @@ static distill_status train_pair(pair *p, distill_dataset *ds, int loss_kind, in
                                  const char *stage)
 {
     const int64_t nb = distill_dataset_batches(ds, p->batch);
-    int64_t s, n;
+    int64_t s, n = 0;
     for (s = 0; s < steps; s++) {
         DISTILL__TRY(batch_rows(p, ds, s / nb, s % nb, &n));
         DISTILL__TRY(distill_dataset_get(ds, p->idx, n, p->x, p->dim, p->y, p->out));
@@ -202,14 +203,21 @@ static void sgd_options(distill_optimizer_options *oo, double lr, double momentu
     oo->schedule = schedule, oo->total_steps = steps;
 }
 
+/* The caller's options (any size since 0.1) into out, defaults for the rest. */
+static distill_status read_opts(distill_context *ctx, const distill_transfer_options *in,
+                                distill_transfer_options *out, const char *fn)
+{
+    if (!in)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts is NULL", fn);
+    distill_transfer_options_init(out);
+    return distill__struct_read(ctx, fn, "options", in, sizeof *out, sizeof *out, out);
+}
+
 static distill_status check_opts(distill_context *ctx, const distill_transfer_options *o,
                                  const distill_model *enc, const distill_dataset *ds, const char *fn)
 {
     if (!o || !enc || !ds)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts, encoder and data must not be NULL", fn);
-    if (o->struct_size < sizeof *o)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u (call "
-                             "distill_transfer_options_init)", fn, o->struct_size);
     if (distill_dataset_x_dim(ds) != distill_model_input_dim(enc))
         return distill__fail(ctx, DISTILL_E_SHAPE, "%s: the data has %lld inputs, the encoder takes %lld",
                              fn, (long long)distill_dataset_x_dim(ds), (long long)distill_model_input_dim(enc));
@@ -218,14 +226,17 @@ static distill_status check_opts(distill_context *ctx, const distill_transfer_op
     return DISTILL_OK;
 }
 
-distill_status distill_pretrain(distill_context *ctx, const distill_transfer_options *o,
+distill_status distill_pretrain(distill_context *ctx, const distill_transfer_options *opts,
                                 distill_model *enc, distill_dataset *set)
 {
+    distill_transfer_options oc;
+    const distill_transfer_options *o = &oc;
     distill_optimizer_options oo;
     pair p;
     distill_status st;
     if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(read_opts(ctx, opts, &oc, "distill_pretrain"));
     DISTILL__TRY(check_opts(ctx, o, enc, set, "distill_pretrain"));
     sgd_options(&oo, o->pretrain_lr, o->momentum, o->pretrain_weight_decay, DISTILL_SCHEDULE_CONSTANT, 0);
     st = pair_init(ctx, &p, enc, distill_dataset_y_dim(set), o->pretrain_batch, &oo, o->seed);
@@ -400,15 +411,18 @@ static distill_status probe(distill_context *ctx, const distill_transfer_options
     return st;
 }
 
-distill_status distill_linear_probe(distill_context *ctx, const distill_transfer_options *o,
+distill_status distill_linear_probe(distill_context *ctx, const distill_transfer_options *opts,
                                     distill_model *enc, distill_dataset *train, distill_dataset *test,
                                     double *accuracy)
 {
+    distill_transfer_options oc;
+    const distill_transfer_options *o = &oc;
     labelled l = {0};
     probe_buf b = {0};
     distill_status st;
     if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(read_opts(ctx, opts, &oc, "distill_linear_probe"));
     DISTILL__TRY(check_opts(ctx, o, enc, train, "distill_linear_probe"));
     DISTILL__TRY(check_opts(ctx, o, enc, test, "distill_linear_probe"));
     if (!accuracy)
@@ -438,10 +452,12 @@ static distill_status pair_accuracy(pair *p, distill_dataset *te, const labelled
     return st;
 }
 
-distill_status distill_finetune(distill_context *ctx, const distill_transfer_options *o,
+distill_status distill_finetune(distill_context *ctx, const distill_transfer_options *opts,
                                 const distill_model *encoder, distill_dataset *train,
                                 distill_dataset *test, double *accuracy)
 {
+    distill_transfer_options oc;
+    const distill_transfer_options *o = &oc;
     distill_optimizer_options oo;
     distill_model *enc = NULL;
     labelled l = {0};
@@ -449,6 +465,7 @@ distill_status distill_finetune(distill_context *ctx, const distill_transfer_opt
     distill_status st;
     if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(read_opts(ctx, opts, &oc, "distill_finetune"));
     DISTILL__TRY(check_opts(ctx, o, encoder, train, "distill_finetune"));
     DISTILL__TRY(check_opts(ctx, o, encoder, test, "distill_finetune"));
     if (!accuracy)

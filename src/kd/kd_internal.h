@@ -6,11 +6,15 @@
 
 #include <math.h>
 
+#include "../core/abi.h"
 #include "../core/internal.h"
 #include "distill/kd.h"
 #include "distill/kernels.h"
-#include "mean.h"
-#include "teacher.h"
+#include "../solver/mean.h"
+
+/* distill_kd_options as 0.1 shipped it: up to teacher_ld. */
+#define DISTILL__KD_OPTIONS_SIZE_0_1 offsetof(distill_kd_options, teacher_handle)
+#include "../teacher/teacher.h"
 
 struct distill_kd {
     distill_context *ctx;
@@ -64,6 +68,11 @@ distill_status distill__kd_finite_rows(distill_context *ctx, distill_dataset *pr
                                        uint8_t *ok);
 /* The solver behind distill_kd_create; with_teacher = 0 for teacher
  * training (no soft term). */
+/* The caller's options (any size since 0.1) into out, defaults for the
+ * rest, checked. */
+distill_status distill__kd_options_read(distill_context *ctx, const distill_kd_options *in,
+                                       distill_kd_options *out, const char *fn);
+/* The solver behind the entry points, on options already read. */
 distill_status distill__kd_new(distill_context *ctx, const distill_kd_options *o,
                                distill_model *model, distill_dataset *train,
                                distill_dataset *privileged, int with_teacher, const char *fn,

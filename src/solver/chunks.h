@@ -1,7 +1,7 @@
 /* Private: going through a whole dataset in chunks, for the solvers'
  * passes over real data (teacher targets, features, labels). */
-#ifndef DISTILL_SOLVERS_CHUNKS_H
-#define DISTILL_SOLVERS_CHUNKS_H
+#ifndef DISTILL_SOLVER_CHUNKS_H
+#define DISTILL_SOLVER_CHUNKS_H
 
 #include "../core/internal.h"
 #include "distill/data.h"
@@ -16,4 +16,4 @@ typedef distill_status (*distill__chunk_fn)(void *user, int64_t i0, int64_t n, c
 distill_status distill__dataset_chunks(distill_context *ctx, distill_dataset *ds, int64_t chunk,
                                        int want_y, distill__chunk_fn fn, void *user);
 
-#endif /* DISTILL_SOLVERS_CHUNKS_H */
+#endif /* DISTILL_SOLVER_CHUNKS_H */

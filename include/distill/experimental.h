@@ -1,16 +1,28 @@
-/* libdistill: what a distilled set is worth — pre-training a fresh network
- * on (images, targets) by MSE regression, then a linear probe or full
- * fine-tuning on a labelled target task (docs/krrst.md).  The comparison
- * arms (distilled set, random real subset with teacher targets, no
- * pre-training) share these calls.  Also: training a supervised teacher.
+/* libdistill: EXPERIMENTAL entry points.
  *
- * An encoder is any distill_model from images to features; a head is added
- * and dropped inside each call.  Labels are y[0] of a dataset; any set of
- * distinct values is mapped to classes 0..C-1 in increasing order.
+ * POLICY.  What this header declares is research protocol, not settled API:
+ * its signatures, defaults and results may change, or an entry point may
+ * go, in any minor release.  It is not included by distill.h; include it
+ * by name.  Its functions are exported under their own symbol version node,
+ * DISTILL_EXPERIMENTAL_<release> (lib/libdistill.map), so a program built
+ * against one release's experimental API fails to load against a library
+ * that changed it, instead of misbehaving.  The entry points that 0.1
+ * shipped before this header existed keep their DISTILL_0.1 symbols, so
+ * 0.1 programs still load; their declarations moved here.  An entry point
+ * that settles moves to its method's header in a release's stable node.
+ *
+ * What is here:
+ *   - the transfer protocol behind KRR-ST's evaluation (docs/krrst.md):
+ *     pre-training on (images, targets), linear probe, fine-tuning;
+ *   - distill_train_supervised_teacher, whose hyper-parameters are fixed;
+ *   - distill_kd_grid_search over (T, lambda) (include kd.h for its
+ *     options);
+ *   - in distill_krrst_options, the field pool_reference (the reference
+ *     code's pool counter), kept for reproducing that code.
  *
  * THREAD SAFETY: as the context. */
-#ifndef DISTILL_TRANSFER_H
-#define DISTILL_TRANSFER_H
+#ifndef DISTILL_EXPERIMENTAL_H
+#define DISTILL_EXPERIMENTAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +34,16 @@
 #include "status.h"
 
 DISTILL_BEGIN_DECLS
+
+/* ---- the transfer protocol --------------------------------------------------
+ * What a distilled set is worth: pre-training a fresh network on (images,
+ * targets) by MSE regression, then a linear probe or full fine-tuning on a
+ * labelled target task.  The comparison arms (distilled set, random real
+ * subset with teacher targets, no pre-training) share these calls.
+ *
+ * An encoder is any distill_model from images to features; a head is added
+ * and dropped inside each call.  Labels are y[0] of a dataset; any set of
+ * distinct values is mapped to classes 0..C-1 in increasing order. */
 
 typedef struct distill_transfer_options {
     uint32_t struct_size;      /* sizeof(distill_transfer_options) */
@@ -76,6 +98,24 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_train_supervised_teacher(distill_context *ctx, distill_model *encoder,
                                  distill_dataset *labelled, int64_t epochs);
 
+/* ---- knowledge distillation ------------------------------------------------ */
+
+struct distill_kd_options; /* kd.h */
+
+/* Grid search over (T, lambda): for each pair a copy of `student` (the same
+ * initial weights every time) is trained with opts and scored on
+ * `validation` (or, when validation is NULL, on a held-out fifth of the
+ * training rows drawn from opts->seed, the rest being trained on).  The
+ * teacher runs once.  scores (n_t x n_lambda, T-major) may be NULL.  The
+ * best pair (highest accuracy, lowest MSE; ties to the earlier pair) is
+ * written; `student` itself is not changed. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_kd_grid_search(distill_context *ctx, const struct distill_kd_options *opts,
+                       const distill_model *student, distill_dataset *train,
+                       distill_dataset *privileged, distill_dataset *validation,
+                       const double *temperatures, int64_t n_t, const double *lambdas,
+                       int64_t n_lambda, double *scores, double *best_t, double *best_lambda);
+
 DISTILL_END_DECLS
 
-#endif /* DISTILL_TRANSFER_H */
+#endif /* DISTILL_EXPERIMENTAL_H */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../core/check.h"
-#include "chunks.h"
+#include "../solver/chunks.h"
 #include "kd_internal.h"
 
 /* ---- labels ---- */
@@ -93,7 +93,7 @@ distill_status distill__kd_finite_rows(distill_context *ctx, distill_dataset *pr
 
 typedef struct teacher_job {
     distill_kd *kd;
-    distill__teacher t;
+    distill_teacher *t;
     float *x; /* a chunk with the rows lacking x* zeroed */
     int64_t d;
 } teacher_job;
@@ -111,7 +111,7 @@ static distill_status teacher_chunk(void *user, int64_t i0, int64_t n, const flo
     for (i = 0; i < n; i++)
         if (!(kd->mask[i0 + i] = (uint8_t)distill__kd_row_finite(x + i * j->d, j->d)))
             memset(j->x + i * j->d, 0, sizeof(float) * (size_t)j->d);
-    DISTILL__TRY(distill__teacher_embed(&j->t, n, j->x, j->d, NULL, out, kd->k));
+    DISTILL__TRY(distill__teacher_run(j->t, kd->ctx, n, j->x, j->d, out, kd->k));
     for (i = 0; i < n; i++)
         if (!kd->mask[i0 + i])
             for (int64_t c = 0; c < kd->k; c++)
@@ -119,47 +119,37 @@ static distill_status teacher_chunk(void *user, int64_t i0, int64_t n, const flo
     return distill__progress(kd->ctx, "teacher outputs", i0 + n, kd->n);
 }
 
-static distill_status run_teacher(distill_kd *kd, const distill_kd_options *o,
-                                  distill_dataset *input, const char *fn)
+static distill_status run_teacher(distill_kd *kd, distill_teacher *t, distill_dataset *input,
+                                  const char *fn)
 {
     teacher_job job;
     distill_status st;
     memset(&job, 0, sizeof job);
-    job.kd = kd, job.d = distill_dataset_x_dim(input);
-    DISTILL__TRY(distill__teacher_init(kd->ctx, fn, o->teacher, o->teacher_fn, NULL, 0, 0, kd->k, &job.t));
-    st = DISTILL_OK;
-    if (job.t.k != kd->k)
-        st = distill__fail(kd->ctx, DISTILL_E_SHAPE, "%s: the teacher has %lld outputs, the student "
-                           "%lld", fn, (long long)job.t.k, (long long)kd->k);
-    else if (job.t.model && distill_model_input_dim(job.t.model) != job.d)
-        st = distill__fail(kd->ctx, DISTILL_E_SHAPE, "%s: the teacher takes %lld features, its "
-                           "input rows have %lld", fn, (long long)distill_model_input_dim(job.t.model),
-                           (long long)job.d);
-    else if (!(job.x = distill__alloc(kd->ctx, sizeof(float) * (size_t)(TEACHER_CHUNK * job.d))))
-        st = distill__fail(kd->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    if (st == DISTILL_OK)
-        st = distill__dataset_chunks(kd->ctx, input, TEACHER_CHUNK, 0, teacher_chunk, &job);
+    job.kd = kd, job.t = t, job.d = distill_dataset_x_dim(input);
+    if (t->in_dim > 0 && t->in_dim != job.d)
+        return distill__fail(kd->ctx, DISTILL_E_SHAPE, "%s: the teacher takes %lld features, its "
+                             "input rows have %lld", fn, (long long)t->in_dim, (long long)job.d);
+    if (!(job.x = distill__alloc(kd->ctx, sizeof(float) * (size_t)(TEACHER_CHUNK * job.d))))
+        return distill__fail(kd->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    st = distill__dataset_chunks(kd->ctx, input, TEACHER_CHUNK, 0, teacher_chunk, &job);
     distill__free(kd->ctx, job.x);
-    distill__teacher_free(&job.t);
     return st;
 }
 
-/* Precomputed outputs: a row with a NaN has no x*; Inf is an error. */
-static distill_status copy_outputs(distill_kd *kd, const distill_kd_options *o, const char *fn)
+/* Precomputed outputs (the teacher handle checked them: no Inf): a row
+ * with a NaN has no x*. */
+static distill_status copy_outputs(distill_kd *kd, const distill_teacher *t, const char *fn)
 {
     int64_t i, c;
-    DISTILL__TRY(distill__check_matrix(kd->ctx, fn, "teacher_outputs", o->teacher_outputs, kd->n, kd->k,
-                                       o->teacher_ld));
+    if (t->rows != kd->n)
+        return distill__fail(kd->ctx, DISTILL_E_SHAPE, "%s: the teacher's precomputed outputs have "
+                             "%lld rows, the training set %lld", fn, (long long)t->rows, (long long)kd->n);
     for (i = 0; i < kd->n; i++) {
-        const float *row = o->teacher_outputs + i * o->teacher_ld;
+        const float *row = t->outputs + i * t->k;
         kd->mask[i] = 1;
-        for (c = 0; c < kd->k; c++) {
-            if (isinf(row[c]))
-                return distill__fail(kd->ctx, DISTILL_E_NUMERIC, "%s: teacher_outputs[%lld, %lld] is "
-                                     "infinite", fn, (long long)i, (long long)c);
+        for (c = 0; c < kd->k; c++)
             if (isnan(row[c]))
                 kd->mask[i] = 0;
-        }
         for (c = 0; c < kd->k; c++)
             kd->outputs[i * kd->k + c] = kd->mask[i] ? row[c] : NAN;
     }
@@ -197,7 +187,10 @@ distill_status distill__kd_teacher_targets(distill_kd *kd, const distill_kd_opti
                                            distill_dataset *privileged, const char *fn)
 {
     const size_t rows = (size_t)kd->n, cells = rows * (size_t)kd->k;
-    if (o->mode == DISTILL_KD_GENERALIZED && !privileged && !o->teacher_outputs)
+    const int precomputed = o->teacher_outputs || (o->teacher_handle && o->teacher_handle->outputs);
+    distill_teacher *t;
+    distill_status st;
+    if (o->mode == DISTILL_KD_GENERALIZED && !privileged && !precomputed)
         return distill__fail(kd->ctx, DISTILL_E_INVAL, "%s: generalized distillation needs the "
                              "privileged features (or the teacher's outputs)", fn);
     if (o->mode == DISTILL_KD_CLASSIC && privileged)
@@ -210,12 +203,16 @@ distill_status distill__kd_teacher_targets(distill_kd *kd, const distill_kd_opti
     if (!kd->outputs || !kd->soft || !kd->mask || !kd->entropy)
         return distill__fail(kd->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     memset(kd->entropy, 0, sizeof(double) * rows);
-    if (o->teacher_outputs && (o->teacher || o->teacher_fn))
-        return distill__fail(kd->ctx, DISTILL_E_INVAL, "%s: give exactly one teacher (model, "
-                             "callback or outputs)", fn);
-    if (o->teacher_outputs)
-        DISTILL__TRY(copy_outputs(kd, o, fn));
+    /* the teacher runs here, once: its reference goes before create returns */
+    DISTILL__TRY(distill__teacher_from_options(kd->ctx, fn, o->teacher_handle, o->teacher, o->teacher_fn,
+                                               o->teacher_outputs, o->teacher_ld, kd->n, kd->k, &t));
+    if (t->k != kd->k)
+        st = distill__fail(kd->ctx, DISTILL_E_SHAPE, "%s: the teacher has %lld outputs, the student "
+                           "%lld", fn, (long long)t->k, (long long)kd->k);
+    else if (t->outputs)
+        st = copy_outputs(kd, t, fn);
     else
-        DISTILL__TRY(run_teacher(kd, o, privileged ? privileged : kd->train, fn));
-    return make_soft(kd);
+        st = run_teacher(kd, t, privileged ? privileged : kd->train, fn);
+    distill_teacher_destroy(t);
+    return st == DISTILL_OK ? make_soft(kd) : st;
 }

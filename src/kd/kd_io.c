@@ -8,7 +8,7 @@
 
 #include "../core/container.h"
 #include "kd_internal.h"
-#include "state_io.h"
+#include "../solver/state_io.h"
 
 #define SEC_HEAD DISTILL__FOURCC('K', 'D', 'H', 'D')
 #define SEC_STUDENT DISTILL__FOURCC('K', 'D', 'S', 'T')

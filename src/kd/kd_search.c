@@ -6,7 +6,8 @@
 
 #include "../core/check.h"
 #include "../core/rng.h"
-#include "chunks.h"
+#include "../solver/chunks.h"
+#include "distill/experimental.h"
 #include "kd_internal.h"
 
 /* ---- scoring ---- */
@@ -141,6 +142,7 @@ distill_status distill_kd_train_teacher(distill_context *ctx, const distill_kd_o
                                         distill_dataset *privileged)
 {
     static const char fn[] = "distill_kd_train_teacher";
+    distill_kd_options o;
     distill_dataset *rows = NULL;
     distill_kd *kd = NULL;
     distill_status st;
@@ -148,6 +150,8 @@ distill_status distill_kd_train_teacher(distill_context *ctx, const distill_kd_o
         return DISTILL_E_INVAL;
     if (!opts || !teacher || !train)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts, teacher and train must not be NULL", fn);
+    DISTILL__TRY(distill__kd_options_read(ctx, opts, &o, fn));
+    opts = &o;
     if (privileged && distill_dataset_count(privileged) != distill_dataset_count(train))
         return distill__fail(ctx, DISTILL_E_SHAPE, "%s: %lld privileged rows for %lld training rows", fn,
                              (long long)distill_dataset_count(privileged), (long long)distill_dataset_count(train));
@@ -214,6 +218,7 @@ static distill_status grid_cell(distill_context *ctx, const distill_kd_options *
     distill_status st;
     oc.temperature = t, oc.lambda = lambda;
     oc.teacher = NULL, oc.teacher_fn = NULL, oc.teacher_outputs = outputs, oc.teacher_ld = k;
+    oc.teacher_handle = NULL;
     st = distill_model_clone(student, &copy);
     if (st == DISTILL_OK)
         st = distill__kd_new(ctx, &oc, copy, fit, NULL, 1, fn, &kd);
@@ -242,6 +247,7 @@ distill_status distill_kd_grid_search(distill_context *ctx, const distill_kd_opt
                                       int64_t n_lambda, double *scores, double *best_t, double *best_lambda)
 {
     static const char fn[] = "distill_kd_grid_search";
+    distill_kd_options o;
     split sp = {NULL, NULL, NULL};
     distill_model *scratch = NULL;
     distill_kd *base = NULL;
@@ -254,6 +260,8 @@ distill_status distill_kd_grid_search(distill_context *ctx, const distill_kd_opt
         !best_lambda || !finite_values(temperatures, n_t) || !finite_values(lambdas, n_lambda))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts, student, train, best_t, best_lambda and "
                              "at least one finite temperature and lambda are needed", fn);
+    DISTILL__TRY(distill__kd_options_read(ctx, opts, &o, fn));
+    opts = &o;
     /* the teacher runs once over every row, through a solver whose student is a scratch copy */
     st = distill_model_clone(student, &scratch);
     if (st == DISTILL_OK)

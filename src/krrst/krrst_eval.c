@@ -74,7 +74,7 @@ distill_status distill_krrst_heldout_error(distill_krrst *s, const float *x, con
     if (st == DISTILL_OK)
         st = distill_dataset_get_range(heldout, 0, n, b.xh, s->dim, NULL, 0);
     if (st == DISTILL_OK)
-        st = distill__teacher_embed(&s->teacher, n, b.xh, s->dim, NULL, b.yh, s->k);
+        st = distill__teacher_use_embed(&s->teacher, s->ctx, n, b.xh, s->dim, NULL, b.yh, s->k);
     for (i = 0; st == DISTILL_OK && i < nets; i++) {
         float e;
         if ((st = one_net(s, &ko, i, x, y, n, &b, &e)) == DISTILL_OK)

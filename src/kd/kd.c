@@ -23,13 +23,19 @@ void distill_kd_options_init(distill_kd_options *o)
 
 size_t distill_kd_options_size(void) { return sizeof(distill_kd_options); }
 
-distill_status distill_kd_options_weights(const distill_kd_options *o, double *student_t,
+distill_status distill_kd_options_weights(const distill_kd_options *opts, double *student_t,
                                           double *soft_scale)
 {
-    const double t = o ? o->temperature : 0.0;
+    distill_kd_options oc;
+    const distill_kd_options *o = &oc;
+    double t;
     int32_t preset;
-    if (!o || !student_t || !soft_scale || o->struct_size < sizeof *o)
+    if (!opts || !student_t || !soft_scale)
         return DISTILL_E_INVAL;
+    distill_kd_options_init(&oc);
+    DISTILL__TRY(distill__struct_read(NULL, "distill_kd_options_weights", "options", opts,
+                                      DISTILL__KD_OPTIONS_SIZE_0_1, sizeof oc, &oc));
+    t = o->temperature;
     preset = o->preset;
     if (preset == DISTILL_KD_PRESET_DEFAULT)
         preset = o->mode == DISTILL_KD_GENERALIZED || o->mode == DISTILL_KD_CLASSIC
@@ -58,11 +64,6 @@ static int in_range(double v, double lo, double hi) { return v >= lo && v <= hi;
 static distill_status check_options(distill_context *ctx, const distill_kd_options *o,
                                     const char *fn)
 {
-    if (!o)
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts is NULL", fn);
-    if (o->struct_size < sizeof *o)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u (call "
-                             "distill_kd_options_init)", fn, o->struct_size);
     if (o->flags)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: flags must be 0", fn);
     if (o->mode < DISTILL_KD_GENERALIZED || o->mode > DISTILL_KD_LOGITS)
@@ -145,6 +146,17 @@ static void default_optimizer(distill_optimizer_options *oo)
     oo->flags = DISTILL_OPTIM_EPS_IN_SQRT;
 }
 
+distill_status distill__kd_options_read(distill_context *ctx, const distill_kd_options *in,
+                                       distill_kd_options *out, const char *fn)
+{
+    if (!in)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts is NULL", fn);
+    distill_kd_options_init(out);
+    DISTILL__TRY(distill__struct_read(ctx, fn, "options", in, DISTILL__KD_OPTIONS_SIZE_0_1,
+                                      sizeof *out, out));
+    return check_options(ctx, out, fn);
+}
+
 distill_status distill__kd_new(distill_context *ctx, const distill_kd_options *o,
                                distill_model *model, distill_dataset *train,
                                distill_dataset *privileged, int with_teacher, const char *fn,
@@ -153,13 +165,13 @@ distill_status distill__kd_new(distill_context *ctx, const distill_kd_options *o
     distill_kd *kd;
     distill_status st;
     int64_t all_rows;
-    DISTILL__TRY(check_options(ctx, o, fn));
     DISTILL__TRY(check_data(ctx, model, train, privileged, o->mode, fn));
     if (!(kd = distill__alloc(ctx, sizeof *kd)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     memset(kd, 0, sizeof *kd);
     kd->ctx = ctx, kd->o = *o, kd->student = model;
     kd->o.teacher = NULL, kd->o.teacher_fn = NULL, kd->o.teacher_outputs = NULL;
+    kd->o.teacher_handle = NULL;
     if (o->optimizer)
         kd->oo = *o->optimizer;
     else
@@ -194,12 +206,14 @@ distill_status distill_kd_create(distill_context *ctx, const distill_kd_options 
                                  distill_dataset *privileged, distill_kd **out)
 {
     static const char fn[] = "distill_kd_create";
+    distill_kd_options o;
     if (!ctx)
         return DISTILL_E_INVAL;
     if (!out)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: out is NULL", fn);
     *out = NULL;
-    return distill__kd_new(ctx, opts, student, train, privileged, 1, fn, out);
+    DISTILL__TRY(distill__kd_options_read(ctx, opts, &o, fn));
+    return distill__kd_new(ctx, &o, student, train, privileged, 1, fn, out);
 }
 
 void distill_kd_destroy(distill_kd *kd)

@@ -1,15 +1,16 @@
 /* Private: the KRR-ST solver's state, shared by its files (krrst.c: the
  * outer step; krrst_pool.c: the model pool; krrst_io.c: files). */
-#ifndef DISTILL_SOLVERS_KRRST_INTERNAL_H
-#define DISTILL_SOLVERS_KRRST_INTERNAL_H
+#ifndef DISTILL_KRRST_INTERNAL_H
+#define DISTILL_KRRST_INTERNAL_H
 
+#include "../core/abi.h"
 #include "../core/internal.h"
 #include "../core/rng.h"
 #include "distill/kernels.h"
 #include "distill/krrst.h"
 #include "distill/optim.h"
-#include "mean.h"
-#include "teacher.h"
+#include "../solver/mean.h"
+#include "../teacher/teacher.h"
 
 /* One pool network: the feature extractor f and a linear head to k, each
  * with its SGD optimiser, and its step counter t. */
@@ -25,7 +26,7 @@ struct distill_krrst {
     distill_layer_spec *spec;    /* the feature extractor's layers */
     int64_t n_spec;
     distill_dataset *real;       /* a view of the caller's set */
-    distill__teacher teacher;
+    distill__teacher_use teacher;
     int64_t c, h, w, dim, k, d;  /* image shape, dim = c h w; feature size d */
     uint64_t stream;
     float *xy, *gxy;             /* [X_s (m x dim) | Y_s (m x k)] and its gradient */
@@ -60,4 +61,4 @@ distill_status distill__krrst_pool_update(distill_krrst *s, int64_t j);
 distill_status distill__krrst_feature_model(distill_krrst *s, uint64_t stream,
                                             distill_model **out);
 
-#endif /* DISTILL_SOLVERS_KRRST_INTERNAL_H */
+#endif /* DISTILL_KRRST_INTERNAL_H */

@@ -15,7 +15,7 @@
 #include "../core/container.h"
 #include "distill/io.h"
 #include "krrst_internal.h"
-#include "state_io.h"
+#include "../solver/state_io.h"
 
 #define SEC_HEAD DISTILL__FOURCC('K', 'R', 'H', 'D')
 #define SEC_XY DISTILL__FOURCC('K', 'R', 'X', 'Y')

@@ -1,7 +1,7 @@
 /* Private: a model's and an optimiser's state in the library's container,
  * shared by the solvers' checkpoints (KRR-ST's pool, KD's student). */
-#ifndef DISTILL_SOLVERS_STATE_IO_H
-#define DISTILL_SOLVERS_STATE_IO_H
+#ifndef DISTILL_SOLVER_STATE_IO_H
+#define DISTILL_SOLVER_STATE_IO_H
 
 #include "../core/container.h"
 #include "distill/model.h"
@@ -28,4 +28,4 @@ distill_status distill__get_optimizer(distill__cursor *c, distill_context *ctx, 
 distill_status distill__get_model(distill__cursor *c, distill_context *ctx, distill_model *m,
                                   distill_optimizer *o, const char *fn);
 
-#endif /* DISTILL_SOLVERS_STATE_IO_H */
+#endif /* DISTILL_SOLVER_STATE_IO_H */

@@ -3,6 +3,7 @@
  * distill_barlow_twins_loss_grad (src/kernels/barlow.c). */
 #include <string.h>
 
+#include "../core/abi.h"
 #include "../core/internal.h"
 #include "distill/kernels.h"
 #include "distill/optim.h"
@@ -142,6 +143,7 @@ distill_status distill_barlow_twins_train(distill_context *ctx, const distill_ss
                                           float *final_loss)
 {
     static const char fn[] = "distill_barlow_twins_train";
+    distill_ssl_options oc;
     bt t;
     distill_status st;
     int64_t steps;
@@ -149,9 +151,9 @@ distill_status distill_barlow_twins_train(distill_context *ctx, const distill_ss
         return DISTILL_E_INVAL;
     if (!o || !encoder || !images)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts, encoder and images must not be NULL", fn);
-    if (o->struct_size < sizeof *o)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u (call distill_ssl_options_init)",
-                             fn, o->struct_size);
+    distill_ssl_options_init(&oc);
+    DISTILL__TRY(distill__struct_read(ctx, fn, "options", o, sizeof oc, sizeof oc, &oc));
+    o = &oc;
     if (o->epochs < 1 || o->batch < 2 || o->projector < 1 || !(o->lambda >= 0) || !(o->lr > 0) ||
         o->augment_crop_pad < 0 || !(o->augment_noise >= 0))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: need epochs >= 1, batch >= 2, projector >= 1, "

@@ -34,11 +34,14 @@ static distill_status default_spec(distill_krrst *s)
     return DISTILL_OK;
 }
 
-static distill_status check_options(distill_context *ctx, const distill_krrst_options *o)
+/* The caller's options (any size since 0.1: 0.1 ends at teacher_ld) into
+ * o, defaults for the rest, checked. */
+static distill_status read_options(distill_context *ctx, const distill_krrst_options *in,
+                                   distill_krrst_options *o)
 {
-    if (o->struct_size < sizeof *o)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: options struct_size %u, expected %u "
-                             "(call distill_krrst_options_init)", fn_create, o->struct_size, (unsigned)sizeof *o);
+    distill_krrst_options_init(o);
+    DISTILL__TRY(distill__struct_read(ctx, fn_create, "options", in,
+                                      offsetof(distill_krrst_options, teacher_handle), sizeof *o, o));
     if (o->m < 1 || o->n < 1 || o->steps < 1 || o->pool_size < 1 || o->pool_period < 1 || o->k < 0)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: m, n, steps, pool_size and pool_period must be "
                              ">= 1 and k >= 0", fn_create);
@@ -46,7 +49,8 @@ static distill_status check_options(distill_context *ctx, const distill_krrst_op
         o->augment_crop_pad < 0 || (o->features && o->n_features < 1))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: lr and pool_lr must be > 0, ridge, "
                              "final_lr_factor and augment_crop_pad >= 0", fn_create);
-    if (o->teacher_targets && (o->augment_flip || o->augment_crop_pad))
+    if ((o->teacher_targets || (o->teacher_handle && o->teacher_handle->outputs)) &&
+        (o->augment_flip || o->augment_crop_pad))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: precomputed teacher targets cannot follow "
                              "augmented images; use a teacher model or callback", fn_create);
     return DISTILL_OK;
@@ -103,22 +107,30 @@ static distill_status init_synthetic(distill_krrst *s)
     }
     distill__free(s->ctx, perm);
     DISTILL__TRY(distill_dataset_get(s->real, s->init_idx, m, s->xy, s->dim, NULL, 0));
-    st = distill__teacher_embed(&s->teacher, m, s->xy, s->dim, s->init_idx, s->xy + m * s->dim, s->k);
+    st = distill__teacher_use_embed(&s->teacher, s->ctx, m, s->xy, s->dim, s->init_idx, s->xy + m * s->dim,
+                                    s->k);
     return st;
 }
 
 static distill_status shape_and_teacher(distill_krrst *s, const distill_krrst_options *o)
 {
     distill_model *probe;
+    distill_teacher *t;
     distill_dataset_shape(s->real, &s->c, &s->h, &s->w);
     s->dim = s->c * s->h * s->w;
-    DISTILL__TRY(distill__teacher_init(s->ctx, fn_create, o->teacher, o->teacher_fn, o->teacher_targets,
-                                       o->teacher_ld, distill_dataset_count(s->real), o->k, &s->teacher));
-    s->k = s->teacher.k;
-    if (s->teacher.model && distill_model_input_dim(s->teacher.model) != s->dim)
+    DISTILL__TRY(distill__teacher_from_options(s->ctx, fn_create, o->teacher_handle, o->teacher,
+                                               o->teacher_fn, o->teacher_targets, o->teacher_ld,
+                                               distill_dataset_count(s->real), o->k, &t));
+    s->teacher.t = t, s->k = t->k;
+    if (t->in_dim > 0 && t->in_dim != s->dim)
         return distill__fail(s->ctx, DISTILL_E_SHAPE, "%s: the teacher takes %lld inputs, the images "
-                             "have %lld", fn_create, (long long)distill_model_input_dim(s->teacher.model),
-                             (long long)s->dim);
+                             "have %lld", fn_create, (long long)t->in_dim, (long long)s->dim);
+    if (o->k > 0 && o->k != t->k)
+        return distill__fail(s->ctx, DISTILL_E_SHAPE, "%s: k is %lld, the teacher has %lld outputs",
+                             fn_create, (long long)o->k, (long long)t->k);
+    if (t->outputs)
+        DISTILL__TRY(distill__check_finite(s->ctx, fn_create, "the teacher's precomputed outputs",
+                                           t->outputs, t->rows, t->k, t->k));
     DISTILL__TRY(distill__krrst_feature_model(s, 1, &probe));
     s->d = distill_model_output_dim(probe);
     if (distill_model_param_count(probe) < 1) {
@@ -155,7 +167,7 @@ static distill_status create(distill_krrst *s, const distill_krrst_options *o, c
     DISTILL__TRY(alloc_state(s));
     /* without augmentation a real image always gets the same target: compute each once */
     if (!o->augment_flip && !o->augment_crop_pad)
-        DISTILL__TRY(distill__teacher_cache(&s->teacher, s->real));
+        DISTILL__TRY(distill__teacher_use_cache(&s->teacher, s->ctx, s->real));
     DISTILL__TRY(init_synthetic(s));
     return distill__krrst_pool_create(s);
 }
@@ -163,6 +175,7 @@ static distill_status create(distill_krrst *s, const distill_krrst_options *o, c
 distill_status distill_krrst_create(distill_context *ctx, const distill_krrst_options *o,
                                     const distill_dataset *real, distill_krrst **out)
 {
+    distill_krrst_options oc;
     distill_krrst *s;
     distill_status st;
     if (!ctx)
@@ -170,15 +183,18 @@ distill_status distill_krrst_create(distill_context *ctx, const distill_krrst_op
     if (!o || !real || !out)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: opts, real and out must not be NULL", fn_create);
     *out = NULL;
-    DISTILL__TRY(check_options(ctx, o));
+    DISTILL__TRY(read_options(ctx, o, &oc));
+    o = &oc;
     if (!(s = distill__alloc(ctx, sizeof *s)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
     memset(s, 0, sizeof *s);
     s->ctx = ctx, s->o = *o;
     s->o.teacher = NULL, s->o.teacher_fn = NULL, s->o.teacher_targets = NULL, s->o.features = NULL;
+    s->o.teacher_handle = NULL;
     s->stream = distill__new_stream(ctx);
     if ((st = create(s, o, real)) != DISTILL_OK) {
-        s->teacher.fn.release = NULL; /* the host keeps what a failed call did not take */
+        /* the host keeps what a failed call did not take */
+        distill__teacher_drop_unused(s->teacher.t), s->teacher.t = NULL;
         distill_krrst_destroy(s);
         return st;
     }
@@ -193,7 +209,7 @@ void distill_krrst_destroy(distill_krrst *s)
         return;
     ctx = s->ctx;
     distill__krrst_pool_free(s);
-    distill__teacher_free(&s->teacher);
+    distill__teacher_use_free(&s->teacher, ctx);
     distill_dataset_destroy(s->real);
     distill_optimizer_destroy(s->adamw);
     distill__free(ctx, s->spec), distill__free(ctx, s->xy), distill__free(ctx, s->gxy);
@@ -221,7 +237,7 @@ static distill_status real_batch(distill_krrst *s)
     if (s->o.augment_flip)
         DISTILL__TRY(distill_augment_flip(s->ctx, distill__krrst_stream(s->stream, KRRST_FLIP, (uint64_t)t, 0), 0,
                                           n, s->c, s->h, s->w, 0.5f, s->xr));
-    return distill__teacher_embed(&s->teacher, n, s->xr, s->dim, s->idx, s->yr, s->k);
+    return distill__teacher_use_embed(&s->teacher, s->ctx, n, s->xr, s->dim, s->idx, s->yr, s->k);
 }
 
 /* loss and d loss / d [X_s | Y_s] into gxy under pool network j. */

@@ -1,7 +1,7 @@
 /* Private: the mean of the losses since it was last taken, behind the
  * solvers' *_recent_loss calls. */
-#ifndef DISTILL_SOLVERS_MEAN_H
-#define DISTILL_SOLVERS_MEAN_H
+#ifndef DISTILL_SOLVER_MEAN_H
+#define DISTILL_SOLVER_MEAN_H
 
 #include <math.h>
 #include <stdint.h>
@@ -21,4 +21,4 @@ static inline double distill__mean_take(distill__mean *m)
     return v;
 }
 
-#endif /* DISTILL_SOLVERS_MEAN_H */
+#endif /* DISTILL_SOLVER_MEAN_H */
