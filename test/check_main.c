@@ -34,5 +34,6 @@ int main(void)
     srunner_add_suite(sr, distill_suite_io());
     srunner_add_suite(sr, distill_suite_krrst());
     srunner_add_suite(sr, distill_suite_kd());
+    srunner_add_suite(sr, distill_suite_abi());
     return run(sr);
 }

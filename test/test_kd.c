@@ -297,6 +297,66 @@ START_TEST(teacher_as_model_callback_or_outputs_agree)
 }
 END_TEST
 
+/* The teacher handle made three ways gives the same soft targets as 0.1's
+ * fields; KD drops its reference at create (release runs when the host
+ * drops its own); a 0.1-size options struct still creates a solver. */
+START_TEST(teacher_handle_and_01_options)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_model *teacher = linear(ctx, DS, K, DISTILL_INIT_DEFAULT), *student = linear(ctx, D, K, 0);
+    distill_dataset *train, *priv;
+    distill_kd_options o;
+    void *o01;
+    distill_kd *a, *b;
+    distill_teacher *h[3];
+    distill_teacher_vtable fn = {sizeof(distill_teacher_vtable), NULL, cb_embed, cb_release};
+    cb_teacher ct = {NULL, -1, 0, 0};
+    fixture f;
+    int i, j;
+    make_fixture(&f);
+    ct.m = teacher, fn.user = &ct;
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f.x, D, 1, f.lab, 1, DISTILL_DATASET_COPY, &train),
+                     DISTILL_OK);
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, DS, f.xs, DS, 0, NULL, 0, DISTILL_DATASET_COPY, &priv),
+                     DISTILL_OK);
+    distill_kd_options_init(&o);
+    o.temperature = 5, o.teacher = teacher;
+    ck_assert_status(distill_kd_create(ctx, &o, student, train, priv, &a), DISTILL_OK);
+    ck_assert_status(distill_teacher_from_model(ctx, teacher, &h[0]), DISTILL_OK);
+    ck_assert_status(distill_teacher_from_vtable(ctx, &fn, DS, K, &h[1]), DISTILL_OK);
+    ck_assert_status(distill_teacher_from_outputs(ctx, ROWS, K, distill_kd_teacher_outputs(a), K, &h[2]),
+                     DISTILL_OK);
+    ck_assert_int_eq(distill_teacher_rows(h[2]), ROWS);
+    ck_assert_int_eq(distill_teacher_input_dim(h[0]), DS);
+    /* exactly one teacher */
+    o.teacher_handle = h[0];
+    ck_assert_fails(ctx, distill_kd_create(ctx, &o, student, train, priv, &b), DISTILL_E_INVAL, "exactly one");
+    o.teacher = NULL;
+    for (j = 0; j < 3; j++) {
+        o.teacher_handle = h[j];
+        ck_assert_status(distill_kd_create(ctx, &o, student, train, j == 2 ? NULL : priv, &b), DISTILL_OK);
+        for (i = 0; i < ROWS * K; i++)
+            ck_assert(distill_kd_soft_targets(a)[i] == distill_kd_soft_targets(b)[i]);
+        distill_kd_destroy(b);
+    }
+    ck_assert_int_eq(ct.released, 0);  /* the host still holds the handle */
+    distill_teacher_destroy(h[1]);
+    ck_assert_int_eq(ct.released, 1);  /* its last reference */
+    distill_teacher_destroy(h[0]), distill_teacher_destroy(h[2]);
+    /* 0.1's struct size, ending exactly where 0.1's struct ended */
+    o.teacher_handle = NULL, o.teacher = teacher;
+    o01 = test_struct_at_size(&o, offsetof(distill_kd_options, teacher_handle));
+    ck_assert_status(distill_kd_create(ctx, o01, student, train, priv, &b), DISTILL_OK);
+    for (i = 0; i < ROWS * K; i++)
+        ck_assert(distill_kd_soft_targets(a)[i] == distill_kd_soft_targets(b)[i]);
+    distill_kd_destroy(b), free(o01);
+    distill_kd_destroy(a);
+    distill_model_destroy(teacher), distill_model_destroy(student);
+    distill_dataset_destroy(train), distill_dataset_destroy(priv);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* ---- the synthetic problem of gd.md (experiment 1, clean labels) ---- */
 
 typedef struct gauss {
@@ -879,6 +939,7 @@ Suite *distill_suite_kd(void)
     tcase_add_test(tc, hinton_identity);
     tcase_add_test(tc, missing_rows_contribute_only_the_right_term);
     tcase_add_test(tc, teacher_as_model_callback_or_outputs_agree);
+    tcase_add_test(tc, teacher_handle_and_01_options);
     tcase_add_loop_test(tc, same_seed_gives_identical_students, 0, 2);
     tcase_add_test(tc, teacher_trains_on_rows_with_label_and_privileged_input);
     tcase_add_test(tc, grid_search_picks_the_best_pair);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "krrst/krrst_internal.h" /* the pool's counters */
 
 #define N_REAL 60
 #define SIDE 8
@@ -219,8 +220,31 @@ START_TEST(pool_reference_quirk)
     ck_assert_int_eq(distill_krrst_run(a, 3), DISTILL_OK);
     ck_assert_int_eq(distill_krrst_run(b, 3), DISTILL_OK);
     ck_assert(memcmp(distill_krrst_images(a), distill_krrst_images(b), sizeof xa) == 0);
-    ck_assert_int_eq(distill_krrst_run(a, 8), DISTILL_OK);
-    ck_assert_int_eq(distill_krrst_run(b, 8), DISTILL_OK);
+    /* step by step: the paper's network, once reset, trains T more steps
+     * before its next reset; the reference code's re-initialises on every
+     * visit after its first reset */
+    {
+        int64_t step, resets_a = 0, resets_b = 0, since_a = -1;
+        for (step = 3; step < 12; step++) {
+            const int64_t ia = a->pool[0].inits, ib = b->pool[0].inits;
+            ck_assert_int_eq(distill_krrst_run(a, step + 1), DISTILL_OK);
+            ck_assert_int_eq(distill_krrst_run(b, step + 1), DISTILL_OK);
+            if (a->pool[0].inits > ia) {
+                ck_assert_int_eq(a->pool[0].t, 0);
+                ck_assert(since_a < 0 || since_a == 3); /* T training steps between resets */
+                resets_a++, since_a = 0;
+            } else if (since_a >= 0)
+                since_a++;
+            if (resets_b > 0)
+                ck_assert_int_eq(b->pool[0].inits, ib + 1); /* every visit */
+            if (b->pool[0].inits > ib) {
+                ck_assert_int_ge(b->pool[0].t, 3);
+                resets_b++;
+            }
+        }
+        ck_assert_int_ge(resets_a, 2);
+        ck_assert_int_gt(resets_b, resets_a);
+    }
     ck_assert(memcmp(distill_krrst_images(a), distill_krrst_images(b), sizeof xa) != 0);
     distill_krrst_destroy(a), distill_krrst_destroy(b);
     fixture_free(&f);
@@ -459,6 +483,49 @@ START_TEST(barlow_twins_loss_falls)
 }
 END_TEST
 
+/* One handle shared by two solvers: the host may drop it at once; the
+ * callbacks are released when the last solver goes.  A create that fails
+ * takes no reference.  A 0.1-size options struct gives the same solver. */
+START_TEST(teacher_handle_shared_and_01_options)
+{
+    fixture f, g;
+    distill_krrst *a, *b, *c;
+    distill_teacher_vtable vt;
+    distill_teacher *h;
+    void *o01;
+    const size_t size01 = offsetof(distill_krrst_options, teacher_handle);
+    flaky t = {0};
+    fixture_init(&f, 1), fixture_init(&g, 1);
+    t.m = f.teacher, t.fail_at = 1000;
+    vt.struct_size = sizeof vt, vt.user = &t, vt.embed = flaky_embed, vt.release = flaky_release;
+    ck_assert_int_eq(distill_teacher_from_vtable(f.ctx, &vt, DIM, K, &h), DISTILL_OK);
+    f.o.teacher = NULL, f.o.teacher_handle = h, f.o.k = K + 1; /* fails after taking the teacher */
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &a), DISTILL_E_SHAPE);
+    f.o.k = 0;
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &a), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &b), DISTILL_OK);
+    distill_teacher_destroy(h);
+    ck_assert_int_eq(distill_krrst_run(a, 2), DISTILL_OK);
+    distill_krrst_destroy(a);
+    ck_assert_int_eq(t.released, 0);
+    ck_assert_int_eq(distill_krrst_run(b, 2), DISTILL_OK);
+    distill_krrst_destroy(b);
+    ck_assert_int_eq(t.released, 1);
+    /* 0.1's size, ending where 0.1's struct ended: the same run as today's */
+    o01 = test_struct_at_size(&g.o, size01);
+    ck_assert_int_eq(distill_krrst_create(g.ctx, o01, g.real, &c), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(c, 2), DISTILL_OK);
+    free(o01);
+    fixture_free(&f);
+    fixture_init(&f, 1);
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &a), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(a, 2), DISTILL_OK);
+    ck_assert(memcmp(distill_krrst_images(a), distill_krrst_images(c), sizeof(float) * 6 * DIM) == 0);
+    distill_krrst_destroy(a), distill_krrst_destroy(c);
+    fixture_free(&f), fixture_free(&g);
+}
+END_TEST
+
 Suite *distill_suite_krrst(void)
 {
     Suite *s = suite_create("solvers-krrst");
@@ -468,6 +535,7 @@ Suite *distill_suite_krrst(void)
     tcase_add_test(t, outer_loss_falls);
     tcase_add_test(t, resume_is_bit_identical);
     tcase_add_test(t, failing_teacher_keeps_checkpoint);
+    tcase_add_test(t, teacher_handle_shared_and_01_options);
     tcase_add_test(t, bad_input);
     tcase_add_test(t, exports_round_trip);
     tcase_add_test(t, transfer_protocol);

@@ -24,8 +24,22 @@ Suite *distill_suite_train(void);
 Suite *distill_suite_io(void);
 Suite *distill_suite_krrst(void);
 Suite *distill_suite_kd(void);
+Suite *distill_suite_abi(void);
 /* The slow tier (`make test-slow`): fits on the whole real data. */
 Suite *distill_suite_slow(void);
+
+/* A copy of the options struct `today` cut to `size` bytes (struct_size
+ * set to it), at the very end of a heap block of that size, as a program
+ * built against an older release passes it: reading past it trips the
+ * sanitizers.  free() it. */
+static inline void *test_struct_at_size(const void *today, size_t size)
+{
+    unsigned char *p = malloc(size);
+    const uint32_t s = (uint32_t)size;
+    memcpy(p, today, size);
+    memcpy(p, &s, sizeof s);
+    return p;
+}
 
 /* Calls to malloc/calloc/realloc/posix_memalign/aligned_alloc made so far
  * by any code linked into the test binary (test/alloc_wrap.c). */

@@ -21,6 +21,7 @@ from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_n
 from .model import Model, Optimizer, npy_save, schedule_lr, KINDS, INITS
 from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe, finetune,
                     train_supervised_teacher, barlow_twins_train, callable_teacher)
+from .teacher import Teacher
 from . import kd
 from .kd import Kd
 
@@ -36,5 +37,5 @@ __all__ = [
     "Dataset", "augment_crop", "augment_flip", "augment_noise", "augment_normalize", "image_block_mean",
     "Model", "Optimizer", "npy_save", "schedule_lr", "KINDS", "INITS",
     "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
-    "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "kd", "Kd",
+    "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "Teacher", "kd", "Kd",
 ]

@@ -239,9 +239,22 @@ EMBED_FN = ctypes.CFUNCTYPE(c_int, c_p, c_i64, ctypes.POINTER(c_float), c_i64,
                             ctypes.POINTER(c_float), c_i64)
 
 
-class Teacher(ctypes.Structure):
+class TeacherVtable(ctypes.Structure):
+    """Mirror of distill_teacher_vtable (0.1's distill_teacher struct)."""
     _fields_ = [("struct_size", c_u32), ("user", c_p), ("embed", EMBED_FN),
                 ("release", RELEASE_FN)]
+
+
+# ---- teachers (teacher.h) ---------------------------------------------------
+_sig("distill_teacher_vtable_size", c_size)
+_sig("distill_teacher_from_model", c_int, c_p, c_p, PP)
+_sig("distill_teacher_from_vtable", c_int, c_p, ctypes.POINTER(TeacherVtable), c_i64, c_i64, PP)
+_sig("distill_teacher_from_outputs", c_int, c_p, c_i64, c_i64, c_p, c_i64, PP)
+_sig("distill_teacher_destroy", None, c_p)
+_sig("distill_teacher_output_dim", c_i64, c_p)
+_sig("distill_teacher_input_dim", c_i64, c_p)
+_sig("distill_teacher_rows", c_i64, c_p)
+_sig("distill_teacher_embed", c_int, c_p, c_i64, c_p, c_i64, c_p, c_i64)
 
 
 class KrrstOptions(ctypes.Structure):
@@ -253,8 +266,10 @@ class KrrstOptions(ctypes.Structure):
                 ("pool_lr", c_double), ("pool_momentum", c_double),
                 ("pool_weight_decay", c_double), ("lr", c_double),
                 ("final_lr_factor", c_double), ("ridge", c_double), ("teacher", c_p),
-                ("teacher_fn", ctypes.POINTER(Teacher)), ("teacher_targets", c_p),
-                ("teacher_ld", c_i64)]
+                ("teacher_fn", ctypes.POINTER(TeacherVtable)), ("teacher_targets", c_p),
+                ("teacher_ld", c_i64),
+                # 0.2
+                ("teacher_handle", c_p)]
 
 
 class TransferOptions(ctypes.Structure):
@@ -305,8 +320,10 @@ class KdOptions(ctypes.Structure):
                 ("preset", ctypes.c_int32), ("temperature", c_double), ("lambda_", c_double),
                 ("student_t", c_double), ("soft_scale", c_double), ("epochs", c_i64),
                 ("batch", c_i64), ("optimizer", ctypes.POINTER(OptimizerOptions)),
-                ("seed", c_u64), ("teacher", c_p), ("teacher_fn", ctypes.POINTER(Teacher)),
-                ("teacher_outputs", c_p), ("teacher_ld", c_i64)]
+                ("seed", c_u64), ("teacher", c_p), ("teacher_fn", ctypes.POINTER(TeacherVtable)),
+                ("teacher_outputs", c_p), ("teacher_ld", c_i64),
+                # 0.2
+                ("teacher_handle", c_p)]
 
 
 _sig("distill_kd_options_init", None, ctypes.POINTER(KdOptions))
@@ -332,7 +349,8 @@ _sig("distill_kd_grid_search", c_int, c_p, ctypes.POINTER(KdOptions), c_p, c_p, 
 
 for _struct, _size in ((KrrstOptions, "distill_krrst_options_size"),
                        (TransferOptions, "distill_transfer_options_size"),
-                       (KdOptions, "distill_kd_options_size")):
+                       (KdOptions, "distill_kd_options_size"),
+                       (TeacherVtable, "distill_teacher_vtable_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library")
 

@@ -47,16 +47,20 @@ def kd_options(mode="gd", preset="default", T=1.0, lam=0.5, optimizer=None, keep
     o.optimizer = _optimizer(optimizer, keep)
     for key, v in fields.items():
         if not hasattr(o, key) or key in ("struct_size", "optimizer", "teacher", "teacher_fn",
-                                          "teacher_outputs", "teacher_ld"):
+                                          "teacher_outputs", "teacher_ld", "teacher_handle"):
             raise TypeError(f"unknown KD option {key!r}")
         setattr(o, key, v)
     return o
 
 
 def _set_teacher(o, teacher, k, keep):
+    from .teacher import Teacher
     if teacher is None:
         return
-    if isinstance(teacher, Model):
+    if isinstance(teacher, Teacher):
+        o.teacher_handle = teacher._handle
+        keep.append(teacher)
+    elif isinstance(teacher, Model):
         o.teacher = teacher._handle
     elif callable(teacher):
         vt = callable_teacher(teacher, k)
@@ -84,8 +88,8 @@ class Kd(Handle):
     x the regular features, y the label or targets; NaN = missing) with a
     teacher run once on `privileged` (a Dataset of x*, or None).
 
-    teacher: a Model, a callable f(x) -> (n, k) array, or an (n, k) array of
-    its outputs.  Keywords: mode ("gd", "classic", "regression", "policy",
+    teacher: a Teacher, a Model, a callable f(x) -> (n, k) array, or an
+    (n, k) array of its outputs.  Keywords: mode ("gd", "classic", "regression", "policy",
     "logits"), preset ("default", "lopezpaz2016", "hinton2015", "custom"),
     T, lam, optimizer (dict), epochs, batch, seed, student_t, soft_scale."""
 

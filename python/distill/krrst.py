@@ -3,7 +3,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (lib, KrrstOptions, TransferOptions, Teacher, EMBED_FN, RELEASE_FN, LayerSpec)
+from ._lib import (lib, KrrstOptions, TransferOptions, TeacherVtable, EMBED_FN, RELEASE_FN,
+                   LayerSpec)
 from .core import Handle
 from .data import Dataset
 from .kernels import _mat, _p
@@ -13,8 +14,9 @@ from .model import Model, _spec
 class Krrst(Handle):
     """A KRR-ST solver distilling the image dataset `real` (shape set).
 
-    teacher: a Model, a callable f(x) -> (n, k) array (give k), or an
-    (N, k) array of targets for the images of `real`.  Other keywords are
+    teacher: a Teacher (the solver keeps it alive), a Model, a callable
+    f(x) -> (n, k) array (give k), or an (N, k) array of targets for the
+    images of `real`.  Other keywords are
     fields of distill_krrst_options (m, n, steps, lr, pool_size, ...);
     `features` is a list of layers as for Model."""
 
@@ -23,7 +25,7 @@ class Krrst(Handle):
     def __init__(self, ctx, real, teacher, features=None, **options):
         self.ctx, self._keep = ctx, [real]
         o = _options(KrrstOptions, lib.distill_krrst_options_init, "KRR-ST", options,
-                     ("teacher", "teacher_fn", "teacher_targets", "features"))
+                     ("teacher", "teacher_fn", "teacher_targets", "features", "teacher_handle"))
         if features is not None:
             specs = (LayerSpec * len(features))(*[_spec(f) for f in features])
             o.features, o.n_features = specs, len(features)
@@ -34,7 +36,11 @@ class Krrst(Handle):
                                            ctypes.byref(self._handle)))
 
     def _set_teacher(self, o, teacher):
-        if isinstance(teacher, Model):
+        from .teacher import Teacher
+        if isinstance(teacher, Teacher):
+            o.teacher_handle = teacher._handle
+            self._keep.append(teacher)
+        elif isinstance(teacher, Model):
             o.teacher = teacher._handle
         elif callable(teacher):
             if o.k < 1:
@@ -127,7 +133,7 @@ class Krrst(Handle):
 
 
 def callable_teacher(fn, k):
-    """A distill_teacher vtable calling fn(x) -> (n, k) array; keep it alive
+    """A distill_teacher_vtable calling fn(x) -> (n, k) array; keep it alive
     as long as the solver.  An exception becomes DISTILL_E_BACKEND."""
     def embed(user, n, x, ldx, out, ldout):
         try:
@@ -137,7 +143,7 @@ def callable_teacher(fn, k):
             return 0
         except Exception:  # the library reports DISTILL_E_BACKEND
             return 1
-    return Teacher(ctypes.sizeof(Teacher), None, EMBED_FN(embed), RELEASE_FN(0))
+    return TeacherVtable(ctypes.sizeof(TeacherVtable), None, EMBED_FN(embed), RELEASE_FN(0))
 
 
 def load_distilled(ctx, path):
