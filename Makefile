@@ -176,6 +176,7 @@ test-slow: $(TEST_BIN)
 test-abi: $(BUILD)/test/abi_smoke
 	$(BUILD)/test/abi_smoke
 	@sh scripts/check-exports.sh $(SHARED)
+	@$(PYTHON) scripts/check-symbol-map.py include/distill lib/libdistill.map
 
 test-examples: $(EXAMPLES)
 	$(BUILD)/examples/hello_krr

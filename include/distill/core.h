@@ -32,6 +32,8 @@ typedef struct distill_allocator {
     void (*free)(void *user, void *ptr);
 } distill_allocator;
 
+DISTILL_API size_t distill_allocator_size(void);
+
 enum {
     DISTILL_LOG_ERROR = 0,
     DISTILL_LOG_WARN  = 1,

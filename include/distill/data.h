@@ -41,6 +41,8 @@ typedef struct distill_backend {
     void (*release)(void *user);
 } distill_backend;
 
+DISTILL_API size_t distill_backend_size(void);
+
 enum {
     DISTILL_DATASET_COPY = 0,   /* the dataset owns a copy of the arrays */
     DISTILL_DATASET_BORROW = 1  /* the caller keeps the arrays alive and unchanged */

@@ -71,6 +71,7 @@ typedef struct distill_layer_spec {
 
 /* Fill one descriptor with defaults for `kind`. */
 DISTILL_API void distill_layer_spec_init(distill_layer_spec *spec, int32_t kind);
+DISTILL_API size_t distill_layer_spec_size(void);
 
 /* The ConvNet of the dataset-distillation literature: `blocks` x (conv 3x3
  * pad 1 with width << i channels, batch norm if `batchnorm`, ReLU, 2x2
@@ -89,6 +90,7 @@ typedef struct distill_model_options {
 } distill_model_options;
 
 DISTILL_API void distill_model_options_init(distill_model_options *opts);
+DISTILL_API size_t distill_model_options_size(void);
 
 /* Build a model and initialise its parameters from the context's RNG (a
  * stream of the model's own).  The layers are copied. */

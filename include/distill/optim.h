@@ -56,6 +56,7 @@ typedef struct distill_optimizer_options {
 } distill_optimizer_options;
 
 DISTILL_API void distill_optimizer_options_init(distill_optimizer_options *opts);
+DISTILL_API size_t distill_optimizer_options_size(void);
 
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_optimizer_create(distill_context *ctx, const distill_optimizer_options *opts,

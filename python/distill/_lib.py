@@ -44,6 +44,15 @@ LOG_FN = ctypes.CFUNCTYPE(None, c_p, c_int, c_char_p)
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_p, c_char_p, c_i64, c_i64)
 
 
+ALLOC_FN = ctypes.CFUNCTYPE(c_p, c_p, c_size, c_size)
+FREE_FN = ctypes.CFUNCTYPE(None, c_p, c_p)
+
+
+class Allocator(ctypes.Structure):
+    """Mirror of distill_allocator."""
+    _fields_ = [("struct_size", c_u32), ("user", c_p), ("alloc", ALLOC_FN), ("free", FREE_FN)]
+
+
 class ContextOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("seed", c_u64),
                 ("threads", ctypes.c_int32), ("log_level", ctypes.c_int32),
@@ -347,13 +356,6 @@ _sig("distill_kd_train_teacher", c_int, c_p, ctypes.POINTER(KdOptions), c_p, c_p
 _sig("distill_kd_grid_search", c_int, c_p, ctypes.POINTER(KdOptions), c_p, c_p, c_p, c_p, c_p,
      c_i64, c_p, c_i64, c_p, ctypes.POINTER(c_double), ctypes.POINTER(c_double))
 
-for _struct, _size in ((KrrstOptions, "distill_krrst_options_size"),
-                       (TransferOptions, "distill_transfer_options_size"),
-                       (KdOptions, "distill_kd_options_size"),
-                       (TeacherVtable, "distill_teacher_vtable_size")):
-    if ctypes.sizeof(_struct) != getattr(lib, _size)():
-        raise ImportError(f"distill: {_struct.__name__} does not match the loaded library")
-
 
 class SslOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("epochs", c_i64), ("batch", c_i64),
@@ -371,3 +373,25 @@ _sig("distill_barlow_twins_loss_grad", c_int, c_p, c_i64, c_i64, *M, *M, c_float
 if ctypes.sizeof(SslOptions) != lib.distill_ssl_options_size():
     raise ImportError("distill: SslOptions does not match the loaded library")
 _sig("distill_convnet_layers", c_i64, c_i64, c_i64, c_int, ctypes.POINTER(LayerSpec), c_i64)
+
+# Every mirror has the size of the struct in the loaded library.
+_sig("distill_allocator_size", c_size)
+_sig("distill_backend_size", c_size)
+_sig("distill_layer_spec_size", c_size)
+_sig("distill_model_options_size", c_size)
+_sig("distill_optimizer_options_size", c_size)
+for _struct, _size in ((Allocator, "distill_allocator_size"),
+                       (ContextOptions, "distill_context_options_size"),
+                       (KrrOptions, "distill_krr_options_size"),
+                       (Backend, "distill_backend_size"),
+                       (LayerSpec, "distill_layer_spec_size"),
+                       (ModelOptions, "distill_model_options_size"),
+                       (OptimizerOptions, "distill_optimizer_options_size"),
+                       (SslOptions, "distill_ssl_options_size"),
+                       (KrrstOptions, "distill_krrst_options_size"),
+                       (TransferOptions, "distill_transfer_options_size"),
+                       (KdOptions, "distill_kd_options_size"),
+                       (TeacherVtable, "distill_teacher_vtable_size")):
+    if ctypes.sizeof(_struct) != getattr(lib, _size)():
+        raise ImportError(f"distill: {_struct.__name__} does not match the loaded library "
+                          f"({ctypes.sizeof(_struct)} vs {getattr(lib, _size)()} bytes)")

@@ -41,6 +41,7 @@ void distill_context_options_init(distill_context_options *opts)
 }
 
 size_t distill_context_options_size(void) { return sizeof(distill_context_options); }
+size_t distill_allocator_size(void) { return sizeof(distill_allocator); }
 
 /* Copy only the members that fit the caller's struct_size (older callers
  * pass smaller structs); the rest keep their defaults. */

@@ -65,4 +65,17 @@ int distill__mul_size(size_t a, size_t b, size_t *out);
             return distill__st;                                                              \
     } while (0)
 
+/* An experimental entry point that 0.1 exported as stable: its default
+ * version is the experimental node DISTILL_EXPERIMENTAL_0.2, and an alias
+ * keeps name@DISTILL_0.1 for programs linked against 0.1 (both nodes list
+ * it in lib/libdistill.map).  Use at file scope after name's definition. */
+#if defined(__GNUC__) && defined(__ELF__)
+#  define DISTILL__EXPERIMENTAL_SINCE_0_1(name)                                                 \
+    extern __typeof__(name) name##__v0_1 __attribute__((alias(#name), visibility("default"))); \
+    __asm__(".symver " #name "__v0_1, " #name "@DISTILL_0.1");                                 \
+    __asm__(".symver " #name ", " #name "@@@DISTILL_EXPERIMENTAL_0.2")
+#else
+#  define DISTILL__EXPERIMENTAL_SINCE_0_1(name) extern int distill__experimental_unused
+#endif
+
 #endif /* DISTILL_CORE_INTERNAL_H */

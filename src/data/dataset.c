@@ -123,6 +123,8 @@ distill_status distill_dataset_from_memory(distill_context *ctx, int64_t n, int6
     return wrap_new(ctx, s, out);
 }
 
+size_t distill_backend_size(void) { return sizeof(distill_backend); }
+
 distill_status distill_dataset_from_backend(distill_context *ctx, const distill_backend *b,
                                             int64_t x_dim, int64_t y_dim, distill_dataset **out)
 {

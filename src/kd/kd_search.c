@@ -287,3 +287,6 @@ distill_status distill_kd_grid_search(distill_context *ctx, const distill_kd_opt
     distill_model_destroy(scratch);
     return st;
 }
+
+/* Experimental since 0.2; 0.1 programs bind this name at DISTILL_0.1. */
+DISTILL__EXPERIMENTAL_SINCE_0_1(distill_kd_grid_search);

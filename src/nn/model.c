@@ -25,6 +25,9 @@ void distill_layer_spec_init(distill_layer_spec *spec, int32_t kind)
     spec->init = DISTILL_INIT_DEFAULT;
 }
 
+size_t distill_layer_spec_size(void) { return sizeof(distill_layer_spec); }
+size_t distill_model_options_size(void) { return sizeof(distill_model_options); }
+
 void distill_model_options_init(distill_model_options *opts)
 {
     if (!opts)

@@ -14,6 +14,8 @@ struct distill_optimizer {
     float *m, *v; /* first and second moments (or momentum buffer) */
 };
 
+size_t distill_optimizer_options_size(void) { return sizeof(distill_optimizer_options); }
+
 void distill_optimizer_options_init(distill_optimizer_options *o)
 {
     if (!o)

@@ -517,3 +517,11 @@ distill_status distill_train_supervised_teacher(distill_context *ctx, distill_mo
     labelled_free(ctx, &l);
     return st;
 }
+
+/* Experimental since 0.2; 0.1 programs bind these names at DISTILL_0.1. */
+DISTILL__EXPERIMENTAL_SINCE_0_1(distill_transfer_options_init);
+DISTILL__EXPERIMENTAL_SINCE_0_1(distill_transfer_options_size);
+DISTILL__EXPERIMENTAL_SINCE_0_1(distill_pretrain);
+DISTILL__EXPERIMENTAL_SINCE_0_1(distill_linear_probe);
+DISTILL__EXPERIMENTAL_SINCE_0_1(distill_finetune);
+DISTILL__EXPERIMENTAL_SINCE_0_1(distill_train_supervised_teacher);
