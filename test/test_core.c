@@ -249,6 +249,51 @@ START_TEST(log_respects_level)
 }
 END_TEST
 
+/* Each test runs in its own forked process, where BLIS is not yet
+ * initialised: the selection happens here, at the first BLIS call. */
+static distill_context *blis_context(uint32_t flags, char *log)
+{
+    distill_context_options o;
+    distill_context *ctx;
+    distill_context_options_init(&o);
+    o.flags = flags, o.threads = 1, o.log = collect_log, o.log_user = log;
+    o.log_level = DISTILL_LOG_INFO;
+    ck_assert_int_eq(distill_context_create(&o, &ctx), DISTILL_OK);
+    return ctx;
+}
+
+START_TEST(blis_selection_leaves_the_environment_alone)
+{
+    char log[256] = "";
+    distill_context *ctx;
+    float a[4] = {1, 2, 3, 4}, c[4];
+    unsetenv("BLIS_ARCH_TYPE");
+    ctx = blis_context(0, log);
+    ck_assert_int_eq(distill_sgemm(ctx, 0, 0, 2, 2, 2, 1.0f, a, 2, a, 2, 0.0f, c, 2), DISTILL_OK);
+    ck_assert_ptr_null(getenv("BLIS_ARCH_TYPE")); /* chosen, and the environment restored */
+    ck_assert_ptr_nonnull(strstr(log, "BLIS sub-configuration"));
+    ck_assert_ptr_nonnull(strstr(log, distill_context_blis_arch(ctx)));
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(blis_selection_can_be_turned_off)
+{
+    char log[256] = "";
+    distill_context *ctx;
+    distill_context_options o;
+    unsetenv("BLIS_ARCH_TYPE");
+    ctx = blis_context(DISTILL_CONTEXT_BLIS_AS_IS, log);
+    ck_assert_ptr_nonnull(distill_context_blis_arch(ctx));
+    ck_assert_ptr_nonnull(strstr(log, "left to BLIS"));
+    ck_assert_ptr_null(getenv("BLIS_ARCH_TYPE"));
+    distill_context_destroy(ctx);
+    distill_context_options_init(&o);
+    o.flags = 2; /* unknown flags are refused */
+    ck_assert_int_eq(distill_context_create(&o, &ctx), DISTILL_E_INVAL);
+}
+END_TEST
+
 Suite *distill_suite_core(void)
 {
     Suite *s = suite_create("core");
@@ -265,6 +310,8 @@ Suite *distill_suite_core(void)
     tcase_add_test(tc, rng_below_is_in_range_and_unbiased);
     tcase_add_test(tc, cancel_and_progress);
     tcase_add_test(tc, log_respects_level);
+    tcase_add_test(tc, blis_selection_leaves_the_environment_alone);
+    tcase_add_test(tc, blis_selection_can_be_turned_off);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -168,6 +168,11 @@ def test_log_callback_and_arch(ctx):
                          log_level=distill.LOG_INFO) as c2:
         arch = c2.blis_arch
     assert arch and any(arch in ln for ln in lines), lines
+    assert "BLIS_ARCH_TYPE" not in os.environ  # the selection leaves the environment alone
+    try:
+        distill.Context(blis_as_is=True).close()  # accepted (BLIS is already settled here)
+    except distill.DistillError as e:
+        raise AssertionError(e)
 
 
 def test_dataset_numpy_batches_and_idx(ctx):

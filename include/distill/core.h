@@ -7,7 +7,18 @@
  *
  * THREAD SAFETY: a context and the handles made from it are used by one
  * thread at a time.  distill_context_cancel() is the exception: it may be
- * called from any thread (or a signal handler) at any time. */
+ * called from any thread (or a signal handler) at any time.
+ *
+ * BLIS's sub-configuration: before the process's first BLIS call, unless
+ * BLIS_ARCH_TYPE is set or the context that makes that call has
+ * DISTILL_CONTEXT_BLIS_AS_IS, the library picks the best sub-configuration
+ * for this CPU (Debian's BLIS 0.9 falls back to slow kernels here) by
+ * setting BLIS_ARCH_TYPE while BLIS initialises and removing it right
+ * after: the host's environment and its child processes are left as they
+ * were.  setenv/unsetenv are not safe against other threads reading the
+ * environment at that moment; such a host sets BLIS_ARCH_TYPE itself, or
+ * the flag, or makes its first libdistill call before starting them.  The
+ * choice is logged (INFO) and reported by distill_context_blis_arch(). */
 #ifndef DISTILL_CORE_H
 #define DISTILL_CORE_H
 
@@ -51,9 +62,15 @@ typedef void (*distill_log_fn)(void *user, int level, const char *message);
 typedef int (*distill_progress_fn)(void *user, const char *stage, int64_t done,
                                    int64_t total);
 
+/* Context flags. */
+enum {
+    /* Leave BLIS's sub-configuration to BLIS (see THREAD SAFETY above). */
+    DISTILL_CONTEXT_BLIS_AS_IS = 1
+};
+
 typedef struct distill_context_options {
     uint32_t struct_size;      /* sizeof(distill_context_options) */
-    uint32_t flags;            /* reserved, 0 */
+    uint32_t flags;            /* DISTILL_CONTEXT_* (0) */
     uint64_t seed;             /* RNG seed (default 0) */
     int32_t threads;           /* BLIS threads per call; 0 = online CPUs (default) */
     int32_t log_level;         /* most verbose level passed to log (default WARN) */

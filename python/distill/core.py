@@ -81,20 +81,27 @@ class Handle:
             pass
 
 
+CONTEXT_BLIS_AS_IS = 1  # DISTILL_CONTEXT_BLIS_AS_IS
+
+
 class Context(Handle):
     """A libdistill context: seed, thread count, log callback, last error.
 
     Use one context per thread.  Close it (or use `with`) to free it.
+    blis_as_is=True leaves BLIS's sub-configuration to BLIS (the library
+    otherwise picks the best one for this CPU at the process's first BLIS
+    call, without changing the environment).
     """
 
     _destroy = lib.distill_context_destroy
 
-    def __init__(self, seed=0, threads=0, log=None, log_level=LOG_WARN):
+    def __init__(self, seed=0, threads=0, log=None, log_level=LOG_WARN, blis_as_is=False):
         self._children = weakref.WeakSet()
         opts = ContextOptions()
         lib.distill_context_options_init(ctypes.byref(opts))
         opts.seed = seed
         opts.threads = threads
+        opts.flags = CONTEXT_BLIS_AS_IS if blis_as_is else 0
         self._handle = ctypes.c_void_p()
         st = lib.distill_context_create(ctypes.byref(opts), ctypes.byref(self._handle))
         if st != OK:

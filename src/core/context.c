@@ -81,7 +81,7 @@ distill_status distill_context_create(const distill_context_options *opts,
     *out = NULL;
     if ((st = read_options(opts, &o)) != DISTILL_OK)
         return st;
-    if (o.threads < 0 || o.log_level < DISTILL_LOG_ERROR)
+    if (o.threads < 0 || o.log_level < DISTILL_LOG_ERROR || (o.flags & ~(uint32_t)DISTILL_CONTEXT_BLIS_AS_IS))
         return DISTILL_E_INVAL;
     if ((st = read_allocator(o.allocator, &a)) != DISTILL_OK)
         return st;
@@ -91,6 +91,7 @@ distill_status distill_context_create(const distill_context_options *opts,
     memset(ctx, 0, sizeof *ctx);
     ctx->allocator = a;
     ctx->seed = o.seed;
+    ctx->flags = o.flags;
     ctx->threads = o.threads ? o.threads : online_cpus();
     ctx->log_level = o.log_level;
     ctx->log = o.log;

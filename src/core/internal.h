@@ -23,6 +23,7 @@
 struct distill_context {
     distill_allocator allocator;
     uint64_t seed;
+    uint32_t flags;           /* DISTILL_CONTEXT_* */
     int32_t threads;          /* effective, >= 1 */
     int32_t log_level;
     distill_log_fn log;

@@ -2,8 +2,10 @@
  *
  * Debian's BLIS 0.9 picks its slow `generic` (or a weaker) sub-configuration
  * on CPUs it does not know.  BLIS reads BLIS_ARCH_TYPE once, when it
- * initialises, so unless the user set it we set it to the best
- * sub-configuration this CPU supports before our first BLIS call.  Ids are
+ * initialises, so unless the user set it (or the first caller's context
+ * says DISTILL_CONTEXT_BLIS_AS_IS) we set it to the best sub-configuration
+ * this CPU supports for the moment BLIS initialises, and remove it again:
+ * the host's environment, and its children's, stay as they were.  Ids are
  * found by name through bli_arch_string(), never hard-coded.  If BLIS was
  * already initialised by the host, its choice stands and we say so. */
 #include <pthread.h>
@@ -18,9 +20,12 @@
 
 #define NOTICE_BLIS 1u
 
-static pthread_once_t arch_once = PTHREAD_ONCE_INIT;
+/* Settled once per process, by the first BLIS call; read lock-free after. */
+static pthread_mutex_t arch_lock = PTHREAD_MUTEX_INITIALIZER;
+static int arch_settled;
 static const char *arch_wanted;   /* what we asked for, or NULL */
 static int arch_user_set;         /* BLIS_ARCH_TYPE was in the environment */
+static int arch_as_is;            /* the first caller asked for BLIS's own choice */
 static const char *arch_active;   /* what BLIS runs */
 
 static const char *best_for_cpu(void)
@@ -49,11 +54,13 @@ static int arch_id_by_name(const char *name)
     return -1;
 }
 
-static void choose_arch(void)
+static void choose_arch(int select)
 {
     const char *env = getenv("BLIS_ARCH_TYPE");
+    int set_here = 0;
     arch_user_set = env && *env;
-    if (!arch_user_set) {
+    arch_as_is = !arch_user_set && !select;
+    if (!arch_user_set && select) {
         const char *want = best_for_cpu();
         int id = want ? arch_id_by_name(want) : -1;
         if (id < 0 && want && strcmp(want, "zen3") == 0)
@@ -61,25 +68,41 @@ static void choose_arch(void)
         if (id >= 0) {
             char buf[16];
             snprintf(buf, sizeof buf, "%d", id);
-            if (setenv("BLIS_ARCH_TYPE", buf, 0) == 0)
-                arch_wanted = want;
+            if (setenv("BLIS_ARCH_TYPE", buf, 1) == 0)
+                arch_wanted = want, set_here = 1;
         }
     }
     /* bli_init() is idempotent: it reads the environment only if nobody
      * initialised BLIS before us.  The arch query needs it first. */
     bli_init();
+    if (set_here)
+        unsetenv("BLIS_ARCH_TYPE");
     arch_active = bli_arch_string(bli_arch_query_id());
     if (!arch_active)
         arch_active = "unknown";
 }
 
+static void settle(int select)
+{
+    pthread_mutex_lock(&arch_lock);
+    if (!arch_settled) {
+        choose_arch(select);
+        __atomic_store_n(&arch_settled, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&arch_lock);
+}
+
 void distill__blis_prepare(distill_context *ctx)
 {
-    pthread_once(&arch_once, choose_arch);
+    if (!__atomic_load_n(&arch_settled, __ATOMIC_ACQUIRE))
+        settle(!(ctx->flags & DISTILL_CONTEXT_BLIS_AS_IS));
     if (ctx->notices & NOTICE_BLIS)
         return;
     ctx->notices |= NOTICE_BLIS;
-    if (arch_user_set)
+    if (arch_as_is)
+        distill__log(ctx, DISTILL_LOG_INFO, "BLIS sub-configuration '%s' (left to BLIS: "
+                     "DISTILL_CONTEXT_BLIS_AS_IS)", arch_active);
+    else if (arch_user_set)
         distill__log(ctx, DISTILL_LOG_INFO, "BLIS sub-configuration '%s' (BLIS_ARCH_TYPE set by the user)",
                      arch_active);
     else if (arch_wanted && strcmp(arch_wanted, arch_active) != 0)
@@ -95,7 +118,7 @@ const char *distill_context_blis_arch(distill_context *ctx)
 {
     if (ctx)
         distill__blis_prepare(ctx);
-    else
-        pthread_once(&arch_once, choose_arch);
+    else if (!__atomic_load_n(&arch_settled, __ATOMIC_ACQUIRE))
+        settle(1);
     return arch_active;
 }
