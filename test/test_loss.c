@@ -351,6 +351,42 @@ START_TEST(barlow_twins_matches_finite_differences)
 }
 END_TEST
 
+/* Above 256 classes: with a workspace, the same result and no allocation
+ * at all (neither the context's hooks nor the C allocator). */
+START_TEST(kd_loss_with_workspace_allocates_nothing)
+{
+    enum { NR = 3, NC = 300 };
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    float *z = new_random(NR * NC, 21), *s = malloc(sizeof(float) * NR * NC);
+    float dz1[NR * NC], dz2[NR * NC], l1, l2;
+    int32_t lab[NR] = {0, 299, -1};
+    size_t bytes;
+    void *ws;
+    long calls, c_calls;
+    distill_status st;
+    ck_assert_status(distill_softmax(ctx, NR, NC, z, NC, 2.0f, s, NC), DISTILL_OK);
+    ck_assert_status(distill_kd_loss_grad(ctx, NR, NC, z, NC, lab, s, NC, NULL, 0.3f, 2.0f, 4.0f, &l1,
+                                          dz1, NC), DISTILL_OK);
+    ck_assert_status(distill_kd_loss_grad_workspace_size(NC, &bytes), DISTILL_OK);
+    ck_assert_uint_ge(bytes, sizeof(float) * 2 * NC);
+    ws = malloc(bytes);
+    calls = ca.calls, c_calls = test_c_allocations();
+    st = distill_kd_loss_grad_v2(ctx, NR, NC, z, NC, lab, s, NC, NULL, 0.3f, 2.0f, 4.0f, &l2, dz2, NC,
+                                 ws, bytes);
+    calls = ca.calls - calls, c_calls = test_c_allocations() - c_calls;
+    ck_assert_status(st, DISTILL_OK);
+    ck_assert_int_eq(calls, 0);
+    ck_assert_int_eq(c_calls, 0);
+    ck_assert(l1 == l2 && memcmp(dz1, dz2, sizeof dz1) == 0);
+    ck_assert_fails(ctx, distill_kd_loss_grad_v2(ctx, NR, NC, z, NC, lab, s, NC, NULL, 0.3f, 2.0f, 4.0f,
+                                                 &l2, dz2, NC, ws, bytes / 2),
+                    DISTILL_E_WORKSPACE, "workspace");
+    free(ws), free(z), free(s);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_loss(void)
 {
     Suite *s = suite_create("kernels-loss");
@@ -364,6 +400,7 @@ Suite *distill_suite_loss(void)
     tcase_add_test(tc, softmax_is_stable_for_huge_logits);
     tcase_add_test(tc, losses_reject_bad_arguments);
     tcase_add_test(tc, barlow_twins_matches_finite_differences);
+    tcase_add_test(tc, kd_loss_with_workspace_allocates_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

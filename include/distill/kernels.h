@@ -192,6 +192,18 @@ distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, const float *z,
                      const int32_t *labels, const float *s, int64_t lds,
                      const uint8_t *soft_mask, float lambda, float student_t,
                      float soft_scale, float *loss, float *dz, int64_t lddz);
+/* The same with a caller's workspace (0.2): above 256 classes the 0.1 call
+ * allocates two rows of scratch through the context; given ws of
+ * distill_kd_loss_grad_workspace_size(c) bytes, this one allocates nothing
+ * (ws may be NULL for c <= 256). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_kd_loss_grad_workspace_size(int64_t c, size_t *bytes);
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_kd_loss_grad_v2(distill_context *ctx, int64_t n, int64_t c, const float *z, int64_t ldz,
+                        const int32_t *labels, const float *s, int64_t lds,
+                        const uint8_t *soft_mask, float lambda, float student_t,
+                        float soft_scale, float *loss, float *dz, int64_t lddz, void *ws,
+                        size_t ws_bytes);
 
 /* The distillation loss on continuous outputs P (n x k): regression
  * distillation (T = the teacher's outputs / temperature) and logit

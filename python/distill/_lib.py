@@ -133,6 +133,9 @@ _sig("distill_kd_mse_loss_grad", c_int, c_p, c_i64, c_i64, *M, *M, *M, c_p, c_fl
      ctypes.POINTER(c_float), *M)
 _sig("distill_kd_loss_grad", c_int, c_p, c_i64, c_i64, *M, c_p, *M, c_p, c_float, c_float,
      c_float, ctypes.POINTER(c_float), *M)
+_sig("distill_kd_loss_grad_workspace_size", c_int, c_i64, ctypes.POINTER(c_size))
+_sig("distill_kd_loss_grad_v2", c_int, c_p, c_i64, c_i64, *M, c_p, *M, c_p, c_float, c_float,
+     c_float, ctypes.POINTER(c_float), *M, c_p, c_size)
 
 if ctypes.sizeof(ContextOptions) != lib.distill_context_options_size():
     raise ImportError("distill: ContextOptions does not match the loaded library")

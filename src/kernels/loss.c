@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "../core/check.h"
+#include "../core/workspace.h"
 #include "distill/kernels.h"
 
 /* log sum_j exp(z_j * inv_t) */
@@ -271,14 +272,42 @@ static double kd_row(const float *z, int64_t c, int32_t y, const float *s, const
     return loss;
 }
 
+/* Two rows of softmax numerators. */
+static void kd_layout(distill__arena *ar, int64_t c, float **rows)
+{
+    *rows = distill__arena_take(ar, 2 * c, sizeof(float));
+}
+
+distill_status distill_kd_loss_grad_workspace_size(int64_t c, size_t *bytes)
+{
+    distill__arena ar;
+    float *rows;
+    if (c < 1 || c > ((int64_t)1 << 40) || !bytes)
+        return DISTILL_E_INVAL;
+    distill__arena_init(&ar, NULL);
+    kd_layout(&ar, c, &rows);
+    return distill__arena_total(&ar, bytes);
+}
+
 distill_status distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, const float *z,
                                     int64_t ldz, const int32_t *labels, const float *s,
                                     int64_t lds, const uint8_t *soft_mask, float lambda,
                                     float student_t, float soft_scale, float *loss, float *dz,
                                     int64_t lddz)
 {
+    return distill_kd_loss_grad_v2(ctx, n, c, z, ldz, labels, s, lds, soft_mask, lambda, student_t,
+                                   soft_scale, loss, dz, lddz, NULL, 0);
+}
+
+distill_status distill_kd_loss_grad_v2(distill_context *ctx, int64_t n, int64_t c, const float *z,
+                                       int64_t ldz, const int32_t *labels, const float *s,
+                                       int64_t lds, const uint8_t *soft_mask, float lambda,
+                                       float student_t, float soft_scale, float *loss, float *dz,
+                                       int64_t lddz, void *ws, size_t ws_bytes)
+{
     static const char fn[] = "distill_kd_loss_grad";
     float stack[2 * KD_ROW_MAX], *buf = stack;
+    void *owned = NULL;
     kd_weights w;
     double sum = 0.0;
     int64_t i;
@@ -286,16 +315,21 @@ distill_status distill_kd_loss_grad(distill_context *ctx, int64_t n, int64_t c, 
         return DISTILL_E_INVAL;
     DISTILL__TRY(kd_check(ctx, fn, n, c, z, ldz, labels, s, lds, lambda, student_t, soft_scale,
                           loss, dz, lddz));
-    if (c > KD_ROW_MAX && !(buf = distill__alloc(ctx, sizeof(float) * 2 * (size_t)c)))
-        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    if (ws || c > KD_ROW_MAX) {
+        distill__arena ar;
+        size_t need;
+        DISTILL__TRY(distill_kd_loss_grad_workspace_size(c, &need));
+        DISTILL__TRY(distill__ws_acquire(ctx, fn, need, &ws, ws_bytes, &owned));
+        distill__arena_init(&ar, ws);
+        kd_layout(&ar, c, &buf);
+    }
     w.hard = 1.0 - lambda, w.soft = (double)lambda * soft_scale, w.inv_t = 1.0 / student_t;
     for (i = 0; i < n; i++) {
         const float *si = s && (!soft_mask || soft_mask[i]) ? s + i * lds : NULL;
         sum += kd_row(z + i * ldz, c, labels ? labels[i] : -1, si, &w, 1.0 / (double)n,
                       dz ? dz + i * lddz : NULL, buf, buf + c);
     }
-    if (buf != stack)
-        distill__free(ctx, buf);
+    distill__ws_release(ctx, owned);
     *loss = (float)(sum / (double)n);
     if (!isfinite(*loss))
         return distill__fail(ctx, DISTILL_E_NUMERIC, "%s: the loss overflowed (temperature %g, soft scale %g)",
