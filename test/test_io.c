@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "solver/checkpoint.h"
 
 static distill_model *tiny_net(distill_context *ctx, int conv)
 {
@@ -281,6 +282,63 @@ START_TEST(mixed_gradient_matches_double_reference)
 }
 END_TEST
 
+/* The checkpoint header every solver writes: sizes that must match, the
+ * step and the stream come back; a mismatch, a negative step or a short
+ * section is DISTILL_E_FORMAT with its own message. */
+typedef struct ckpt_case {
+    distill_context *ctx;
+    distill__ckpt_head head;  /* what is written */
+    distill__ckpt_head expect; /* what the reader holds */
+    int64_t step;
+    uint64_t stream;
+} ckpt_case;
+
+static distill_status ckpt_put(const void *user, distill__writer *w)
+{
+    distill__ckpt_put_head(w, &((const ckpt_case *)user)->head);
+    return DISTILL_OK;
+}
+
+static distill_status ckpt_load(void *user, const unsigned char *buf, size_t len, const char *path)
+{
+    ckpt_case *c = user;
+    return distill__ckpt_check_head(c->ctx, "test", path, buf, len, &c->expect, &c->step, &c->stream);
+}
+
+static distill_status ckpt_round(ckpt_case *c, const char *path)
+{
+    ck_assert_int_eq(distill__ckpt_write(c->ctx, "test", path, ckpt_put, c), DISTILL_OK);
+    return distill__ckpt_read(c->ctx, "test", path, ckpt_load, c);
+}
+
+START_TEST(checkpoint_header)
+{
+    ckpt_case c;
+    char path[64];
+    memset(&c, 0, sizeof c);
+    c.ctx = test_context(NULL, 1);
+    snprintf(path, sizeof path, "/tmp/distill-ckpt-%d.dst", (int)getpid());
+    c.head.section = DISTILL__FOURCC('T', 'S', 'H', 'D'), c.head.method = "test";
+    c.head.sizes = "widths";
+    c.head.values[0] = 3, c.head.values[1] = 41, c.head.values[2] = 5;
+    c.head.n = 3, c.head.step_at = 1, c.head.stream = 0x1234567890abcdefull;
+    c.expect = c.head, c.expect.values[1] = 0; /* the step is the file's */
+    ck_assert_int_eq(ckpt_round(&c, path), DISTILL_OK);
+    ck_assert_int_eq(c.step, 41);
+    ck_assert(c.stream == 0x1234567890abcdefull);
+    c.expect.values[2] = 6;
+    ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "widths differ");
+    c.expect.values[2] = 5, c.head.values[1] = -1;
+    ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "differ");
+    c.head.values[1] = 41, c.head.n = 2, c.head.step_at = 1; /* one value short */
+    ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "too short");
+    c.expect.section = DISTILL__FOURCC('X', 'X', 'H', 'D');
+    ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "no test header");
+    unlink(path);
+    distill_context_destroy(c.ctx);
+}
+END_TEST
+
 Suite *distill_suite_io(void)
 {
     Suite *s = suite_create("learning-io");
@@ -289,6 +347,7 @@ Suite *distill_suite_io(void)
     tcase_add_test(tc, corrupt_model_files_are_format_errors);
     tcase_add_test(tc, failed_save_keeps_the_previous_file);
     tcase_add_test(tc, npy_files);
+    tcase_add_test(tc, checkpoint_header);
     tcase_add_test(tc, mixed_gradient_matches_double_reference);
     suite_add_tcase(s, tc);
     return s;

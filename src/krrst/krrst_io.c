@@ -12,7 +12,7 @@
  *   "DSXS"  f32 images (m c h w);  "DSYS" f32 targets (m k) */
 #include <string.h>
 
-#include "../core/container.h"
+#include "../solver/checkpoint.h"
 #include "distill/io.h"
 #include "krrst_internal.h"
 #include "../solver/state_io.h"
@@ -28,14 +28,23 @@
 
 static int64_t xy_count(const distill_krrst *s) { return s->o.m * (s->dim + s->k); }
 
-static distill_status put_state(const distill_krrst *s, distill__writer *w)
+static void head_of(const distill_krrst *s, distill__ckpt_head *h)
 {
+    memset(h, 0, sizeof *h);
+    h->section = SEC_HEAD, h->method = "KRR-ST";
+    h->sizes = "sizes (m, image size, k, features, pool, real set)";
+    h->values[0] = s->o.m, h->values[1] = s->dim, h->values[2] = s->k, h->values[3] = s->d;
+    h->values[4] = s->o.pool_size, h->values[5] = s->step, h->values[6] = distill_dataset_count(s->real);
+    h->n = 7, h->step_at = 5, h->stream = s->stream;
+}
+
+static distill_status put_state(const void *user, distill__writer *w)
+{
+    const distill_krrst *s = user;
+    distill__ckpt_head h;
     int64_t j;
-    distill__section_begin(w, SEC_HEAD);
-    distill__put_i64(w, s->o.m), distill__put_i64(w, s->dim), distill__put_i64(w, s->k);
-    distill__put_i64(w, s->d), distill__put_i64(w, s->o.pool_size), distill__put_i64(w, s->step);
-    distill__put_i64(w, distill_dataset_count(s->real)), distill__put_i64(w, (int64_t)s->stream);
-    distill__section_end(w);
+    head_of(s, &h);
+    distill__ckpt_put_head(w, &h);
     distill__section_begin(w, SEC_XY);
     distill__put_f32s(w, s->xy, xy_count(s));
     distill__section_end(w);
@@ -59,56 +68,15 @@ static distill_status put_state(const distill_krrst *s, distill__writer *w)
 
 distill_status distill_krrst_checkpoint(const distill_krrst *s, const char *path)
 {
-    distill__writer w;
-    distill_status st;
     if (!s)
         return DISTILL_E_INVAL;
-    if (!path)
-        return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_checkpoint: path is NULL");
-    distill__writer_init(&w, s->ctx);
-    if ((st = put_state(s, &w)) != DISTILL_OK) {
-        distill__writer_free(&w);
-        return st;
-    }
-    return distill__writer_commit(&w, path);
+    return distill__ckpt_write(s->ctx, "distill_krrst_checkpoint", path, put_state, s);
 }
 
 /* ---- resume: every size is checked against the solver before anything
  * is written into it, so a bad file leaves the solver as it was. */
 
-static distill_status bad(distill_krrst *s, const char *path, const char *what)
-{
-    return distill__fail(s->ctx, DISTILL_E_FORMAT, "distill_krrst_resume: %s: %s", path, what);
-}
-
-static distill_status check_head(distill_krrst *s, const unsigned char *buf, size_t len,
-                                 const char *path, int64_t *step, uint64_t *stream)
-{
-    distill__cursor c;
-    int64_t v[7];
-    int i;
-    if (!distill__container_find(buf, len, SEC_HEAD, &c))
-        return bad(s, path, "no KRR-ST header section");
-    for (i = 0; i < 7; i++)
-        v[i] = distill__get_i64(&c);
-    *stream = (uint64_t)distill__get_i64(&c);
-    if (c.bad)
-        return bad(s, path, "header section too short");
-    if (v[0] != s->o.m || v[1] != s->dim || v[2] != s->k || v[3] != s->d || v[4] != s->o.pool_size ||
-        v[6] != distill_dataset_count(s->real) || v[5] < 0)
-        return bad(s, path, "the checkpoint's sizes (m, image size, k, features, pool, real set) "
-                            "differ from this solver's");
-    *step = v[5];
-    return DISTILL_OK;
-}
-
-static distill_status check_len(distill_krrst *s, const unsigned char *buf, size_t len, uint32_t type,
-                                int64_t expect_bytes, const char *path, distill__cursor *c)
-{
-    if (!distill__container_find(buf, len, type, c) || c->end - c->p != expect_bytes)
-        return bad(s, path, "a section is missing or has the wrong length");
-    return DISTILL_OK;
-}
+static const char fn_resume[] = "distill_krrst_resume";
 
 static int64_t pool_bytes(const distill_krrst *s)
 {
@@ -143,29 +111,33 @@ static int values_fit(const distill_krrst *s, distill__cursor cad, distill__curs
     return 1;
 }
 
-static distill_status load_state(distill_krrst *s, const unsigned char *buf, size_t len, const char *path)
+static distill_status load_state(void *user, const unsigned char *buf, size_t len, const char *path)
 {
+    distill_krrst *s = user;
+    distill__ckpt_head h;
     distill__cursor cxy, cad, cii, cpl;
     int64_t step = 0, j;
     uint64_t stream = 0;
-    DISTILL__TRY(check_head(s, buf, len, path, &step, &stream));
-    DISTILL__TRY(check_len(s, buf, len, SEC_XY, 4 * xy_count(s), path, &cxy));
-    DISTILL__TRY(check_len(s, buf, len, SEC_ADAM, distill__optimizer_bytes(s->adamw), path, &cad));
-    DISTILL__TRY(check_len(s, buf, len, SEC_INIT, 8 * s->o.m, path, &cii));
-    DISTILL__TRY(check_len(s, buf, len, SEC_POOL, pool_bytes(s), path, &cpl));
+    head_of(s, &h);
+    DISTILL__TRY(distill__ckpt_check_head(s->ctx, fn_resume, path, buf, len, &h, &step, &stream));
+    DISTILL__TRY(distill__ckpt_section(s->ctx, fn_resume, path, buf, len, SEC_XY, 4 * xy_count(s), &cxy));
+    DISTILL__TRY(distill__ckpt_section(s->ctx, fn_resume, path, buf, len, SEC_ADAM,
+                                       distill__optimizer_bytes(s->adamw), &cad));
+    DISTILL__TRY(distill__ckpt_section(s->ctx, fn_resume, path, buf, len, SEC_INIT, 8 * s->o.m, &cii));
+    DISTILL__TRY(distill__ckpt_section(s->ctx, fn_resume, path, buf, len, SEC_POOL, pool_bytes(s), &cpl));
     if (!values_fit(s, cad, cii, cpl))
-        return bad(s, path, "an optimiser's counts, a pool network's step count or an initial index "
-                            "does not fit this solver");
+        return distill__ckpt_bad(s->ctx, fn_resume, path, "an optimiser's counts, a pool network's "
+                                 "step count or an initial index does not fit this solver");
     /* everything agrees: from here on nothing can be malformed */
     distill__get_f32s(&cxy, s->xy, xy_count(s));
-    DISTILL__TRY(distill__get_optimizer(&cad, s->ctx, s->adamw, "distill_krrst_resume"));
+    DISTILL__TRY(distill__get_optimizer(&cad, s->ctx, s->adamw, fn_resume));
     for (j = 0; j < s->o.m; j++)
         s->init_idx[j] = distill__get_i64(&cii);
     for (j = 0; j < s->o.pool_size; j++) {
         krrst_net *net = &s->pool[j];
         net->t = distill__get_i64(&cpl), net->inits = distill__get_i64(&cpl);
-        DISTILL__TRY(distill__get_model(&cpl, s->ctx, net->feat, net->opt_feat, "distill_krrst_resume"));
-        DISTILL__TRY(distill__get_model(&cpl, s->ctx, net->head, net->opt_head, "distill_krrst_resume"));
+        DISTILL__TRY(distill__get_model(&cpl, s->ctx, net->feat, net->opt_feat, fn_resume));
+        DISTILL__TRY(distill__get_model(&cpl, s->ctx, net->head, net->opt_head, fn_resume));
     }
     s->step = step, s->stream = stream;
     (void)distill__mean_take(&s->recent);
@@ -174,17 +146,9 @@ static distill_status load_state(distill_krrst *s, const unsigned char *buf, siz
 
 distill_status distill_krrst_resume(distill_krrst *s, const char *path)
 {
-    unsigned char *buf;
-    size_t len;
-    distill_status st;
     if (!s)
         return DISTILL_E_INVAL;
-    if (!path)
-        return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_resume: path is NULL");
-    DISTILL__TRY(distill__container_read(s->ctx, path, DISTILL__FILE_LIMIT, &buf, &len));
-    st = load_state(s, buf, len, path);
-    distill__free(s->ctx, buf);
-    return st;
+    return distill__ckpt_read(s->ctx, fn_resume, path, load_state, s);
 }
 
 /* ---- the distilled set ---- */
