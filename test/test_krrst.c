@@ -526,6 +526,59 @@ START_TEST(teacher_handle_shared_and_01_options)
 }
 END_TEST
 
+/* Allocation failure, swept: failing the k-th allocation (and every one
+ * after it) for every k over making teachers three ways and a solver from
+ * one gives DISTILL_E_NOMEM with a message, leaks nothing, and calls the
+ * callbacks' release exactly once, when the host drops the handle. */
+START_TEST(teacher_handle_allocation_failure_sweep)
+{
+    const float outputs[2 * K] = {0};
+    int64_t k;
+    int completed = 0;
+    for (k = 0; !completed; k++) {
+        fixture f, host; /* the host's callback runs its model on its own context */
+        flaky t = {0};
+        distill_teacher_vtable vt;
+        distill_teacher *h[3] = {NULL, NULL, NULL};
+        distill_krrst *s = NULL;
+        distill_status st;
+        int j;
+        fixture_init(&f, 1), fixture_init(&host, 1);
+        t.m = host.teacher, t.fail_at = 1000;
+        vt.struct_size = sizeof vt, vt.user = &t, vt.embed = flaky_embed, vt.release = flaky_release;
+        f.ca.fail_after = f.ca.calls + k;
+        st = distill_teacher_from_vtable(f.ctx, &vt, DIM, K, &h[0]);
+        if (st == DISTILL_OK)
+            st = distill_teacher_from_model(f.ctx, f.teacher, &h[1]);
+        if (st == DISTILL_OK)
+            st = distill_teacher_from_outputs(f.ctx, 2, K, outputs, K, &h[2]);
+        if (st == DISTILL_OK) {
+            f.o.teacher = NULL, f.o.teacher_handle = h[0];
+            st = distill_krrst_create(f.ctx, &f.o, f.real, &s);
+        }
+        completed = st == DISTILL_OK;
+        f.ca.fail_after = -1;
+        if (!completed) {
+            ck_assert_msg(st == DISTILL_E_NOMEM, "k = %lld: status %d (%s)", (long long)k, (int)st,
+                          distill_context_last_error(f.ctx));
+            ck_assert_msg(strstr(distill_context_last_error(f.ctx), "memory") ||
+                          strstr(distill_context_last_error(f.ctx), "allocate"),
+                          "k = %lld: message '%s'", (long long)k, distill_context_last_error(f.ctx));
+            ck_assert_ptr_null(s);
+        }
+        if (completed)
+            ck_assert(h[0] && h[1] && h[2]);
+        ck_assert_int_eq(t.released, 0);
+        distill_krrst_destroy(s);
+        for (j = 0; j < 3; j++)
+            distill_teacher_destroy(h[j]);
+        ck_assert_int_eq(t.released, h[0] ? 1 : 0);
+        fixture_free(&f), fixture_free(&host); /* every allocation given back */
+    }
+    ck_assert_int_gt(k, 10);
+}
+END_TEST
+
 Suite *distill_suite_krrst(void)
 {
     Suite *s = suite_create("solvers-krrst");
@@ -536,6 +589,7 @@ Suite *distill_suite_krrst(void)
     tcase_add_test(t, resume_is_bit_identical);
     tcase_add_test(t, failing_teacher_keeps_checkpoint);
     tcase_add_test(t, teacher_handle_shared_and_01_options);
+    tcase_add_test(t, teacher_handle_allocation_failure_sweep);
     tcase_add_test(t, bad_input);
     tcase_add_test(t, exports_round_trip);
     tcase_add_test(t, transfer_protocol);

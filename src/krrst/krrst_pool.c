@@ -95,13 +95,14 @@ distill_status distill__krrst_pool_create(distill_krrst *s)
 {
     const int64_t M = s->o.pool_size, T = s->o.pool_period;
     int64_t j, i, total = 0, done = 0, *t0;
-    s->pool = distill__alloc(s->ctx, sizeof(krrst_net) * (size_t)M);
+    /* zeroed at once: distill__krrst_pool_free may see it after any failure */
+    if ((s->pool = distill__alloc(s->ctx, sizeof(krrst_net) * (size_t)M)))
+        memset(s->pool, 0, sizeof(krrst_net) * (size_t)M);
     t0 = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)M);
     if (!s->pool || !t0) {
         distill__free(s->ctx, t0);
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "distill_krrst_create: out of memory for the pool");
     }
-    memset(s->pool, 0, sizeof(krrst_net) * (size_t)M);
     for (j = 0; j < M; j++) {
         uint32_t r = distill_random_bits(s->ctx, distill__krrst_stream(s->stream, KRRST_INIT, 1, 0), (uint64_t)j);
         t0[j] = T > 1 ? 1 + (int64_t)(r % (uint32_t)(T - 1)) : 0;

@@ -43,12 +43,14 @@ static distill_status reserve(distill_model *m, int64_t n)
     if (n <= m->cap)
         return DISTILL_OK;
     distill__model_release_training(m);
-    m->acts = distill__alloc(m->ctx, sizeof(float *) * (size_t)(m->n_layers + 1));
-    m->caches = distill__alloc(m->ctx, sizeof(float *) * (size_t)m->n_layers);
+    /* each pointer array zeroed as soon as it exists: release frees what
+     * it holds after a failure at any point */
+    if ((m->acts = distill__alloc(m->ctx, sizeof(float *) * (size_t)(m->n_layers + 1))))
+        memset(m->acts, 0, sizeof(float *) * (size_t)(m->n_layers + 1));
+    if ((m->caches = distill__alloc(m->ctx, sizeof(float *) * (size_t)m->n_layers)))
+        memset(m->caches, 0, sizeof(float *) * (size_t)m->n_layers);
     if (!m->acts || !m->caches)
         goto nomem;
-    memset(m->acts, 0, sizeof(float *) * (size_t)(m->n_layers + 1));
-    memset(m->caches, 0, sizeof(float *) * (size_t)m->n_layers);
     for (i = 0; i <= m->n_layers; i++) {
         max_dim = dim_at(m, i) > max_dim ? dim_at(m, i) : max_dim;
         if (!(m->acts[i] = alloc_floats(m, n * dim_at(m, i))))
