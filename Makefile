@@ -53,7 +53,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_BIN  := $(BUILD)/bin/distill
 
 .PHONY: all static shared check test-c test-slow test-fuzz fuzz test-python test-examples test-abi \
-        test-install test-cli test-layers test-abi-guard bench demo install install-python uninstall \
+        test-install test-cli test-layers test-build test-abi-guard bench demo install install-python uninstall \
         clean abi-check abi-baseline deps
 all: static shared $(CLI_BIN)
 
@@ -140,8 +140,8 @@ endif
 ifeq ($(SANITIZE),1)
 CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-cli
 else
-CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-cli \
-                test-install abi-check test-abi-guard
+CHECK_GROUPS := test-layers test-build test-c test-slow test-fuzz test-abi test-examples test-python \
+                test-cli test-install abi-check test-abi-guard
 endif
 
 # `make check` installs nothing: missing packages come from `make deps`
@@ -152,11 +152,14 @@ check: all $(CHECK_GROUPS)
 test-layers:
 	@sh scripts/check-layers.sh
 
+test-build:
+	@MAKE="make --no-print-directory" sh scripts/test-build.sh
+
 test-cli: $(CLI_BIN)
 	@sh scripts/test-cli.sh $(CLI_BIN) $(BUILD)/cli-test
 
 test-install: all
-	@MAKE="$(MAKE) --no-print-directory" PYTHON="$(PYTHON)" bash scripts/test-install.sh
+	@MAKE="make --no-print-directory" PYTHON="$(PYTHON)" bash scripts/test-install.sh
 
 # The unit tier; the slow tier holds the fits on real data, with a longer
 # timeout under the sanitizers (they run several times slower there).
