@@ -28,7 +28,7 @@ header_layer() {
         kernels.h) echo "2 -" ;;
         data.h) echo "3 -" ;;
         model.h|optim.h) echo "4 -" ;;
-        teacher.h|ssl.h|env.h|rl.h|policy.h|experimental.h) echo "5 -" ;;
+        teacher.h|ssl.h|env.h|rl.h|policy.h|experimental.h|transfer.h) echo "5 -" ;;
         distill.h) echo "7 -" ;;
         *) m=${1%.h}; if is_method "$m"; then echo "6 $m"; else echo "? -"; fi ;;
     esac

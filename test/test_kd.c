@@ -342,6 +342,33 @@ START_TEST(teacher_handle_and_01_options)
     ck_assert_int_eq(ct.released, 0);  /* the host still holds the handle */
     distill_teacher_destroy(h[1]);
     ck_assert_int_eq(ct.released, 1);  /* its last reference */
+    /* a handle serves its own context's solvers */
+    {
+        distill_context *other = test_context(NULL, 1);
+        distill_teacher *foreign;
+        ck_assert_status(distill_teacher_from_outputs(other, ROWS, K, distill_kd_teacher_outputs(a), K,
+                                                      &foreign), DISTILL_OK);
+        o.teacher_handle = foreign;
+        ck_assert_fails(ctx, distill_kd_create(ctx, &o, student, train, NULL, &b), DISTILL_E_INVAL,
+                        "another context");
+        distill_teacher_destroy(foreign);
+        distill_context_destroy(other);
+    }
+    /* optimiser options from a later release (a zero tail) are read, not copied whole */
+    {
+        unsigned char later[sizeof(distill_optimizer_options) + 64];
+        distill_optimizer_options oo;
+        const uint32_t size = sizeof later;
+        distill_optimizer_options_init(&oo);
+        oo.kind = DISTILL_OPTIM_ADAM;
+        memset(later, 0, sizeof later);
+        memcpy(later, &oo, sizeof oo);
+        memcpy(later, &size, sizeof size);
+        o.teacher_handle = h[2], o.optimizer = (const distill_optimizer_options *)(void *)later;
+        ck_assert_status(distill_kd_create(ctx, &o, student, train, NULL, &b), DISTILL_OK);
+        distill_kd_destroy(b);
+        o.optimizer = NULL;
+    }
     distill_teacher_destroy(h[0]), distill_teacher_destroy(h[2]);
     /* 0.1's struct size, ending exactly where 0.1's struct ended */
     o.teacher_handle = NULL, o.teacher = teacher;

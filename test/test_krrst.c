@@ -521,7 +521,28 @@ START_TEST(teacher_handle_shared_and_01_options)
     ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &a), DISTILL_OK);
     ck_assert_int_eq(distill_krrst_run(a, 2), DISTILL_OK);
     ck_assert(memcmp(distill_krrst_images(a), distill_krrst_images(c), sizeof(float) * 6 * DIM) == 0);
-    distill_krrst_destroy(a), distill_krrst_destroy(c);
+    distill_krrst_destroy(c);
+    /* feature layer specs from a later release (a zero tail each), read at
+     * their stride: the same run */
+    {
+        enum { STRIDE = sizeof(distill_layer_spec) + 16 };
+        unsigned char *later = calloc(4, STRIDE);
+        const uint32_t size = STRIDE;
+        int j;
+        for (j = 0; j < 4; j++) {
+            memcpy(later + j * STRIDE, &f.feat[j], sizeof f.feat[j]);
+            memcpy(later + j * STRIDE, &size, sizeof size);
+        }
+        fixture_free(&g);
+        fixture_init(&g, 1);
+        g.o.features = (const distill_layer_spec *)(void *)later;
+        ck_assert_int_eq(distill_krrst_create(g.ctx, &g.o, g.real, &c), DISTILL_OK);
+        ck_assert_int_eq(distill_krrst_run(c, 2), DISTILL_OK);
+        ck_assert(memcmp(distill_krrst_images(a), distill_krrst_images(c), sizeof(float) * 6 * DIM) == 0);
+        distill_krrst_destroy(c);
+        free(later);
+    }
+    distill_krrst_destroy(a);
     fixture_free(&f), fixture_free(&g);
 }
 END_TEST

@@ -15,7 +15,9 @@
  * at any time.  When the last reference goes, what the teacher was made
  * from goes with it: the clone, the copied outputs, and the vtable's
  * `release` (called exactly once, then).  A call that fails takes no
- * reference.
+ * reference.  A handle serves solvers of the context it was made on
+ * (another context is refused with DISTILL_E_INVAL); a model's clone lives
+ * on the model's own context, which must outlive the teacher.
  *
  * THREAD SAFETY: as the context it was made on; the library runs a
  * teacher from the thread that called the solver, never from two threads

@@ -172,10 +172,16 @@ distill_status distill__kd_new(distill_context *ctx, const distill_kd_options *o
     kd->ctx = ctx, kd->o = *o, kd->student = model;
     kd->o.teacher = NULL, kd->o.teacher_fn = NULL, kd->o.teacher_outputs = NULL;
     kd->o.teacher_handle = NULL;
-    if (o->optimizer)
-        kd->oo = *o->optimizer;
-    else
-        default_optimizer(&kd->oo);
+    default_optimizer(&kd->oo);
+    if (o->optimizer) {
+        distill_optimizer_options_init(&kd->oo);
+        st = distill__struct_read(ctx, fn, "optimizer options", o->optimizer, sizeof kd->oo,
+                                  sizeof kd->oo, &kd->oo);
+        if (st != DISTILL_OK) {
+            distill__free(ctx, kd);
+            return st;
+        }
+    }
     kd->o.optimizer = NULL;
     if (distill_kd_options_weights(o, &kd->student_t, &kd->soft_scale) != DISTILL_OK)
         kd->student_t = kd->soft_scale = 1.0; /* unreachable: the options were checked */

@@ -125,9 +125,14 @@ static distill_status shape_and_teacher(distill_krrst *s, const distill_krrst_op
     if (t->in_dim > 0 && t->in_dim != s->dim)
         return distill__fail(s->ctx, DISTILL_E_SHAPE, "%s: the teacher takes %lld inputs, the images "
                              "have %lld", fn_create, (long long)t->in_dim, (long long)s->dim);
-    if (o->k > 0 && o->k != t->k)
-        return distill__fail(s->ctx, DISTILL_E_SHAPE, "%s: k is %lld, the teacher has %lld outputs",
-                             fn_create, (long long)o->k, (long long)t->k);
+    if (o->k > 0 && o->k != t->k) {
+        if (o->teacher_handle)
+            return distill__fail(s->ctx, DISTILL_E_SHAPE, "%s: k is %lld, the teacher has %lld outputs",
+                                 fn_create, (long long)o->k, (long long)t->k);
+        /* 0.1 ignored k for a model teacher: still so, but said */
+        distill__log(s->ctx, DISTILL_LOG_WARN, "%s: k = %lld ignored: the teacher model has %lld outputs",
+                     fn_create, (long long)o->k, (long long)t->k);
+    }
     if (t->outputs)
         DISTILL__TRY(distill__check_finite(s->ctx, fn_create, "the teacher's precomputed outputs",
                                            t->outputs, t->rows, t->k, t->k));
@@ -157,10 +162,17 @@ static distill_status create(distill_krrst *s, const distill_krrst_options *o, c
     distill__free(s->ctx, all);
     DISTILL__TRY(st);
     if (o->features) {
+        /* each spec read at the caller's stride, into today's layout */
+        const size_t stride = distill__struct_size_of(o->features);
         s->n_spec = o->n_features;
         if (!(s->spec = distill__alloc(s->ctx, sizeof(distill_layer_spec) * (size_t)s->n_spec)))
             return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
-        memcpy(s->spec, o->features, sizeof(distill_layer_spec) * (size_t)s->n_spec);
+        for (i = 0; i < s->n_spec; i++) {
+            distill_layer_spec_init(&s->spec[i], DISTILL_LAYER_DENSE);
+            DISTILL__TRY(distill__struct_read(s->ctx, fn_create, "feature layer spec",
+                                              (const char *)o->features + (size_t)i * stride,
+                                              sizeof s->spec[i], sizeof s->spec[i], &s->spec[i]));
+        }
     } else
         DISTILL__TRY(default_spec(s));
     DISTILL__TRY(shape_and_teacher(s, o));

@@ -68,6 +68,9 @@ distill_status distill_krrst_heldout_error(distill_krrst *s, const float *x, con
         distill_dataset_x_dim(heldout) != s->dim)
         return distill__fail(s->ctx, DISTILL_E_INVAL, "%s: need x, y, error, nets >= 1 and a held-out "
                              "set of at least n images of the solver's size", fn);
+    if (s->teacher.t->outputs) /* as in 0.1: they answer for the real set only */
+        return distill__fail(s->ctx, DISTILL_E_INVAL, "%s: precomputed teacher targets exist only for "
+                             "the real set's images", fn);
     distill_krr_options_init(&ko);
     ko.ridge = s->o.ridge;
     st = buf_alloc(s, &ko, n, &b);

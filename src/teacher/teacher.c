@@ -161,6 +161,9 @@ distill_status distill__teacher_from_options(distill_context *ctx, const char *f
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: give exactly one teacher (a teacher handle, "
                              "or one of model, callbacks and outputs), not %d", fn, given);
     if (handle) {
+        if (handle->ctx != ctx)
+            return distill__fail(ctx, DISTILL_E_INVAL, "%s: the teacher handle was made on another "
+                                 "context; a handle serves solvers of its own context", fn);
         *out = distill__teacher_retain(handle);
         return DISTILL_OK;
     }
