@@ -248,6 +248,16 @@ static int cb_embed(void *user, int64_t n, const float *x, int64_t ldx, float *o
 
 static void cb_release(void *user) { ((cb_teacher *)user)->released++; }
 
+/* The fixture's rows as datasets: x with labels, and x*. */
+static void fixture_sets(distill_context *ctx, const fixture *f, distill_dataset **train,
+                         distill_dataset **priv)
+{
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f->x, D, 1, f->lab, 1, DISTILL_DATASET_COPY, train),
+                     DISTILL_OK);
+    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, DS, f->xs, DS, 0, NULL, 0, DISTILL_DATASET_COPY, priv),
+                     DISTILL_OK);
+}
+
 START_TEST(teacher_as_model_callback_or_outputs_agree)
 {
     distill_context *ctx = test_context(NULL, 1);
@@ -262,10 +272,7 @@ START_TEST(teacher_as_model_callback_or_outputs_agree)
     int i;
     make_fixture(&f);
     ct.m = teacher, fn.user = &ct;
-    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f.x, D, 1, f.lab, 1, DISTILL_DATASET_COPY, &train),
-                     DISTILL_OK);
-    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, DS, f.xs, DS, 0, NULL, 0, DISTILL_DATASET_COPY, &priv),
-                     DISTILL_OK);
+    fixture_sets(ctx, &f, &train, &priv);
     distill_kd_options_init(&o);
     o.temperature = 5;
     o.teacher = teacher;
@@ -315,10 +322,7 @@ START_TEST(teacher_handle_and_01_options)
     int i, j;
     make_fixture(&f);
     ct.m = teacher, fn.user = &ct;
-    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, D, f.x, D, 1, f.lab, 1, DISTILL_DATASET_COPY, &train),
-                     DISTILL_OK);
-    ck_assert_status(distill_dataset_from_memory(ctx, ROWS, DS, f.xs, DS, 0, NULL, 0, DISTILL_DATASET_COPY, &priv),
-                     DISTILL_OK);
+    fixture_sets(ctx, &f, &train, &priv);
     distill_kd_options_init(&o);
     o.temperature = 5, o.teacher = teacher;
     ck_assert_status(distill_kd_create(ctx, &o, student, train, priv, &a), DISTILL_OK);
