@@ -35,5 +35,6 @@ int main(void)
     srunner_add_suite(sr, distill_suite_krrst());
     srunner_add_suite(sr, distill_suite_kd());
     srunner_add_suite(sr, distill_suite_abi());
+    srunner_add_suite(sr, distill_suite_sweep());
     return run(sr);
 }

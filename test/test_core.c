@@ -77,7 +77,7 @@ END_TEST
 
 START_TEST(allocator_failure_is_nomem)
 {
-    counting_alloc c = {0, 0, 0};
+    counting_alloc c = {0, 0, 0, 0};
     distill_allocator a = {sizeof a, &c, counting_alloc_fn, counting_free_fn};
     distill_context_options o;
     distill_context *ctx = NULL;

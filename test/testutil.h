@@ -25,6 +25,7 @@ Suite *distill_suite_io(void);
 Suite *distill_suite_krrst(void);
 Suite *distill_suite_kd(void);
 Suite *distill_suite_abi(void);
+Suite *distill_suite_sweep(void);
 /* The slow tier (`make test-slow`): fits on the whole real data. */
 Suite *distill_suite_slow(void);
 
@@ -48,14 +49,15 @@ long test_c_allocations(void);
 typedef struct counting_alloc {
     long calls;  /* alloc calls */
     long live;   /* alloc - free */
-    long fail_after; /* fail the alloc call with this index (0-based); -1 never */
+    long fail_after; /* fail the alloc calls from this index on (0-based); -1 never */
+    long fail_once;  /* 1 + the index of the one alloc call to fail; 0 none */
 } counting_alloc;
 
 static inline void *counting_alloc_fn(void *user, size_t size, size_t align)
 {
     counting_alloc *c = user;
     void *p = NULL;
-    if (c->fail_after >= 0 && c->calls >= c->fail_after) {
+    if ((c->fail_after >= 0 && c->calls >= c->fail_after) || c->calls + 1 == c->fail_once) {
         c->calls++;
         return NULL;
     }

@@ -10,6 +10,7 @@
 #include "../core/rng.h"
 #include "distill/kernels.h"
 #include "distill/model.h"
+#include "distill/optim.h"
 
 /* How a forward or backward pass runs: training passes use BLIS with the
  * context's threads; inference uses plain loops (no allocation, no threads)
@@ -149,5 +150,13 @@ void distill__output_grad(const distill_model *m, int64_t n, const float *dy, in
  * one (-1: any). */
 distill_status distill__model_create_expect(distill_context *ctx, const distill_model_options *opts,
                                             int64_t n_params, int64_t n_buffers, distill_model **out);
+
+/* An optimiser's state (distill_optimizer_state_count floats) in place,
+ * for checkpoints that read and write it without a copy (so a resume that
+ * has checked its file allocates nothing while it writes). */
+float *distill__optimizer_state(distill_optimizer *o);
+const float *distill__optimizer_state_view(const distill_optimizer *o);
+int64_t distill__optimizer_steps(const distill_optimizer *o);
+void distill__optimizer_set_steps(distill_optimizer *o, int64_t steps);
 
 #endif /* DISTILL_NN_INTERNAL_H */

@@ -248,6 +248,11 @@ distill_status distill_optimizer_step(distill_optimizer *opt, float *params, con
     return DISTILL_OK;
 }
 
+float *distill__optimizer_state(distill_optimizer *o) { return o->m; }
+const float *distill__optimizer_state_view(const distill_optimizer *o) { return o->m; }
+int64_t distill__optimizer_steps(const distill_optimizer *o) { return o->steps; }
+void distill__optimizer_set_steps(distill_optimizer *o, int64_t steps) { o->steps = steps; }
+
 int64_t distill_optimizer_state_count(const distill_optimizer *opt)
 {
     return opt ? moments(&opt->o) * opt->n : 0;

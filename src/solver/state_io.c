@@ -1,21 +1,15 @@
 /* A model's and an optimiser's state in a container section (state_io.h). */
 #include "../core/internal.h"
+#include "../nn/internal.h"
 #include "state_io.h"
 
 distill_status distill__put_optimizer(distill__writer *w, distill_context *ctx, const distill_optimizer *o,
                                       const char *fn)
 {
     const int64_t n = distill_optimizer_state_count(o);
-    int64_t steps;
-    float *state = distill__alloc(ctx, sizeof(float) * (size_t)(n > 0 ? n : 1));
-    if (!state)
-        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    if (distill_optimizer_get_state(o, state, n, &steps) != DISTILL_OK) {
-        distill__free(ctx, state);
-        return DISTILL_E_INVAL;
-    }
-    distill__put_i64(w, steps), distill__put_i64(w, n), distill__put_f32s(w, state, n);
-    distill__free(ctx, state);
+    (void)ctx, (void)fn;
+    distill__put_i64(w, distill__optimizer_steps(o)), distill__put_i64(w, n);
+    distill__put_f32s(w, distill__optimizer_state_view(o), n);
     return DISTILL_OK;
 }
 
@@ -56,16 +50,11 @@ distill_status distill__get_optimizer(distill__cursor *c, distill_context *ctx, 
                                       const char *fn)
 {
     const int64_t steps = distill__get_i64(c), n = distill__get_i64(c);
-    distill_status st;
-    float *state;
     if (n != distill_optimizer_state_count(o) || steps < 0)
-        return DISTILL_E_FORMAT;
-    if (!(state = distill__alloc(ctx, sizeof(float) * (size_t)(n > 0 ? n : 1))))
-        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    distill__get_f32s(c, state, n);
-    st = distill_optimizer_set_state(o, state, n, steps);
-    distill__free(ctx, state);
-    return st;
+        return distill__fail(ctx, DISTILL_E_FORMAT, "%s: the optimiser state does not fit", fn);
+    distill__get_f32s(c, distill__optimizer_state(o), n); /* in place: nothing to allocate */
+    distill__optimizer_set_steps(o, steps);
+    return DISTILL_OK;
 }
 
 distill_status distill__get_model(distill__cursor *c, distill_context *ctx, distill_model *m,

@@ -1,0 +1,244 @@
+/* The allocation-failure sweep: a workflow through every handle (context,
+ * datasets, teacher, KRR-ST create/step/checkpoint/resume/save/load, KD
+ * create/step/checkpoint/resume/run, model save/load) run again and again with the k-th
+ * allocation failing, once or from k on, for every k until the workflow
+ * completes.  Each failure must be DISTILL_E_NOMEM with a message, leave the
+ * handle it was called on as it was, and leak nothing.  A new solver adds
+ * its steps to the workflow. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define N 40
+#define SIDE 8
+#define DIM (SIDE * SIDE)
+#define K 5
+
+#define DISTILL__TRY_TEST(expr)                         \
+    do {                                                \
+        distill_status try_st = (expr);                 \
+        if (try_st != DISTILL_OK)                       \
+            return try_st;                              \
+    } while (0)
+
+typedef struct flow {
+    counting_alloc ca;
+    distill_context *ctx;
+    distill_dataset *real, *labelled, *loaded;
+    distill_model *teacher_model, *student, *reloaded;
+    distill_teacher *teacher;
+    distill_krrst *krrst, *krrst2;
+    distill_kd *kd;
+    distill_layer_spec feat[4];
+    char krrst_ck[64], krrst_set[64], kd_ck[64], model[64];
+} flow;
+
+static distill_status make_context(flow *f)
+{
+    distill_allocator a = {sizeof a, &f->ca, counting_alloc_fn, counting_free_fn};
+    distill_context_options o;
+    distill_context_options_init(&o);
+    o.allocator = &a, o.threads = 1, o.seed = 5;
+    return distill_context_create(&o, &f->ctx);
+}
+
+static distill_status make_data(flow *f)
+{
+    float x[N * DIM], y[N];
+    int i;
+    fill_random(x, N * DIM, 3);
+    for (i = 0; i < N; i++)
+        y[i] = (float)(i % K);
+    DISTILL__TRY_TEST(distill_dataset_from_memory(f->ctx, N, DIM, x, DIM, 0, NULL, 0, DISTILL_DATASET_COPY,
+                                                  &f->real));
+    DISTILL__TRY_TEST(distill_dataset_set_shape(f->real, 1, SIDE, SIDE));
+    return distill_dataset_from_memory(f->ctx, N, DIM, x, DIM, 1, y, 1, DISTILL_DATASET_COPY, &f->labelled);
+}
+
+static distill_status dense(flow *f, distill_model **m)
+{
+    distill_layer_spec l;
+    distill_model_options mo;
+    distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
+    l.units = K;
+    distill_model_options_init(&mo);
+    mo.in_c = DIM, mo.in_h = mo.in_w = 1, mo.layers = &l, mo.n_layers = 1;
+    return distill_model_create(f->ctx, &mo, m);
+}
+
+static distill_status make_teacher(flow *f)
+{
+    DISTILL__TRY_TEST(dense(f, &f->teacher_model));
+    return distill_teacher_from_model(f->ctx, f->teacher_model, &f->teacher);
+}
+
+static void krrst_options(flow *f, distill_krrst_options *o)
+{
+    distill_krrst_options_init(o);
+    distill_layer_spec_init(&f->feat[0], DISTILL_LAYER_CONV2D);
+    f->feat[0].units = 3, f->feat[0].kernel = 3, f->feat[0].padding = 1;
+    distill_layer_spec_init(&f->feat[1], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&f->feat[2], DISTILL_LAYER_AVGPOOL);
+    f->feat[2].kernel = 2;
+    distill_layer_spec_init(&f->feat[3], DISTILL_LAYER_FLATTEN);
+    o->features = f->feat, o->n_features = 4, o->teacher_handle = f->teacher;
+    o->m = 4, o->n = 8, o->steps = 10, o->pool_size = 2, o->pool_period = 3, o->ridge = 1e-3;
+}
+
+static distill_status krrst_create(flow *f, distill_krrst **out)
+{
+    distill_krrst_options o;
+    krrst_options(f, &o);
+    return distill_krrst_create(f->ctx, &o, f->real, out);
+}
+
+static distill_status kd_create(flow *f)
+{
+    distill_kd_options o;
+    DISTILL__TRY_TEST(dense(f, &f->student));
+    distill_kd_options_init(&o);
+    o.mode = DISTILL_KD_CLASSIC, o.teacher_handle = f->teacher, o.epochs = 1, o.batch = 16;
+    return distill_kd_create(f->ctx, &o, f->student, f->labelled, NULL, &f->kd);
+}
+
+/* What a failed call on a handle must leave as it was. */
+typedef struct snapshot {
+    float x[8 * DIM], p[DIM * K + K];
+    int64_t steps;
+} snapshot;
+
+static void snap_krrst(const distill_krrst *s, snapshot *sn)
+{
+    memcpy(sn->x, distill_krrst_images(s), sizeof(float) * 4 * DIM);
+    sn->steps = distill_krrst_steps_done(s);
+}
+
+static void snap_kd(distill_kd *kd, distill_model *student, snapshot *sn)
+{
+    memcpy(sn->p, distill_model_params(student), sizeof(float) * (size_t)distill_model_param_count(student));
+    sn->steps = distill_kd_steps_done(kd);
+}
+
+static void same_krrst(const distill_krrst *s, const snapshot *sn, const char *what, long k)
+{
+    ck_assert_msg(distill_krrst_steps_done(s) == sn->steps &&
+                  memcmp(sn->x, distill_krrst_images(s), sizeof(float) * 4 * DIM) == 0,
+                  "k = %ld: a failed %s changed the KRR-ST solver", k, what);
+}
+
+static void same_kd(distill_kd *kd, distill_model *student, const snapshot *sn, const char *what, long k)
+{
+    ck_assert_msg(distill_kd_steps_done(kd) == sn->steps &&
+                  memcmp(sn->p, distill_model_params(student),
+                         sizeof(float) * (size_t)distill_model_param_count(student)) == 0,
+                  "k = %ld: a failed %s changed the KD solver", k, what);
+}
+
+/* The workflow; returns the first failure, having checked that the handle
+ * it was called on is unchanged. */
+static distill_status workflow(flow *f, long k)
+{
+    snapshot sn;
+    distill_status st;
+    float loss;
+    DISTILL__TRY_TEST(make_context(f));
+    DISTILL__TRY_TEST(make_data(f));
+    DISTILL__TRY_TEST(make_teacher(f));
+    DISTILL__TRY_TEST(distill_model_save(f->teacher_model, f->model));
+    DISTILL__TRY_TEST(distill_model_load(f->ctx, f->model, &f->reloaded));
+    DISTILL__TRY_TEST(krrst_create(f, &f->krrst));
+    snap_krrst(f->krrst, &sn);
+    if ((st = distill_krrst_step(f->krrst, &loss)) != DISTILL_OK)
+        return same_krrst(f->krrst, &sn, "step", k), st;
+    DISTILL__TRY_TEST(distill_krrst_checkpoint(f->krrst, f->krrst_ck));
+    DISTILL__TRY_TEST(krrst_create(f, &f->krrst2));
+    snap_krrst(f->krrst2, &sn);
+    if ((st = distill_krrst_resume(f->krrst2, f->krrst_ck)) != DISTILL_OK)
+        return same_krrst(f->krrst2, &sn, "resume", k), st;
+    DISTILL__TRY_TEST(distill_krrst_save(f->krrst, f->krrst_set));
+    DISTILL__TRY_TEST(distill_distilled_load(f->ctx, f->krrst_set, &f->loaded));
+    DISTILL__TRY_TEST(kd_create(f));
+    snap_kd(f->kd, f->student, &sn);
+    if ((st = distill_kd_step(f->kd, &loss)) != DISTILL_OK)
+        return same_kd(f->kd, f->student, &sn, "step", k), st;
+    DISTILL__TRY_TEST(distill_kd_checkpoint(f->kd, f->kd_ck));
+    DISTILL__TRY_TEST(distill_kd_step(f->kd, &loss));
+    snap_kd(f->kd, f->student, &sn);
+    if ((st = distill_kd_resume(f->kd, f->kd_ck)) != DISTILL_OK)
+        return same_kd(f->kd, f->student, &sn, "resume", k), st;
+    return distill_kd_run(f->kd, 0);
+}
+
+static void flow_free(flow *f)
+{
+    distill_kd_destroy(f->kd);
+    distill_krrst_destroy(f->krrst), distill_krrst_destroy(f->krrst2);
+    distill_teacher_destroy(f->teacher);
+    distill_model_destroy(f->teacher_model), distill_model_destroy(f->student);
+    distill_model_destroy(f->reloaded);
+    distill_dataset_destroy(f->real), distill_dataset_destroy(f->labelled), distill_dataset_destroy(f->loaded);
+    distill_context_destroy(f->ctx);
+    unlink(f->krrst_ck), unlink(f->krrst_set), unlink(f->kd_ck), unlink(f->model);
+}
+
+/* One run with allocation k failing (once, or from k on; k < 0: none);
+ * returns the allocations it made. */
+static long run_once(long k, int from_k_on)
+{
+    flow f;
+    distill_status st;
+    int pid = (int)getpid();
+    memset(&f, 0, sizeof f);
+    f.ca.fail_after = from_k_on && k >= 0 ? k : -1, f.ca.fail_once = from_k_on || k < 0 ? 0 : k + 1;
+    snprintf(f.krrst_ck, sizeof f.krrst_ck, "/tmp/distill-sweep-%d.ck", pid);
+    snprintf(f.krrst_set, sizeof f.krrst_set, "/tmp/distill-sweep-%d.set", pid);
+    snprintf(f.kd_ck, sizeof f.kd_ck, "/tmp/distill-sweep-%d.kd", pid);
+    snprintf(f.model, sizeof f.model, "/tmp/distill-sweep-%d.model", pid);
+    st = workflow(&f, k);
+    ck_assert_msg(k >= 0 || st == DISTILL_OK, "the workflow fails without a failing allocation: %s",
+                  f.ctx ? distill_context_last_error(f.ctx) : "no context");
+    if (st != DISTILL_OK) {
+        ck_assert_msg(st == DISTILL_E_NOMEM, "k = %ld (%s): status %s: %s", k, from_k_on ? "from k on" : "once",
+                      distill_status_string(st), f.ctx ? distill_context_last_error(f.ctx) : "no context");
+        if (f.ctx) /* a context that failed to exist has nowhere to say so */
+            ck_assert_msg(strstr(distill_context_last_error(f.ctx), "memory") ||
+                          strstr(distill_context_last_error(f.ctx), "allocate"),
+                          "k = %ld: no out-of-memory message: '%s'", k, distill_context_last_error(f.ctx));
+    }
+    flow_free(&f);
+    ck_assert_msg(f.ca.live == 0, "k = %ld: %ld allocations outstanding", k, f.ca.live);
+    return f.ca.calls;
+}
+
+static void sweep(int from_k_on)
+{
+    const long total = run_once(-1, 0);
+    long k;
+    ck_assert_int_gt(total, 40);
+    for (k = 0; k < total; k++)
+        run_once(k, from_k_on);
+}
+
+START_TEST(every_allocation_fails_from_k_on)
+{
+    sweep(1);
+}
+END_TEST
+
+START_TEST(each_allocation_fails_once)
+{
+    sweep(0);
+}
+END_TEST
+
+Suite *distill_suite_sweep(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("allocation failure");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, every_allocation_fails_from_k_on);
+    tcase_add_test(tc, each_allocation_fails_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
