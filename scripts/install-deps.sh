@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh --ensure  do nothing when all is present (what `make` calls)
 set -u
 
-PACKAGES="libblis-dev check pkgconf zlib1g-dev libpng-dev python3-numpy dataset-fashion-mnist abigail-tools"
+PACKAGES="libblis-dev check pkgconf zlib1g-dev libpng-dev python3-numpy dataset-fashion-mnist abigail-tools valgrind"
 
 # One probe per package: succeed when the package's files are in place.
 have() {
@@ -18,6 +18,7 @@ have() {
         python3-numpy) /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 ;;
         dataset-fashion-mnist) [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ;;
         abigail-tools) command -v abidiff >/dev/null 2>&1 ;;
+        valgrind) command -v valgrind >/dev/null 2>&1 ;;
         *) dpkg -s "$1" >/dev/null 2>&1 ;;
     esac
 }

@@ -42,9 +42,9 @@ static void rows_free(rows *r) { free(r->x), free(r->xs), free(r->y); }
 static int rows_alloc(rows *r, int64_t n, int64_t d, int64_t ds)
 {
     r->n = n, r->d = d, r->ds = ds;
-    r->x = malloc(sizeof(float) * (size_t)(n * d + 1));
-    r->xs = malloc(sizeof(float) * (size_t)(n * ds + 1));
-    r->y = malloc(sizeof(float) * (size_t)(n + 1));
+    r->x = calloc((size_t)(n * d + 1), sizeof(float));
+    r->xs = calloc((size_t)(n * ds + 1), sizeof(float));
+    r->y = calloc((size_t)(n + 1), sizeof(float));
     return r->x && r->xs && r->y;
 }
 
@@ -229,7 +229,8 @@ static distill_status load_csv_rows(distill_context *ctx, const setup *s, long l
                             (long long)(j + (j >= label_col)));
                     st = DISTILL_E_INVAL;
                 }
-            r->y[(*k)++] = y; /* missing (NaN): the row feeds only the soft term */
+            if (st == DISTILL_OK)
+                r->y[(*k)++] = y; /* missing (NaN): the row feeds only the soft term */
         }
     }
     free(flag), free(x);
@@ -502,7 +503,8 @@ int cmd_kd(int argc, char **argv)
     st = c.csv ? load_csv_rows(r.ctx, &c.s, cli_long(argc, argv, "--label-column", 0),
                                cli_opt(argc, argv, "--privileged", NULL), &tr, &te)
                : load_images(r.ctx, &c.s, &tr, &val, &te);
-    k = c.s.regression ? 1 : classes_of(&tr, &te);
+    /* the rows hold labels only once they loaded */
+    k = st != DISTILL_OK ? 0 : c.s.regression ? 1 : classes_of(&tr, &te);
     if (st == DISTILL_OK && k < 2 && !c.s.regression) {
         fprintf(stderr, "distill kd: labels must be whole numbers >= 0 of at least two classes\n");
         st = DISTILL_E_INVAL;

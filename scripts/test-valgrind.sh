@@ -1,0 +1,56 @@
+#!/bin/sh
+# Every subcommand of the distill program, with good and bad input, under
+# valgrind: no invalid read or write, no use of uninitialised memory, no
+# definite leak (valgrind exits 9 on any).  Skipped, saying so, when
+# valgrind is not installed (`make deps` installs it).  Run by `make check`.
+set -u
+BIN=$1
+DIR=${2:-build/valgrind-test}
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "test-valgrind: valgrind not installed, skipped (make deps installs it)"
+    exit 0
+fi
+rm -rf "$DIR" && mkdir -p "$DIR"
+VG="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite"
+bad=0 runs=0
+# run NAME EXPECT ARGS...: EXPECT is ok (exit 0) or fail (a clean non-zero exit)
+run() {
+    name=$1 expect=$2
+    shift 2
+    runs=$((runs + 1))
+    $VG "$BIN" "$@" > "$DIR/$name.out" 2> "$DIR/$name.err"
+    rc=$?
+    if [ $rc -eq 9 ]; then
+        echo "test-valgrind: $name: valgrind found errors:" >&2
+        grep '^==' "$DIR/$name.err" | head -20 >&2
+        bad=$((bad + 1))
+    elif [ "$expect" = ok ] && [ $rc -ne 0 ]; then
+        echo "test-valgrind: $name: exit $rc, expected success" >&2
+        tail -3 "$DIR/$name.err" >&2
+        bad=$((bad + 1))
+    elif [ "$expect" = fail ] && [ $rc -eq 0 ]; then
+        echo "test-valgrind: $name: succeeded, expected a failure" >&2
+        bad=$((bad + 1))
+    fi
+}
+awk 'BEGIN { srand(3); print "label,pixels"; for (i = 0; i < 60; i++) { printf "%d", i % 10;
+     for (j = 0; j < 64; j++) printf ",%.3f", rand(); print "" } }' > "$DIR/img.csv"
+awk 'BEGIN { srand(5); print "y,a,b,c,p"; for (i = 0; i < 50; i++) { a = rand(); b = rand(); c = rand();
+     p = a + b - c; printf "%d,%.4f,%.4f,%.4f,%.4f\n", (p > 0.5), a, b, c, p } }' > "$DIR/kd.csv"
+awk -F, 'NR == 5 { $2 = "" } { print }' OFS=, "$DIR/kd.csv" > "$DIR/kd-missing.csv"
+printf 'y,a\n1,0.5\n' > "$DIR/one-row.csv"
+
+run krrst ok krrst --data "$DIR/img.csv" --teacher-epochs 1 --m 4 --n 8 --steps 2 --pool 2 --period 2 \
+    --out "$DIR/k" --threads 1
+run krrst-no-data fail krrst --data /nonexistent.csv --out "$DIR/x" --threads 1
+run transfer ok transfer --data "$DIR/img.csv" --dir "$DIR/k" --seeds 1 --probe-labels 3 --ft-labels 3 \
+    --pretrain-steps 1 --probe-steps 2 --finetune-steps 1 --threads 1
+run transfer-no-dir fail transfer --dir /nonexistent --threads 1
+run kd ok kd --data "$DIR/kd.csv" --privileged 4 --epochs 1 --threads 1
+run kd-missing-feature fail kd --data "$DIR/kd-missing.csv" --privileged 4 --epochs 1 --threads 1
+run kd-one-row fail kd --data "$DIR/one-row.csv" --privileged 1 --threads 1
+run kd-no-file fail kd --data /nonexistent.csv --privileged 1 --threads 1
+run kd-bad-mode fail kd --mode nonsense
+run unknown-command fail nonsense
+[ $bad -eq 0 ] && echo "test-valgrind: $runs runs of distill krrst, transfer and kd (good and bad input) clean under valgrind"
+exit $((bad > 0))
