@@ -53,7 +53,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_BIN  := $(BUILD)/bin/distill
 
 .PHONY: all static shared check test-c test-slow test-fuzz fuzz test-python test-examples test-abi \
-        test-install test-cli test-valgrind test-layers test-build test-abi-guard bench demo install install-python uninstall \
+        test-install test-cli test-cli-args test-valgrind test-layers test-build test-abi-guard bench demo install install-python uninstall \
         clean abi-check abi-baseline deps
 all: static shared $(CLI_BIN)
 
@@ -138,10 +138,10 @@ endif
 
 # Installing and ABI comparison concern the release build only.
 ifeq ($(SANITIZE),1)
-CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-cli
+CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-cli test-cli-args
 else
 CHECK_GROUPS := test-layers test-build test-c test-slow test-fuzz test-abi test-examples test-python \
-                test-cli test-valgrind test-install abi-check test-abi-guard
+                test-cli test-cli-args test-valgrind test-install abi-check test-abi-guard
 endif
 
 # `make check` installs nothing: missing packages come from `make deps`
@@ -157,6 +157,9 @@ test-build:
 
 test-cli: $(CLI_BIN)
 	@sh scripts/test-cli.sh $(CLI_BIN) $(BUILD)/cli-test
+
+test-cli-args: $(CLI_BIN)
+	@sh scripts/test-cli-args.sh $(CLI_BIN) $(BUILD)/cli-args
 
 test-valgrind: $(CLI_BIN)
 	@sh scripts/test-valgrind.sh $(CLI_BIN) $(BUILD)/valgrind-test

@@ -9,16 +9,40 @@
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
-/* --name value options: the value of --name, or def. */
+/* Options of a subcommand, checked by cli_check_args before anything runs. */
+typedef enum { CLI_INT, CLI_REAL, CLI_TEXT, CLI_PATH, CLI_FLAG } cli_kind;
+typedef struct cli_spec {
+    const char *name; /* "--steps" */
+    cli_kind kind;
+    double lo, hi;    /* CLI_INT, CLI_REAL: the range */
+} cli_spec;
+
+#define DISTILL_CLI_MAX_THREADS 256
+/* Room left for the file names a subcommand adds to a directory path. */
+#define DISTILL_CLI_MAX_PATH 900
+
+/* argv (argv[0] the subcommand) against specs and the options every
+ * subcommand has (--seed, --threads, --help): an unknown option or argument,
+ * a repeated option, a missing value, a number that is not whole (CLI_INT)
+ * or finite, out of range, or an empty or over-long text or path is
+ * reported on stderr; returns 1 when all is well. */
+int cli_check_args(const char *cmd, int argc, char **argv, const cli_spec *specs, int n);
+/* Is the flag --name given? */
+int cli_flag(int argc, char **argv, const char *name);
+
+/* --name value options (checked): the value of --name, or def. */
 const char *cli_opt(int argc, char **argv, const char *name, const char *def);
 long cli_long(int argc, char **argv, const char *name, long def);
 double cli_double(int argc, char **argv, const char *name, double def);
-/* Classes "a-b" or "a,b,c" into out (at most 64); returns the count. */
+/* Classes "a-b" or "a,b,c" (0 to 63, distinct) into out; returns the
+ * count, or -1 for anything else. */
 int cli_classes(const char *spec, int32_t *out);
 
 /* A context with the --seed and --threads options and, on a TTY, a
  * progress bar on stderr. */
 distill_context *cli_context(int argc, char **argv);
+/* Bad options (cli_check_args said why): the JSON line; returns 2. */
+int cli_bad_args(const char *cmd);
 /* Report a failed call (message on stderr, JSON on stdout); returns 1. */
 int cli_fail(distill_context *ctx, const char *cmd, const char *what);
 

@@ -238,14 +238,16 @@ static distill_status load_csv_rows(distill_context *ctx, const setup *s, long l
     return st;
 }
 
-/* "20,20" into hidden widths (at most 8). */
+/* "20,20" into hidden widths (at most 8; more is an error). */
 static int parse_hidden(const char *spec, int64_t *h)
 {
     int n = 0;
-    while (*spec && n < 8) {
+    while (*spec) {
+        if (n == 8)
+            return -1;
         char *end;
         h[n] = strtol(spec, &end, 10);
-        if (end == spec || h[n] < 1)
+        if (end == spec || h[n] < 1 || h[n] > 65536)
             return -1;
         n++, spec = *end == ',' ? end + 1 : end;
         if (*end && *end != ',')
@@ -374,14 +376,12 @@ typedef struct cmdline {
 static int parse(int argc, char **argv, cmdline *c)
 {
     const size_t len = strlen(c->data = cli_opt(argc, argv, "--data", FMNIST_DIR));
-    int i;
     c->csv = len > 4 && strcmp(c->data + len - 4, ".csv") == 0;
     c->mode = mode_of(c->mode_name = cli_opt(argc, argv, "--mode", "gd"));
     c->preset = cli_opt(argc, argv, "--preset", "");
     c->save_student = cli_opt(argc, argv, "--save-student", NULL);
     c->save_teacher = cli_opt(argc, argv, "--save-teacher", NULL);
-    for (i = 1, c->grid = 0; i < argc; i++)
-        c->grid |= strcmp(argv[i], "--grid") == 0;
+    c->grid = cli_flag(argc, argv, "--grid");
     c->s.data = c->data, c->s.n = cli_long(argc, argv, "--n", c->csv ? 0 : 300);
     c->s.n_val = c->csv || !c->grid ? 0 : cli_long(argc, argv, "--val", 1000);
     c->s.n_unlabeled = c->csv ? 0 : cli_long(argc, argv, "--unlabeled", 0);
@@ -476,6 +476,19 @@ static void report(const cmdline *c, const rows *tr, const rows *te, const resul
            res->distilled, res->t, res->lambda, c->grid ? "true" : "false", (long long)c->s.n_unlabeled);
 }
 
+static const cli_spec options[] = {
+    {"--data", CLI_PATH, 0, 0},          {"--n", CLI_INT, 0, 1e9},
+    {"--val", CLI_INT, 0, 1e9},          {"--unlabeled", CLI_INT, 0, 1e9},
+    {"--test-limit", CLI_INT, 0, 1e9},   {"--subset-seed", CLI_INT, 0, 9007199254740992.0},
+    {"--label-column", CLI_INT, 0, 1e6}, {"--privileged", CLI_TEXT, 0, 0},
+    {"--regular", CLI_TEXT, 0, 0},       {"--mode", CLI_TEXT, 0, 0},
+    {"--preset", CLI_TEXT, 0, 0},        {"--T", CLI_REAL, 1e-6, 1e6},
+    {"--lambda", CLI_REAL, 0, 1},        {"--grid", CLI_FLAG, 0, 0},
+    {"--hidden", CLI_TEXT, 0, 0},        {"--epochs", CLI_INT, 1, 1e7},
+    {"--batch", CLI_INT, 1, 1e7},        {"--lr", CLI_REAL, 1e-12, 10},
+    {"--save-student", CLI_PATH, 0, 0},  {"--save-teacher", CLI_PATH, 0, 0},
+};
+
 int cmd_kd(int argc, char **argv)
 {
     cmdline c;
@@ -492,9 +505,11 @@ int cmd_kd(int argc, char **argv)
             printf("{\"command\":\"kd\",\"ok\":true,\"help\":true}\n");
             return 0;
         }
+    if (!cli_check_args("kd", argc, argv, options, (int)(sizeof options / sizeof options[0])))
+        return cli_bad_args("kd");
     if (!parse(argc, argv, &c)) {
-        help();
-        return cli_fail(NULL, "kd", "bad options");
+        fprintf(stderr, "distill kd: bad --mode, --preset, --hidden, --regular or --privileged (see --help)\n");
+        return cli_bad_args("kd");
     }
     memset(&r, 0, sizeof r);
     if (!(r.ctx = cli_context(argc, argv)))

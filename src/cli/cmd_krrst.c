@@ -195,17 +195,36 @@ done:
     return rc;
 }
 
+static const cli_spec options[] = {
+    {"--data", CLI_PATH, 0, 0},           {"--classes", CLI_TEXT, 0, 0},
+    {"--limit", CLI_INT, 0, 1e9},         {"--m", CLI_INT, 1, 1e6},
+    {"--n", CLI_INT, 1, 1e6},             {"--k", CLI_INT, 1, 65536},
+    {"--steps", CLI_INT, 1, 1e9},         {"--pool", CLI_INT, 1, 1024},
+    {"--period", CLI_INT, 1, 1e9},        {"--lr", CLI_REAL, 1e-12, 10},
+    {"--flip", CLI_INT, 0, 1},            {"--crop", CLI_INT, 0, 64},
+    {"--teacher", CLI_PATH, 0, 0},        {"--teacher-kind", CLI_TEXT, 0, 0},
+    {"--teacher-epochs", CLI_INT, 1, 1e4}, {"--out", CLI_PATH, 0, 0},
+    {"--resume", CLI_PATH, 0, 0},         {"--export-every", CLI_INT, 0, 1e9},
+    {"--checkpoint-every", CLI_INT, 0, 1e9},
+};
+
 int cmd_krrst(int argc, char **argv)
 {
     const char *data = cli_opt(argc, argv, "--data", FMNIST_DIR);
     int32_t classes[64];
-    int nc = cli_classes(cli_opt(argc, argv, "--classes", "0-4"), classes), rc;
+    int nc, rc;
     distill_dataset *src = NULL, *held = NULL;
     distill_context *ctx;
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         help();
         printf("{\"command\":\"krrst\",\"ok\":true,\"help\":true}\n");
         return 0;
+    }
+    if (!cli_check_args("krrst", argc, argv, options, (int)(sizeof options / sizeof options[0])))
+        return cli_bad_args("krrst");
+    if ((nc = cli_classes(cli_opt(argc, argv, "--classes", "0-4"), classes)) < 1) {
+        fprintf(stderr, "distill krrst: --classes takes a-b or a,b,c (classes 0 to 63)\n");
+        return cli_bad_args("krrst");
     }
     if (!(ctx = cli_context(argc, argv)))
         return cli_fail(NULL, "krrst", "context");

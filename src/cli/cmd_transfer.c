@@ -166,6 +166,10 @@ static distill_status load(distill_context *ctx, int argc, char **argv, arms *a,
     distill_dataset *src = NULL;
     char p[1024];
     distill_status st;
+    if (ns < 1 || nt < 1) {
+        fprintf(stderr, "distill transfer: --classes and --source-classes take a-b or a,b,c (0 to 63)\n");
+        return DISTILL_E_INVAL;
+    }
     snprintf(p, sizeof p, "%s/teacher.dstl", dir);
     if ((st = distill_model_load(ctx, p, teacher)) != DISTILL_OK)
         return st;
@@ -190,6 +194,17 @@ static distill_status load(distill_context *ctx, int argc, char **argv, arms *a,
     return st;
 }
 
+static const cli_spec options[] = {
+    {"--dir", CLI_PATH, 0, 0},             {"--data", CLI_PATH, 0, 0},
+    {"--set", CLI_PATH, 0, 0},             {"--arms", CLI_TEXT, 0, 0},
+    {"--classes", CLI_TEXT, 0, 0},         {"--source-classes", CLI_TEXT, 0, 0},
+    {"--seeds", CLI_INT, 1, 1000},         {"--probe-labels", CLI_INT, 1, 1e6},
+    {"--ft-labels", CLI_INT, 1, 1e6},      {"--pretrain-steps", CLI_INT, 0, 1e9},
+    {"--probe-steps", CLI_INT, 0, 1e9},    {"--finetune-steps", CLI_INT, 0, 1e9},
+    {"--probe-lr", CLI_REAL, 1e-12, 10},   {"--probe-wd", CLI_REAL, 0, 1e6},
+    {"--test-limit", CLI_INT, 0, 1e9},
+};
+
 int cmd_transfer(int argc, char **argv)
 {
     arms *a;
@@ -201,6 +216,8 @@ int cmd_transfer(int argc, char **argv)
         printf("{\"command\":\"transfer\",\"ok\":true,\"help\":true}\n");
         return 0;
     }
+    if (!cli_check_args("transfer", argc, argv, options, (int)(sizeof options / sizeof options[0])))
+        return cli_bad_args("transfer");
     if (!(ctx = cli_context(argc, argv)))
         return cli_fail(NULL, "transfer", "context");
     if (!(a = calloc(1, sizeof *a))) {

@@ -18,7 +18,7 @@ const char *cli_opt(int argc, char **argv, const char *name, const char *def)
 long cli_long(int argc, char **argv, const char *name, long def)
 {
     const char *v = cli_opt(argc, argv, name, NULL);
-    return v ? strtol(v, NULL, 10) : def;
+    return v ? strtol(v, NULL, 10) : def; /* whole and in range: cli_check_args */
 }
 
 double cli_double(int argc, char **argv, const char *name, double def)
@@ -27,20 +27,38 @@ double cli_double(int argc, char **argv, const char *name, double def)
     return v ? strtod(v, NULL) : def;
 }
 
+/* A class number 0..63 at *p, advancing it; -1 if there is none. */
+static int class_at(const char **p)
+{
+    char *end;
+    long v;
+    if (**p < '0' || **p > '9')
+        return -1;
+    v = strtol(*p, &end, 10);
+    *p = end;
+    return v <= 63 ? (int)v : -1;
+}
+
 int cli_classes(const char *spec, int32_t *out)
 {
-    int n = 0, a, b;
-    if (sscanf(spec, "%d-%d", &a, &b) == 2 && a <= b && b - a < 64) {
+    const char *p = spec;
+    int n = 0, a, b, i;
+    if ((a = class_at(&p)) < 0)
+        return -1;
+    if (*p == '-') {
+        p++;
+        if ((b = class_at(&p)) < a || *p)
+            return -1;
         for (; a <= b; a++)
             out[n++] = a;
         return n;
     }
-    while (*spec && n < 64) {
-        out[n++] = (int32_t)strtol(spec, (char **)&spec, 10);
-        if (*spec == ',')
-            spec++;
-        else
-            break;
+    for (out[n++] = a; *p; out[n++] = a) {
+        if (*p++ != ',' || (a = class_at(&p)) < 0)
+            return -1;
+        for (i = 0; i < n; i++)
+            if (out[i] == a)
+                return -1;
     }
     return n;
 }
@@ -225,25 +243,36 @@ distill_status cli_convnet(distill_context *ctx, const distill_dataset *images, 
     return distill_model_create(ctx, &mo, out);
 }
 
+/* On stderr; main prints the JSON line. */
 static int usage(void)
 {
     fputs("usage: distill krrst [options]     distil Fashion-MNIST classes 0-4 (docs/krrst.md)\n"
           "       distill transfer [options]  evaluate a distilled set against its baselines\n"
           "       distill kd [options]        generalized distillation from privileged features (docs/kd.md)\n"
           "Run a subcommand with --help for its options.\n", stderr);
-    printf("{\"command\":\"help\",\"ok\":false}\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return usage();
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage();
+        printf("{\"command\":\"help\",\"ok\":true}\n");
+        return 0;
+    }
+    if (argc < 2) {
+        usage();
+        printf("{\"command\":\"help\",\"ok\":false}\n");
+        return 2;
+    }
     if (strcmp(argv[1], "krrst") == 0)
         return cmd_krrst(argc - 1, argv + 1);
     if (strcmp(argv[1], "transfer") == 0)
         return cmd_transfer(argc - 1, argv + 1);
     if (strcmp(argv[1], "kd") == 0)
         return cmd_kd(argc - 1, argv + 1);
-    return usage();
+    usage();
+    fprintf(stderr, "distill: unknown command '%s'\n", argv[1]);
+    printf("{\"command\":\"help\",\"ok\":false}\n");
+    return 2;
 }
