@@ -35,6 +35,10 @@ last "$DIR.quote.out" | grep -q '"out":".*q\\"uote"' || { cat "$DIR.quote.out"; 
 "$BIN" krrst --limit 600 --teacher "$DIR/teacher.dstl" --m 8 --n 32 --steps 8 --pool 2 --period 3 \
     --resume "$DIR/checkpoint.dstl" --out "$DIR" --threads 2 > "$DIR.resume.out" 2> /dev/null
 last "$DIR.resume.out" | grep -q '"ok":true,"teacher":"file","m":8,"steps":8' || { cat "$DIR.resume.out"; exit 1; }
+# a resume with no steps left: valid JSON (no loss to report: null)
+"$BIN" krrst --limit 600 --teacher "$DIR/teacher.dstl" --m 8 --n 32 --steps 6 --pool 2 --period 3 \
+    --resume "$DIR/checkpoint.dstl" --out "$DIR/again" --threads 2 > "$DIR.resume.out" 2> /dev/null
+last "$DIR.resume.out" | grep -q '"ok":true.*"loss_first":null' || { cat "$DIR.resume.out"; exit 1; }
 # --data FILE.csv: a label and an 8x8 grey image per row
 awk 'BEGIN { srand(3); print "label,pixels"; for (i = 0; i < 300; i++) { printf "%d", i % 10;
      for (j = 0; j < 64; j++) printf ",%.3f", rand() * (j % 8 < i % 10 ? 1 : 0.2); print "" } }' > "$DIR.csv"

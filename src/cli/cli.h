@@ -63,6 +63,9 @@ distill_status cli_limit(distill_dataset **ds, int64_t limit);
 distill_status cli_convnet(distill_context *ctx, const distill_dataset *images, int64_t embed,
                            distill_model **out);
 
+/* v as a JSON number ("%.6g"), or null when it is not finite (a resume
+ * with no steps left has no loss); buf holds at least 32 bytes. */
+const char *cli_json_number(double v, char *buf);
 /* s as a JSON string literal (quotes, backslashes and control characters escaped). */
 void cli_json_string(FILE *f, const char *s);
 /* Does the CSV file start with a header line (a letter or a quote)? */

@@ -181,11 +181,14 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
     }
     fprintf(stderr, "KRR-ST: %lld steps, %.1f ms/step, loss %.4g -> %.4g, held-out KRR error %.4g -> %.4g\n",
             (long long)sum.steps, sum.step_ms, sum.loss_first, sum.loss_last, sum.held0, sum.held1);
-    printf("{\"command\":\"krrst\",\"ok\":true,\"teacher\":\"%s\",\"m\":%lld,\"steps\":%lld,"
-           "\"step_ms\":%.2f,\"loss_first\":%.6g,\"loss_last\":%.6g,\"heldout_initial\":%.6g,"
-           "\"heldout_final\":%.6g,\"krr_heldout_drop\":%.4f,\"out\":",
-           kind, (long long)o.m, (long long)sum.steps, sum.step_ms, sum.loss_first, sum.loss_last,
-           sum.held0, sum.held1, 1.0 - sum.held1 / sum.held0);
+    {
+        char first[32], last[32];
+        printf("{\"command\":\"krrst\",\"ok\":true,\"teacher\":\"%s\",\"m\":%lld,\"steps\":%lld,"
+               "\"step_ms\":%.2f,\"loss_first\":%s,\"loss_last\":%s,\"heldout_initial\":%.6g,"
+               "\"heldout_final\":%.6g,\"krr_heldout_drop\":%.4f,\"out\":",
+               kind, (long long)o.m, (long long)sum.steps, sum.step_ms, cli_json_number(sum.loss_first, first),
+               cli_json_number(sum.loss_last, last), sum.held0, sum.held1, 1.0 - sum.held1 / sum.held0);
+    }
     cli_json_string(stdout, out);
     printf("}\n");
     rc = 0;

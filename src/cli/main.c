@@ -1,5 +1,6 @@
 /* distill: the library's command-line program.  Each subcommand ends with
  * one JSON line on stdout; progress goes to stderr when it is a terminal. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,6 +110,14 @@ void cli_json_string(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+const char *cli_json_number(double v, char *buf)
+{
+    if (!isfinite(v))
+        return "null";
+    snprintf(buf, 32, "%.6g", v);
+    return buf;
 }
 
 int cli_csv_has_header(const char *file)
