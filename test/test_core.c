@@ -98,6 +98,20 @@ START_TEST(threads_setter_validates)
     ck_assert_int_eq(distill_context_threads(ctx), 3);
     ck_assert_status(distill_context_set_threads(ctx, 2), DISTILL_OK);
     ck_assert_int_eq(distill_context_threads(ctx), 2);
+    /* a documented maximum: 100000 threads crashed inside BLIS's OpenMP */
+    ck_assert_int_eq(distill_context_max_threads(), DISTILL_MAX_THREADS);
+    ck_assert_fails(ctx, distill_context_set_threads(ctx, DISTILL_MAX_THREADS + 1), DISTILL_E_INVAL, "threads");
+    ck_assert_fails(ctx, distill_context_set_threads(ctx, 100000), DISTILL_E_INVAL, "threads");
+    ck_assert_int_eq(distill_context_threads(ctx), 2);
+    ck_assert_status(distill_context_set_threads(ctx, DISTILL_MAX_THREADS), DISTILL_OK);
+    {
+        distill_context_options o;
+        distill_context *c2 = NULL;
+        distill_context_options_init(&o);
+        o.threads = 100000;
+        ck_assert_int_eq(distill_context_create(&o, &c2), DISTILL_E_INVAL);
+        ck_assert_ptr_null(c2);
+    }
     distill_context_clear_error(ctx);
     ck_assert_str_eq(distill_context_last_error(ctx), "");
     distill_context_destroy(ctx);

@@ -319,6 +319,12 @@ START_TEST(bad_input)
     o = f.o, o.struct_size = 8;
     ck_assert_int_eq(distill_krrst_create(f.ctx, &o, f.real, &s), DISTILL_E_ABI);
     ck_assert_ptr_null(s);
+    /* sizes whose products overflow (n * image size crashed) */
+    o = f.o, o.n = (int64_t)1 << 62;
+    ck_assert_fails(f.ctx, distill_krrst_create(f.ctx, &o, f.real, &s), DISTILL_E_INVAL, "too large");
+    o = f.o, o.m = N_REAL, o.k = 0, o.n = INT64_MAX / 2;
+    ck_assert_fails(f.ctx, distill_krrst_create(f.ctx, &o, f.real, &s), DISTILL_E_INVAL, "too large");
+    ck_assert_ptr_null(s);
     ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
     memcpy(y, distill_krrst_targets(s), sizeof y);
     y[3] = NAN;

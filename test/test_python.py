@@ -169,6 +169,12 @@ def test_log_callback_and_arch(ctx):
         arch = c2.blis_arch
     assert arch and any(arch in ln for ln in lines), lines
     assert "BLIS_ARCH_TYPE" not in os.environ  # the selection leaves the environment alone
+    for bad in (-1, 100000):  # 100000 threads crashed inside BLIS's OpenMP
+        try:
+            distill.Context(threads=bad)
+            raise AssertionError(f"threads={bad} accepted")
+        except ValueError as e:
+            assert "threads" in str(e)
     try:
         distill.Context(blis_as_is=True).close()  # accepted (BLIS is already settled here)
     except distill.DistillError as e:

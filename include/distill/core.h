@@ -62,6 +62,12 @@ typedef void (*distill_log_fn)(void *user, int level, const char *message);
 typedef int (*distill_progress_fn)(void *user, const char *stage, int64_t done,
                                    int64_t total);
 
+/* The most threads a context takes (more is DISTILL_E_INVAL: BLIS's OpenMP
+ * runtime crashed at 100000, and far more threads than cores only wait on
+ * each other).  Function twin: distill_context_max_threads(). */
+enum { DISTILL_MAX_THREADS = 256 };
+DISTILL_API int32_t distill_context_max_threads(void);
+
 /* Context flags. */
 enum {
     /* Leave BLIS's sub-configuration to BLIS (see THREAD SAFETY above). */
@@ -72,7 +78,7 @@ typedef struct distill_context_options {
     uint32_t struct_size;      /* sizeof(distill_context_options) */
     uint32_t flags;            /* DISTILL_CONTEXT_* (0) */
     uint64_t seed;             /* RNG seed (default 0) */
-    int32_t threads;           /* BLIS threads per call; 0 = online CPUs (default) */
+    int32_t threads;           /* threads per call, 0..DISTILL_MAX_THREADS; 0 = online CPUs (default) */
     int32_t log_level;         /* most verbose level passed to log (default WARN) */
     const distill_allocator *allocator; /* NULL = malloc/free */
     distill_log_fn log;        /* NULL = silent */

@@ -97,6 +97,9 @@ class Context(Handle):
 
     def __init__(self, seed=0, threads=0, log=None, log_level=LOG_WARN, blis_as_is=False):
         self._children = weakref.WeakSet()
+        top = lib.distill_context_max_threads()
+        if not 0 <= threads <= top:
+            raise ValueError(f"threads must be in [0, {top}] (0 = all CPUs), got {threads}")
         opts = ContextOptions()
         lib.distill_context_options_init(ctypes.byref(opts))
         opts.seed = seed

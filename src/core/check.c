@@ -74,3 +74,14 @@ distill_status distill__check_finite(distill_context *ctx, const char *fn, const
     }
     return DISTILL_OK;
 }
+
+distill_status distill__check_count(distill_context *ctx, const char *fn, const char *what, int64_t a,
+                                    int64_t b, size_t elem_size)
+{
+    size_t n, bytes;
+    if (a < 0 || b < 0 || distill__mul_size((size_t)a, (size_t)b, &n) || n > (size_t)INT64_MAX ||
+        distill__mul_size(n, elem_size, &bytes))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: %s (%lld x %lld) is too large", fn, what,
+                             (long long)a, (long long)b);
+    return DISTILL_OK;
+}

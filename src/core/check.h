@@ -17,6 +17,11 @@ distill_status distill__check_optional(distill_context *ctx, const char *fn, con
 /* dim >= 1 and small enough that dim*dim*8 bytes cannot overflow. */
 distill_status distill__check_dim(distill_context *ctx, const char *fn, const char *name,
                                   int64_t dim);
+/* a x b elements of elem_size bytes (a, b >= 0) fit in size_t and int64_t:
+ * one checked product for every size a caller's options multiply;
+ * DISTILL_E_INVAL naming `what` otherwise. */
+distill_status distill__check_count(distill_context *ctx, const char *fn, const char *what, int64_t a,
+                                    int64_t b, size_t elem_size);
 /* DISTILL_E_NUMERIC naming the first NaN/Inf entry, if any. */
 distill_status distill__check_finite(distill_context *ctx, const char *fn, const char *name,
                                      const float *x, int64_t rows, int64_t cols, int64_t ld);

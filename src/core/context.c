@@ -28,7 +28,7 @@ static void default_free(void *user, void *ptr)
 static int32_t online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 4096 ? (int32_t)n : 1;
+    return n > 0 ? (int32_t)(n < DISTILL_MAX_THREADS ? n : DISTILL_MAX_THREADS) : 1;
 }
 
 void distill_context_options_init(distill_context_options *opts)
@@ -81,7 +81,8 @@ distill_status distill_context_create(const distill_context_options *opts,
     *out = NULL;
     if ((st = read_options(opts, &o)) != DISTILL_OK)
         return st;
-    if (o.threads < 0 || o.log_level < DISTILL_LOG_ERROR || (o.flags & ~(uint32_t)DISTILL_CONTEXT_BLIS_AS_IS))
+    if (o.threads < 0 || o.threads > DISTILL_MAX_THREADS || o.log_level < DISTILL_LOG_ERROR ||
+        (o.flags & ~(uint32_t)DISTILL_CONTEXT_BLIS_AS_IS))
         return DISTILL_E_INVAL;
     if ((st = read_allocator(o.allocator, &a)) != DISTILL_OK)
         return st;
@@ -131,14 +132,15 @@ distill_status distill_context_set_threads(distill_context *ctx, int32_t threads
 {
     if (!ctx)
         return DISTILL_E_INVAL;
-    if (threads < 0)
-        return distill__fail(ctx, DISTILL_E_INVAL, "threads must be >= 0 (0 = all CPUs), got %d",
-                             (int)threads);
+    if (threads < 0 || threads > DISTILL_MAX_THREADS)
+        return distill__fail(ctx, DISTILL_E_INVAL, "threads must be in [0, %d] (0 = all CPUs), got %d",
+                             DISTILL_MAX_THREADS, (int)threads);
     ctx->threads = threads ? threads : online_cpus();
     return DISTILL_OK;
 }
 
 int32_t distill_context_threads(const distill_context *ctx) { return ctx ? ctx->threads : 1; }
+int32_t distill_context_max_threads(void) { return DISTILL_MAX_THREADS; }
 
 void distill_context_set_seed(distill_context *ctx, uint64_t seed)
 {

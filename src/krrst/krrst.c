@@ -66,6 +66,11 @@ static distill_status alloc_state(distill_krrst *s)
     const int64_t m = s->o.m, n = s->o.n, big = (m > n ? m : n);
     distill_krr_options ko;
     distill_optimizer_options oo;
+    /* every product below, checked first (n = 2^62 overflowed n * dim) */
+    DISTILL__TRY(distill__check_count(s->ctx, fn_create, "m x (image size + k)", m, s->dim + s->k, 2 * sizeof(float)));
+    DISTILL__TRY(distill__check_count(s->ctx, fn_create, "n x image size", n, s->dim, sizeof(float)));
+    DISTILL__TRY(distill__check_count(s->ctx, fn_create, "max(m, n) x (k + features)", big, s->k + s->d,
+                                      2 * sizeof(float)));
     s->xy = floats(s, m * (s->dim + s->k)), s->gxy = floats(s, m * (s->dim + s->k));
     s->xr = floats(s, n * s->dim), s->yr = floats(s, n * s->k);
     s->fr = floats(s, n * s->d), s->fs = floats(s, m * s->d), s->dfs = floats(s, m * s->d);
