@@ -328,7 +328,9 @@ START_TEST(checkpoint_header)
     ck_assert(c.stream == 0x1234567890abcdefull);
     c.expect.values[2] = 6;
     ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "widths differ");
-    c.expect.values[2] = 5, c.head.values[1] = -1;
+    c.expect.values[2] = 5, c.expect.seed = 99; /* another context seed */
+    ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "seed 0, this solver's context has seed 99");
+    c.expect.seed = 0, c.head.values[1] = -1;
     ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "differ");
     c.head.values[1] = 41, c.head.n = 2, c.head.step_at = 1; /* one value short */
     ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "too short");

@@ -338,6 +338,13 @@ START_TEST(bad_input)
     /* a distilled-set file is not a checkpoint */
     ck_assert_int_eq(distill_krrst_save(s, ck), DISTILL_OK);
     ck_assert_int_eq(distill_krrst_resume(s, ck), DISTILL_E_FORMAT);
+    /* a checkpoint made under another context seed would continue as neither run */
+    ck_assert_int_eq(distill_krrst_checkpoint(s, ck), DISTILL_OK);
+    distill_context_set_seed(f.ctx, distill_context_seed(f.ctx) + 1);
+    ck_assert_fails(f.ctx, distill_krrst_resume(s, ck), DISTILL_E_FORMAT, "seed");
+    ck_assert_int_eq(distill_krrst_steps_done(s), 1);
+    distill_context_set_seed(f.ctx, distill_context_seed(f.ctx) - 1);
+    ck_assert_int_eq(distill_krrst_resume(s, ck), DISTILL_OK);
     distill_krrst_destroy(s);
     unlink(ck);
     fixture_free(&f);

@@ -19,7 +19,7 @@ static void head_of(const distill_kd *kd, distill__ckpt_head *h)
     h->section = SEC_HEAD, h->method = "KD", h->sizes = "rows, sizes or student";
     h->values[0] = kd->n, h->values[1] = kd->d, h->values[2] = kd->k;
     h->values[3] = distill_model_param_count(kd->student), h->values[4] = kd->steps;
-    h->n = 5, h->step_at = 4, h->stream = kd->stream;
+    h->n = 5, h->step_at = 4, h->stream = kd->stream, h->seed = kd->ctx->seed;
 }
 
 static distill_status put(const void *user, distill__writer *w)

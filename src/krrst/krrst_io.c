@@ -35,7 +35,7 @@ static void head_of(const distill_krrst *s, distill__ckpt_head *h)
     h->sizes = "sizes (m, image size, k, features, pool, real set)";
     h->values[0] = s->o.m, h->values[1] = s->dim, h->values[2] = s->k, h->values[3] = s->d;
     h->values[4] = s->o.pool_size, h->values[5] = s->step, h->values[6] = distill_dataset_count(s->real);
-    h->n = 7, h->step_at = 5, h->stream = s->stream;
+    h->n = 7, h->step_at = 5, h->stream = s->stream, h->seed = s->ctx->seed;
 }
 
 static distill_status put_state(const void *user, distill__writer *w)

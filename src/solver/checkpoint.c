@@ -9,6 +9,8 @@ distill_status distill__ckpt_bad(distill_context *ctx, const char *fn, const cha
     return distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s: %s", fn, path, what);
 }
 
+#define SEC_SEED DISTILL__FOURCC('C', 'K', 'S', 'D')
+
 void distill__ckpt_put_head(distill__writer *w, const distill__ckpt_head *h)
 {
     int i;
@@ -17,6 +19,29 @@ void distill__ckpt_put_head(distill__writer *w, const distill__ckpt_head *h)
         distill__put_i64(w, h->values[i]);
     distill__put_i64(w, (int64_t)h->stream);
     distill__section_end(w);
+    distill__section_begin(w, SEC_SEED);
+    distill__put_i64(w, (int64_t)h->seed);
+    distill__section_end(w);
+}
+
+/* 0.1's checkpoints have no seed section: they are taken on trust. */
+static distill_status check_seed(distill_context *ctx, const char *fn, const char *path,
+                                 const unsigned char *buf, size_t len, uint64_t seed)
+{
+    char what[160];
+    distill__cursor c;
+    uint64_t file_seed;
+    if (!distill__container_find(buf, len, SEC_SEED, &c))
+        return DISTILL_OK;
+    file_seed = (uint64_t)distill__get_i64(&c);
+    if (c.bad || c.p != c.end)
+        return distill__ckpt_bad(ctx, fn, path, "the seed section has the wrong length");
+    if (file_seed != seed) {
+        snprintf(what, sizeof what, "made under context seed %llu, this solver's context has seed %llu",
+                 (unsigned long long)file_seed, (unsigned long long)seed);
+        return distill__ckpt_bad(ctx, fn, path, what);
+    }
+    return DISTILL_OK;
 }
 
 distill_status distill__ckpt_check_head(distill_context *ctx, const char *fn, const char *path,
@@ -42,7 +67,7 @@ distill_status distill__ckpt_check_head(distill_context *ctx, const char *fn, co
             return distill__ckpt_bad(ctx, fn, path, what);
         }
     *step = v[h->step_at];
-    return DISTILL_OK;
+    return check_seed(ctx, fn, path, buf, len, h->seed);
 }
 
 distill_status distill__ckpt_section(distill_context *ctx, const char *fn, const char *path,

@@ -24,11 +24,14 @@ typedef struct distill__ckpt_head {
     int64_t values[DISTILL__CKPT_MAX_VALUES];
     int n, step_at;
     uint64_t stream;
+    uint64_t seed;           /* the context's seed, in a section of its own ('CKSD', since 0.2) */
 } distill__ckpt_head;
 
 void distill__ckpt_put_head(distill__writer *w, const distill__ckpt_head *h);
 /* Find the header section in buf and check it against h (every value but
- * the step equal): the step (>= 0) and the stream come back. */
+ * the step equal, and the context seed when the file has one: a resume under
+ * another seed would continue as neither run): the step (>= 0) and the
+ * stream come back. */
 distill_status distill__ckpt_check_head(distill_context *ctx, const char *fn, const char *path,
                                         const unsigned char *buf, size_t len,
                                         const distill__ckpt_head *h, int64_t *step, uint64_t *stream);
