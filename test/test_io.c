@@ -311,6 +311,39 @@ static distill_status ckpt_round(ckpt_case *c, const char *path)
     return distill__ckpt_read(c->ctx, "test", path, ckpt_load, c);
 }
 
+/* What the container's header says is malformed: flag or reserved bits,
+ * a type given twice. */
+START_TEST(container_refuses_flags_reserved_and_repeats)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill__writer w;
+    const unsigned char *bytes;
+    unsigned char copy[256];
+    size_t len;
+    distill__writer_init(&w, ctx);
+    distill__section_begin(&w, DISTILL__FOURCC('A', 'A', 'A', 'A'));
+    distill__put_i64(&w, 7);
+    distill__section_end(&w);
+    distill__section_begin(&w, DISTILL__FOURCC('B', 'B', 'B', 'B'));
+    distill__put_i64(&w, 8);
+    distill__section_end(&w);
+    bytes = distill__writer_bytes(&w, &len);
+    ck_assert_uint_le(len, sizeof copy);
+    memcpy(copy, bytes, len);
+    copy[12] = 2; /* the section count, as commit writes it */
+    ck_assert_status(distill__container_check(ctx, "t", copy, len), DISTILL_OK);
+    copy[16 + 4] = 1; /* the first section's flags */
+    ck_assert_fails(ctx, distill__container_check(ctx, "t", copy, len), DISTILL_E_FORMAT, "flag or reserved");
+    copy[16 + 4] = 0, copy[16 + 20] = 1; /* its reserved word */
+    ck_assert_fails(ctx, distill__container_check(ctx, "t", copy, len), DISTILL_E_FORMAT, "flag or reserved");
+    copy[16 + 20] = 0;
+    memcpy(copy + 16 + 24 + 8, copy + 16, 4); /* the second section takes the first's type */
+    ck_assert_fails(ctx, distill__container_check(ctx, "t", copy, len), DISTILL_E_FORMAT, "repeats");
+    distill__writer_free(&w);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(checkpoint_header)
 {
     ckpt_case c;
@@ -334,6 +367,9 @@ START_TEST(checkpoint_header)
     ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "differ");
     c.head.values[1] = 41, c.head.n = 2, c.head.step_at = 1; /* one value short */
     ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "too short");
+    c.head.n = 4, c.head.values[3] = 0; /* one value too many */
+    ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "too long");
+    c.head.n = 3;
     c.expect.section = DISTILL__FOURCC('X', 'X', 'H', 'D');
     ck_assert_fails(c.ctx, ckpt_round(&c, path), DISTILL_E_FORMAT, "no test header");
     unlink(path);
@@ -350,6 +386,7 @@ Suite *distill_suite_io(void)
     tcase_add_test(tc, failed_save_keeps_the_previous_file);
     tcase_add_test(tc, npy_files);
     tcase_add_test(tc, checkpoint_header);
+    tcase_add_test(tc, container_refuses_flags_reserved_and_repeats);
     tcase_add_test(tc, mixed_gradient_matches_double_reference);
     suite_add_tcase(s, tc);
     return s;

@@ -205,6 +205,18 @@ static uint32_t rd32(const unsigned char *b)
 
 static uint64_t rd64(const unsigned char *b) { return rd32(b) | (uint64_t)rd32(b + 4) << 32; }
 
+/* Does a section before offset `end` (all of them checked) have this type? */
+static int section_seen(const unsigned char *buf, size_t end, uint32_t type)
+{
+    size_t off = HEADER;
+    while (off < end) {
+        if (rd32(buf + off) == type)
+            return 1;
+        off += SECTION + (size_t)rd64(buf + off + 8);
+    }
+    return 0;
+}
+
 distill_status distill__container_check(distill_context *ctx, const char *what,
                                         const unsigned char *buf, size_t len)
 {
@@ -225,6 +237,12 @@ distill_status distill__container_check(distill_context *ctx, const char *what,
         if (len - off < SECTION)
             return distill__fail(ctx, DISTILL_E_FORMAT, "%s: truncated at section %u", what, (unsigned)i);
         plen = rd64(buf + off + 8);
+        if (rd32(buf + off + 4) != 0 || rd32(buf + off + 20) != 0)
+            return distill__fail(ctx, DISTILL_E_FORMAT, "%s: section %u has flag or reserved bits set", what,
+                                 (unsigned)i);
+        if (section_seen(buf, off, rd32(buf + off)))
+            return distill__fail(ctx, DISTILL_E_FORMAT, "%s: section %u repeats an earlier section's type",
+                                 what, (unsigned)i);
         if (plen > len - off - SECTION)
             return distill__fail(ctx, DISTILL_E_FORMAT, "%s: section %u claims %llu bytes, %zu remain", what,
                                  (unsigned)i, (unsigned long long)plen, len - off - SECTION);

@@ -4,6 +4,9 @@
  *   section  u32 type (four characters), u32 flags (0), u64 payload length,
  *            u32 CRC32 of the payload, u32 reserved (0), payload
  *
+ * Malformed, besides bad bounds and CRCs: flags or reserved words not 0, two
+ * sections of one type, a section longer than its reader needs.
+ *
  * All integers little-endian; floats IEEE-754 binary32, little-endian.
  * Readers check everything (magic, version, bounds, CRC) before any
  * section is used; writers replace files atomically. */

@@ -61,6 +61,8 @@ distill_status distill__ckpt_check_head(distill_context *ctx, const char *fn, co
     *stream = (uint64_t)distill__get_i64(&c);
     if (c.bad)
         return distill__ckpt_bad(ctx, fn, path, "header section too short");
+    if (c.p != c.end)
+        return distill__ckpt_bad(ctx, fn, path, "header section too long");
     for (i = 0; i < h->n; i++)
         if (i == h->step_at ? v[i] < 0 : v[i] != h->values[i]) {
             snprintf(what, sizeof what, "the checkpoint's %s differ from this solver's", h->sizes);
