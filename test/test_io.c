@@ -2,6 +2,7 @@
  * .npy files, and the mixed second-order gradient. */
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -344,6 +345,38 @@ START_TEST(container_refuses_flags_reserved_and_repeats)
 }
 END_TEST
 
+/* Saved files get the mode the umask gives (they were 0600 whatever it
+ * was), and a replaced file keeps its own. */
+START_TEST(saved_files_follow_the_umask)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_layer_spec l;
+    distill_model_options mo;
+    distill_model *m;
+    struct stat st;
+    char path[64];
+    distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
+    l.units = 2;
+    distill_model_options_init(&mo);
+    mo.in_c = 3, mo.in_h = mo.in_w = 1, mo.layers = &l, mo.n_layers = 1;
+    ck_assert_status(distill_model_create(ctx, &mo, &m), DISTILL_OK);
+    snprintf(path, sizeof path, "/tmp/distill-mode-%d.dst", (int)getpid());
+    unlink(path);
+    umask(022);
+    ck_assert_status(distill_model_save(m, path), DISTILL_OK);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0644);
+    ck_assert_int_eq(chmod(path, 0640), 0);
+    ck_assert_status(distill_model_save(m, path), DISTILL_OK);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0640);
+    unlink(path);
+    ck_assert_fails(ctx, distill_model_save(m, ""), DISTILL_E_INVAL, "empty");
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(checkpoint_header)
 {
     ckpt_case c;
@@ -387,6 +420,7 @@ Suite *distill_suite_io(void)
     tcase_add_test(tc, npy_files);
     tcase_add_test(tc, checkpoint_header);
     tcase_add_test(tc, container_refuses_flags_reserved_and_repeats);
+    tcase_add_test(tc, saved_files_follow_the_umask);
     tcase_add_test(tc, mixed_gradient_matches_double_reference);
     suite_add_tcase(s, tc);
     return s;

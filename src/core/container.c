@@ -143,6 +143,26 @@ const unsigned char *distill__writer_bytes(const distill__writer *w, size_t *len
     return w->buf;
 }
 
+/* A new temporary file beside path, created with mode 0666 so that the
+ * umask applies as to any file the host writes (mkstemp's 0600 did not);
+ * a file being replaced passes its own mode on. */
+static int create_temp(const char *path, char *tmp, size_t cap)
+{
+    static unsigned counter;
+    struct stat old;
+    int fd = -1, tries;
+    for (tries = 0; tries < 100 && fd < 0; tries++) {
+        const unsigned c = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, cap, "%s.tmp-%ld-%u", path, (long)getpid(), c);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            return -1;
+    }
+    if (fd >= 0 && stat(path, &old) == 0 && S_ISREG(old.st_mode))
+        (void)fchmod(fd, old.st_mode & 07777);
+    return fd;
+}
+
 distill_status distill__write_atomic(distill_context *ctx, const char *path, const void *buf,
                                      size_t len)
 {
@@ -150,10 +170,9 @@ distill_status distill__write_atomic(distill_context *ctx, const char *path, con
     const unsigned char *p = buf;
     size_t done = 0;
     int fd, dfd;
-    if (!path || strlen(path) + 16 > sizeof tmp)
-        return distill__fail(ctx, DISTILL_E_INVAL, "save: bad path");
-    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
-    if ((fd = mkstemp(tmp)) < 0)
+    if (!path || !*path || strlen(path) + 48 > sizeof tmp)
+        return distill__fail(ctx, DISTILL_E_INVAL, "save: %s path", path && *path ? "too long a" : "an empty");
+    if ((fd = create_temp(path, tmp, sizeof tmp)) < 0)
         return distill__fail(ctx, DISTILL_E_IO, "save: cannot create a temporary file beside %s: %s",
                              path, strerror(errno));
     while (done < len) {
