@@ -115,7 +115,17 @@ DISTILL_API void distill_context_set_progress(distill_context *ctx,
                                               distill_progress_fn progress, void *user);
 
 /* Ask running and later calls on ctx to stop with DISTILL_E_CANCELLED.
- * Async-signal-safe.  The flag stays raised until reset. */
+ * Async-signal-safe.  The flag stays raised until reset.
+ *
+ * What it stops: the calls that report progress, at their next report:
+ * distill_krrst_run and distill_kd_run between steps (and before the first),
+ * the teacher passes inside distill_krrst_create and distill_kd_create,
+ * KRR-ST's pool warm-up, distill_barlow_twins_train, the transfer protocol
+ * and distill_kd_grid_search.  What it does not: one step
+ * (distill_krrst_step, distill_kd_step), the kernels, forward and backward
+ * passes and inference run to their end, so a host that cancels from a
+ * signal handler waits at most one step.  A cancelled run leaves its solver
+ * as the last completed step left it. */
 DISTILL_API void distill_context_cancel(distill_context *ctx);
 DISTILL_API void distill_context_reset_cancel(distill_context *ctx);
 DISTILL_API int distill_context_cancelled(const distill_context *ctx);
