@@ -321,6 +321,19 @@ def test_krrst_solver(ctx):
     s.close()
 
 
+def test_labels_are_refused_unless_whole_real_and_in_range(ctx):
+    z = np.zeros((1, 3), np.float32)
+    for bad in (np.array([2**32 + 1]), np.array([1.7]), np.array([1 + 2j]), np.array([np.nan]),
+                np.array(["1"])):
+        try:
+            distill.xent_hard(ctx, z, bad)
+            raise AssertionError(f"labels {bad!r} accepted")
+        except ValueError as e:
+            assert "labels" in str(e)
+    for good in (np.array([2]), np.array([2.0]), np.array([-1]), [1]):
+        distill.xent_hard(ctx, z, good)
+
+
 def test_teacher_handle(ctx):
     """One Teacher from a model, a callable or outputs: the same outputs,
     solvers keep it alive, and the 0.1 ways give the same solver."""

@@ -173,12 +173,21 @@ def softmax(ctx, z, temperature=1.0):
 
 
 def _labels(labels, n):
+    """Class indices as int32: whole, real and in range, or ValueError (a
+    plain cast turned 2**32 + 1 into class 1, 1.7 into 1 and dropped the
+    imaginary part of complex input)."""
     if labels is None:
         return None
-    lab = np.ascontiguousarray(labels, dtype=np.int32)
-    if lab.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},)")
-    return lab
+    a = np.asarray(labels)
+    if a.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"labels must be real numbers, not {a.dtype}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a) & (a == np.round(a))):
+        raise ValueError("labels must be whole numbers (a negative one marks a row without a label)")
+    if a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
+        raise ValueError("labels must fit in 32 bits")
+    return np.ascontiguousarray(a, dtype=np.int32)
 
 
 def xent_hard(ctx, z, labels, temperature=1.0):
