@@ -321,6 +321,51 @@ def test_krrst_solver(ctx):
     s.close()
 
 
+def test_views_and_children_keep_their_owners(ctx):
+    """A parameter view outlives its Model object; a context collected in a
+    cycle with its children is freed after them; 8 threads infer on one
+    model, each with its own workspace."""
+    import gc
+    import threading
+    m = distill.Model(ctx, [dict(kind="dense", units=3)], input_shape=(4,))
+    p = m.params
+    expect = p.copy()
+    del m
+    gc.collect()
+    junk = [np.ones(1000, np.float32) for _ in range(50)]  # reuse freed memory, if it was freed
+    assert np.array_equal(p, expect)
+    p[:] = 1.0  # still the model's own (writable) memory
+    del junk
+    # a context and a child in one garbage cycle: whatever order the
+    # collector finalises them in, the child's C side goes first
+    for _ in range(20):
+        c = distill.Context(seed=1)
+        child = distill.Model(c, [dict(kind="dense", units=2)], input_shape=(3,))
+        child.cycle, c.cycle = c, child
+        del c, child
+        gc.collect()
+    # many threads, one frozen model, batch sizes that make each thread
+    # grow its workspace at different times
+    m = distill.Model(ctx, [dict(kind="dense", units=16), "relu", dict(kind="dense", units=2)],
+                      input_shape=(8,))
+    x = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    ref = m.infer(x)
+    errors = []
+
+    def work(t):
+        for r in range(200):
+            n = 1 + (r * 7 + t) % 64
+            if not np.allclose(m.infer(x[:n]), ref[:n], atol=1e-6):
+                errors.append((t, r))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors[:3]
+
+
 def test_labels_are_refused_unless_whole_real_and_in_range(ctx):
     z = np.zeros((1, 3), np.float32)
     for bad in (np.array([2**32 + 1]), np.array([1.7]), np.array([1 + 2j]), np.array([np.nan]),

@@ -45,13 +45,17 @@ def status_string(status):
 class Handle:
     """An owned C handle: close() (or `with`, or garbage collection) frees it
     through the subclass's `_destroy` library function.  A handle made in a
-    context registers with it (through `self.ctx = ...`): closing the
-    context closes its handles first, since the C side frees them with the
-    context's allocator."""
+    context registers with it (through `self.ctx = ...`): its C side is freed
+    with the context's allocator, so the context is always freed last.
+    Closing the context closes the handles it can reach first; one the
+    garbage collector is still to finalise (its weak reference already
+    cleared, as in a collected cycle or at interpreter exit) closes the
+    context when it goes."""
 
     _destroy = None
     _handle = None
     _ctx = None
+    _counted = False
 
     @property
     def ctx(self):
@@ -62,11 +66,16 @@ class Handle:
         self._ctx = c
         if c is not None and c is not self:
             c._children.add(self)
+            c._live += 1
+            self._counted = True
 
     def close(self):
         if self._handle:
             type(self)._destroy(self._handle)
             self._handle = ctypes.c_void_p()
+        if self._counted:
+            self._counted = False
+            self._ctx._child_closed()
 
     def __enter__(self):
         return self
@@ -97,6 +106,7 @@ class Context(Handle):
 
     def __init__(self, seed=0, threads=0, log=None, log_level=LOG_WARN, blis_as_is=False):
         self._children = weakref.WeakSet()
+        self._live, self._closing = 0, False
         top = lib.distill_context_max_threads()
         if not 0 <= threads <= top:
             raise ValueError(f"threads must be in [0, {top}] (0 = all CPUs), got {threads}")
@@ -126,7 +136,15 @@ class Context(Handle):
                 h.close()
             except Exception:
                 pass
+        if getattr(self, "_live", 0) > 0:
+            self._closing = True  # the last child still to be finalised closes it
+            return
         Handle.close(self)
+
+    def _child_closed(self):
+        self._live -= 1
+        if self._live == 0 and getattr(self, "_closing", False):
+            Handle.close(self)
 
     def check(self, status):
         """Raise the library's error for a non-zero status."""

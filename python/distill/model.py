@@ -1,5 +1,6 @@
 """Networks (distill_model) and optimisers (distill_optimizer)."""
 import ctypes
+import threading
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Model(Handle):
 
     def __init__(self, ctx, layers=None, input_shape=(1,), _handle=None):
         self.ctx = ctx
-        self._ws = None
+        self._ws = threading.local()
         if _handle is not None:
             self._handle = _handle
             return
@@ -85,8 +86,15 @@ class Model(Handle):
         return lib.distill_model_output_dim(self._handle)
 
     def _view(self, fn, count):
+        """A writable view on the model's own array that keeps the model
+        alive (the array outlives nothing: closing the model explicitly
+        still ends it)."""
         n = count(self._handle)
-        return np.ctypeslib.as_array(fn(self._handle), shape=(max(n, 1),))[:n]
+        if n == 0:
+            return np.empty(0, np.float32)
+        buf = (ctypes.c_float * n).from_address(ctypes.addressof(fn(self._handle).contents))
+        buf._owner = self
+        return np.frombuffer(buf, dtype=np.float32)
 
     @property
     def params(self):
@@ -133,12 +141,15 @@ class Model(Handle):
         """Eval-mode outputs through the allocation-free path."""
         x = _mat(np.reshape(x, (np.shape(x)[0], -1)), "x", cols=self.input_dim)
         n = x.shape[0]
-        if self._ws is None or self._ws[0] < n:
+        # one workspace per thread: ctypes releases the GIL, so another
+        # thread may be inside infer with this model right now
+        ws = getattr(self._ws, "buf", None)
+        if ws is None or ws[0] < n:
             size = ctypes.c_size_t()
             self.ctx.check(lib.distill_model_workspace_size(self._handle, n, ctypes.byref(size)))
-            self._ws = (n, ctypes.create_string_buffer(size.value), size.value)
+            ws = self._ws.buf = (n, ctypes.create_string_buffer(size.value), size.value)
         y = np.empty((n, self.output_dim), np.float32)
-        st = lib.distill_model_infer(self._handle, self._ws[1], self._ws[2], n, _p(x), x.shape[1],
+        st = lib.distill_model_infer(self._handle, ws[1], ws[2], n, _p(x), x.shape[1],
                                      _p(y), y.shape[1])
         if st != 0:
             from .core import DistillError
