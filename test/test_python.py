@@ -364,6 +364,14 @@ def test_views_and_children_keep_their_owners(ctx):
     for th in threads:
         th.join()
     assert not errors, errors[:3]
+    bad = x[:2].copy()
+    bad[1, 3] = np.nan
+    m.infer(bad)  # checks no numbers, as documented
+    try:
+        m.infer(bad, checked=True)
+        raise AssertionError("a NaN row passed the checked inference")
+    except distill.NumericError:
+        pass
 
 
 def test_labels_are_refused_unless_whole_real_and_in_range(ctx):

@@ -241,6 +241,39 @@ START_TEST(inference_allocates_nothing_and_matches_forward)
 }
 END_TEST
 
+/* infer checks no numbers (a NaN row can come out finite, with OK);
+ * infer_checked refuses NaN and Inf in and out, still allocating nothing. */
+START_TEST(checked_inference_refuses_non_finite_rows)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_model *m = small_policy(ctx);
+    float x[2 * 10], y[2 * 2];
+    size_t bytes;
+    void *ws;
+    long c_calls;
+    distill_status st[3];
+    fill_random(x, 20, 3);
+    ck_assert_status(distill_model_workspace_size(m, 2, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    ck_assert_int_eq(distill_model_infer_checked(m, ws, bytes, 2, x, 10, y, 2), DISTILL_OK);
+    x[13] = NAN;
+    c_calls = test_c_allocations();
+    st[0] = distill_model_infer(m, ws, bytes, 2, x, 10, y, 2);
+    st[1] = distill_model_infer_checked(m, ws, bytes, 2, x, 10, y, 2);
+    x[13] = INFINITY;
+    st[2] = distill_model_infer_checked(m, ws, bytes, 2, x, 10, y, 2);
+    c_calls = test_c_allocations() - c_calls;
+    ck_assert_int_eq(st[0], DISTILL_OK); /* documented: infer checks no numbers */
+    ck_assert_int_eq(st[1], DISTILL_E_NUMERIC);
+    ck_assert_int_eq(st[2], DISTILL_E_NUMERIC);
+    ck_assert_int_eq(c_calls, 0);
+    ck_assert_int_eq(distill_model_infer_checked(m, ws, bytes, 2, x, 9, y, 2), DISTILL_E_SHAPE);
+    free(ws);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* A conv stack (channel-first inside) through both paths. */
 START_TEST(conv_inference_matches_forward)
 {
@@ -323,6 +356,7 @@ Suite *distill_suite_train(void)
     tcase_add_test(tc, convnet_learns_fashion_mnist_1k);
     tcase_add_test(tc, training_is_bit_reproducible);
     tcase_add_test(tc, inference_allocates_nothing_and_matches_forward);
+    tcase_add_test(tc, checked_inference_refuses_non_finite_rows);
     tcase_add_test(tc, inference_threads_share_a_frozen_model);
     tcase_add_test(tc, conv_inference_matches_forward);
     suite_add_tcase(s, tc);

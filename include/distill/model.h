@@ -183,10 +183,22 @@ distill_model_load_memory(distill_context *ctx, const void *buf, size_t len,
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_model_workspace_size(const distill_model *model, int64_t max_batch, size_t *bytes);
 /* y = f(x) in eval mode with the caller's workspace: no allocation, no
- * lock, no thread, no log.  n <= the max_batch the workspace was sized for. */
+ * lock, no thread, no log.  n <= the max_batch the workspace was sized for.
+ * What it checks: the pointers, n >= 1, the leading dimensions and the
+ * workspace's size (DISTILL_E_INVAL, _SHAPE, _WORKSPACE), and nothing in the
+ * numbers: a NaN or Inf input row gives whatever the layers make of it
+ * (often finite output) with DISTILL_OK.  distill_model_infer_checked adds
+ * that check. */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_model_infer(const distill_model *model, void *ws, size_t ws_bytes, int64_t n,
                     const float *x, int64_t ldx, float *y, int64_t ldy);
+/* distill_model_infer, refusing non-finite numbers (0.2): DISTILL_E_NUMERIC
+ * when x holds a NaN or Inf (nothing is computed) or y would (y is then
+ * written).  One pass over the input and one over the output, still no
+ * allocation: what a controller can afford to reject a bad sensor row. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_model_infer_checked(const distill_model *model, void *ws, size_t ws_bytes, int64_t n,
+                            const float *x, int64_t ldx, float *y, int64_t ldy);
 
 DISTILL_END_DECLS
 

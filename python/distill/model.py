@@ -4,6 +4,8 @@ import threading
 
 import numpy as np
 
+NUMERIC = -6  # DISTILL_E_NUMERIC
+
 from ._lib import lib, LayerSpec, ModelOptions, OptimizerOptions, LOSS_GRAD_FN
 from .core import Handle
 from .kernels import _mat, _p
@@ -137,8 +139,10 @@ class Model(Handle):
                                                   self.input_dim if input_grad else 0, flags))
         return dx
 
-    def infer(self, x):
-        """Eval-mode outputs through the allocation-free path."""
+    def infer(self, x, checked=False):
+        """Eval-mode outputs through the allocation-free path.  checked=True
+        refuses NaN or Inf in the input or the output (NumericError);
+        otherwise a NaN row gives whatever the layers make of it."""
         x = _mat(np.reshape(x, (np.shape(x)[0], -1)), "x", cols=self.input_dim)
         n = x.shape[0]
         # one workspace per thread: ctypes releases the GIL, so another
@@ -149,10 +153,12 @@ class Model(Handle):
             self.ctx.check(lib.distill_model_workspace_size(self._handle, n, ctypes.byref(size)))
             ws = self._ws.buf = (n, ctypes.create_string_buffer(size.value), size.value)
         y = np.empty((n, self.output_dim), np.float32)
-        st = lib.distill_model_infer(self._handle, ws[1], ws[2], n, _p(x), x.shape[1],
-                                     _p(y), y.shape[1])
+        fn = lib.distill_model_infer_checked if checked else lib.distill_model_infer
+        st = fn(self._handle, ws[1], ws[2], n, _p(x), x.shape[1], _p(y), y.shape[1])
         if st != 0:
-            from .core import DistillError
+            from .core import DistillError, NumericError
+            if st == NUMERIC:
+                raise NumericError(st, "distill_model_infer_checked: NaN or Inf in the input or output")
             raise DistillError(st, "distill_model_infer failed")
         return y
 
