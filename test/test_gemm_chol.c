@@ -297,6 +297,35 @@ START_TEST(host_initialised_blis_keeps_its_choice)
 }
 END_TEST
 
+/* A singular system factorises only with jitter: the context says how
+ * much, and refuses it past a limit. */
+START_TEST(jitter_is_reported_and_can_be_refused)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    float a[16], b[16];
+    size_t bytes;
+    void *ws;
+    int i;
+    for (i = 0; i < 16; i++)
+        a[i] = 1.0f; /* rank one */
+    memcpy(b, a, sizeof a);
+    ck_assert_status(distill_cholesky_workspace_size(4, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    ck_assert(distill_context_max_jitter(ctx) == 0.0);
+    ck_assert_status(distill_cholesky(ctx, 4, a, 4, ws, bytes), DISTILL_OK);
+    ck_assert(distill_context_max_jitter(ctx) > 0.0);
+    distill_context_reset_jitter(ctx);
+    ck_assert(distill_context_max_jitter(ctx) == 0.0);
+    ck_assert_status(distill_context_set_jitter_limit(ctx, 1e-9), DISTILL_OK);
+    ck_assert_fails(ctx, distill_cholesky(ctx, 4, b, 4, ws, bytes), DISTILL_E_NUMERIC, "limit");
+    for (i = 0; i < 16; i++)
+        ck_assert(b[i] == 1.0f || i % 5 != 0); /* the lower triangle restored */
+    ck_assert_fails(ctx, distill_context_set_jitter_limit(ctx, -1.0), DISTILL_E_INVAL, "limit");
+    free(ws);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_gemm_chol(void)
 {
     Suite *s = suite_create("kernels-gemm-cholesky");
@@ -306,6 +335,7 @@ Suite *distill_suite_gemm_chol(void)
     tcase_add_test(tc, sgemm_rejects_bad_arguments);
     tcase_add_test(tc, blis_sub_configuration_is_chosen);
     tcase_add_test(tc, host_initialised_blis_keeps_its_choice);
+    tcase_add_test(tc, jitter_is_reported_and_can_be_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("cholesky");
     tcase_add_loop_test(tc, cholesky_matches_reference, 0, sizeof chol_sizes / sizeof chol_sizes[0]);

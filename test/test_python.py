@@ -374,6 +374,25 @@ def test_views_and_children_keep_their_owners(ctx):
         pass
 
 
+def test_singular_fit_is_reported(ctx):
+    """KRR on duplicate points is singular: the fit 'succeeds' only with
+    jitter, which the context reports, and refuses past a limit."""
+    x = np.ones((6, 3), np.float32)
+    y = np.arange(6, dtype=np.float32).reshape(6, 1)
+    with distill.Context(threads=1) as c:
+        opts = distill.krr_options(ridge=0.0, ridge_mode=distill.RIDGE_ABSOLUTE, bias=0)
+        distill.krr_fit(c, x, y, opts)
+        assert c.max_jitter > 0
+        c.reset_jitter()
+        assert c.max_jitter == 0
+        c.jitter_limit = 1e-9
+        try:
+            distill.krr_fit(c, x, y, opts)
+            raise AssertionError("a singular fit passed the jitter limit")
+        except distill.NumericError as e:
+            assert "limit" in str(e)
+
+
 def test_labels_are_refused_unless_whole_real_and_in_range(ctx):
     z = np.zeros((1, 3), np.float32)
     for bad in (np.array([2**32 + 1]), np.array([1.7]), np.array([1 + 2j]), np.array([np.nan]),

@@ -52,9 +52,22 @@ distill_sgemm(distill_context *ctx, int trans_a, int trans_b, int64_t m, int64_t
  * triangle is left alone.  If a pivot is not positive, the factorisation is
  * retried at most three times with a growing diagonal jitter (logged as a
  * warning); if it still fails A is restored and DISTILL_E_NUMERIC names the
- * pivot.  Blocked (recursive) on BLIS syrk/trsm. */
+ * pivot.  A jitter lets a singular system (a KRR fit on duplicate points)
+ * "succeed" with huge solutions: the context records the largest one
+ * (distill_context_max_jitter) and can refuse it past a limit
+ * (distill_context_set_jitter_limit).  Blocked (recursive) on BLIS
+ * syrk/trsm. */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_cholesky_workspace_size(int64_t n, size_t *bytes);
+/* The largest diagonal jitter any factorisation on ctx needed since the
+ * context was made or last reset, relative to its matrix's mean diagonal
+ * (0: none).  Every KRR fit, KRR-ST step and solve goes through it. */
+DISTILL_API double distill_context_max_jitter(const distill_context *ctx);
+DISTILL_API void distill_context_reset_jitter(distill_context *ctx);
+/* Refuse (DISTILL_E_NUMERIC) a factorisation that needs a relative jitter
+ * above limit (0, the default: accept any of the three retries). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_context_set_jitter_limit(distill_context *ctx, double limit);
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_cholesky(distill_context *ctx, int64_t n, float *a, int64_t lda, void *ws,
                  size_t ws_bytes);

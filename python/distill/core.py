@@ -208,6 +208,26 @@ class Context(Handle):
         return bool(lib.distill_context_cancelled(self.handle))
 
     @property
+    def max_jitter(self):
+        """The largest Cholesky jitter (relative to the mean diagonal) any
+        call needed since the context was made or reset_jitter(): > 0 means a
+        system was singular and its solution is suspect."""
+        return lib.distill_context_max_jitter(self.handle)
+
+    def reset_jitter(self):
+        lib.distill_context_reset_jitter(self.handle)
+
+    @property
+    def jitter_limit(self):
+        return getattr(self, "_jitter_limit", 0.0)
+
+    @jitter_limit.setter
+    def jitter_limit(self, limit):
+        """Refuse (NumericError) a factorisation needing more jitter (0: any)."""
+        self.check(lib.distill_context_set_jitter_limit(self.handle, limit))
+        self._jitter_limit = limit
+
+    @property
     def blis_arch(self):
         """The BLIS sub-configuration in use (e.g. 'skx')."""
         return lib.distill_context_blis_arch(self.handle).decode()

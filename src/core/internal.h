@@ -34,6 +34,8 @@ struct distill_context {
     distill_status last_status;
     uint64_t next_stream;     /* handle streams start at 2^32 */
     uint32_t notices;         /* one-time log notices already given */
+    double max_jitter;        /* largest relative Cholesky jitter since the last reset */
+    double jitter_limit;      /* above it a factorisation fails; 0 = any */
     char last_error[DISTILL__ERRLEN];
 };
 

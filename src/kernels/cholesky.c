@@ -109,3 +109,22 @@ void distill__dcholesky_solve(distill_context *ctx, int64_t n, int64_t nrhs, con
     distill__dtrsm_lower(ctx, 0, DISTILL_NO_TRANS, n, nrhs, 1.0, l, n, b, nrhs);
     distill__dtrsm_lower(ctx, 0, DISTILL_TRANS, n, nrhs, 1.0, l, n, b, nrhs);
 }
+
+double distill_context_max_jitter(const distill_context *ctx) { return ctx ? ctx->max_jitter : 0.0; }
+
+void distill_context_reset_jitter(distill_context *ctx)
+{
+    if (ctx)
+        ctx->max_jitter = 0.0;
+}
+
+distill_status distill_context_set_jitter_limit(distill_context *ctx, double limit)
+{
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    if (!(limit >= 0.0) || !isfinite(limit))
+        return distill__fail(ctx, DISTILL_E_INVAL, "distill_context_set_jitter_limit: limit must be "
+                             "finite and >= 0, got %g", limit);
+    ctx->jitter_limit = limit;
+    return DISTILL_OK;
+}

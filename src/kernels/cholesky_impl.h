@@ -92,9 +92,20 @@ static distill_status DISTILL__CAT(factor_jitter_, CH)(distill_context *ctx, con
         DISTILL__TRY(DISTILL__CAT(fill_lower_, CH)(ctx, fn, n, a, lda, src, ldsrc,
                                                    shift + jitter));
         f = DISTILL__CAT(potrf_rec_, CH)(ctx, n, a, lda, &pivot);
-        if (f < 0)
+        if (f < 0) {
+            /* succeeded, perhaps only with jitter: the host can read how much */
+            if (jitter / scale > ctx->max_jitter)
+                ctx->max_jitter = jitter / scale;
             return DISTILL_OK;
+        }
         jitter = scale * CHOL_JITTER0 * pow(100.0, attempt);
+        if (ctx->jitter_limit > 0.0 && jitter / scale > ctx->jitter_limit) {
+            DISTILL__TRY(DISTILL__CAT(fill_lower_, CH)(ctx, fn, n, a, lda, src, ldsrc, shift));
+            return distill__fail(ctx, DISTILL_E_NUMERIC,
+                                 "%s: matrix is not positive definite: pivot %lld is %g, and the "
+                                 "jitter it needs (%g of the mean diagonal) passes the context's "
+                                 "limit %g", fn, (long long)f, pivot, jitter / scale, ctx->jitter_limit);
+        }
         if (attempt < CHOL_RETRIES)
             distill__log(ctx, DISTILL_LOG_WARN,
                          "%s: pivot %lld is %g, not positive; retrying with diagonal jitter %g",
