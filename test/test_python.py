@@ -374,6 +374,23 @@ def test_views_and_children_keep_their_owners(ctx):
         pass
 
 
+def test_failures_never_show_an_earlier_message(ctx):
+    import ctypes
+    from distill._lib import lib as clib
+    m = distill.Model(ctx, [dict(kind="dense", units=2)], input_shape=(3,))
+    try:
+        m.layer_shape(7)
+        raise AssertionError("layer 7 of 1")
+    except distill.DistillError as e:
+        assert "layer 7" in str(e)  # its own message
+    size = ctypes.c_size_t()
+    try:  # a workspace query has no context to write a message to
+        ctx.check(clib.distill_model_workspace_size(m._handle, 0, ctypes.byref(size)))
+        raise AssertionError("max_batch 0 accepted")
+    except distill.DistillError as e:
+        assert "layer 7" not in str(e) and "no message" in str(e), str(e)
+
+
 def test_singular_fit_is_reported(ctx):
     """KRR on duplicate points is singular: the fit 'succeeds' only with
     jitter, which the context reports, and refuses past a limit."""

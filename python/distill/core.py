@@ -147,9 +147,17 @@ class Context(Handle):
             Handle.close(self)
 
     def check(self, status):
-        """Raise the library's error for a non-zero status."""
+        """Raise the library's error for a non-zero status.  The context's
+        message is the call's own only if the context recorded that status
+        (calls without a context to write to, such as workspace queries,
+        leave none); the message is cleared once raised, so a later failure
+        never shows an earlier one's."""
         if status != OK:
-            msg = lib.distill_context_last_error(self.handle).decode(errors="replace")
+            if lib.distill_context_last_status(self.handle) == status:
+                msg = lib.distill_context_last_error(self.handle).decode(errors="replace")
+            else:
+                msg = status_string(status) + " (the call left no message)"
+            lib.distill_context_clear_error(self.handle)
             raise _SUBCLASS.get(status, DistillError)(status, msg)
 
     @property

@@ -332,8 +332,12 @@ void distill_model_zero_grad(distill_model *m)
 distill_status distill_model_layer_shape(const distill_model *m, int64_t layer, int64_t *c,
                                          int64_t *h, int64_t *w)
 {
-    if (!m || !c || !h || !w || layer < -1 || layer >= m->n_layers)
+    if (!m)
         return DISTILL_E_INVAL;
+    if (!c || !h || !w || layer < -1 || layer >= m->n_layers)
+        return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_layer_shape: layer %lld of %lld "
+                             "(-1: the input), or an output pointer is NULL", (long long)layer,
+                             (long long)m->n_layers);
     if (layer < 0)
         *c = m->in_c, *h = m->in_h, *w = m->in_w;
     else
