@@ -372,6 +372,11 @@ START_TEST(saved_files_follow_the_umask)
     ck_assert_int_eq(st.st_mode & 0777, 0640);
     unlink(path);
     ck_assert_fails(ctx, distill_model_save(m, ""), DISTILL_E_INVAL, "empty");
+    {
+        distill_model *back = NULL; /* a directory given as a file (it "sized" as 2^63 - 1 bytes) */
+        ck_assert_fails(ctx, distill_model_load(ctx, "/tmp", &back), DISTILL_E_IO, "is a directory");
+        ck_assert_ptr_null(back);
+    }
     distill_model_destroy(m);
     distill_context_destroy(ctx);
 }

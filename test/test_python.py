@@ -391,6 +391,22 @@ def test_failures_never_show_an_earlier_message(ctx):
         assert "layer 7" not in str(e) and "no message" in str(e), str(e)
 
 
+def test_zero_rows_and_closed_models_say_so(ctx):
+    m = distill.Model(ctx, [dict(kind="dense", units=2)], input_shape=(4,))
+    for call in (m.forward, m.infer):
+        try:
+            call(np.zeros((0, 4), np.float32))
+            raise AssertionError("zero rows accepted")
+        except ValueError as e:
+            assert "no rows" in str(e)
+    m.close()
+    try:
+        m.infer(np.zeros((1, 4), np.float32))
+        raise AssertionError("a closed model ran")
+    except ValueError as e:
+        assert "closed" in str(e)
+
+
 def test_singular_fit_is_reported(ctx):
     """KRR on duplicate points is singular: the fit 'succeeds' only with
     jitter, which the context reports, and refuses past a limit."""

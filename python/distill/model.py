@@ -81,11 +81,25 @@ class Model(Handle):
 
     @property
     def input_dim(self):
-        return lib.distill_model_input_dim(self._handle)
+        return lib.distill_model_input_dim(self._live())
 
     @property
     def output_dim(self):
-        return lib.distill_model_output_dim(self._handle)
+        return lib.distill_model_output_dim(self._live())
+
+    def _live(self):
+        """The C handle, or ValueError once closed (a closed model used to
+        say "x has 4 columns, expected 0")."""
+        if not self._handle:
+            raise ValueError("the model is closed")
+        return self._handle
+
+    def _rows(self, x):
+        """x as (n, input_dim) float32 rows; n >= 1."""
+        x = np.asarray(x)
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"x has no rows (shape {x.shape})")
+        return _mat(np.reshape(x, (x.shape[0], -1)), "x", cols=self.input_dim)
 
     def _view(self, fn, count):
         """A writable view on the model's own array that keeps the model
@@ -124,7 +138,7 @@ class Model(Handle):
         return self.params[off.value:off.value + cnt.value]
 
     def forward(self, x, train=False):
-        x = _mat(np.reshape(x, (np.shape(x)[0], -1)), "x", cols=self.input_dim)
+        x = self._rows(x)
         y = np.empty((x.shape[0], self.output_dim), np.float32)
         self.ctx.check(lib.distill_model_forward(self._handle, int(train), x.shape[0], _p(x),
                                                  x.shape[1], _p(y), y.shape[1]))
@@ -143,7 +157,7 @@ class Model(Handle):
         """Eval-mode outputs through the allocation-free path.  checked=True
         refuses NaN or Inf in the input or the output (NumericError);
         otherwise a NaN row gives whatever the layers make of it."""
-        x = _mat(np.reshape(x, (np.shape(x)[0], -1)), "x", cols=self.input_dim)
+        x = self._rows(x)
         n = x.shape[0]
         # one workspace per thread: ctypes releases the GIL, so another
         # thread may be inside infer with this model right now
@@ -164,7 +178,7 @@ class Model(Handle):
 
     def mixed_grad(self, x, loss_grad, v, eps=0.0, train=False):
         """d/dx <dL/dtheta, v>; loss_grad(y) returns dL/dy for outputs y."""
-        x = _mat(np.reshape(x, (np.shape(x)[0], -1)), "x", cols=self.input_dim)
+        x = self._rows(x)
         v = np.ascontiguousarray(v, dtype=np.float32).ravel()
         if v.size != len(self.params):
             raise ValueError("v must have one value per parameter")

@@ -345,11 +345,18 @@ distill_status distill__read_all(distill_context *ctx, const char *path, size_t 
 {
     FILE *f;
     long size;
+    struct stat st;
     *buf = NULL, *len = 0;
     if (!path)
         return distill__fail(ctx, DISTILL_E_INVAL, "load: path is NULL");
     if (!(f = fopen(path, "rb")))
         return distill__fail(ctx, DISTILL_E_IO, "cannot open %s: %s", path, strerror(errno));
+    /* a directory opens, and "sizes" as LONG_MAX: say what it is */
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return distill__fail(ctx, DISTILL_E_IO, "%s is %s, not a file", path,
+                             S_ISDIR(st.st_mode) ? "a directory" : "a device, pipe or socket");
+    }
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
         return distill__fail(ctx, DISTILL_E_IO, "cannot size %s", path);
