@@ -187,6 +187,19 @@ START_TEST(csv_reads_and_rejects)
     strcpy(path, temp_file((const unsigned char *)junk, strlen(junk), 1));
     ck_assert_fails(ctx, distill_dataset_from_csv(ctx, path, 0, -1, &ds), DISTILL_E_FORMAT, "line 2, column 2");
     unlink(path);
+    { /* a long valid number (72 characters were refused), and a NUL inside one (its prefix was taken) */
+        const char long_num[] = "1,0.0000000000000000000000000000012500000000000000000000000000000000000000\n"; /* 72 characters: 1.25e-30 */
+        const char nul[] = "1,2\n3,4\0005\n";
+        strcpy(path, temp_file((const unsigned char *)long_num, strlen(long_num), 0));
+        ck_assert_status(distill_dataset_from_csv(ctx, path, 0, -1, &ds), DISTILL_OK);
+        ck_assert_status(distill_dataset_get(ds, idx, 1, x, 2, NULL, 0), DISTILL_OK);
+        ck_assert_float_eq_tol(x[1] * 1e30f, 1.25f, 1e-5f);
+        distill_dataset_destroy(ds);
+        unlink(path);
+        strcpy(path, temp_file((const unsigned char *)nul, sizeof nul - 1, 0));
+        ck_assert_fails(ctx, distill_dataset_from_csv(ctx, path, 0, -1, &ds), DISTILL_E_FORMAT, "line 2, column 2");
+        unlink(path);
+    }
     { /* missing values: refused by default, NaN with DISTILL_CSV_MISSING; Inf never */
         const char *holes = "y,a,b\n,1,2\n1, nan ,NA\n0,3,\n";
         const char *inf = "1,inf\n";

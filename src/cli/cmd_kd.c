@@ -203,7 +203,12 @@ static distill_status load_csv_rows(distill_context *ctx, const setup *s, long l
         return st;
     n = distill_dataset_count(all), d = distill_dataset_x_dim(all), cols = d + 1;
     flag = malloc((size_t)cols), x = malloc(sizeof(float) * (size_t)d);
-    if (!flag || !x || label_col < 0 || label_col >= cols || (ds = parse_columns(priv, cols, flag)) < 1 ||
+    if (d < 2 || n < 2) {
+        fprintf(stderr, "distill kd: %s has %lld feature column(s) and %lld row(s): it needs a regular and a "
+                "privileged column, and rows to train and test on (every fifth row tests)\n", s->data,
+                (long long)d, (long long)n);
+        st = DISTILL_E_INVAL;
+    } else if (!flag || !x || label_col < 0 || label_col >= cols || (ds = parse_columns(priv, cols, flag)) < 1 ||
         flag[label_col] || ds >= d) {
         fprintf(stderr, "distill kd: --privileged must name 1 to %lld feature columns (not the label, "
                 "column %ld)\n", (long long)(d - 1), label_col);

@@ -91,8 +91,9 @@ distill_context *cli_context(int argc, char **argv)
 
 int cli_fail(distill_context *ctx, const char *cmd, const char *what)
 {
-    const char *msg = ctx ? distill_context_last_error(ctx) : "no context";
-    fprintf(stderr, "distill %s: %s: %s\n", cmd, what, msg);
+    const char *msg = ctx ? distill_context_last_error(ctx) : "";
+    if (*msg) /* an error found by the program itself has printed its own message */
+        fprintf(stderr, "distill %s: %s: %s\n", cmd, what, msg);
     printf("{\"command\":\"%s\",\"ok\":false,\"error\":\"%s\"}\n", cmd, what);
     return 1;
 }

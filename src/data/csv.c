@@ -24,7 +24,7 @@ static int64_t parse_line(const char *p, const char *end, int missing, float *ou
 {
     int64_t col = 0;
     for (;;) {
-        char field[64];
+        char field[512]; /* a number may be long ("0.000...1"): 72 characters were refused */
         size_t len;
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma ? comma : end;
@@ -38,7 +38,7 @@ static int64_t parse_line(const char *p, const char *end, int missing, float *ou
         if (missing && missing_field(p, len))
             v = NAN;
         else {
-            if (len == 0 || len >= sizeof field) {
+            if (len == 0 || len >= sizeof field || memchr(p, '\0', len)) { /* a NUL ended the number early */
                 *bad_col = col;
                 return -1;
             }
