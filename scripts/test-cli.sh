@@ -73,6 +73,9 @@ if "$BIN" kd --data "$DIR.kd2.csv" --privileged 4 --epochs 3 > "$DIR.bad.out" 2>
 last "$DIR.bad.out" | grep -q '"ok":false,"error":"data"' || exit 1
 if "$BIN" kd --data "$DIR.kd.csv" --privileged 0 > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false,"error":"data"' || exit 1
+# --n beyond the data is refused, not clamped
+if "$BIN" kd --data "$DIR.kd.csv" --privileged 4 --n 100000 > "$DIR.bad.out" 2> "$DIR.bad.err"; then exit 1; fi
+grep -q "exceeds the 160 training rows" "$DIR.bad.err" || { cat "$DIR.bad.err"; exit 1; }
 # a one-row CSV: its own message, not an empty "data: "
 printf 'y,a,b\n1,0.5,0.2\n' > "$DIR.one.csv"
 if "$BIN" kd --data "$DIR.one.csv" --privileged 2 > "$DIR.bad.out" 2> "$DIR.bad.err"; then exit 1; fi

@@ -217,7 +217,11 @@ static distill_status load_csv_rows(distill_context *ctx, const setup *s, long l
     if (st == DISTILL_OK) {
         const int64_t n_te = (n + 4) / 5, n_tr_all = n - n_te;
         const int64_t n_tr = s->n > 0 ? min64(s->n, n_tr_all) : n_tr_all;
-        if (!rows_alloc(tr, n_tr, d - ds, ds) || !rows_alloc(te, n_te, d - ds, ds))
+        if (s->n > n_tr_all) {
+            fprintf(stderr, "distill kd: --n %lld exceeds the %lld training rows of %s\n", (long long)s->n,
+                    (long long)n_tr_all, s->data);
+            st = DISTILL_E_INVAL;
+        } else if (!rows_alloc(tr, n_tr, d - ds, ds) || !rows_alloc(te, n_te, d - ds, ds))
             st = DISTILL_E_NOMEM;
         for (i = 0; st == DISTILL_OK && i < n; i++) {
             rows *r = i % 5 == 0 ? te : tr;
