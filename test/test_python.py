@@ -391,6 +391,34 @@ def test_failures_never_show_an_earlier_message(ctx):
         assert "layer 7" not in str(e) and "no message" in str(e), str(e)
 
 
+def test_python_conventions(ctx):
+    """pathlib paths, exception classes numpy users catch, a repr, and the
+    package docstring's example runs as written."""
+    import pathlib
+    import re
+    import tempfile
+    m = distill.Model(ctx, [dict(kind="dense", units=2)], input_shape=(3,))
+    with tempfile.TemporaryDirectory() as d:
+        p = pathlib.Path(d) / "m.dstl"
+        m.save(p)
+        assert np.array_equal(distill.Model.load(ctx, p).params, m.params)
+        try:
+            distill.Model.load(ctx, pathlib.Path(d) / "missing.dstl")
+            raise AssertionError("a missing file loaded")
+        except OSError as e:
+            assert isinstance(e, distill.FileError)
+    try:
+        m.layer_shape(9)
+        raise AssertionError("layer 9")
+    except ValueError as e:
+        assert isinstance(e, distill.InvalidError)
+    assert "Model" in repr(m) and "closed" not in repr(m)
+    m.close()
+    assert "closed" in repr(m)
+    example = re.search(r"\n\n((?:    .*\n)+)", distill.__doc__).group(1)
+    exec(compile("\n".join(l[4:] for l in example.splitlines()), "distill.__doc__", "exec"), {})
+
+
 def test_zero_rows_and_closed_models_say_so(ctx):
     m = distill.Model(ctx, [dict(kind="dense", units=2)], input_shape=(4,))
     for call in (m.forward, m.infer):

@@ -1,13 +1,20 @@
 """libdistill from Python (ctypes + numpy).
 
     import numpy as np, distill
+    rng = np.random.default_rng(0)
+    fs, ys = rng.standard_normal((10, 8)), rng.standard_normal((10, 3))
+    fr, yr = rng.standard_normal((40, 8)), rng.standard_normal((40, 3))
     with distill.Context(seed=0, threads=2) as ctx:
-        loss, dfs, dys = distill.krrst_loss_grad(ctx, fs, ys, fr, yr)
+        loss, dfs, dys, dfr = distill.krrst_loss_grad(ctx, fs, ys, fr, yr)
 
 Every function takes a Context first; arrays are numpy float32 (copied to
-C order when needed); errors raise DistillError with the library's message.
+C order when needed); file names are str, bytes or pathlib.Path.  Errors
+raise DistillError with the library's message, as the subclass a numpy user
+expects: InvalidError and ShapeError are ValueErrors, FileError an OSError,
+OutOfMemoryError a MemoryError, NumericError an ArithmeticError.
 """
-from .core import (Context, DistillError, ShapeError, NumericError, version,
+from .core import (Context, DistillError, ShapeError, NumericError, InvalidError, FileError,
+                   OutOfMemoryError, version,
                    status_string, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG)
 from ._lib import KrrOptions
 from .kernels import (random_uniform, random_normal, sgemm, cholesky, trsm_lower,
@@ -28,7 +35,8 @@ from .kd import Kd
 __version__ = version()
 
 __all__ = [
-    "Context", "DistillError", "ShapeError", "NumericError", "version", "status_string",
+    "Context", "DistillError", "ShapeError", "NumericError", "InvalidError", "FileError",
+    "OutOfMemoryError", "version", "status_string",
     "LOG_ERROR", "LOG_WARN", "LOG_INFO", "LOG_DEBUG", "KrrOptions",
     "random_uniform", "random_normal", "sgemm", "cholesky", "trsm_lower", "cholesky_solve",
     "krr_options", "krr_gram", "krr_fit", "krr_predict", "krrst_loss_grad", "mse_loss_grad",

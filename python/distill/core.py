@@ -1,5 +1,6 @@
 """The context, status codes and errors."""
 import ctypes
+import os
 import weakref
 
 from ._lib import lib, ContextOptions, LOG_FN, PROGRESS_FN
@@ -22,15 +23,34 @@ class DistillError(Exception):
         super().__init__(f"{self.name}: {message}" if message else self.name)
 
 
+class InvalidError(DistillError, ValueError):
+    """DISTILL_E_INVAL: a bad argument."""
+
+
 class ShapeError(DistillError, ValueError):
-    pass
+    """DISTILL_E_SHAPE, and the binding's own shape errors."""
 
 
 class NumericError(DistillError, ArithmeticError):
-    pass
+    """DISTILL_E_NUMERIC: NaN/Inf, or a system that is not positive definite."""
 
 
-_SUBCLASS = {-1: DistillError, -3: ShapeError, -6: NumericError}
+class FileError(DistillError, OSError):
+    """DISTILL_E_IO: the operating system refused a read or write."""
+
+
+class OutOfMemoryError(DistillError, MemoryError):
+    """DISTILL_E_NOMEM."""
+
+
+# What a numpy user's `except ValueError` / `OSError` / `MemoryError` catches.
+_SUBCLASS = {-1: InvalidError, -2: OutOfMemoryError, -3: ShapeError, -6: NumericError, -8: FileError}
+
+
+def _path(p):
+    """A file name (str, bytes or os.PathLike such as pathlib.Path) as the
+    bytes the C library takes."""
+    return os.fsencode(p)
 
 
 def version():
@@ -76,6 +96,10 @@ class Handle:
         if self._counted:
             self._counted = False
             self._ctx._child_closed()
+
+    def __repr__(self):
+        state = "closed" if not self._handle else f"at 0x{self._handle.value or 0:x}"
+        return f"<distill.{type(self).__name__} {state}>"
 
     def __enter__(self):
         return self

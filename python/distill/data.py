@@ -4,7 +4,7 @@ import ctypes
 import numpy as np
 
 from ._lib import lib, Backend, COUNT_FN, LOAD_FN, RELEASE_FN
-from .core import Handle
+from .core import Handle, _path
 from .kernels import _mat, _p
 
 COPY, BORROW = 0, 1
@@ -42,8 +42,8 @@ class Dataset(Handle):
     @classmethod
     def from_idx(cls, ctx, images, labels=None):
         out = ctypes.c_void_p()
-        st = lib.distill_dataset_from_idx(ctx.handle, images.encode(),
-                                          labels.encode() if labels else None, ctypes.byref(out))
+        st = lib.distill_dataset_from_idx(ctx.handle, _path(images),
+                                          _path(labels) if labels else None, ctypes.byref(out))
         return cls._make(ctx, st, out)
 
     @classmethod
@@ -51,7 +51,7 @@ class Dataset(Handle):
         """missing: empty fields, "nan" and "NA" load as NaN (a missing label
         or privileged value for distill.kd) instead of failing."""
         out = ctypes.c_void_p()
-        st = lib.distill_dataset_from_csv(ctx.handle, path.encode(),
+        st = lib.distill_dataset_from_csv(ctx.handle, _path(path),
                                           int(bool(has_header)) | (2 if missing else 0),
                                           label_column, ctypes.byref(out))
         return cls._make(ctx, st, out)

@@ -6,7 +6,7 @@ import ctypes
 import numpy as np
 
 from ._lib import lib, KdOptions, OptimizerOptions
-from .core import Handle
+from .core import Handle, _path
 from .kernels import _mat, _p
 from .krrst import callable_teacher
 from .model import Model, OPTIMIZERS, SCHEDULES
@@ -120,11 +120,11 @@ class Kd(Handle):
 
     def checkpoint(self, path):
         """Save the student, its optimiser and the step count."""
-        self.ctx.check(lib.distill_kd_checkpoint(self._handle, str(path).encode()))
+        self.ctx.check(lib.distill_kd_checkpoint(self._handle, _path(path)))
 
     def resume(self, path):
         """Continue from a checkpoint of a solver made the same way."""
-        self.ctx.check(lib.distill_kd_resume(self._handle, str(path).encode()))
+        self.ctx.check(lib.distill_kd_resume(self._handle, _path(path)))
 
     def recent_loss(self):
         return lib.distill_kd_recent_loss(self._handle)

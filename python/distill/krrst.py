@@ -5,7 +5,7 @@ import numpy as np
 
 from ._lib import (lib, KrrstOptions, TransferOptions, TeacherVtable, EMBED_FN, RELEASE_FN,
                    LayerSpec)
-from .core import Handle
+from .core import Handle, _path
 from .data import Dataset
 from .kernels import _mat, _p
 from .model import Model, _spec
@@ -116,20 +116,20 @@ class Krrst(Handle):
         return err.value
 
     def checkpoint(self, path):
-        self.ctx.check(lib.distill_krrst_checkpoint(self._handle, path.encode()))
+        self.ctx.check(lib.distill_krrst_checkpoint(self._handle, _path(path)))
 
     def resume(self, path):
-        self.ctx.check(lib.distill_krrst_resume(self._handle, path.encode()))
+        self.ctx.check(lib.distill_krrst_resume(self._handle, _path(path)))
 
     def save(self, path):
-        self.ctx.check(lib.distill_krrst_save(self._handle, path.encode()))
+        self.ctx.check(lib.distill_krrst_save(self._handle, _path(path)))
 
     def save_npy(self, images_path, targets_path):
-        self.ctx.check(lib.distill_krrst_save_npy(self._handle, images_path.encode(),
-                                                  targets_path.encode()))
+        self.ctx.check(lib.distill_krrst_save_npy(self._handle, _path(images_path),
+                                                  _path(targets_path)))
 
     def save_png(self, path):
-        self.ctx.check(lib.distill_krrst_save_png(self._handle, path.encode()))
+        self.ctx.check(lib.distill_krrst_save_png(self._handle, _path(path)))
 
 
 def callable_teacher(fn, k):
@@ -149,7 +149,7 @@ def callable_teacher(fn, k):
 def load_distilled(ctx, path):
     """A distilled set saved by Krrst.save, as a Dataset (x images, y targets)."""
     out = ctypes.c_void_p()
-    ctx.check(lib.distill_distilled_load(ctx.handle, path.encode(), ctypes.byref(out)))
+    ctx.check(lib.distill_distilled_load(ctx.handle, _path(path), ctypes.byref(out)))
     return Dataset(ctx, out)
 
 
@@ -157,7 +157,7 @@ def png_save_grid(ctx, path, images, shape, cols=0):
     """Save images (n, c*h*w) of shape (c, h, w), values in [0, 1], as a PNG grid."""
     c, h, w = shape
     x = _mat(images, "images", cols=c * h * w)
-    ctx.check(lib.distill_png_save_grid(ctx.handle, path.encode(), x.shape[0], c, h, w, _p(x), cols))
+    ctx.check(lib.distill_png_save_grid(ctx.handle, _path(path), x.shape[0], c, h, w, _p(x), cols))
 
 
 def _options(struct, init, what, overrides, reserved=()):

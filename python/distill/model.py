@@ -7,7 +7,7 @@ import numpy as np
 NUMERIC = -6  # DISTILL_E_NUMERIC
 
 from ._lib import lib, LayerSpec, ModelOptions, OptimizerOptions, LOSS_GRAD_FN
-from .core import Handle
+from .core import Handle, _path
 from .kernels import _mat, _p
 
 KINDS = {"dense": 1, "conv2d": 2, "avgpool": 3, "maxpool": 4, "batchnorm": 5, "layernorm": 6,
@@ -62,11 +62,11 @@ class Model(Handle):
     @classmethod
     def load(cls, ctx, path):
         out = ctypes.c_void_p()
-        ctx.check(lib.distill_model_load(ctx.handle, path.encode(), ctypes.byref(out)))
+        ctx.check(lib.distill_model_load(ctx.handle, _path(path), ctypes.byref(out)))
         return cls(ctx, _handle=out)
 
     def save(self, path):
-        self.ctx.check(lib.distill_model_save(self._handle, path.encode()))
+        self.ctx.check(lib.distill_model_save(self._handle, _path(path)))
 
     def clone(self):
         out = ctypes.c_void_p()
@@ -270,8 +270,8 @@ def npy_save(ctx, path, array):
     """Write a 1-D or 2-D float32 array as .npy through the library."""
     a = np.ascontiguousarray(array, dtype=np.float32)
     if a.ndim == 1:
-        ctx.check(lib.distill_npy_save(ctx.handle, path.encode(), 0, a.size, a.ctypes.data, a.size))
+        ctx.check(lib.distill_npy_save(ctx.handle, _path(path), 0, a.size, a.ctypes.data, a.size))
     else:
         a = a.reshape(a.shape[0], -1)
-        ctx.check(lib.distill_npy_save(ctx.handle, path.encode(), a.shape[0], a.shape[1],
+        ctx.check(lib.distill_npy_save(ctx.handle, _path(path), a.shape[0], a.shape[1],
                                        a.ctypes.data, a.shape[1]))
