@@ -53,7 +53,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_BIN  := $(BUILD)/bin/distill
 
 .PHONY: all static shared check test-c test-slow test-fuzz fuzz test-python test-examples test-abi \
-        test-install test-cli test-cli-args test-valgrind test-layers test-build test-abi-guard bench demo install install-python uninstall \
+        test-install test-python-loop test-cli test-cli-args test-valgrind test-layers test-build test-abi-guard bench demo install install-python uninstall \
         clean abi-check abi-baseline deps
 all: static shared $(CLI_BIN)
 
@@ -138,7 +138,8 @@ endif
 
 # Installing and ABI comparison concern the release build only.
 ifeq ($(SANITIZE),1)
-CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-cli test-cli-args
+CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples test-python test-python-loop \
+                test-cli test-cli-args
 else
 CHECK_GROUPS := test-layers test-build test-c test-slow test-fuzz test-abi test-examples test-python \
                 test-cli test-cli-args test-valgrind test-install abi-check test-abi-guard
@@ -197,6 +198,10 @@ test-examples: $(EXAMPLES)
 
 test-python: $(SHARED)
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) test/test_python.py
+
+LOOPS ?= 20
+test-python-loop: $(SHARED)
+	@$(PY_ENV) PYTHON="$(PYTHON)" sh scripts/test-python-loop.sh $(abspath $(SHARED)) $(LOOPS)
 
 bench: deps $(BENCHES) $(CLI_BIN)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
