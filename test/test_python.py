@@ -419,6 +419,37 @@ def test_python_conventions(ctx):
     exec(compile("\n".join(l[4:] for l in example.splitlines()), "distill.__doc__", "exec"), {})
 
 
+def test_every_public_callable_has_a_docstring(ctx):
+    import inspect
+    missing = set()
+
+    def walk(name, obj):
+        if inspect.isclass(obj):
+            if not obj.__doc__:
+                missing.add(name)
+            for k, v in vars(obj).items():
+                if k.startswith("_"):
+                    continue
+                f = v.fget if isinstance(v, property) else \
+                    v.__func__ if isinstance(v, (classmethod, staticmethod)) else v
+                if (callable(f) or isinstance(v, property)) and not getattr(f, "__doc__", None):
+                    missing.add(f"{obj.__name__}.{k}")
+        elif callable(obj) and not obj.__doc__:
+            missing.add(name)
+
+    for n in distill.__all__:
+        o = getattr(distill, n)
+        if inspect.ismodule(o):
+            for k in dir(o):
+                v = getattr(o, k)
+                if not k.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v)) \
+                        and v.__module__.startswith("distill"):
+                    walk(k, v)
+        else:
+            walk(n, o)
+    assert not missing, sorted(missing)
+
+
 def test_zero_rows_and_closed_models_say_so(ctx):
     m = distill.Model(ctx, [dict(kind="dense", units=2)], input_shape=(4,))
     for call in (m.forward, m.infer):

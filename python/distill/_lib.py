@@ -68,6 +68,7 @@ class KrrOptions(ctypes.Structure):
 
     @classmethod
     def default(cls, **overrides):
+        """The library's defaults, with the given fields changed."""
         o = cls()
         lib.distill_krr_options_init(ctypes.byref(o))
         for k, v in overrides.items():
@@ -174,6 +175,7 @@ class ModelOptions(ctypes.Structure):
 
 
 class OptimizerOptions(ctypes.Structure):
+    """Mirror of distill_optimizer_options."""
     _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("kind", ctypes.c_int32),
                 ("nesterov", ctypes.c_int32), ("lr", c_double), ("momentum", c_double),
                 ("weight_decay", c_double), ("beta1", c_double), ("beta2", c_double),
@@ -333,6 +335,7 @@ _sig("distill_train_supervised_teacher", c_int, c_p, c_p, c_p, c_i64)
 
 # ---- solvers: knowledge distillation ---------------------------------------
 class KdOptions(ctypes.Structure):
+    """Mirror of distill_kd_options (kd.kd_options fills one)."""
     _fields_ = [("struct_size", c_u32), ("flags", c_u32), ("mode", ctypes.c_int32),
                 ("preset", ctypes.c_int32), ("temperature", c_double), ("lambda_", c_double),
                 ("student_t", c_double), ("soft_scale", c_double), ("epochs", c_i64),

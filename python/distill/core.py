@@ -59,6 +59,7 @@ def version():
 
 
 def status_string(status):
+    """The constant name of a status code ("DISTILL_E_SHAPE")."""
     return lib.distill_status_string(status).decode()
 
 
@@ -79,6 +80,7 @@ class Handle:
 
     @property
     def ctx(self):
+        """The Context this handle was made in."""
         return self._ctx
 
     @ctx.setter
@@ -90,6 +92,7 @@ class Handle:
             self._counted = True
 
     def close(self):
+        """Free the C handle (idempotent); later calls on it raise."""
         if self._handle:
             type(self)._destroy(self._handle)
             self._handle = ctypes.c_void_p()
@@ -149,6 +152,7 @@ class Context(Handle):
 
     @property
     def handle(self):
+        """The context's C pointer; ValueError once closed."""
         if not self._handle:
             raise ValueError("the context is closed")
         return self._handle
@@ -186,13 +190,16 @@ class Context(Handle):
 
     @property
     def last_error(self):
+        """The message of the last failure on this context ("" if none)."""
         return lib.distill_context_last_error(self.handle).decode(errors="replace")
 
     def clear_error(self):
+        """Forget the last failure's status and message."""
         lib.distill_context_clear_error(self.handle)
 
     @property
     def threads(self):
+        """Threads each call may use (0 when set means all CPUs)."""
         return lib.distill_context_threads(self.handle)
 
     @threads.setter
@@ -201,6 +208,7 @@ class Context(Handle):
 
     @property
     def seed(self):
+        """The context's RNG seed: with the thread count, all of a run's randomness."""
         return lib.distill_context_seed(self.handle)
 
     @seed.setter
@@ -230,13 +238,16 @@ class Context(Handle):
         lib.distill_context_set_progress(self.handle, self._progress_cb, None)
 
     def cancel(self):
+        """Ask running and later calls to stop with DISTILL_E_CANCELLED (any thread)."""
         lib.distill_context_cancel(self.handle)
 
     def reset_cancel(self):
+        """Lower the cancel flag."""
         lib.distill_context_reset_cancel(self.handle)
 
     @property
     def cancelled(self):
+        """Whether the cancel flag is raised."""
         return bool(lib.distill_context_cancelled(self.handle))
 
     @property
@@ -247,10 +258,12 @@ class Context(Handle):
         return lib.distill_context_max_jitter(self.handle)
 
     def reset_jitter(self):
+        """Start recording the largest Cholesky jitter afresh."""
         lib.distill_context_reset_jitter(self.handle)
 
     @property
     def jitter_limit(self):
+        """The largest relative jitter a factorisation may use (0: any)."""
         return getattr(self, "_jitter_limit", 0.0)
 
     @jitter_limit.setter

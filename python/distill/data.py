@@ -29,6 +29,8 @@ class Dataset(Handle):
 
     @classmethod
     def from_numpy(cls, ctx, x, y=None, copy=True):
+        """A dataset of rows x (n, d) and targets y (n,) or (n, k); copied unless copy=False (then
+        x and y must outlive it)."""
         x = _mat(x, "x")
         if y is not None:
             y = _mat(y, "y", rows=x.shape[0], cols=1 if np.ndim(y) == 1 else None)
@@ -41,6 +43,7 @@ class Dataset(Handle):
 
     @classmethod
     def from_idx(cls, ctx, images, labels=None):
+        """A dataset from IDX files (gzip or plain), e.g. Fashion-MNIST; labels may be None."""
         out = ctypes.c_void_p()
         st = lib.distill_dataset_from_idx(ctx.handle, _path(images),
                                           _path(labels) if labels else None, ctypes.byref(out))
@@ -90,14 +93,17 @@ class Dataset(Handle):
 
     @property
     def x_dim(self):
+        """Values per sample."""
         return lib.distill_dataset_x_dim(self._handle)
 
     @property
     def y_dim(self):
+        """Targets per sample (0: none)."""
         return lib.distill_dataset_y_dim(self._handle)
 
     @property
     def shape(self):
+        """The image shape (c, h, w) of a sample, or None."""
         c, h, w = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
         lib.distill_dataset_shape(self._handle, ctypes.byref(c), ctypes.byref(h), ctypes.byref(w))
         return c.value, h.value, w.value
@@ -112,6 +118,7 @@ class Dataset(Handle):
         return x, y
 
     def get(self, idx):
+        """Samples idx as (x (n, x_dim), y (n, y_dim) or None), copies."""
         idx = np.ascontiguousarray(idx, dtype=np.int64).ravel()
         x, y = self._out(len(idx))
         self.ctx.check(lib.distill_dataset_get(self._handle, idx.ctypes.data, len(idx), _p(x),
@@ -138,6 +145,7 @@ class Dataset(Handle):
         return y
 
     def batches(self, batch_size):
+        """Batches of batch_size samples per epoch (the last may be short)."""
         return lib.distill_dataset_batches(self._handle, batch_size)
 
     def batch(self, epoch, index, batch_size):
@@ -152,6 +160,7 @@ class Dataset(Handle):
         return x[:k], None if y is None else y[:k], idx[:k]
 
     def subset(self, idx):
+        """A view of rows idx (the source stays alive as long as the view)."""
         idx = np.ascontiguousarray(idx, dtype=np.int64).ravel()
         out = ctypes.c_void_p()
         self.ctx.check(lib.distill_dataset_subset(self._handle, idx.ctypes.data, len(idx),
@@ -159,6 +168,7 @@ class Dataset(Handle):
         return Dataset(self.ctx, out, self._keep)
 
     def subset_classes(self, classes):
+        """A view of the rows whose label (y[0]) is in classes."""
         cl = np.ascontiguousarray(classes, dtype=np.int32).ravel()
         out = ctypes.c_void_p()
         self.ctx.check(lib.distill_dataset_subset_classes(self._handle, cl.ctypes.data, len(cl),
@@ -181,12 +191,15 @@ def augment_crop(ctx, x, pad, stream=0, offset=0):
 
 
 def augment_flip(ctx, x, p=0.5, stream=0, offset=0):
+    """Mirror images x (n, c*h*w) of the shape set on them, each with probability p, in place;
+    draws from (stream, offset)."""
     a = _images(x)
     ctx.check(lib.distill_augment_flip(ctx.handle, stream, offset, *a.shape, p, a.ctypes.data))
     return a
 
 
 def augment_noise(ctx, x, std, stream=0, offset=0):
+    """Add N(0, std^2) noise to x in place; draws from (stream, offset)."""
     a = np.asarray(x)
     if a.dtype != np.float32 or not a.flags.c_contiguous:
         raise ValueError("x must be a C-contiguous float32 array")
@@ -207,6 +220,7 @@ def image_block_mean(ctx, x, shape, block):
 
 
 def augment_normalize(ctx, x, mean, std):
+    """x = (x - mean) / std per channel, in place."""
     a = _images(x)
     m = np.ascontiguousarray(mean, dtype=np.float32)
     s = np.ascontiguousarray(std, dtype=np.float32)

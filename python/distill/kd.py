@@ -107,15 +107,19 @@ class Kd(Handle):
                                         ctypes.byref(self._handle)))
 
     def step(self):
+        """One optimiser step on the next mini-batch; returns its loss before the step."""
         loss = ctypes.c_float()
         self.ctx.check(lib.distill_kd_step(self._handle, ctypes.byref(loss)))
         return loss.value
 
     def run(self, epochs=0):
+        """Train until `epochs` epochs are done (0: the options' epochs), with progress and
+        cancellation."""
         self.ctx.check(lib.distill_kd_run(self._handle, epochs))
         return self
 
     def steps_done(self):
+        """Steps taken (also after a resume)."""
         return lib.distill_kd_steps_done(self._handle)
 
     def checkpoint(self, path):
@@ -127,9 +131,11 @@ class Kd(Handle):
         self.ctx.check(lib.distill_kd_resume(self._handle, _path(path)))
 
     def recent_loss(self):
+        """Mean loss since the last call (NaN if none)."""
         return lib.distill_kd_recent_loss(self._handle)
 
     def shape(self):
+        """(rows, k) of the cached teacher outputs."""
         rows, k = ctypes.c_int64(), ctypes.c_int64()
         lib.distill_kd_shape(self._handle, ctypes.byref(rows), ctypes.byref(k))
         return rows.value, k.value
@@ -159,6 +165,7 @@ class Kd(Handle):
         return loss.value, dz
 
     def score(self, test):
+        """Accuracy (classification) or MSE (regression) of the student on test."""
         return score(self.ctx, self.student, test, self.mode)
 
 

@@ -37,12 +37,14 @@ def _out(rows, cols):
 
 
 def random_uniform(ctx, n, lo=0.0, hi=1.0, stream=0, offset=0):
+    """n floats U[lo, hi): elements offset.. of the counter-based stream `stream`."""
     out = np.empty(n, dtype=np.float32)
     ctx.check(lib.distill_random_uniform(ctx.handle, stream, offset, n, lo, hi, _p(out)))
     return out
 
 
 def random_normal(ctx, n, mean=0.0, std=1.0, stream=0, offset=0):
+    """n floats N(mean, std^2): elements offset.. of stream `stream`."""
     out = np.empty(n, dtype=np.float32)
     ctx.check(lib.distill_random_normal(ctx.handle, stream, offset, n, mean, std, _p(out)))
     return out
@@ -75,6 +77,7 @@ def cholesky(ctx, a):
 
 
 def trsm_lower(ctx, l, b, trans=False):
+    """X with L X = B (L^T X = B when trans), L lower triangular."""
     l, b = _mat(l, "l"), _mat(b, "b", rows=l.shape[0]).copy()
     ctx.check(lib.distill_trsm_lower(ctx.handle, int(trans), l.shape[0], b.shape[1], _p(l),
                                      _ld(l), _p(b), _ld(b)))
@@ -99,6 +102,7 @@ def _opts(opts):
 
 
 def krr_gram(ctx, a, b, opts=None):
+    """The kernel matrix K (na, nb) between rows of a and b."""
     a = _mat(a, "a")
     b = _mat(b, "b", cols=a.shape[1])
     k = _out(a.shape[0], b.shape[0])
@@ -122,6 +126,8 @@ def krr_fit(ctx, fs, ys, opts=None):
 
 
 def krr_predict(ctx, coef, fq, fs=None, opts=None):
+    """Predictions for query rows fq from krr_fit's coefficients (fs: the support rows, for the
+    dual form)."""
     fq = _mat(fq, "fq")
     coef = _mat(coef, "coef")
     fs = None if fs is None else _mat(fs, "fs", cols=fq.shape[1])
@@ -155,6 +161,7 @@ def krrst_loss_grad(ctx, fs, ys, fr, yr, opts=None, grad_fs=True, grad_ys=True,
 
 
 def mse_loss_grad(ctx, p, y):
+    """(mean squared error, dL/dp)."""
     p = _mat(p, "p")
     y = _mat(y, "y", *p.shape)
     g = _out(*p.shape)
@@ -165,6 +172,7 @@ def mse_loss_grad(ctx, p, y):
 
 
 def softmax(ctx, z, temperature=1.0):
+    """Row-wise softmax(z / temperature)."""
     z = _mat(z, "z")
     out = _out(*z.shape)
     ctx.check(lib.distill_softmax(ctx.handle, z.shape[0], z.shape[1], _p(z), _ld(z),
@@ -212,10 +220,12 @@ def _soft(fn, ctx, z, t, temperature):
 
 
 def xent_soft(ctx, z, targets, temperature=1.0):
+    """(cross-entropy to soft targets, dL/dz)."""
     return _soft(lib.distill_xent_soft, ctx, z, targets, temperature)
 
 
 def kl_div(ctx, z, targets, temperature=1.0):
+    """(KL(targets || softmax(z / T)), dL/dz)."""
     return _soft(lib.distill_kl_div, ctx, z, targets, temperature)
 
 

@@ -60,33 +60,40 @@ class Krrst(Handle):
         return loss.value
 
     def run(self, until=0):
+        """Steps until `until` are done (0: the options' steps), with progress and cancellation."""
         self.ctx.check(lib.distill_krrst_run(self._handle, until))
 
     @property
     def steps_done(self):
+        """Outer steps taken (also after a resume)."""
         return lib.distill_krrst_steps_done(self._handle)
 
     def recent_loss(self):
+        """Mean loss since the last call (NaN if none)."""
         return lib.distill_krrst_recent_loss(self._handle)
 
     @property
     def shape(self):
+        """(m, c, h, w, k): synthetic images, their shape, target size."""
         v = [ctypes.c_int64() for _ in range(5)]
         lib.distill_krrst_shape(self._handle, *[ctypes.byref(x) for x in v])
         return tuple(x.value for x in v)  # m, c, h, w, k
 
     @property
     def images(self):
+        """The synthetic images (m, c*h*w), a copy."""
         m, c, h, w, _ = self.shape
         return np.ctypeslib.as_array(lib.distill_krrst_images(self._handle), shape=(m, c * h * w)).copy()
 
     @property
     def targets(self):
+        """The synthetic targets (m, k), a copy."""
         m, _, _, _, k = self.shape
         return np.ctypeslib.as_array(lib.distill_krrst_targets(self._handle), shape=(m, k)).copy()
 
     @property
     def initial_indices(self):
+        """Rows of the real set the synthetic images started from."""
         m = self.shape[0]
         return np.ctypeslib.as_array(lib.distill_krrst_initial_indices(self._handle), shape=(m,)).copy()
 
@@ -101,12 +108,15 @@ class Krrst(Handle):
         return loss.value, dx, dy
 
     def set_synthetic(self, images=None, targets=None):
+        """Replace the synthetic images and/or targets (the optimiser keeps its moments)."""
         m, c, h, w, k = self.shape
         x = None if images is None else _mat(images, "images", m, c * h * w)
         y = None if targets is None else _mat(targets, "targets", m, k)
         self.ctx.check(lib.distill_krrst_set_synthetic(self._handle, _p(x), c * h * w, _p(y), k))
 
     def heldout_error(self, heldout, n, nets=4, images=None, targets=None):
+        """Mean squared error of KRR from (images, targets) (default: the solver's) onto the
+        teacher's outputs for heldout's first n images, under `nets` fresh networks."""
         m, c, h, w, k = self.shape
         x = _mat(self.images if images is None else images, "images", m, c * h * w)
         y = _mat(self.targets if targets is None else targets, "targets", m, k)
@@ -116,19 +126,24 @@ class Krrst(Handle):
         return err.value
 
     def checkpoint(self, path):
+        """Save the whole state (bit-identical resume)."""
         self.ctx.check(lib.distill_krrst_checkpoint(self._handle, _path(path)))
 
     def resume(self, path):
+        """Continue from a checkpoint; a file that does not fit changes nothing."""
         self.ctx.check(lib.distill_krrst_resume(self._handle, _path(path)))
 
     def save(self, path):
+        """Save the distilled set (read back by load_distilled)."""
         self.ctx.check(lib.distill_krrst_save(self._handle, _path(path)))
 
     def save_npy(self, images_path, targets_path):
+        """Save images and targets as .npy arrays."""
         self.ctx.check(lib.distill_krrst_save_npy(self._handle, _path(images_path),
                                                   _path(targets_path)))
 
     def save_png(self, path):
+        """Save the images as a PNG grid."""
         self.ctx.check(lib.distill_krrst_save_png(self._handle, _path(path)))
 
 
@@ -182,6 +197,8 @@ def pretrain(ctx, encoder, dataset, **options):
 
 
 def linear_probe(ctx, encoder, train, test, **options):
+    """Experimental: test accuracy of a softmax probe on the frozen encoder's features (transfer
+    options as keywords)."""
     o, acc = _transfer_options(**options), ctypes.c_double()
     ctx.check(lib.distill_linear_probe(ctx.handle, ctypes.byref(o), encoder._handle, train._handle,
                                        test._handle, ctypes.byref(acc)))
@@ -189,6 +206,7 @@ def linear_probe(ctx, encoder, train, test, **options):
 
 
 def finetune(ctx, encoder, train, test, **options):
+    """Experimental: test accuracy after fine-tuning a copy of the encoder with a new head."""
     o, acc = _transfer_options(**options), ctypes.c_double()
     ctx.check(lib.distill_finetune(ctx.handle, ctypes.byref(o), encoder._handle, train._handle,
                                    test._handle, ctypes.byref(acc)))
@@ -196,6 +214,8 @@ def finetune(ctx, encoder, train, test, **options):
 
 
 def train_supervised_teacher(ctx, encoder, labelled, epochs=2):
+    """Experimental: train encoder (with a temporary linear head) on the labelled set by cross-
+    entropy."""
     ctx.check(lib.distill_train_supervised_teacher(ctx.handle, encoder._handle, labelled._handle,
                                                    epochs))
 

@@ -61,30 +61,37 @@ class Model(Handle):
 
     @classmethod
     def load(cls, ctx, path):
+        """A model saved by save() (path: str or pathlib.Path)."""
         out = ctypes.c_void_p()
         ctx.check(lib.distill_model_load(ctx.handle, _path(path), ctypes.byref(out)))
         return cls(ctx, _handle=out)
 
     def save(self, path):
+        """Save the spec, parameters and buffers; the file is replaced atomically."""
         self.ctx.check(lib.distill_model_save(self._handle, _path(path)))
 
     def clone(self):
+        """An independent copy (same spec, parameters and buffers)."""
         out = ctypes.c_void_p()
         self.ctx.check(lib.distill_model_clone(self._handle, ctypes.byref(out)))
         return Model(self.ctx, _handle=out)
 
     def copy_params_from(self, other):
+        """Copy another model's parameters and buffers into this one (same spec)."""
         self.ctx.check(lib.distill_model_copy_params(self._handle, other._handle))
 
     def reinit(self, stream):
+        """Fresh parameters drawn from the context's random stream `stream`."""
         self.ctx.check(lib.distill_model_reinit(self._handle, stream))
 
     @property
     def input_dim(self):
+        """Values per input sample."""
         return lib.distill_model_input_dim(self._live())
 
     @property
     def output_dim(self):
+        """Values per output sample."""
         return lib.distill_model_output_dim(self._live())
 
     def _live(self):
@@ -114,14 +121,17 @@ class Model(Handle):
 
     @property
     def params(self):
+        """All parameters: a writable view on the model's own array (it keeps the model alive)."""
         return self._view(lib.distill_model_params, lib.distill_model_param_count)
 
     @property
     def grads(self):
+        """The parameter gradients of the last backward pass: a writable view, as params."""
         return self._view(lib.distill_model_grads, lib.distill_model_param_count)
 
     @property
     def buffers(self):
+        """Batch-norm running statistics: a writable view, as params."""
         return self._view(lib.distill_model_buffers, lib.distill_model_buffer_count)
 
     def layer_shape(self, i):
@@ -132,12 +142,14 @@ class Model(Handle):
         return c.value, h.value, w.value
 
     def layer_params(self, i):
+        """Layer i's parameters within params: (offset, count)."""
         off, cnt = ctypes.c_int64(), ctypes.c_int64()
         self.ctx.check(lib.distill_model_layer_params(self._handle, i, ctypes.byref(off),
                                                       ctypes.byref(cnt)))
         return self.params[off.value:off.value + cnt.value]
 
     def forward(self, x, train=False):
+        """Outputs (n, output_dim) for inputs x (n, ...); train=True keeps what backward needs."""
         x = self._rows(x)
         y = np.empty((x.shape[0], self.output_dim), np.float32)
         self.ctx.check(lib.distill_model_forward(self._handle, int(train), x.shape[0], _p(x),
@@ -236,6 +248,7 @@ class Optimizer(Handle):
                                                ctypes.byref(self._handle)))
 
     def step(self, params, grads):
+        """One update of params (a float32 array, in place) from grads."""
         for a, name in ((params, "params"), (grads, "grads")):
             if (not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.size != self.n or
                     not a.flags.c_contiguous):
@@ -247,13 +260,16 @@ class Optimizer(Handle):
 
     @property
     def lr(self):
+        """The learning rate the next step will use (after the schedule)."""
         return lib.distill_optimizer_lr(self._handle)
 
     @property
     def steps(self):
+        """Steps taken."""
         return lib.distill_optimizer_steps(self._handle)
 
     def get_state(self):
+        """(moments, steps): a copy of the optimiser's state, for checkpoints."""
         n = lib.distill_optimizer_state_count(self._handle)
         s = np.empty(max(n, 1), np.float32)
         steps = ctypes.c_int64()
@@ -262,6 +278,7 @@ class Optimizer(Handle):
         return s[:n], steps.value
 
     def set_state(self, state, steps):
+        """Restore a state from get_state()."""
         s = np.ascontiguousarray(state, dtype=np.float32)
         self.ctx.check(lib.distill_optimizer_set_state(self._handle, s.ctypes.data, s.size, steps))
 

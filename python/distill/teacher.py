@@ -45,6 +45,7 @@ class Teacher(Handle):
 
     @property
     def output_dim(self):
+        """Outputs per sample (k)."""
         return lib.distill_teacher_output_dim(self._handle)
 
     @property
