@@ -412,11 +412,27 @@ def test_python_conventions(ctx):
         raise AssertionError("layer 9")
     except ValueError as e:
         assert isinstance(e, distill.InvalidError)
+    x = np.arange(3, dtype=np.float32)
+    assert m.infer(x).shape == (2,) and np.allclose(m.infer(x), m.forward(x))  # 1-D in, 1-D out
+    assert np.allclose(m.forward(x[None])[0], m.forward(x))
     assert "Model" in repr(m) and "closed" not in repr(m)
     m.close()
     assert "closed" in repr(m)
     example = re.search(r"\n\n((?:    .*\n)+)", distill.__doc__).group(1)
     exec(compile("\n".join(l[4:] for l in example.splitlines()), "distill.__doc__", "exec"), {})
+
+
+def test_one_naming_rule(ctx):
+    """steps_done is a property on every solver; lambda_ everywhere (0.1's
+    lam still works)."""
+    z = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    s = distill.softmax(ctx, z)
+    a = distill.kd_loss_grad(ctx, z, soft=s, lambda_=0.3)
+    b = distill.kd_loss_grad(ctx, z, soft=s, lam=0.3)
+    assert a[0] == b[0] and np.array_equal(a[1], b[1])
+    assert distill.kd.kd_options(lambda_=0.25).lambda_ == 0.25 == distill.kd.kd_options(lam=0.25).lambda_
+    for cls in (distill.Krrst, distill.Kd):
+        assert isinstance(vars(cls)["steps_done"], property), cls
 
 
 def test_every_public_callable_has_a_docstring(ctx):
@@ -653,7 +669,7 @@ def test_kd_solver_and_teachers(ctx):
         student = distill.Model(ctx, dense, input_shape=(50, 1, 1))
         kd = distill.Kd(ctx, student, train, priv, teacher=teacher, T=1.0, lam=lam, epochs=1000, seed=1)
         kd.run()
-        assert kd.steps_done() == 2000
+        assert kd.steps_done == 2000
         accs.append(kd.score(test))
     assert accs[1] > accs[0] + 0.03, accs  # gd.md experiment 1: 95 against 88
     # the teacher as a Python callable and as precomputed outputs give the same soft targets
@@ -727,19 +743,19 @@ def test_progress_callback_cancels(ctx):
         kd.run()
         raise AssertionError("not cancelled")
     except distill.DistillError as e:
-        assert e.name == "DISTILL_E_CANCELLED" and kd.steps_done() == 5
+        assert e.name == "DISTILL_E_CANCELLED" and kd.steps_done == 5
     ctx.set_progress(None)
     ctx.reset_cancel()
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         kd.checkpoint(d + "/kd.dstl")
         kd.run()
-        assert kd.steps_done() == 24 and seen[-1] == ("kd", 5, 24)
+        assert kd.steps_done == 24 and seen[-1] == ("kd", 5, 24)
         full = student.params.copy()
         kd.resume(d + "/kd.dstl")  # back to step 5 and the student of then
-        assert kd.steps_done() == 5 and not np.array_equal(student.params, full)
+        assert kd.steps_done == 5 and not np.array_equal(student.params, full)
         kd.run()
-        assert np.array_equal(student.params, full) and kd.steps_done() == 24
+        assert np.array_equal(student.params, full) and kd.steps_done == 24
 
 
 def test_kd_regression_and_views(ctx):

@@ -34,8 +34,9 @@ def _optimizer(spec, keep):
     return ctypes.pointer(o)
 
 
-def kd_options(mode="gd", preset="default", T=1.0, lam=0.5, optimizer=None, keep=None, **fields):
-    """A distill_kd_options: mode and preset by name, T, lam (lambda), an
+def kd_options(mode="gd", preset="default", T=1.0, lambda_=0.5, optimizer=None, keep=None, lam=None,
+               **fields):
+    """A distill_kd_options: mode and preset by name, T, lambda_ (lam, its 0.1 name, still works), an
     optimiser dict, then any other field (epochs, batch, seed, student_t,
     soft_scale)."""
     keep = [] if keep is None else keep
@@ -43,7 +44,7 @@ def kd_options(mode="gd", preset="default", T=1.0, lam=0.5, optimizer=None, keep
     lib.distill_kd_options_init(ctypes.byref(o))
     o.mode = MODES[mode] if isinstance(mode, str) else mode
     o.preset = PRESETS[preset] if isinstance(preset, str) else preset
-    o.temperature, o.lambda_ = T, lam
+    o.temperature, o.lambda_ = T, lambda_ if lam is None else lam  # lam: 0.1's name
     o.optimizer = _optimizer(optimizer, keep)
     for key, v in fields.items():
         if not hasattr(o, key) or key in ("struct_size", "optimizer", "teacher", "teacher_fn",
@@ -91,7 +92,7 @@ class Kd(Handle):
     teacher: a Teacher, a Model, a callable f(x) -> (n, k) array, or an
     (n, k) array of its outputs.  Keywords: mode ("gd", "classic", "regression", "policy",
     "logits"), preset ("default", "lopezpaz2016", "hinton2015", "custom"),
-    T, lam, optimizer (dict), epochs, batch, seed, student_t, soft_scale."""
+    T, lambda_ (or lam), optimizer (dict), epochs, batch, seed, student_t, soft_scale."""
 
     _destroy = lib.distill_kd_destroy
 
@@ -118,6 +119,7 @@ class Kd(Handle):
         self.ctx.check(lib.distill_kd_run(self._handle, epochs))
         return self
 
+    @property
     def steps_done(self):
         """Steps taken (also after a resume)."""
         return lib.distill_kd_steps_done(self._handle)

@@ -236,9 +236,10 @@ def _mask(soft_mask, n):
     return mask
 
 
-def kd_loss_grad(ctx, z, labels=None, soft=None, soft_mask=None, lam=0.5, student_t=1.0,
-                 soft_scale=1.0):
+def kd_loss_grad(ctx, z, labels=None, soft=None, soft_mask=None, lambda_=0.5, student_t=1.0,
+                 soft_scale=1.0, lam=None):
     """The fused distillation loss (see docs/kernels.md) and dL/dz."""
+    lam = lambda_ if lam is None else lam  # lam: the name 0.1 used
     z = _mat(z, "z")
     n, c = z.shape
     lab = _labels(labels, n)
@@ -252,9 +253,10 @@ def kd_loss_grad(ctx, z, labels=None, soft=None, soft_mask=None, lam=0.5, studen
     return loss.value, dz
 
 
-def kd_mse_loss_grad(ctx, p, y=None, t=None, soft_mask=None, lam=0.5):
+def kd_mse_loss_grad(ctx, p, y=None, t=None, soft_mask=None, lambda_=0.5, lam=None):
     """Regression distillation / logit matching (docs/kernels.md): loss and
     dL/dp; NaN in y marks a missing target."""
+    lam = lambda_ if lam is None else lam  # lam: the name 0.1 used
     p = _mat(p, "p")
     n, k = p.shape
     y = None if y is None else _mat(y, "y", n, k)
@@ -268,8 +270,9 @@ def kd_mse_loss_grad(ctx, p, y=None, t=None, soft_mask=None, lam=0.5):
     return loss.value, g
 
 
-def barlow_twins_loss_grad(ctx, za, zb, lam=5e-3):
+def barlow_twins_loss_grad(ctx, za, zb, lambda_=5e-3, lam=None):
     """(loss, dL/dZa, dL/dZb) of the Barlow Twins loss of two views."""
+    lam = lambda_ if lam is None else lam  # lam: the name 0.1 used
     za = _mat(za, "za")
     zb = _mat(zb, "zb", za.shape[0], za.shape[1])
     n, d = za.shape

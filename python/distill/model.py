@@ -149,12 +149,14 @@ class Model(Handle):
         return self.params[off.value:off.value + cnt.value]
 
     def forward(self, x, train=False):
-        """Outputs (n, output_dim) for inputs x (n, ...); train=True keeps what backward needs."""
-        x = self._rows(x)
+        """Outputs (n, output_dim) for inputs x (n, ...), or (output_dim,) for
+        one 1-D sample; train=True keeps what backward needs."""
+        one = np.ndim(x) == 1
+        x = self._rows(np.reshape(x, (1, -1)) if one else x)
         y = np.empty((x.shape[0], self.output_dim), np.float32)
         self.ctx.check(lib.distill_model_forward(self._handle, int(train), x.shape[0], _p(x),
                                                  x.shape[1], _p(y), y.shape[1]))
-        return y
+        return y[0] if one else y
 
     def backward(self, dy, input_grad=True, params=True, accumulate=False):
         """Backpropagate dL/dy of the last forward; returns dL/dx (or None)."""
@@ -169,7 +171,8 @@ class Model(Handle):
         """Eval-mode outputs through the allocation-free path.  checked=True
         refuses NaN or Inf in the input or the output (NumericError);
         otherwise a NaN row gives whatever the layers make of it."""
-        x = self._rows(x)
+        one = np.ndim(x) == 1  # one sample in, one out
+        x = self._rows(np.reshape(x, (1, -1)) if one else x)
         n = x.shape[0]
         # one workspace per thread: ctypes releases the GIL, so another
         # thread may be inside infer with this model right now
@@ -186,7 +189,7 @@ class Model(Handle):
             if st == NUMERIC:
                 raise NumericError(st, "distill_model_infer_checked: NaN or Inf in the input or output")
             raise DistillError(st, "distill_model_infer failed")
-        return y
+        return y[0] if one else y
 
     def mixed_grad(self, x, loss_grad, v, eps=0.0, train=False):
         """d/dx <dL/dtheta, v>; loss_grad(y) returns dL/dy for outputs y."""
