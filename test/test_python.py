@@ -1,10 +1,11 @@
 """Python binding tests: the KRR-ST loss and gradients against a numpy
 reference, the other kernels against numpy, and errors as exceptions.
 
-Run with /usr/bin/python3 (Debian's numpy); prints 'N passed, N failed'."""
+Runs on the standard unittest runner, each test with a context of its own,
+then prints 'python: N passed, N failed' (Debian's /usr/bin/python3 and numpy)."""
 import os
 import sys
-import traceback
+import unittest
 
 import numpy as np
 
@@ -774,20 +775,27 @@ def test_kd_regression_and_views(ctx):
     assert distill.kd.weights("policy", "default", 0.1) == (1.0, 1.0)
 
 
+class BindingTests(unittest.TestCase):
+    """Every test_* function above, each with a context of its own."""
+
+    def setUp(self):
+        self.ctx = distill.Context(seed=7, threads=2)
+
+    def tearDown(self):
+        self.ctx.close()
+
+
+for _name, _fn in sorted(globals().items()):
+    if _name.startswith("test_") and callable(_fn):
+        setattr(BindingTests, _name, lambda self, fn=_fn: fn(self.ctx))
+
+
 def main():
-    passed = failed = 0
-    with distill.Context(seed=7, threads=2) as ctx:
-        for name, fn in sorted(globals().items()):
-            if name.startswith("test_") and callable(fn):
-                try:
-                    fn(ctx)
-                    passed += 1
-                    print(f"ok   {name}")
-                except Exception:
-                    failed += 1
-                    print(f"FAIL {name}")
-                    traceback.print_exc()
-    print(f"python: {passed} passed, {failed} failed")
+    """The standard unittest runner, then the closing line CI reads."""
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(BindingTests)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    print(f"python: {result.testsRun - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
