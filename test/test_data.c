@@ -59,6 +59,14 @@ START_TEST(fashion_mnist_shapes_and_counts)
                                               FMNIST "train-labels-idx1-ubyte.gz", &train), DISTILL_OK);
     ck_assert_status(distill_dataset_from_idx(ctx, FMNIST "t10k-images-idx3-ubyte.gz",
                                               FMNIST "t10k-labels-idx1-ubyte.gz", &test), DISTILL_OK);
+    { /* swapped files, and a directory: each says what it is */
+        distill_dataset *bad = NULL;
+        ck_assert_fails(ctx, distill_dataset_from_idx(ctx, FMNIST "t10k-images-idx3-ubyte.gz",
+                                                      FMNIST "t10k-images-idx3-ubyte.gz", &bad),
+                        DISTILL_E_FORMAT, "not a label file");
+        ck_assert_fails(ctx, distill_dataset_from_idx(ctx, FMNIST, NULL, &bad), DISTILL_E_IO, "is a directory");
+        ck_assert_ptr_null(bad);
+    }
     ck_assert_int_eq(distill_dataset_count(train), 60000);
     ck_assert_int_eq(distill_dataset_count(test), 10000);
     ck_assert_int_eq(distill_dataset_x_dim(train), 784);

@@ -1,6 +1,7 @@
 /* IDX files (LeCun's MNIST format; Fashion-MNIST as Debian ships it, gzip'd). */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "idx.h"
@@ -12,6 +13,7 @@ distill_status distill__read_file(distill_context *ctx, const char *path, size_t
                                   unsigned char **buf, size_t *len)
 {
     gzFile f;
+    struct stat info;
     unsigned char *data = NULL;
     size_t cap = 0, used = 0;
     int got;
@@ -19,6 +21,8 @@ distill_status distill__read_file(distill_context *ctx, const char *path, size_t
     *len = 0;
     if (!path)
         return distill__fail(ctx, DISTILL_E_INVAL, "read: path is NULL");
+    if (stat(path, &info) == 0 && S_ISDIR(info.st_mode)) /* a pipe is fine: gzip streams */
+        return distill__fail(ctx, DISTILL_E_IO, "%s is a directory, not a file", path);
     errno = 0;
     if (!(f = gzopen(path, "rb")))
         return distill__fail(ctx, DISTILL_E_IO, "cannot open %s: %s", path,
@@ -157,7 +161,11 @@ distill_status distill_dataset_from_idx(distill_context *ctx, const char *images
         st = distill__read_file(ctx, labels_path, FILE_LIMIT, &lbuf, &llen);
         if (st == DISTILL_OK)
             st = distill__idx_parse(ctx, labels_path, lbuf, llen, &lb);
-        if (st == DISTILL_OK && (lb.ndim != 1 || lb.count != im.count))
+        if (st == DISTILL_OK && lb.ndim != 1)
+            st = distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s is not a label file: it has %d dimensions, "
+                               "labels have 1 (were the image and label files swapped?)", fn, labels_path,
+                               lb.ndim);
+        else if (st == DISTILL_OK && lb.count != im.count)
             st = distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s holds %lld labels for %lld images", fn,
                                labels_path, (long long)lb.count, (long long)im.count);
     }
