@@ -22,7 +22,8 @@ distill_status distill__check_dim(distill_context *ctx, const char *fn, const ch
  * DISTILL_E_INVAL naming `what` otherwise. */
 distill_status distill__check_count(distill_context *ctx, const char *fn, const char *what, int64_t a,
                                     int64_t b, size_t elem_size);
-/* DISTILL_E_NUMERIC naming the first NaN/Inf entry, if any. */
+/* DISTILL_E_NUMERIC naming the first NaN/Inf entry, if any (ctx NULL: the
+ * status alone, as the inference path needs). */
 distill_status distill__check_finite(distill_context *ctx, const char *fn, const char *name,
                                      const float *x, int64_t rows, int64_t cols, int64_t ld);
 

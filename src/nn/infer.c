@@ -1,9 +1,9 @@
 /* Allocation-free inference: eval mode through plain loops, every buffer
  * carved from the caller's workspace.  Touches nothing shared: no context
  * message, no log, no allocator, no BLIS, so threads may share a model. */
-#include <math.h>
 #include <string.h>
 
+#include "../core/check.h"
 #include "../core/workspace.h"
 #include "internal.h"
 
@@ -86,27 +86,15 @@ distill_status distill_model_infer(const distill_model *m, void *ws, size_t ws_b
     return DISTILL_OK;
 }
 
-static int rows_finite(int64_t n, int64_t d, const float *a, int64_t lda)
-{
-    int64_t i, j;
-    for (i = 0; i < n; i++)
-        for (j = 0; j < d; j++)
-            if (!isfinite(a[i * lda + j]))
-                return 0;
-    return 1;
-}
-
 distill_status distill_model_infer_checked(const distill_model *m, void *ws, size_t ws_bytes, int64_t n,
                                            const float *x, int64_t ldx, float *y, int64_t ldy)
 {
-    distill_status st;
     if (!m || !ws || !x || !y || n < 1)
         return DISTILL_E_INVAL;
     if (ldx < distill_model_input_dim(m) || ldy < distill_model_output_dim(m))
         return DISTILL_E_SHAPE;
-    if (!rows_finite(n, distill_model_input_dim(m), x, ldx))
-        return DISTILL_E_NUMERIC;
-    if ((st = distill_model_infer(m, ws, ws_bytes, n, x, ldx, y, ldy)) != DISTILL_OK)
-        return st;
-    return rows_finite(n, distill_model_output_dim(m), y, ldy) ? DISTILL_OK : DISTILL_E_NUMERIC;
+    /* the shared check, with no context: a status and no message, as infer */
+    DISTILL__TRY(distill__check_finite(NULL, NULL, NULL, x, n, distill_model_input_dim(m), ldx));
+    DISTILL__TRY(distill_model_infer(m, ws, ws_bytes, n, x, ldx, y, ldy));
+    return distill__check_finite(NULL, NULL, NULL, y, n, distill_model_output_dim(m), ldy);
 }
