@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/abi.h"
 #include "../core/check.h"
 #include "../solver/chunks.h"
 #include "teacher.h"
@@ -35,21 +36,25 @@ static distill_status model_teacher(distill_context *ctx, const char *fn, const 
     return DISTILL_OK;
 }
 
-/* The vtable's members that fit its struct_size; embed is required. */
+/* The vtable through the one struct reader (0.1's size and up; members
+ * past it default to NULL); embed is required. */
 static distill_status vtable_teacher(distill_context *ctx, const char *fn,
                                      const distill_teacher_vtable *vt, int64_t input_dim, int64_t k,
                                      distill_teacher **out)
 {
+    distill_teacher_vtable copy;
     distill_teacher *t = NULL;
-    if (vt->struct_size < offsetof(distill_teacher_vtable, embed) + sizeof vt->embed || !vt->embed)
-        return distill__fail(ctx, DISTILL_E_ABI, "%s: the teacher vtable has no embed (struct_size %u)",
-                             fn, vt->struct_size);
+    memset(&copy, 0, sizeof copy);
+    DISTILL__TRY(distill__struct_read(ctx, fn, "teacher vtable", vt,
+                                      offsetof(distill_teacher_vtable, embed) + sizeof vt->embed,
+                                      sizeof copy, &copy));
+    if (!copy.embed)
+        return distill__fail(ctx, DISTILL_E_ABI, "%s: the teacher vtable has no embed", fn);
     if (k < 1 || input_dim < 0)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: a callback teacher needs k >= 1 and input_dim "
                              ">= 0 (k %lld, input_dim %lld)", fn, (long long)k, (long long)input_dim);
     DISTILL__TRY(teacher_new(ctx, fn, &t));
-    memcpy(&t->vt, vt, vt->struct_size < sizeof t->vt ? vt->struct_size : sizeof t->vt);
-    t->vt.struct_size = sizeof t->vt;
+    t->vt = copy;
     t->k = k, t->in_dim = input_dim;
     *out = t;
     return DISTILL_OK;
