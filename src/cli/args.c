@@ -12,7 +12,7 @@
 /* Every subcommand's options beyond its own. */
 static const cli_spec common[] = {
     {"--seed", CLI_INT, 0, 9007199254740992.0},
-    {"--threads", CLI_INT, 0, DISTILL_CLI_MAX_THREADS},
+    {"--threads", CLI_INT, 0, DISTILL_MAX_THREADS},
     {"--help", CLI_FLAG, 0, 0},
 };
 

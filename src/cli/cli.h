@@ -17,7 +17,6 @@ typedef struct cli_spec {
     double lo, hi;    /* CLI_INT, CLI_REAL: the range */
 } cli_spec;
 
-#define DISTILL_CLI_MAX_THREADS 256
 /* Room left for the file names a subcommand adds to a directory path. */
 #define DISTILL_CLI_MAX_PATH 900
 

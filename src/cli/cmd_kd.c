@@ -505,15 +505,14 @@ int cmd_kd(int argc, char **argv)
     results res = {0, 0, 0, 0, 0, NULL};
     distill_optimizer_options oo;
     distill_status st;
-    int i, loaded, rc = 0;
+    int loaded, rc = 0;
     int64_t k;
     run r;
-    for (i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0) {
-            help();
-            printf("{\"command\":\"kd\",\"ok\":true,\"help\":true}\n");
-            return 0;
-        }
+    if (cli_flag(argc, argv, "--help")) {
+        help();
+        printf("{\"command\":\"kd\",\"ok\":true,\"help\":true}\n");
+        return 0;
+    }
     if (!cli_check_args("kd", argc, argv, options, (int)(sizeof options / sizeof options[0])))
         return cli_bad_args("kd");
     if (!parse(argc, argv, &c)) {
