@@ -47,6 +47,11 @@ class OutOfMemoryError(DistillError, MemoryError):
 _SUBCLASS = {-1: InvalidError, -2: OutOfMemoryError, -3: ShapeError, -6: NumericError, -8: FileError}
 
 
+def error(status, message):
+    """The exception for a status: the DistillError subclass it maps to."""
+    return _SUBCLASS.get(status, DistillError)(status, message)
+
+
 def _path(p):
     """A file name (str, bytes or os.PathLike such as pathlib.Path) as the
     bytes the C library takes."""
@@ -186,7 +191,7 @@ class Context(Handle):
             else:
                 msg = status_string(status) + " (the call left no message)"
             lib.distill_context_clear_error(self.handle)
-            raise _SUBCLASS.get(status, DistillError)(status, msg)
+            raise error(status, msg)
 
     @property
     def last_error(self):

@@ -4,10 +4,9 @@ import threading
 
 import numpy as np
 
-NUMERIC = -6  # DISTILL_E_NUMERIC
 
 from ._lib import lib, LayerSpec, ModelOptions, OptimizerOptions, LOSS_GRAD_FN
-from .core import Handle, _path
+from .core import Handle, _path, error
 from .kernels import _mat, _p
 
 KINDS = {"dense": 1, "conv2d": 2, "avgpool": 3, "maxpool": 4, "batchnorm": 5, "layernorm": 6,
@@ -185,10 +184,8 @@ class Model(Handle):
         fn = lib.distill_model_infer_checked if checked else lib.distill_model_infer
         st = fn(self._handle, ws[1], ws[2], n, _p(x), x.shape[1], _p(y), y.shape[1])
         if st != 0:
-            from .core import DistillError, NumericError
-            if st == NUMERIC:
-                raise NumericError(st, "distill_model_infer_checked: NaN or Inf in the input or output")
-            raise DistillError(st, "distill_model_infer failed")
+            # infer has no context, so no message of its own
+            raise error(st, "NaN or Inf in the input or output" if checked else "distill_model_infer failed")
         return y[0] if one else y
 
     def mixed_grad(self, x, loss_grad, v, eps=0.0, train=False):
