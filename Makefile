@@ -186,6 +186,7 @@ test-slow: $(TEST_BIN)
 test-abi: $(BUILD)/test/abi_smoke
 	$(BUILD)/test/abi_smoke
 	@sh scripts/check-exports.sh $(SHARED)
+	@sh scripts/check-message-audit.sh $(SHARED)
 	@$(PYTHON) scripts/check-symbol-map.py include/distill lib/libdistill.map
 
 test-examples: $(EXAMPLES)

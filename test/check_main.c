@@ -36,5 +36,6 @@ int main(void)
     srunner_add_suite(sr, distill_suite_kd());
     srunner_add_suite(sr, distill_suite_abi());
     srunner_add_suite(sr, distill_suite_sweep());
+    srunner_add_suite(sr, distill_suite_messages());
     return run(sr);
 }

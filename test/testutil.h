@@ -26,6 +26,7 @@ Suite *distill_suite_krrst(void);
 Suite *distill_suite_kd(void);
 Suite *distill_suite_abi(void);
 Suite *distill_suite_sweep(void);
+Suite *distill_suite_messages(void);
 /* The slow tier (`make test-slow`): fits on the whole real data. */
 Suite *distill_suite_slow(void);
 

@@ -45,6 +45,12 @@ distill_status distill__check_optional(distill_context *ctx, const char *fn, con
     return ptr ? distill__check_matrix(ctx, fn, name, ptr, rows, cols, ld) : DISTILL_OK;
 }
 
+distill_status distill__check_out(distill_context *ctx, const char *fn, const char *name,
+                                  const void *out)
+{
+    return out ? DISTILL_OK : distill__fail(ctx, DISTILL_E_INVAL, "%s: %s is NULL", fn, name);
+}
+
 /* Exponent all ones means NaN or Inf.  An integer OR over the row
  * vectorises (a float sum would need reassociation), then we locate. */
 static int row_has_nonfinite(const float *row, int64_t cols)

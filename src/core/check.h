@@ -22,6 +22,10 @@ distill_status distill__check_dim(distill_context *ctx, const char *fn, const ch
  * DISTILL_E_INVAL naming `what` otherwise. */
 distill_status distill__check_count(distill_context *ctx, const char *fn, const char *what, int64_t a,
                                     int64_t b, size_t elem_size);
+/* An output pointer a call must write through: DISTILL_E_INVAL naming it
+ * when NULL. */
+distill_status distill__check_out(distill_context *ctx, const char *fn, const char *name,
+                                  const void *out);
 /* DISTILL_E_NUMERIC naming the first NaN/Inf entry, if any (ctx NULL: the
  * status alone, as the inference path needs). */
 distill_status distill__check_finite(distill_context *ctx, const char *fn, const char *name,

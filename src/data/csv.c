@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/check.h"
 #include "idx.h"
 #include "internal.h"
 
@@ -145,8 +146,9 @@ distill_status distill_dataset_from_csv(distill_context *ctx, const char *path, 
     unsigned char *buf;
     size_t len;
     distill_status st;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, "distill_dataset_from_csv", "out", out));
     *out = NULL;
     if (flags & ~(DISTILL_CSV_HEADER | DISTILL_CSV_MISSING))
         return distill__fail(ctx, DISTILL_E_INVAL, "distill_dataset_from_csv: unknown flags 0x%x",

@@ -91,8 +91,9 @@ distill_status distill_dataset_from_memory(distill_context *ctx, int64_t n, int6
     distill__source *s = NULL;
     float *xc = NULL, *yc = NULL;
     int64_t i;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
     *out = NULL;
     if (mode != DISTILL_DATASET_COPY && mode != DISTILL_DATASET_BORROW)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: mode must be COPY or BORROW", fn);
@@ -132,8 +133,9 @@ distill_status distill_dataset_from_backend(distill_context *ctx, const distill_
     distill__source *s = NULL;
     distill_backend vt;
     int64_t n = -1;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
     *out = NULL;
     if (!b)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: backend is NULL", fn);
@@ -260,9 +262,10 @@ distill_status distill_dataset_subset(const distill_dataset *ds, const int64_t *
     static const char fn[] = "distill_dataset_subset";
     distill_context *ctx;
     int64_t *map, i;
-    if (!ds || !out)
+    if (!ds)
         return DISTILL_E_INVAL;
     ctx = ds->ctx;
+    DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
     *out = NULL;
     if (!idx || n < 1)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: need idx and n >= 1", fn);
@@ -288,9 +291,10 @@ distill_status distill_dataset_subset_classes(const distill_dataset *ds, const i
     int64_t *idx, i, j, n = 0;
     distill_status st;
     float label, *row;
-    if (!ds || !out)
+    if (!ds)
         return DISTILL_E_INVAL;
     ctx = ds->ctx;
+    DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
     *out = NULL;
     if (!classes || n_classes < 1 || ds->src->y_dim < 1)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: need classes and a labelled dataset", fn);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "../core/check.h"
 #include "idx.h"
 
 #define IDX_UBYTE 0x08
@@ -146,8 +147,9 @@ distill_status distill_dataset_from_idx(distill_context *ctx, const char *images
     size_t ilen = 0, llen = 0;
     distill__idx im, lb;
     distill_status st;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
     *out = NULL;
     if (!images_path)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: images_path is NULL", fn);

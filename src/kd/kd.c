@@ -367,7 +367,13 @@ distill_status distill_kd_run(distill_kd *kd, int64_t epochs)
     int64_t total;
     if (!kd)
         return DISTILL_E_INVAL;
-    total = (epochs > 0 ? epochs : kd->o.epochs) * ((kd->n + kd->o.batch - 1) / kd->o.batch);
+    if (epochs < 0)
+        return distill__fail(kd->ctx, DISTILL_E_INVAL, "distill_kd_run: epochs must be >= 0 (0: the "
+                             "options' epochs), got %lld", (long long)epochs);
+    total = (kd->n + kd->o.batch - 1) / kd->o.batch;
+    DISTILL__TRY(distill__check_count(kd->ctx, "distill_kd_run", "epochs x batches per epoch",
+                                      epochs > 0 ? epochs : kd->o.epochs, total, 1));
+    total *= epochs > 0 ? epochs : kd->o.epochs;
     if (kd->steps < total) /* a context cancelled before the call takes no step */
         DISTILL__TRY(distill__progress(kd->ctx, "kd", kd->steps, total));
     while (kd->steps < total) {

@@ -351,7 +351,10 @@ distill_status distill_krrst_run(distill_krrst *s, int64_t until)
 {
     if (!s)
         return DISTILL_E_INVAL;
-    if (until <= 0)
+    if (until < 0)
+        return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_run: until must be >= 0 (0: the "
+                             "options' steps), got %lld", (long long)until);
+    if (until == 0)
         until = s->o.steps;
     if (s->step < until) /* a context cancelled before the call takes no step */
         DISTILL__TRY(distill__progress(s->ctx, "krrst", s->step, until));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/abi.h"
+#include "../core/check.h"
 #include "internal.h"
 
 /* 2^40 random words per layer: far more than any layer's initialiser draws. */
@@ -204,8 +205,9 @@ distill_status distill__model_create_expect(distill_context *ctx, const distill_
     distill_model_options o;
     distill_model *m;
     distill_status st;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
     *out = NULL;
     if (!opts)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: options are NULL", fn);
@@ -279,8 +281,9 @@ distill_status distill_model_clone(const distill_model *src, distill_model **out
 {
     distill_model *m;
     distill_status st;
-    if (!src || !out)
+    if (!src)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(src->ctx, "distill_model_clone", "out", out));
     *out = NULL;
     if (!(m = new_model(src->ctx, src->n_layers)))
         return distill__fail(src->ctx, DISTILL_E_NOMEM, "distill_model_clone: out of memory");
@@ -348,8 +351,11 @@ distill_status distill_model_layer_shape(const distill_model *m, int64_t layer, 
 distill_status distill_model_layer_params(const distill_model *m, int64_t layer, int64_t *offset,
                                           int64_t *count)
 {
-    if (!m || !offset || !count || layer < 0 || layer >= m->n_layers)
+    if (!m)
         return DISTILL_E_INVAL;
+    if (!offset || !count || layer < 0 || layer >= m->n_layers)
+        return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_layer_params: layer %lld of %lld, "
+                             "or an output pointer is NULL", (long long)layer, (long long)m->n_layers);
     *offset = m->layers[layer].p_off;
     *count = m->layers[layer].p_count;
     return DISTILL_OK;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/check.h"
 #include "../core/container.h"
 #include "internal.h"
 
@@ -112,8 +113,9 @@ distill_status distill_model_load_memory(distill_context *ctx, const void *buf, 
     distill__cursor spec, pc, bc;
     int64_t np = 0, nb = 0;
     distill_status st;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, "distill_model_load_memory", "out", out));
     *out = NULL;
     DISTILL__TRY(distill__container_check(ctx, "model file", buf, len));
     if (!distill__container_find(buf, len, SEC_SPEC, &spec))
@@ -149,8 +151,9 @@ distill_status distill_model_load(distill_context *ctx, const char *path, distil
     unsigned char *buf;
     size_t len;
     distill_status st;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, "distill_model_load", "out", out));
     *out = NULL;
     DISTILL__TRY(distill__read_all(ctx, path, DISTILL__FILE_LIMIT, &buf, &len));
     st = distill_model_load_memory(ctx, buf, len, out);

@@ -63,8 +63,9 @@ distill_status distill_optimizer_create(distill_context *ctx, const distill_opti
     distill_optimizer_options o;
     distill_optimizer *opt;
     int64_t k;
-    if (!ctx || !out)
+    if (!ctx)
         return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(ctx, "distill_optimizer_create", "out", out));
     *out = NULL;
     distill_optimizer_options_init(&o);
     if (opts)
@@ -261,8 +262,12 @@ int64_t distill_optimizer_state_count(const distill_optimizer *opt)
 distill_status distill_optimizer_get_state(const distill_optimizer *opt, float *state,
                                            int64_t count, int64_t *steps)
 {
-    if (!opt || !steps || count != distill_optimizer_state_count(opt) || (count > 0 && !state))
+    if (!opt)
         return DISTILL_E_INVAL;
+    if (!steps || count != distill_optimizer_state_count(opt) || (count > 0 && !state))
+        return distill__fail(opt->ctx, DISTILL_E_INVAL, "distill_optimizer_get_state: count %lld, expected "
+                             "%lld (distill_optimizer_state_count), or state/steps is NULL", (long long)count,
+                             (long long)distill_optimizer_state_count(opt));
     if (count > 0)
         memcpy(state, opt->m, sizeof(float) * (size_t)count);
     *steps = opt->steps;

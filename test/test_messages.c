@@ -1,0 +1,396 @@
+/* The message audit: every public call that can reach a context, given a bad
+ * argument, fails with its own message.  Before each call an unrelated
+ * failure plants a stale message; the call must then leave a status equal to
+ * what it returned and a message that is neither empty nor the stale one.
+ *
+ * Every exported function is named here, in an AUDIT line or in the exempt
+ * table with its reason; scripts/check-message-audit.sh compares these names
+ * with the library's exports, so a new function cannot skip the audit. */
+#include <math.h>
+#include <stdio.h>
+
+#include "testutil.h"
+
+#define N 24
+#define SIDE 4
+#define DIM (SIDE * SIDE)
+#define K 3
+
+/* Functions that cannot set a context's message, and why. */
+static const char *const exempt[] = {
+    /* no context exists yet, or none is reachable (values, sizes, strings) */
+    "distill_allocator_size", "distill_backend_size", "distill_context_options_init",
+    "distill_context_options_size", "distill_context_create", "distill_context_max_threads",
+    "distill_kd_options_init", "distill_kd_options_size", "distill_kd_options_weights",
+    "distill_krr_options_init", "distill_krr_options_size", "distill_krrst_options_init",
+    "distill_krrst_options_size", "distill_layer_spec_init", "distill_layer_spec_size",
+    "distill_model_options_init", "distill_model_options_size", "distill_optimizer_options_init",
+    "distill_optimizer_options_size", "distill_ssl_options_init", "distill_ssl_options_size",
+    "distill_teacher_vtable_size", "distill_transfer_options_init", "distill_transfer_options_size",
+    "distill_status_string", "distill_version_number", "distill_version_string",
+    "distill_convnet_layers", "distill_schedule_lr", "distill_krr_coef_rows",
+    /* workspace queries: pure size arithmetic, callable from inference threads */
+    "distill_cholesky_workspace_size", "distill_krr_gram_workspace_size",
+    "distill_krr_fit_workspace_size", "distill_krr_predict_workspace_size",
+    "distill_krrst_loss_grad_workspace_size", "distill_kd_loss_grad_workspace_size",
+    "distill_barlow_twins_workspace_size", "distill_model_workspace_size",
+    /* the real-time path: no writes to the shared context (model.h) */
+    "distill_model_infer", "distill_model_infer_checked",
+    /* the error slot itself, and calls that cannot fail (void or a value) */
+    "distill_context_last_error", "distill_context_last_status", "distill_context_clear_error",
+    "distill_context_destroy", "distill_context_threads", "distill_context_set_seed",
+    "distill_context_seed", "distill_context_set_log", "distill_context_set_progress",
+    "distill_context_cancel", "distill_context_reset_cancel", "distill_context_cancelled",
+    "distill_context_blis_arch", "distill_context_max_jitter", "distill_context_reset_jitter",
+    "distill_random_bits", "distill_dataset_destroy", "distill_dataset_count",
+    "distill_dataset_x_dim", "distill_dataset_y_dim", "distill_dataset_shape",
+    "distill_dataset_batches", "distill_kd_destroy", "distill_kd_steps_done",
+    "distill_kd_recent_loss", "distill_kd_teacher_outputs", "distill_kd_soft_targets",
+    "distill_kd_shape", "distill_krrst_destroy", "distill_krrst_steps_done",
+    "distill_krrst_recent_loss", "distill_krrst_images", "distill_krrst_targets",
+    "distill_krrst_shape", "distill_krrst_initial_indices", "distill_model_destroy",
+    "distill_model_input_dim", "distill_model_output_dim", "distill_model_n_layers",
+    "distill_model_params", "distill_model_grads", "distill_model_buffers",
+    "distill_model_param_count", "distill_model_buffer_count", "distill_model_zero_grad",
+    "distill_model_reinit", "distill_optimizer_destroy", "distill_optimizer_lr",
+    "distill_optimizer_steps", "distill_optimizer_set_lr", "distill_optimizer_reset",
+    "distill_optimizer_state_count", "distill_teacher_destroy", "distill_teacher_output_dim",
+    "distill_teacher_input_dim", "distill_teacher_rows",
+};
+
+typedef struct fixture {
+    counting_alloc ca;
+    distill_context *ctx;
+    distill_dataset *images, *labelled;
+    distill_model *model, *other, *student;
+    distill_teacher *teacher;
+    distill_optimizer *opt;
+    distill_krrst *krrst;
+    distill_kd *kd;
+    distill_layer_spec feat[4];
+    char stale[512];
+    int failures;
+    char report[8192];
+} fixture;
+
+static distill_model *dense(fixture *f, int64_t in, int64_t units)
+{
+    distill_layer_spec l;
+    distill_model_options mo;
+    distill_model *m = NULL;
+    distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
+    l.units = units;
+    distill_model_options_init(&mo);
+    mo.in_c = in, mo.in_h = mo.in_w = 1, mo.layers = &l, mo.n_layers = 1;
+    ck_assert_status(distill_model_create(f->ctx, &mo, &m), DISTILL_OK);
+    return m;
+}
+
+static void make_krrst(fixture *f)
+{
+    distill_krrst_options o;
+    distill_krrst_options_init(&o);
+    distill_layer_spec_init(&f->feat[0], DISTILL_LAYER_CONV2D);
+    f->feat[0].units = 2, f->feat[0].kernel = 3, f->feat[0].padding = 1;
+    distill_layer_spec_init(&f->feat[1], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&f->feat[2], DISTILL_LAYER_AVGPOOL);
+    f->feat[2].kernel = 2;
+    distill_layer_spec_init(&f->feat[3], DISTILL_LAYER_FLATTEN);
+    o.features = f->feat, o.n_features = 4, o.teacher_handle = f->teacher;
+    o.m = 3, o.n = 6, o.steps = 4, o.pool_size = 1, o.pool_period = 2, o.ridge = 1e-3;
+    ck_assert_status(distill_krrst_create(f->ctx, &o, f->images, &f->krrst), DISTILL_OK);
+}
+
+static void fixture_init(fixture *f)
+{
+    float x[N * DIM], y[N];
+    distill_kd_options ko;
+    distill_optimizer_options oo;
+    int i;
+    memset(f, 0, sizeof *f);
+    f->ctx = test_context(&f->ca, 1);
+    fill_random(x, N * DIM, 11);
+    for (i = 0; i < N; i++)
+        y[i] = (float)(i % K);
+    ck_assert_status(distill_dataset_from_memory(f->ctx, N, DIM, x, DIM, 0, NULL, 0, DISTILL_DATASET_COPY,
+                                                 &f->images), DISTILL_OK);
+    ck_assert_status(distill_dataset_set_shape(f->images, 1, SIDE, SIDE), DISTILL_OK);
+    ck_assert_status(distill_dataset_from_memory(f->ctx, N, DIM, x, DIM, 1, y, 1, DISTILL_DATASET_COPY,
+                                                 &f->labelled), DISTILL_OK);
+    f->model = dense(f, DIM, K);
+    f->other = dense(f, DIM + 1, K);
+    ck_assert_status(distill_teacher_from_model(f->ctx, f->model, &f->teacher), DISTILL_OK);
+    distill_optimizer_options_init(&oo);
+    ck_assert_status(distill_optimizer_create(f->ctx, &oo, 8, &f->opt), DISTILL_OK);
+    make_krrst(f);
+    distill_kd_options_init(&ko);
+    ko.mode = DISTILL_KD_CLASSIC, ko.teacher_handle = f->teacher, ko.epochs = 1, ko.batch = 8;
+    f->student = dense(f, DIM, K);
+    ck_assert_status(distill_kd_create(f->ctx, &ko, f->student, f->labelled, NULL, &f->kd),
+                     DISTILL_OK);
+}
+
+/* Plant a stale message through an unrelated failure (a second planter for
+ * the first planter's own audit). */
+static void plant(fixture *f, const char *name)
+{
+    float out[2];
+    distill_status st;
+    if (strcmp(name, "distill_context_set_threads") != 0)
+        st = distill_context_set_threads(f->ctx, -7);
+    else
+        st = distill_random_uniform(f->ctx, 0, 0, -3, 0.f, 1.f, out);
+    ck_assert_int_ne(st, DISTILL_OK);
+    snprintf(f->stale, sizeof f->stale, "%s", distill_context_last_error(f->ctx));
+    ck_assert_msg(f->stale[0] != '\0', "the planter left no message");
+}
+
+static void audit_check(fixture *f, const char *name, distill_status st)
+{
+    const char *msg = distill_context_last_error(f->ctx);
+    const char *why = NULL;
+    size_t used = strlen(f->report);
+    if (st == DISTILL_OK)
+        why = "succeeded";
+    else if (distill_context_last_status(f->ctx) != st)
+        why = "left another status";
+    else if (msg[0] == '\0')
+        why = "left no message";
+    else if (strcmp(msg, f->stale) == 0)
+        why = "left the stale message";
+    if (!why)
+        return;
+    f->failures++;
+    snprintf(f->report + used, sizeof f->report - used, "\n  %s %s (%s; message '%s')", name, why,
+             distill_status_string(st), msg);
+}
+
+#define AUDIT(name, call)                    \
+    do {                                     \
+        plant(f, #name);                     \
+        audit_check(f, #name, (call));       \
+    } while (0)
+
+static void audit_core_data(fixture *f)
+{
+    float buf[4 * DIM], ybuf[4];
+    int64_t idx[2] = {0, 999}, got = 0;
+    int32_t bad_class = 99;
+    distill_backend be;
+    memset(&be, 0, sizeof be);
+    be.struct_size = sizeof be;
+    AUDIT(distill_context_set_threads, distill_context_set_threads(f->ctx, -1));
+    AUDIT(distill_context_set_jitter_limit, distill_context_set_jitter_limit(f->ctx, NAN));
+    AUDIT(distill_random_uniform, distill_random_uniform(f->ctx, 0, 0, 4, 0.f, 1.f, NULL));
+    AUDIT(distill_random_normal, distill_random_normal(f->ctx, 0, 0, -1, 0.f, 1.f, buf));
+    AUDIT(distill_dataset_from_memory,
+          distill_dataset_from_memory(f->ctx, -1, DIM, buf, DIM, 0, NULL, 0, DISTILL_DATASET_COPY, NULL));
+    AUDIT(distill_dataset_from_idx, distill_dataset_from_idx(f->ctx, "/nonexistent/i", "/nonexistent/l",
+                                                             &(distill_dataset *){0}));
+    AUDIT(distill_dataset_from_csv, distill_dataset_from_csv(f->ctx, "/nonexistent/c.csv", 0, 0,
+                                                             &(distill_dataset *){0}));
+    AUDIT(distill_dataset_from_backend,
+          distill_dataset_from_backend(f->ctx, &be, DIM, 1, &(distill_dataset *){0}));
+    AUDIT(distill_dataset_subset, distill_dataset_subset(f->images, idx, 2, &(distill_dataset *){0}));
+    AUDIT(distill_dataset_subset_classes,
+          distill_dataset_subset_classes(f->labelled, &bad_class, 1, &(distill_dataset *){0}));
+    AUDIT(distill_dataset_set_shape, distill_dataset_set_shape(f->images, 3, 3, 3));
+    AUDIT(distill_dataset_get, distill_dataset_get(f->images, idx, 2, buf, DIM, NULL, 0));
+    AUDIT(distill_dataset_get_range, distill_dataset_get_range(f->images, -1, 2, buf, DIM, NULL, 0));
+    AUDIT(distill_dataset_batch,
+          distill_dataset_batch(f->labelled, 0, 0, 0, buf, DIM, ybuf, 1, NULL, &got));
+    AUDIT(distill_augment_crop, distill_augment_crop(f->ctx, 0, 0, -1, 1, SIDE, SIDE, 1, buf));
+    AUDIT(distill_augment_flip, distill_augment_flip(f->ctx, 0, 0, 1, 1, SIDE, SIDE, 2.f, buf));
+    AUDIT(distill_augment_noise, distill_augment_noise(f->ctx, 0, 0, 1, DIM, 1.f, NULL));
+    AUDIT(distill_augment_normalize, distill_augment_normalize(f->ctx, 1, 1, SIDE, SIDE, NULL, NULL, buf));
+    AUDIT(distill_image_block_mean, distill_image_block_mean(f->ctx, 1, 1, SIDE, SIDE, 0, buf, buf));
+    AUDIT(distill_npy_save, distill_npy_save(f->ctx, "/nonexistent/x.npy", 1, 1, buf, 1));
+    AUDIT(distill_png_save_grid, distill_png_save_grid(f->ctx, "/tmp/x.png", -1, 1, SIDE, SIDE, buf, 1));
+}
+
+static void audit_kernels(fixture *f)
+{
+    float a[16] = {0}, b[16] = {0}, c[16] = {0}, loss = 0.f;
+    int32_t labels[2] = {0, 7};
+    unsigned char ws[64];
+    distill_krr_options ko;
+    distill_krr_options_init(&ko);
+    AUDIT(distill_sgemm, distill_sgemm(f->ctx, 0, 0, -1, 2, 2, 1.f, a, 2, b, 2, 0.f, c, 2));
+    AUDIT(distill_cholesky, distill_cholesky(f->ctx, -1, a, 4, ws, sizeof ws));
+    AUDIT(distill_trsm_lower, distill_trsm_lower(f->ctx, 0, -1, 1, a, 4, b, 1));
+    AUDIT(distill_cholesky_solve, distill_cholesky_solve(f->ctx, 2, 1, NULL, 2, b, 1));
+    AUDIT(distill_krr_gram, distill_krr_gram(f->ctx, &ko, -1, 2, 2, a, 2, b, 2, c, 2, ws, sizeof ws));
+    AUDIT(distill_krr_fit, distill_krr_fit(f->ctx, &ko, -1, 2, 1, a, 2, b, 1, c, 1, ws, sizeof ws));
+    AUDIT(distill_krr_predict,
+          distill_krr_predict(f->ctx, &ko, -1, 2, 2, 1, a, 2, b, 1, c, 2, b, 1, ws, sizeof ws));
+    AUDIT(distill_krrst_loss_grad,
+          distill_krrst_loss_grad(f->ctx, &ko, -1, 2, 2, 1, a, 2, b, 1, a, 2, b, 1, &loss, c, 2, c, 1, c, 2,
+                                  ws, sizeof ws));
+    AUDIT(distill_mse_loss_grad, distill_mse_loss_grad(f->ctx, -1, 2, a, 2, b, 2, &loss, c, 2));
+    AUDIT(distill_softmax, distill_softmax(f->ctx, 2, 2, a, 2, 0.f, c, 2));
+    AUDIT(distill_xent_hard, distill_xent_hard(f->ctx, 2, 2, a, 2, labels, 1.f, &loss, c, 2));
+    AUDIT(distill_xent_soft, distill_xent_soft(f->ctx, -1, 2, a, 2, b, 2, 1.f, &loss, c, 2));
+    AUDIT(distill_kl_div, distill_kl_div(f->ctx, 2, 2, a, 1, b, 2, 1.f, &loss, c, 2));
+    AUDIT(distill_kd_loss_grad,
+          distill_kd_loss_grad(f->ctx, 2, 2, a, 2, labels, b, 2, NULL, 0.5f, 1.f, 1.f, &loss, c, 2));
+    AUDIT(distill_kd_loss_grad_v2, distill_kd_loss_grad_v2(f->ctx, 2, 2, a, 2, labels, b, 2, NULL, 0.5f, 1.f,
+                                                           1.f, &loss, c, 2, ws, sizeof ws));
+    AUDIT(distill_kd_mse_loss_grad,
+          distill_kd_mse_loss_grad(f->ctx, 2, 2, a, 2, b, 2, c, 2, NULL, 2.f, &loss, c, 2));
+    AUDIT(distill_barlow_twins_loss_grad,
+          distill_barlow_twins_loss_grad(f->ctx, -1, 2, a, 2, b, 2, 0.01f, &loss, c, 2, c, 2, ws, sizeof ws));
+    AUDIT(distill_clip_grad_norm, distill_clip_grad_norm(f->ctx, 4, a, -1.0, NULL));
+}
+
+static void audit_model_optim(fixture *f)
+{
+    float x[2 * DIM], y[2 * K], state[8];
+    int64_t c, h, w, steps;
+    distill_model_options mo;
+    distill_optimizer_options oo;
+    distill_ssl_options so;
+    static const char junk[] = "not a model";
+    distill_model_options_init(&mo);
+    distill_optimizer_options_init(&oo);
+    distill_ssl_options_init(&so);
+    fill_random(x, 2 * DIM, 3);
+    AUDIT(distill_model_create, distill_model_create(f->ctx, &mo, &(distill_model *){0}));
+    AUDIT(distill_model_clone, distill_model_clone(f->model, NULL));
+    AUDIT(distill_model_copy_params, distill_model_copy_params(f->model, f->other));
+    AUDIT(distill_model_layer_shape, distill_model_layer_shape(f->model, 99, &c, &h, &w));
+    AUDIT(distill_model_layer_params, distill_model_layer_params(f->model, 99, &c, &h));
+    AUDIT(distill_model_forward, distill_model_forward(f->model, 0, -1, x, DIM, y, K));
+    AUDIT(distill_model_backward, distill_model_backward(f->model, NULL, K, NULL, 0, 0));
+    AUDIT(distill_model_mixed_grad,
+          distill_model_mixed_grad(f->model, 0, 2, x, DIM, NULL, NULL, x, 1e-3f, x, DIM));
+    AUDIT(distill_model_save, distill_model_save(f->model, "/nonexistent/m.dstl"));
+    AUDIT(distill_model_load, distill_model_load(f->ctx, "/nonexistent/m.dstl", &(distill_model *){0}));
+    AUDIT(distill_model_load_memory,
+          distill_model_load_memory(f->ctx, junk, sizeof junk, &(distill_model *){0}));
+    AUDIT(distill_optimizer_create, distill_optimizer_create(f->ctx, &oo, -1, &(distill_optimizer *){0}));
+    AUDIT(distill_optimizer_step, distill_optimizer_step(f->opt, NULL, NULL));
+    AUDIT(distill_optimizer_get_state, distill_optimizer_get_state(f->opt, state, -1, &steps));
+    AUDIT(distill_optimizer_set_state, distill_optimizer_set_state(f->opt, NULL, 8, 0));
+    AUDIT(distill_barlow_twins_train, distill_barlow_twins_train(f->ctx, &so, NULL, f->images, NULL));
+    AUDIT(distill_teacher_from_model, distill_teacher_from_model(f->ctx, NULL, &(distill_teacher *){0}));
+    AUDIT(distill_teacher_from_vtable,
+          distill_teacher_from_vtable(f->ctx, NULL, DIM, K, &(distill_teacher *){0}));
+    AUDIT(distill_teacher_from_outputs,
+          distill_teacher_from_outputs(f->ctx, -1, K, y, K, &(distill_teacher *){0}));
+    AUDIT(distill_teacher_embed, distill_teacher_embed(f->teacher, -1, x, DIM, y, K));
+}
+
+static void audit_methods(fixture *f)
+{
+    float z[2 * K], dz[2 * K], loss, dx[3 * DIM];
+    double score, acc, t = 1.0, lam = 0.5, bt, bl;
+    int64_t idx[2] = {0, 1};
+    distill_kd_options ko;
+    distill_krrst_options so;
+    distill_transfer_options to;
+    distill_kd_options_init(&ko);
+    distill_krrst_options_init(&so);
+    distill_transfer_options_init(&to);
+    AUDIT(distill_kd_create, distill_kd_create(f->ctx, &ko, NULL, f->labelled, NULL, &(distill_kd *){0}));
+    AUDIT(distill_kd_run, distill_kd_run(f->kd, -1));
+    AUDIT(distill_kd_checkpoint, distill_kd_checkpoint(f->kd, "/nonexistent/kd.ckpt"));
+    AUDIT(distill_kd_resume, distill_kd_resume(f->kd, "/nonexistent/kd.ckpt"));
+    AUDIT(distill_kd_loss_grad_rows, distill_kd_loss_grad_rows(f->kd, -1, idx, z, K, &loss, dz, K));
+    AUDIT(distill_kd_score, distill_kd_score(f->ctx, 99, f->model, f->labelled, &score));
+    AUDIT(distill_kd_train_teacher, distill_kd_train_teacher(f->ctx, &ko, NULL, f->labelled, NULL));
+    AUDIT(distill_kd_grid_search, distill_kd_grid_search(f->ctx, &ko, f->model, f->labelled, NULL,
+                                                         f->labelled, &t, -1, &lam, 1, &score, &bt, &bl));
+    AUDIT(distill_krrst_create, distill_krrst_create(f->ctx, &so, NULL, &(distill_krrst *){0}));
+    AUDIT(distill_krrst_run, distill_krrst_run(f->krrst, -1));
+    AUDIT(distill_krrst_gradient, distill_krrst_gradient(f->krrst, &loss, dx, 1, NULL, 0));
+    AUDIT(distill_krrst_set_synthetic, distill_krrst_set_synthetic(f->krrst, dx, 1, NULL, 0));
+    AUDIT(distill_krrst_heldout_error,
+          distill_krrst_heldout_error(f->krrst, NULL, NULL, f->labelled, -1, 1, &score));
+    AUDIT(distill_krrst_checkpoint, distill_krrst_checkpoint(f->krrst, "/nonexistent/k.ckpt"));
+    AUDIT(distill_krrst_resume, distill_krrst_resume(f->krrst, "/nonexistent/k.ckpt"));
+    AUDIT(distill_krrst_save, distill_krrst_save(f->krrst, "/nonexistent/k.dstl"));
+    AUDIT(distill_krrst_save_npy, distill_krrst_save_npy(f->krrst, "/nonexistent/x.npy", "/nonexistent/y"));
+    AUDIT(distill_krrst_save_png, distill_krrst_save_png(f->krrst, "/nonexistent/k.png"));
+    AUDIT(distill_distilled_load, distill_distilled_load(f->ctx, "/nonexistent/k.dstl",
+                                                         &(distill_dataset *){0}));
+    AUDIT(distill_pretrain, distill_pretrain(f->ctx, &to, NULL, f->images));
+    AUDIT(distill_linear_probe, distill_linear_probe(f->ctx, &to, f->model, NULL, f->labelled, &acc));
+    AUDIT(distill_finetune, distill_finetune(f->ctx, &to, f->model, f->labelled, NULL, &acc));
+    AUDIT(distill_train_supervised_teacher, distill_train_supervised_teacher(f->ctx, f->model, f->labelled, -1));
+}
+
+/* A host teacher that fails once `broken` is set. */
+static int breakable_embed(void *user, int64_t n, const float *x, int64_t ldx, float *out, int64_t ldout)
+{
+    int64_t i, j;
+    if (*(const int *)user)
+        return -1;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < K; j++)
+            out[i * ldout + j] = x[i * ldx + j];
+    return 0;
+}
+
+/* The two solver steps fail only on a fault in what they read: a NaN in the
+ * KD student, a host teacher failing under KRR-ST's augmentation (which asks
+ * the teacher every step). */
+static void audit_steps(fixture *f)
+{
+    float loss;
+    int broken = 0;
+    distill_teacher_vtable vt = {sizeof vt, &broken, breakable_embed, NULL};
+    distill_teacher *t = NULL;
+    distill_krrst_options o;
+    distill_krrst *s = NULL;
+    distill_model_params(f->student)[0] = NAN;
+    AUDIT(distill_kd_step, distill_kd_step(f->kd, &loss));
+    ck_assert_status(distill_teacher_from_vtable(f->ctx, &vt, DIM, K, &t), DISTILL_OK);
+    distill_krrst_options_init(&o);
+    o.features = f->feat, o.n_features = 4, o.teacher_handle = t, o.augment_flip = 1;
+    o.m = 3, o.n = 6, o.steps = 4, o.pool_size = 1, o.pool_period = 2, o.ridge = 1e-3;
+    ck_assert_status(distill_krrst_create(f->ctx, &o, f->images, &s), DISTILL_OK);
+    broken = 1;
+    AUDIT(distill_krrst_step, distill_krrst_step(s, &loss));
+    distill_krrst_destroy(s);
+    distill_teacher_destroy(t);
+}
+
+static void fixture_free(fixture *f)
+{
+    distill_kd_destroy(f->kd);
+    distill_krrst_destroy(f->krrst);
+    distill_optimizer_destroy(f->opt);
+    distill_teacher_destroy(f->teacher);
+    distill_model_destroy(f->model);
+    distill_model_destroy(f->other);
+    distill_model_destroy(f->student);
+    distill_dataset_destroy(f->images);
+    distill_dataset_destroy(f->labelled);
+    distill_context_destroy(f->ctx);
+}
+
+START_TEST(every_failing_call_sets_its_own_message)
+{
+    static fixture fx;
+    fixture *f = &fx;
+    fixture_init(f);
+    audit_core_data(f);
+    audit_kernels(f);
+    audit_model_optim(f);
+    audit_methods(f);
+    audit_steps(f);
+    fixture_free(f);
+    ck_assert_msg(f->failures == 0, "%d calls failed the message audit:%s", f->failures, f->report);
+    ck_assert_int_eq(f->ca.live, 0);
+}
+END_TEST
+
+Suite *distill_suite_messages(void)
+{
+    Suite *s = suite_create("messages");
+    TCase *tc = tcase_create("audit");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, every_failing_call_sets_its_own_message);
+    suite_add_tcase(s, tc);
+    return s;
+}
