@@ -105,8 +105,9 @@ DISTILL_API void distill_kd_destroy(distill_kd *kd);
 /* One optimiser step on the next mini-batch; *loss (may be NULL) is its loss
  * before the step. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_kd_step(distill_kd *kd, float *loss);
-/* Steps until `epochs` epochs are done (0 = opts.epochs), reporting
- * progress and honouring cancellation between steps. */
+/* Steps until `epochs` epochs are done (0 = opts.epochs; negative is
+ * DISTILL_E_INVAL), reporting progress and honouring cancellation between
+ * steps. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_kd_run(distill_kd *kd, int64_t epochs);
 DISTILL_API int64_t distill_kd_steps_done(const distill_kd *kd);
 /* Mean loss over the steps since the last call (NaN if none). */

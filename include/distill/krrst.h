@@ -84,8 +84,9 @@ DISTILL_API void distill_krrst_destroy(distill_krrst *s);
  * A failing teacher callback gives DISTILL_E_BACKEND and leaves the state
  * as it was before the step. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_krrst_step(distill_krrst *s, float *loss);
-/* Steps until `until` steps are done (0 = opts.steps), reporting progress
- * and honouring cancellation between steps. */
+/* Steps until `until` steps are done (0 = opts.steps; negative is
+ * DISTILL_E_INVAL), reporting progress and honouring cancellation between
+ * steps. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_krrst_run(distill_krrst *s, int64_t until);
 DISTILL_API int64_t distill_krrst_steps_done(const distill_krrst *s);
 /* The loss the next step will see (its real batch and pool network) and
