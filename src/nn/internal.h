@@ -151,6 +151,12 @@ void distill__output_grad(const distill_model *m, int64_t n, const float *dy, in
 distill_status distill__model_create_expect(distill_context *ctx, const distill_model_options *opts,
                                             int64_t n_params, int64_t n_buffers, distill_model **out);
 
+/* The model's sections (spec, parameters, buffers) into a container that
+ * may hold others: a policy file is a model file plus its own section, and
+ * distill_model_load_memory reads the model back out of it. */
+struct distill__writer;
+void distill__model_put(struct distill__writer *w, const distill_model *m);
+
 /* An optimiser's state (distill_optimizer_state_count floats) in place,
  * for checkpoints that read and write it without a copy (so a resume that
  * has checked its file allocates nothing while it writes). */

@@ -50,10 +50,15 @@ distill_status distill_model_save(const distill_model *m, const char *path)
     if (!path)
         return distill__fail(m->ctx, DISTILL_E_INVAL, "distill_model_save: path is NULL");
     distill__writer_init(&w, m->ctx);
-    put_spec(&w, m);
-    put_array(&w, SEC_PARAMS, m->params, m->n_params);
-    put_array(&w, SEC_BUFFERS, m->buffers, m->n_buffers);
+    distill__model_put(&w, m);
     return distill__writer_commit(&w, path);
+}
+
+void distill__model_put(distill__writer *w, const distill_model *m)
+{
+    put_spec(w, m);
+    put_array(w, SEC_PARAMS, m->params, m->n_params);
+    put_array(w, SEC_BUFFERS, m->buffers, m->n_buffers);
 }
 
 /* The spec section into caller storage (layers: at most 4096). */

@@ -1,0 +1,44 @@
+/* Private: the environment handle's layout and the built-in tasks. */
+#ifndef DISTILL_RL_INTERNAL_H
+#define DISTILL_RL_INTERNAL_H
+
+#include "../core/internal.h"
+#include "distill/env.h"
+
+#define DISTILL__TASK_STATE 4 /* doubles of state a built-in task keeps */
+#define DISTILL__SPACE_MAX 8  /* largest built-in observation or action */
+
+/* A built-in task: pure functions of a small state, so a rollout can run
+ * many episodes side by side. */
+typedef struct distill__task {
+    const char *name;
+    int64_t obs_dim, max_steps;
+    distill_space action;                         /* bounds point into the table */
+    float obs_low[DISTILL__SPACE_MAX], obs_high[DISTILL__SPACE_MAX];
+    void (*reset)(uint64_t seed, double *state);
+    /* action already checked (discrete) or clipped (box) */
+    void (*step)(double *state, const float *action, float *reward, int32_t *terminated);
+    void (*observe)(const double *state, float *obs);
+} distill__task;
+
+const distill__task *distill__task_get(int32_t task);
+
+struct distill_env {
+    distill_context *ctx;
+    const distill__task *task; /* or NULL: the host's vtable */
+    distill_env_vtable vt;
+    distill_space obs, action;
+    float *bounds;             /* obs low, high, action low, high (owned), or NULL */
+    int64_t max_steps;
+    double state[DISTILL__TASK_STATE];
+    int64_t t;                 /* steps into the episode */
+    int32_t live;              /* reset done and the episode not ended */
+};
+
+/* DISTILL_E_INVAL unless `action` is valid for the env's action space (an
+ * index of a discrete space, finite entries of a box); `clipped` (NULL:
+ * check only) receives it clipped into the box. */
+distill_status distill__env_action(const distill_env *env, const char *fn, const float *action,
+                                   float *clipped);
+
+#endif /* DISTILL_RL_INTERNAL_H */

@@ -1,0 +1,134 @@
+/* The built-in tasks, with Gymnasium's equations, constants and limits
+ * (CartPole-v1 and Pendulum-v1), in double as Gymnasium computes them.
+ * Initial states come from a Philox stream keyed by the episode seed alone,
+ * so an episode is a pure function of its seed and actions. */
+#include <math.h>
+
+#include "../core/rng.h"
+#include "internal.h"
+
+#define TASK_STREAM 0x656e76ULL /* "env" */
+
+static double uniform(distill__rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * (double)distill__rng_uniform(r);
+}
+
+/* ---- CartPole-v1 -------------------------------------------------------- */
+
+#define CP_GRAVITY 9.8
+#define CP_MASSCART 1.0
+#define CP_MASSPOLE 0.1
+#define CP_TOTAL (CP_MASSCART + CP_MASSPOLE)
+#define CP_HALF_LENGTH 0.5
+#define CP_POLEMASS_LENGTH (CP_MASSPOLE * CP_HALF_LENGTH)
+#define CP_FORCE 10.0
+#define CP_TAU 0.02
+#define CP_THETA_LIMIT (12.0 * 2.0 * 3.14159265358979323846 / 360.0)
+#define CP_X_LIMIT 2.4
+
+static void cartpole_reset(uint64_t seed, double *s)
+{
+    distill__rng r;
+    int i;
+    distill__rng_init(&r, seed, TASK_STREAM, 0);
+    for (i = 0; i < 4; i++)
+        s[i] = uniform(&r, -0.05, 0.05);
+}
+
+/* Euler integration, Gymnasium's default. */
+static void cartpole_step(double *s, const float *action, float *reward, int32_t *terminated)
+{
+    const double force = action[0] >= 0.5f ? CP_FORCE : -CP_FORCE;
+    const double c = cos(s[2]), sn = sin(s[2]);
+    const double temp = (force + CP_POLEMASS_LENGTH * s[3] * s[3] * sn) / CP_TOTAL;
+    const double theta_acc =
+        (CP_GRAVITY * sn - c * temp) /
+        (CP_HALF_LENGTH * (4.0 / 3.0 - CP_MASSPOLE * c * c / CP_TOTAL));
+    const double x_acc = temp - CP_POLEMASS_LENGTH * theta_acc * c / CP_TOTAL;
+    s[0] += CP_TAU * s[1];
+    s[1] += CP_TAU * x_acc;
+    s[2] += CP_TAU * s[3];
+    s[3] += CP_TAU * theta_acc;
+    *terminated = s[0] < -CP_X_LIMIT || s[0] > CP_X_LIMIT || s[2] < -CP_THETA_LIMIT ||
+                  s[2] > CP_THETA_LIMIT;
+    *reward = 1.0f;
+}
+
+static void cartpole_observe(const double *s, float *obs)
+{
+    int i;
+    for (i = 0; i < 4; i++)
+        obs[i] = (float)s[i];
+}
+
+/* ---- Pendulum-v1 -------------------------------------------------------- */
+
+#define PD_MAX_SPEED 8.0
+#define PD_MAX_TORQUE 2.0
+#define PD_DT 0.05
+#define PD_G 10.0
+#define PD_M 1.0
+#define PD_L 1.0
+#define PD_PI 3.14159265358979323846
+
+static void pendulum_reset(uint64_t seed, double *s)
+{
+    distill__rng r;
+    distill__rng_init(&r, seed, TASK_STREAM, 0);
+    s[0] = uniform(&r, -PD_PI, PD_PI);
+    s[1] = uniform(&r, -1.0, 1.0);
+    s[2] = s[3] = 0.0;
+}
+
+static double angle_normalize(double x)
+{
+    double y = fmod(x + PD_PI, 2.0 * PD_PI);
+    if (y < 0)
+        y += 2.0 * PD_PI;
+    return y - PD_PI;
+}
+
+static double clip(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+static void pendulum_step(double *s, const float *action, float *reward, int32_t *terminated)
+{
+    const double u = clip(action[0], -PD_MAX_TORQUE, PD_MAX_TORQUE);
+    const double th = s[0], thdot = s[1];
+    const double an = angle_normalize(th);
+    const double cost = an * an + 0.1 * thdot * thdot + 0.001 * u * u;
+    double newthdot = thdot + (3.0 * PD_G / (2.0 * PD_L) * sin(th) + 3.0 / (PD_M * PD_L * PD_L) * u) * PD_DT;
+    newthdot = clip(newthdot, -PD_MAX_SPEED, PD_MAX_SPEED);
+    s[0] = th + newthdot * PD_DT;
+    s[1] = newthdot;
+    *reward = (float)-cost;
+    *terminated = 0;
+}
+
+static void pendulum_observe(const double *s, float *obs)
+{
+    obs[0] = (float)cos(s[0]);
+    obs[1] = (float)sin(s[0]);
+    obs[2] = (float)s[1];
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static const float torque_low[1] = {-2.0f}, torque_high[1] = {2.0f};
+
+static const distill__task tasks[] = {
+    {"CartPole-v1", 4, 500, {sizeof(distill_space), DISTILL_SPACE_DISCRETE, 2, NULL, NULL},
+     {-4.8f, -INFINITY, -0.41887903f, -INFINITY}, {4.8f, INFINITY, 0.41887903f, INFINITY},
+     cartpole_reset, cartpole_step, cartpole_observe},
+    {"Pendulum-v1", 3, 200, {sizeof(distill_space), DISTILL_SPACE_BOX, 1, torque_low, torque_high},
+     {-1.0f, -1.0f, -8.0f}, {1.0f, 1.0f, 8.0f}, pendulum_reset, pendulum_step, pendulum_observe},
+};
+
+const distill__task *distill__task_get(int32_t task)
+{
+    if (task == DISTILL_ENV_CARTPOLE)
+        return &tasks[0];
+    if (task == DISTILL_ENV_PENDULUM)
+        return &tasks[1];
+    return NULL;
+}
