@@ -37,5 +37,7 @@ int main(void)
     srunner_add_suite(sr, distill_suite_abi());
     srunner_add_suite(sr, distill_suite_sweep());
     srunner_add_suite(sr, distill_suite_messages());
+    srunner_add_suite(sr, distill_suite_rl());
+    srunner_add_suite(sr, distill_suite_policy());
     return run(sr);
 }

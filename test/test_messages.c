@@ -29,13 +29,16 @@ static const char *const exempt[] = {
     "distill_teacher_vtable_size", "distill_transfer_options_init", "distill_transfer_options_size",
     "distill_status_string", "distill_version_number", "distill_version_string",
     "distill_convnet_layers", "distill_schedule_lr", "distill_krr_coef_rows",
+    "distill_space_size", "distill_env_options_init", "distill_env_options_size",
+    "distill_env_vtable_size", "distill_rollout_options_init", "distill_rollout_options_size",
     /* workspace queries: pure size arithmetic, callable from inference threads */
     "distill_cholesky_workspace_size", "distill_krr_gram_workspace_size",
     "distill_krr_fit_workspace_size", "distill_krr_predict_workspace_size",
     "distill_krrst_loss_grad_workspace_size", "distill_kd_loss_grad_workspace_size",
     "distill_barlow_twins_workspace_size", "distill_model_workspace_size",
-    /* the real-time path: no writes to the shared context (model.h) */
-    "distill_model_infer", "distill_model_infer_checked",
+    /* the real-time path: no writes to the shared context (model.h, policy.h) */
+    "distill_model_infer", "distill_model_infer_checked", "distill_policy_act",
+    "distill_policy_workspace_size",
     /* the error slot itself, and calls that cannot fail (void or a value) */
     "distill_context_last_error", "distill_context_last_status", "distill_context_clear_error",
     "distill_context_destroy", "distill_context_threads", "distill_context_set_seed",
@@ -55,7 +58,9 @@ static const char *const exempt[] = {
     "distill_model_reinit", "distill_optimizer_destroy", "distill_optimizer_lr",
     "distill_optimizer_steps", "distill_optimizer_set_lr", "distill_optimizer_reset",
     "distill_optimizer_state_count", "distill_teacher_destroy", "distill_teacher_output_dim",
-    "distill_teacher_input_dim", "distill_teacher_rows",
+    "distill_teacher_input_dim", "distill_teacher_rows", "distill_env_destroy", "distill_env_obs_dim",
+    "distill_env_action_dim", "distill_env_max_steps", "distill_policy_destroy", "distill_policy_kind",
+    "distill_policy_obs_dim", "distill_policy_action_dim",
 };
 
 typedef struct fixture {
@@ -330,6 +335,48 @@ static void audit_methods(fixture *f)
     AUDIT(distill_train_supervised_teacher, distill_train_supervised_teacher(f->ctx, f->model, f->labelled, -1));
 }
 
+static int no_act(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
+{
+    (void)user, (void)n, (void)obs, (void)ldobs, (void)a, (void)lda;
+    return 0;
+}
+
+static void audit_rl(fixture *f)
+{
+    static const char junk[] = "not a policy";
+    distill_env_options eo;
+    distill_rollout_options ro;
+    distill_space discrete = {sizeof discrete, DISTILL_SPACE_DISCRETE, K, NULL, NULL};
+    distill_env *env = NULL;
+    distill_policy *p = NULL;
+    float obs[4], r, a = 0.0f;
+    distill_env_options_init(&eo);
+    distill_rollout_options_init(&ro);
+    ck_assert_status(distill_env_create(f->ctx, &eo, &env), DISTILL_OK);
+    ck_assert_status(distill_policy_from_model(f->ctx, f->model, &discrete, DISTILL_POLICY_GREEDY, 1.0f, &p),
+                     DISTILL_OK);
+    eo.task = 99;
+    AUDIT(distill_env_create, distill_env_create(f->ctx, &eo, &(distill_env *){0}));
+    AUDIT(distill_env_from_vtable, distill_env_from_vtable(f->ctx, NULL, &discrete, &discrete, 0,
+                                                           &(distill_env *){0}));
+    AUDIT(distill_env_obs_space, distill_env_obs_space(env, NULL));
+    AUDIT(distill_env_action_space, distill_env_action_space(env, NULL));
+    AUDIT(distill_env_reset, distill_env_reset(env, 0, NULL));
+    AUDIT(distill_env_step, distill_env_step(env, &a, obs, &r, NULL, NULL));
+    ro.episodes = 0;
+    AUDIT(distill_env_rollout, distill_env_rollout(env, &ro, no_act, NULL, NULL, NULL, NULL));
+    AUDIT(distill_policy_from_model,
+          distill_policy_from_model(f->ctx, f->model, NULL, DISTILL_POLICY_GREEDY, 1.0f, &(distill_policy *){0}));
+    AUDIT(distill_policy_action_space, distill_policy_action_space(p, NULL));
+    AUDIT(distill_policy_save, distill_policy_save(p, "/nonexistent/p.dstl"));
+    AUDIT(distill_policy_load, distill_policy_load(f->ctx, "/nonexistent/p.dstl", &(distill_policy *){0}));
+    AUDIT(distill_policy_load_memory,
+          distill_policy_load_memory(f->ctx, junk, sizeof junk, &(distill_policy *){0}));
+    AUDIT(distill_policy_evaluate, distill_policy_evaluate(p, NULL, &ro, NULL, NULL, NULL));
+    distill_policy_destroy(p);
+    distill_env_destroy(env);
+}
+
 /* A host teacher that fails once `broken` is set. */
 static int breakable_embed(void *user, int64_t n, const float *x, int64_t ldx, float *out, int64_t ldout)
 {
@@ -389,6 +436,7 @@ START_TEST(every_failing_call_sets_its_own_message)
     audit_kernels(f);
     audit_model_optim(f);
     audit_methods(f);
+    audit_rl(f);
     audit_steps(f);
     fixture_free(f);
     ck_assert_msg(f->failures == 0, "%d calls failed the message audit:%s", f->failures, f->report);

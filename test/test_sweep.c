@@ -1,6 +1,7 @@
 /* The allocation-failure sweep: a workflow through every handle (context,
  * datasets, teacher, KRR-ST create/step/checkpoint/resume/save/load, KD
- * create/step/checkpoint/resume/run, model save/load) run again and again with the k-th
+ * create/step/checkpoint/resume/run, model save/load, env, rollout with
+ * trajectories, policy from a model, evaluate, save, load) run again and again with the k-th
  * allocation failing, once or from k on, for every k until the workflow
  * completes.  Each failure must be DISTILL_E_NOMEM with a message, leave the
  * handle it was called on as it was, and leak nothing.  A new solver adds
@@ -30,8 +31,12 @@ typedef struct flow {
     distill_teacher *teacher;
     distill_krrst *krrst, *krrst2;
     distill_kd *kd;
+    distill_env *env;
+    distill_model *policy_model;
+    distill_policy *policy, *policy2;
+    distill_dataset *traj;
     distill_layer_spec feat[4];
-    char krrst_ck[64], krrst_set[64], kd_ck[64], model[64];
+    char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64];
 } flow;
 
 static distill_status make_context(flow *f)
@@ -102,6 +107,30 @@ static distill_status kd_create(flow *f)
     return distill_kd_create(f->ctx, &o, f->student, f->labelled, NULL, &f->kd);
 }
 
+/* The RL layer: an env, a policy on a 4-input network, a recorded
+ * evaluation, and the policy's file. */
+static distill_status rl_steps(flow *f)
+{
+    distill_layer_spec l;
+    distill_model_options mo;
+    distill_space s = {sizeof s, DISTILL_SPACE_DISCRETE, 2, NULL, NULL};
+    distill_rollout_options ro;
+    double ret[3];
+    DISTILL__TRY_TEST(distill_env_create(f->ctx, NULL, &f->env));
+    distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
+    l.units = 2;
+    distill_model_options_init(&mo);
+    mo.in_c = 4, mo.in_h = mo.in_w = 1, mo.layers = &l, mo.n_layers = 1;
+    DISTILL__TRY_TEST(distill_model_create(f->ctx, &mo, &f->policy_model));
+    DISTILL__TRY_TEST(distill_policy_from_model(f->ctx, f->policy_model, &s, DISTILL_POLICY_GREEDY, 1.0f,
+                                                &f->policy));
+    distill_rollout_options_init(&ro);
+    ro.episodes = 3, ro.epsilon = 0.5, ro.lockstep = 2;
+    DISTILL__TRY_TEST(distill_policy_evaluate(f->policy, f->env, &ro, ret, NULL, &f->traj));
+    DISTILL__TRY_TEST(distill_policy_save(f->policy, f->policy_file));
+    return distill_policy_load(f->ctx, f->policy_file, &f->policy2);
+}
+
 /* What a failed call on a handle must leave as it was. */
 typedef struct snapshot {
     float x[8 * DIM], p[DIM * K + K];
@@ -167,12 +196,17 @@ static distill_status workflow(flow *f, long k)
     snap_kd(f->kd, f->student, &sn);
     if ((st = distill_kd_resume(f->kd, f->kd_ck)) != DISTILL_OK)
         return same_kd(f->kd, f->student, &sn, "resume", k), st;
-    return distill_kd_run(f->kd, 0);
+    DISTILL__TRY_TEST(distill_kd_run(f->kd, 0));
+    return rl_steps(f);
 }
 
 static void flow_free(flow *f)
 {
     distill_kd_destroy(f->kd);
+    distill_policy_destroy(f->policy), distill_policy_destroy(f->policy2);
+    distill_model_destroy(f->policy_model);
+    distill_dataset_destroy(f->traj);
+    distill_env_destroy(f->env);
     distill_krrst_destroy(f->krrst), distill_krrst_destroy(f->krrst2);
     distill_teacher_destroy(f->teacher);
     distill_model_destroy(f->teacher_model), distill_model_destroy(f->student);
@@ -180,6 +214,7 @@ static void flow_free(flow *f)
     distill_dataset_destroy(f->real), distill_dataset_destroy(f->labelled), distill_dataset_destroy(f->loaded);
     distill_context_destroy(f->ctx);
     unlink(f->krrst_ck), unlink(f->krrst_set), unlink(f->kd_ck), unlink(f->model);
+    unlink(f->policy_file);
 }
 
 /* One run with allocation k failing (once, or from k on; k < 0: none);
@@ -195,6 +230,7 @@ static long run_once(long k, int from_k_on)
     snprintf(f.krrst_set, sizeof f.krrst_set, "/tmp/distill-sweep-%d.set", pid);
     snprintf(f.kd_ck, sizeof f.kd_ck, "/tmp/distill-sweep-%d.kd", pid);
     snprintf(f.model, sizeof f.model, "/tmp/distill-sweep-%d.model", pid);
+    snprintf(f.policy_file, sizeof f.policy_file, "/tmp/distill-sweep-%d.policy", pid);
     st = workflow(&f, k);
     ck_assert_msg(k >= 0 || st == DISTILL_OK, "the workflow fails without a failing allocation: %s",
                   f.ctx ? distill_context_last_error(f.ctx) : "no context");

@@ -27,6 +27,8 @@ Suite *distill_suite_kd(void);
 Suite *distill_suite_abi(void);
 Suite *distill_suite_sweep(void);
 Suite *distill_suite_messages(void);
+Suite *distill_suite_rl(void);
+Suite *distill_suite_policy(void);
 /* The slow tier (`make test-slow`): fits on the whole real data. */
 Suite *distill_suite_slow(void);
 

@@ -76,12 +76,16 @@ static distill_status check_options(distill_env *env, const distill_rollout_opti
     return DISTILL_OK;
 }
 
+/* Zeroed, so that a teardown after a partial setup frees only NULLs. */
 static void *alloc_array(rollout *r, int64_t count, size_t elem)
 {
     size_t bytes;
+    void *p;
     if (count < 1 || distill__mul_size((size_t)count, elem, &bytes))
         return NULL;
-    return distill__alloc(r->ctx, bytes);
+    if ((p = distill__alloc(r->ctx, bytes)))
+        memset(p, 0, bytes);
+    return p;
 }
 
 static distill_status setup(rollout *r)
@@ -102,9 +106,6 @@ static distill_status setup(rollout *r)
     if (!r->slots || !r->active || !r->obs || !r->acts || !r->batch || !r->returns || !r->lengths ||
         (r->record && (!r->done_rows || !r->done_len)))
         return distill__fail(r->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    memset(r->slots, 0, sizeof(slot) * (size_t)r->n_slots);
-    if (r->record)
-        memset(r->done_rows, 0, sizeof(float *) * (size_t)e);
     return DISTILL_OK;
 }
 

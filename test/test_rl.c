@@ -1,0 +1,303 @@
+/* Environments and rollouts: the built-in tasks against transitions
+ * computed independently (float64 Python, straight from Gymnasium's
+ * CartPole-v1 and Pendulum-v1 equations, starting from our reset's
+ * observation), host vtables, failing callbacks, and rollouts that do not
+ * depend on how many episodes run side by side. */
+#include <math.h>
+
+#include "testutil.h"
+
+static distill_env *builtin(distill_context *ctx, int32_t task, int64_t max_steps)
+{
+    distill_env_options o;
+    distill_env *e = NULL;
+    distill_env_options_init(&o);
+    o.task = task, o.max_steps = max_steps;
+    ck_assert_status(distill_env_create(ctx, &o, &e), DISTILL_OK);
+    return e;
+}
+
+START_TEST(cartpole_matches_reference_transitions)
+{
+    static const float first[4] = {-0.039264299f, 0.042717196f, 0.0239697993f, 0.0132674398f};
+    static const double want[5][4] = {
+        {-0.0384099551, 0.237487334, 0.0242351481, -0.271757396},
+        {-0.0336602084, 0.0420280962, 0.0188000002, 0.0284697999},
+        {-0.0328196465, 0.236875468, 0.0193693962, -0.258222734},
+        {-0.0280821371, 0.431715615, 0.0142049415, -0.544733886},
+        {-0.0194478248, 0.236396967, 0.00331026375, -0.24760936},
+    };
+    static const float actions[5] = {1, 0, 1, 1, 0};
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env *e = builtin(ctx, DISTILL_ENV_CARTPOLE, 0);
+    float obs[4], r;
+    int32_t term, trunc;
+    int i, j;
+    ck_assert_int_eq(distill_env_obs_dim(e), 4);
+    ck_assert_int_eq(distill_env_action_dim(e), 1);
+    ck_assert_int_eq(distill_env_max_steps(e), 500);
+    ck_assert_status(distill_env_reset(e, 7, obs), DISTILL_OK);
+    for (j = 0; j < 4; j++) /* the reset is a pure function of the seed, forever */
+        ck_assert_msg(obs[j] == first[j], "reset obs[%d] = %.9g, expected %.9g", j, obs[j], first[j]);
+    for (i = 0; i < 5; i++) {
+        ck_assert_status(distill_env_step(e, &actions[i], obs, &r, &term, &trunc), DISTILL_OK);
+        ck_assert(r == 1.0f && !term && !trunc);
+        for (j = 0; j < 4; j++)
+            ck_assert_msg(fabs(obs[j] - want[i][j]) < 1e-6, "step %d obs[%d] = %.9g, expected %.9g", i, j,
+                          obs[j], want[i][j]);
+    }
+    distill_env_destroy(e);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(pendulum_matches_reference_transitions)
+{
+    static const double want[4][4] = {
+        {0.344347542, 0.93884225, 1.39857424, -1.34712788},
+        {0.258441399, 0.966026937, 1.80270593, -1.68617787},
+        {0.132778852, 0.991145689, 2.56472613, -2.039534},
+        {-0.0472145768, 0.99888477, 3.60808539, -2.72854533},
+    };
+    static const float torque[4] = {1.5f, -3.0f, 0.25f, 2.0f}; /* -3 is clipped to -2 */
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env *e = builtin(ctx, DISTILL_ENV_PENDULUM, 0);
+    distill_space as;
+    float obs[3], r;
+    int32_t term, trunc;
+    int i, j;
+    as.struct_size = sizeof as;
+    ck_assert_status(distill_env_action_space(e, &as), DISTILL_OK);
+    ck_assert(as.kind == DISTILL_SPACE_BOX && as.n == 1 && as.low[0] == -2.0f && as.high[0] == 2.0f);
+    ck_assert_status(distill_env_reset(e, 11, obs), DISTILL_OK);
+    ck_assert(fabs(obs[0] - 0.409104496) < 1e-8 && fabs(obs[2] - 0.489208579) < 1e-7);
+    for (i = 0; i < 4; i++) {
+        ck_assert_status(distill_env_step(e, &torque[i], obs, &r, &term, &trunc), DISTILL_OK);
+        for (j = 0; j < 3; j++)
+            ck_assert_msg(fabs(obs[j] - want[i][j]) < 1e-6, "step %d obs[%d] = %.9g, expected %.9g", i, j,
+                          obs[j], want[i][j]);
+        ck_assert_msg(fabs(r - want[i][3]) < 1e-5, "step %d reward %.9g, expected %.9g", i, r, want[i][3]);
+    }
+    distill_env_destroy(e);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* Time limits, termination, and steps outside an episode. */
+START_TEST(episodes_end_and_refuse_further_steps)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env *e = builtin(ctx, DISTILL_ENV_PENDULUM, 0), *cp = builtin(ctx, DISTILL_ENV_CARTPOLE, 0);
+    float obs[4], r, zero = 0.0f, right = 1.0f, bad = 2.0f, half = 0.5f;
+    int32_t term = 0, trunc = 0;
+    int t;
+    ck_assert_fails(ctx, distill_env_step(e, &zero, obs, &r, &term, &trunc), DISTILL_E_INVAL, "reset first");
+    ck_assert_status(distill_env_reset(e, 1, obs), DISTILL_OK);
+    for (t = 0; t < 200; t++)
+        ck_assert_status(distill_env_step(e, &zero, obs, &r, &term, &trunc), DISTILL_OK);
+    ck_assert(trunc && !term); /* Pendulum-v1: 200 steps, never terminates */
+    ck_assert_fails(ctx, distill_env_step(e, &zero, obs, &r, NULL, NULL), DISTILL_E_INVAL, "reset");
+    ck_assert_status(distill_env_reset(cp, 3, obs), DISTILL_OK);
+    ck_assert_fails(ctx, distill_env_step(cp, &bad, obs, &r, NULL, NULL), DISTILL_E_INVAL, "not one of");
+    ck_assert_fails(ctx, distill_env_step(cp, &half, obs, &r, NULL, NULL), DISTILL_E_INVAL, "not one of");
+    for (t = 0, term = 0; t < 100 && !term; t++) /* always pushing right tips the pole */
+        ck_assert_status(distill_env_step(cp, &right, obs, &r, &term, &trunc), DISTILL_OK);
+    ck_assert(term && !trunc && t < 100);
+    distill_env_destroy(e);
+    distill_env_destroy(cp);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* A host env: a 1-d walk with a box action, whose step can be made to fail
+ * at a chosen call. */
+typedef struct walk {
+    float x;
+    int steps, fail_at, released;
+} walk;
+
+static int walk_reset(void *user, uint64_t seed, float *obs)
+{
+    walk *w = user;
+    w->x = (float)(seed % 5);
+    obs[0] = w->x;
+    return 0;
+}
+
+static int walk_step(void *user, const float *a, float *obs, float *reward, int32_t *term, int32_t *trunc)
+{
+    walk *w = user;
+    if (++w->steps == w->fail_at)
+        return 1;
+    w->x += a[0];
+    obs[0] = w->x, *reward = -fabsf(w->x), *term = fabsf(w->x) > 10.0f, *trunc = 0;
+    return 0;
+}
+
+static void walk_release(void *user) { ((walk *)user)->released++; }
+
+static distill_env *walk_env(distill_context *ctx, walk *w, int64_t max_steps)
+{
+    static const float lo = -1.0f, hi = 1.0f;
+    distill_env_vtable vt = {sizeof vt, NULL, walk_reset, walk_step, walk_release};
+    distill_space os = {sizeof os, DISTILL_SPACE_BOX, 1, NULL, NULL};
+    distill_space as = {sizeof as, DISTILL_SPACE_BOX, 1, &lo, &hi};
+    distill_env *e = NULL;
+    vt.user = w;
+    ck_assert_status(distill_env_from_vtable(ctx, &vt, &os, &as, max_steps, &e), DISTILL_OK);
+    return e;
+}
+
+/* Policies as callbacks: a push towards 0, a CartPole controller. */
+static int towards_zero(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
+{
+    int64_t i;
+    (void)user;
+    for (i = 0; i < n; i++)
+        a[i * lda] = obs[i * ldobs] > 0 ? -0.5f : 0.5f;
+    return 0;
+}
+
+static int balance(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
+{
+    int64_t i;
+    (void)user;
+    for (i = 0; i < n; i++) {
+        const float *o = obs + i * ldobs;
+        a[i * lda] = 0.1f * o[0] + 0.5f * o[1] + 10.0f * o[2] + 2.0f * o[3] > 0 ? 1.0f : 0.0f;
+    }
+    return 0;
+}
+
+static int failing_act(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
+{
+    int *calls = user;
+    (void)n, (void)obs, (void)ldobs, (void)a, (void)lda;
+    return ++*calls == 3;
+}
+
+START_TEST(host_env_failures_are_backend_errors_and_leave_it_usable)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    walk w = {0, 0, 7, 0};
+    distill_env *e = walk_env(ctx, &w, 20);
+    distill_rollout_options o;
+    distill_dataset *traj = (distill_dataset *)&o;
+    double ret[3];
+    int calls = 0;
+    float obs[1], r, a = 0.5f;
+    distill_rollout_options_init(&o);
+    o.episodes = 3;
+    ck_assert_fails(ctx, distill_env_rollout(e, &o, towards_zero, NULL, ret, NULL, &traj), DISTILL_E_BACKEND,
+                    "step callback failed");
+    ck_assert_ptr_null(traj);
+    ck_assert_fails(ctx, distill_env_rollout(e, &o, failing_act, &calls, ret, NULL, NULL), DISTILL_E_BACKEND,
+                    "act callback failed");
+    w.fail_at = -1;
+    ck_assert_status(distill_env_reset(e, 2, obs), DISTILL_OK); /* still usable */
+    ck_assert_status(distill_env_step(e, &a, obs, &r, NULL, NULL), DISTILL_OK);
+    ck_assert(obs[0] == 2.5f && r == -2.5f);
+    ck_assert_status(distill_env_rollout(e, &o, towards_zero, NULL, ret, NULL, NULL), DISTILL_OK);
+    distill_env_destroy(e);
+    ck_assert_int_eq(w.released, 1);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+/* Same options, any lockstep: the same returns, lengths and data; the
+ * trajectory dataset holds whole episodes in order with their returns-to-go. */
+START_TEST(rollouts_are_deterministic_and_recorded_whole)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env *e = builtin(ctx, DISTILL_ENV_CARTPOLE, 0);
+    distill_rollout_options o;
+    distill_dataset *d1 = NULL, *d2 = NULL;
+    double r1[12], r2[12], total = 0.0;
+    int64_t l1[12], l2[12], rows, i, at = 0, ep;
+    float *x1, *y1, *x2, *y2;
+    distill_rollout_options_init(&o);
+    o.episodes = 12, o.seed = 100, o.epsilon = 0.3, o.lockstep = 5;
+    ck_assert_status(distill_env_rollout(e, &o, balance, NULL, r1, l1, &d1), DISTILL_OK);
+    o.lockstep = 1;
+    ck_assert_status(distill_env_rollout(e, &o, balance, NULL, r2, l2, &d2), DISTILL_OK);
+    ck_assert_mem_eq(r1, r2, sizeof r1);
+    ck_assert_mem_eq(l1, l2, sizeof l1);
+    rows = distill_dataset_count(d1);
+    ck_assert_int_eq(rows, distill_dataset_count(d2));
+    ck_assert_int_eq(distill_dataset_y_dim(d1), 1 + DISTILL_TRAJ_EXTRA);
+    x1 = malloc(sizeof(float) * (size_t)rows * 4), x2 = malloc(sizeof(float) * (size_t)rows * 4);
+    y1 = malloc(sizeof(float) * (size_t)rows * 5), y2 = malloc(sizeof(float) * (size_t)rows * 5);
+    ck_assert_status(distill_dataset_get_range(d1, 0, rows, x1, 4, y1, 5), DISTILL_OK);
+    ck_assert_status(distill_dataset_get_range(d2, 0, rows, x2, 4, y2, 5), DISTILL_OK);
+    ck_assert_mem_eq(x1, x2, sizeof(float) * (size_t)rows * 4);
+    ck_assert_mem_eq(y1, y2, sizeof(float) * (size_t)rows * 5);
+    for (ep = 0; ep < 12; ep++) {
+        const float *first = y1 + at * 5, *last = y1 + (at + l1[ep] - 1) * 5;
+        ck_assert(first[1 + DISTILL_TRAJ_EPISODE] == (float)ep && last[1 + DISTILL_TRAJ_EPISODE] == (float)ep);
+        ck_assert_msg(fabs(first[1 + DISTILL_TRAJ_RTG] - r1[ep]) < 1e-3, "episode %lld: rtg %g, return %g",
+                      (long long)ep, first[1 + DISTILL_TRAJ_RTG], r1[ep]);
+        ck_assert(last[1 + DISTILL_TRAJ_RTG] == last[1 + DISTILL_TRAJ_REWARD]);
+        ck_assert(last[1 + DISTILL_TRAJ_DONE] == (l1[ep] == 500 ? 2.0f : 1.0f));
+        for (i = at; i < at + l1[ep] - 1; i++)
+            ck_assert(y1[i * 5 + 1 + DISTILL_TRAJ_DONE] == 0.0f);
+        at += l1[ep], total += r1[ep];
+    }
+    ck_assert_int_eq(at, rows);
+    ck_assert_msg(total / 12 > 100, "the controller with 30%% noise should balance a while: %g", total / 12);
+    free(x1), free(x2), free(y1), free(y2);
+    distill_dataset_destroy(d1);
+    distill_dataset_destroy(d2);
+    distill_env_destroy(e);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(bad_env_arguments_are_refused_with_messages)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env_options o;
+    distill_env_vtable vt = {sizeof vt, NULL, walk_reset, NULL, NULL};
+    distill_space os = {sizeof os, DISTILL_SPACE_BOX, 1, NULL, NULL}, as = os;
+    distill_rollout_options ro;
+    distill_env *e = NULL;
+    float lo = 1.0f, hi = -1.0f;
+    distill_env_options_init(&o);
+    o.task = 99;
+    ck_assert_fails(ctx, distill_env_create(ctx, &o, &e), DISTILL_E_INVAL, "unknown task");
+    ck_assert_fails(ctx, distill_env_from_vtable(ctx, &vt, &os, &as, 0, &e), DISTILL_E_INVAL, "reset and step");
+    vt.step = walk_step;
+    as.low = &lo, as.high = &hi;
+    ck_assert_fails(ctx, distill_env_from_vtable(ctx, &vt, &os, &as, 0, &e), DISTILL_E_INVAL, "bounds");
+    as.kind = DISTILL_SPACE_DISCRETE, as.n = 0;
+    ck_assert_fails(ctx, distill_env_from_vtable(ctx, &vt, &os, &as, 0, &e), DISTILL_E_INVAL, "n must be");
+    os.kind = DISTILL_SPACE_DISCRETE, as.n = 3;
+    ck_assert_fails(ctx, distill_env_from_vtable(ctx, &vt, &os, &as, 0, &e), DISTILL_E_INVAL, "observation");
+    ck_assert_ptr_null(e);
+    e = builtin(ctx, DISTILL_ENV_PENDULUM, 0);
+    distill_rollout_options_init(&ro);
+    ro.epsilon = 1.5;
+    ck_assert_fails(ctx, distill_env_rollout(e, &ro, towards_zero, NULL, NULL, NULL, NULL), DISTILL_E_INVAL,
+                    "epsilon");
+    ro.epsilon = 0, ro.episodes = 0;
+    ck_assert_fails(ctx, distill_env_rollout(e, &ro, towards_zero, NULL, NULL, NULL, NULL), DISTILL_E_INVAL,
+                    "episodes");
+    distill_env_destroy(e);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+Suite *distill_suite_rl(void)
+{
+    Suite *s = suite_create("rl");
+    TCase *tc = tcase_create("env");
+    tcase_add_test(tc, cartpole_matches_reference_transitions);
+    tcase_add_test(tc, pendulum_matches_reference_transitions);
+    tcase_add_test(tc, episodes_end_and_refuse_further_steps);
+    tcase_add_test(tc, host_env_failures_are_backend_errors_and_leave_it_usable);
+    tcase_add_test(tc, rollouts_are_deterministic_and_recorded_whole);
+    tcase_add_test(tc, bad_env_arguments_are_refused_with_messages);
+    suite_add_tcase(s, tc);
+    return s;
+}
