@@ -1,0 +1,76 @@
+/* libFuzzer target: the policy loader (the container, the policy section,
+ * the model inside) must return a status for any bytes, never crash, and a
+ * policy it accepts must act. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "distill/distill.h"
+#include "fuzz_util.h"
+
+static void load(const unsigned char *data, size_t size)
+{
+    distill_policy *p = NULL;
+    if (distill_policy_load_memory(fuzz_context(), data, size, &p) == DISTILL_OK) {
+        float obs[64] = {0}, act[64];
+        size_t bytes;
+        uint64_t rng = 0;
+        void *ws;
+        if (distill_policy_obs_dim(p) <= 64 && distill_policy_action_dim(p) <= 64 &&
+            distill_policy_workspace_size(p, 1, &bytes) == DISTILL_OK && (ws = malloc(bytes))) {
+            if (distill_policy_act(p, ws, bytes, 1, obs, 64, act, 64, &rng) == DISTILL_OK)
+                (void)act[0];
+            free(ws);
+        }
+        distill_policy_destroy(p);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    fuzz_both(data, size, load);
+    return 0;
+}
+
+/* Seeds: a sampling discrete policy and a box policy, saved by the library. */
+size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
+{
+    static const float low[2] = {-1.0f, -2.0f}, high[2] = {1.0f, 2.0f};
+    distill_space s = {sizeof s, DISTILL_SPACE_DISCRETE, 2, NULL, NULL};
+    distill_layer_spec l[3];
+    distill_model_options o;
+    distill_model *m;
+    distill_policy *p;
+    char path[] = "/tmp/distill-fuzz-seed-XXXXXX";
+    FILE *f;
+    size_t n;
+    int fd;
+    if (i > 1)
+        return 0;
+    if (i)
+        s.kind = DISTILL_SPACE_BOX, s.low = low, s.high = high;
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    l[0].units = 8;
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE);
+    l[2].units = 2;
+    distill_model_options_init(&o);
+    o.in_c = 4, o.in_h = o.in_w = 1, o.layers = l, o.n_layers = 3;
+    if ((fd = mkstemp(path)) < 0)
+        return 0;
+    close(fd);
+    if (distill_model_create(fuzz_context(), &o, &m) != DISTILL_OK ||
+        distill_policy_from_model(fuzz_context(), m, &s, i ? DISTILL_POLICY_GREEDY : DISTILL_POLICY_SAMPLE, 1.0f,
+                                  &p) != DISTILL_OK ||
+        distill_policy_save(p, path) != DISTILL_OK)
+        abort();
+    distill_policy_destroy(p);
+    distill_model_destroy(m);
+    f = fopen(path, "rb");
+    n = f ? fread(buf, 1, cap, f) : 0;
+    if (f)
+        fclose(f);
+    unlink(path);
+    return n;
+}
