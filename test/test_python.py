@@ -775,6 +775,79 @@ def test_kd_regression_and_views(ctx):
     assert distill.kd.weights("policy", "default", 0.1) == (1.0, 1.0)
 
 
+def test_env_rollout_and_policy(ctx):
+    env = distill.Env(ctx, "cartpole")
+    assert env.obs_dim == 4 and env.action_dim == 1 and env.max_steps == 500
+    assert env.action_space == {"kind": "discrete", "n": 2}
+    obs = env.reset(7)
+    assert obs.shape == (4,) and np.array_equal(obs, env.reset(7))
+    obs, r, term, trunc = env.step(1)
+    assert r == 1.0 and not term and not trunc
+    with np.testing.assert_raises(distill.InvalidError):
+        env.step(2)
+
+    def controller(o):
+        return (0.5 * o[:, 1] + 10 * o[:, 2] + 2 * o[:, 3] > 0).astype(np.float32)
+    ret, lengths, traj = env.rollout(controller, episodes=6, seed=3, epsilon=0.2, record=True)
+    ret2, _ = env.rollout(controller, episodes=6, seed=3, epsilon=0.2, lockstep=1)
+    assert np.array_equal(ret, ret2) and ret.mean() > 100 and len(traj) == lengths.sum() and traj.y_dim == 5
+    with np.testing.assert_raises(distill.DistillError):  # the callable raising is E_BACKEND
+        env.rollout(lambda o: 1 / 0, episodes=2)
+    model = distill.Model(ctx, [dict(kind="dense", units=2)], input_shape=(4,))
+    policy = distill.Policy.from_model(ctx, model, env)
+    a = policy.act(obs)
+    assert a.shape == (1,) and a[0] == np.argmax(model.infer(obs))
+    assert policy.act(np.zeros((0, 4))).shape == (0, 1)
+    with np.testing.assert_raises(distill.NumericError):
+        policy.act(np.full(4, np.nan))
+    import pathlib
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        policy.save(pathlib.Path(d) / "p.dstl")
+        again = distill.Policy.load(ctx, pathlib.Path(d) / "p.dstl")
+    r1, l1 = policy.evaluate(env, episodes=5, seed=1)
+    r2, l2 = env.rollout(again, episodes=5, seed=1)
+    assert np.array_equal(r1, r2) and np.array_equal(l1, l2)
+
+
+class Walk:
+    """A Python environment: a 1-d walk with a box action."""
+
+    def __init__(self):
+        self.x, self.fail = 0.0, False
+
+    def reset(self, seed):
+        self.x = float(seed % 3)
+        return [self.x]
+
+    def step(self, a):
+        if self.fail:
+            raise RuntimeError("broken")
+        self.x += float(a[0])
+        return [self.x], -abs(self.x), abs(self.x) > 5, False
+
+
+def test_python_env_and_box_policy(ctx):
+    w = Walk()
+    env = distill.Env(ctx, w, obs_dim=1, action_low=[-1], action_high=[1], max_steps=20)
+    assert env.action_space["kind"] == "box" and env.max_steps == 20
+    assert env.reset(2)[0] == 2.0 and env.step(0.5)[0][0] == 2.5
+    ret, lengths = env.rollout(lambda o: -np.sign(o) * 0.5, episodes=3)
+    assert np.all(lengths == 20) and ret[0] == 0.0
+    w.fail = True
+    with np.testing.assert_raises(distill.DistillError):
+        env.rollout(lambda o: o, episodes=2)
+    w.fail = False
+    assert env.reset(1)[0] == 1.0  # still usable
+    model = distill.Model(ctx, [dict(kind="dense", units=1)], input_shape=(1,))
+    policy = distill.Policy.from_model(ctx, model, env)
+    a = policy.act(np.array([[3.0], [-3.0]], np.float32))
+    assert a.shape == (2, 1) and np.all(np.abs(a) <= 1)
+    del model, env
+    assert policy.evaluate(distill.Env(ctx, w, obs_dim=1, action_low=[-1], action_high=[1],
+                                       max_steps=5), episodes=2)[1].tolist() == [5, 5]
+
+
 class BindingTests(unittest.TestCase):
     """Every test_* function above, each with a context of its own."""
 

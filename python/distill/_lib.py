@@ -385,6 +385,70 @@ if ctypes.sizeof(SslOptions) != lib.distill_ssl_options_size():
     raise ImportError("distill: SslOptions does not match the loaded library")
 _sig("distill_convnet_layers", c_i64, c_i64, c_i64, c_int, ctypes.POINTER(LayerSpec), c_i64)
 
+# ---- environments, rollouts, policies (env.h, rl.h, policy.h) -------------
+class Space(ctypes.Structure):
+    """Mirror of distill_space."""
+    _fields_ = [("struct_size", c_u32), ("kind", ctypes.c_int32), ("n", c_i64),
+                ("low", ctypes.POINTER(c_float)), ("high", ctypes.POINTER(c_float))]
+
+
+class EnvOptions(ctypes.Structure):
+    """Mirror of distill_env_options."""
+    _fields_ = [("struct_size", c_u32), ("task", ctypes.c_int32), ("max_steps", c_i64)]
+
+
+ENV_RESET_FN = ctypes.CFUNCTYPE(c_int, c_p, c_u64, ctypes.POINTER(c_float))
+ENV_STEP_FN = ctypes.CFUNCTYPE(c_int, c_p, ctypes.POINTER(c_float), ctypes.POINTER(c_float),
+                               ctypes.POINTER(c_float), ctypes.POINTER(ctypes.c_int32),
+                               ctypes.POINTER(ctypes.c_int32))
+ACT_FN = ctypes.CFUNCTYPE(c_int, c_p, c_i64, ctypes.POINTER(c_float), c_i64,
+                          ctypes.POINTER(c_float), c_i64)
+
+
+class EnvVtable(ctypes.Structure):
+    """Mirror of distill_env_vtable."""
+    _fields_ = [("struct_size", c_u32), ("user", c_p), ("reset", ENV_RESET_FN),
+                ("step", ENV_STEP_FN), ("release", RELEASE_FN)]
+
+
+class RolloutOptions(ctypes.Structure):
+    """Mirror of distill_rollout_options."""
+    _fields_ = [("struct_size", c_u32), ("episodes", c_i64), ("seed", c_u64),
+                ("epsilon", c_double), ("action_noise", c_double), ("lockstep", c_i64)]
+
+
+SP = ctypes.POINTER(Space)
+_sig("distill_space_size", c_size)
+_sig("distill_env_options_init", None, ctypes.POINTER(EnvOptions))
+_sig("distill_env_options_size", c_size)
+_sig("distill_env_vtable_size", c_size)
+_sig("distill_env_create", c_int, c_p, ctypes.POINTER(EnvOptions), PP)
+_sig("distill_env_from_vtable", c_int, c_p, ctypes.POINTER(EnvVtable), SP, SP, c_i64, PP)
+_sig("distill_env_destroy", None, c_p)
+_sig("distill_env_obs_dim", c_i64, c_p)
+_sig("distill_env_action_dim", c_i64, c_p)
+_sig("distill_env_obs_space", c_int, c_p, SP)
+_sig("distill_env_action_space", c_int, c_p, SP)
+_sig("distill_env_max_steps", c_i64, c_p)
+_sig("distill_env_reset", c_int, c_p, c_u64, c_p)
+_sig("distill_env_step", c_int, c_p, c_p, c_p, c_p, c_p, c_p)
+_sig("distill_rollout_options_init", None, ctypes.POINTER(RolloutOptions))
+_sig("distill_rollout_options_size", c_size)
+_sig("distill_env_rollout", c_int, c_p, ctypes.POINTER(RolloutOptions), ACT_FN, c_p, c_p, c_p, PP)
+_sig("distill_policy_from_model", c_int, c_p, c_p, SP, ctypes.c_int32, c_float, PP)
+_sig("distill_policy_destroy", None, c_p)
+_sig("distill_policy_kind", ctypes.c_int32, c_p)
+_sig("distill_policy_obs_dim", c_i64, c_p)
+_sig("distill_policy_action_dim", c_i64, c_p)
+_sig("distill_policy_action_space", c_int, c_p, SP)
+_sig("distill_policy_workspace_size", c_int, c_p, c_i64, ctypes.POINTER(c_size))
+_sig("distill_policy_act", c_int, c_p, c_p, c_size, c_i64, c_p, c_i64, c_p, c_i64,
+     ctypes.POINTER(c_u64))
+_sig("distill_policy_save", c_int, c_p, c_char_p)
+_sig("distill_policy_load", c_int, c_p, c_char_p, PP)
+_sig("distill_policy_load_memory", c_int, c_p, c_p, c_size, PP)
+_sig("distill_policy_evaluate", c_int, c_p, c_p, ctypes.POINTER(RolloutOptions), c_p, c_p, PP)
+
 # Every mirror has the size of the struct in the loaded library.
 _sig("distill_allocator_size", c_size)
 _sig("distill_backend_size", c_size)
@@ -402,7 +466,11 @@ for _struct, _size in ((Allocator, "distill_allocator_size"),
                        (KrrstOptions, "distill_krrst_options_size"),
                        (TransferOptions, "distill_transfer_options_size"),
                        (KdOptions, "distill_kd_options_size"),
-                       (TeacherVtable, "distill_teacher_vtable_size")):
+                       (TeacherVtable, "distill_teacher_vtable_size"),
+                       (Space, "distill_space_size"),
+                       (EnvOptions, "distill_env_options_size"),
+                       (EnvVtable, "distill_env_vtable_size"),
+                       (RolloutOptions, "distill_rollout_options_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library "
                           f"({ctypes.sizeof(_struct)} vs {getattr(lib, _size)()} bytes)")

@@ -1,0 +1,296 @@
+"""Environments, rollouts and deployable policies (env.h, rl.h, policy.h).
+
+    env = distill.Env(ctx, "cartpole")
+    returns, lengths = env.rollout(lambda obs: (obs[:, 2] > 0).astype(np.float32), episodes=10)
+    policy = distill.Policy.from_model(ctx, model, env)
+    returns, lengths = policy.evaluate(env, episodes=100)
+"""
+import ctypes
+import threading
+
+import numpy as np
+
+from ._lib import (lib, Space, EnvOptions, EnvVtable, RolloutOptions, ENV_RESET_FN, ENV_STEP_FN,
+                   ACT_FN, RELEASE_FN)
+from .core import Handle, _path, error
+from .data import Dataset
+from .kernels import _p
+
+SPACE_DISCRETE, SPACE_BOX = 1, 2
+ENV_CARTPOLE, ENV_PENDULUM = 1, 2
+TRAJ_REWARD, TRAJ_DONE, TRAJ_EPISODE, TRAJ_RTG, TRAJ_EXTRA = 0, 1, 2, 3, 4
+POLICY_GREEDY, POLICY_SAMPLE = 0, 1
+_TASKS = {"cartpole": ENV_CARTPOLE, "pendulum": ENV_PENDULUM}
+
+
+def _space(n_actions=None, low=None, high=None):
+    """A distill_space for n discrete actions, or a box from its bounds;
+    the bound arrays are returned too (the struct points into them)."""
+    if n_actions is not None:
+        return Space(ctypes.sizeof(Space), SPACE_DISCRETE, int(n_actions), None, None), ()
+    lo = np.ascontiguousarray(low, dtype=np.float32).ravel()
+    hi = np.ascontiguousarray(high, dtype=np.float32).ravel()
+    if lo.shape != hi.shape or lo.size == 0:
+        raise ValueError("a box needs low and high bounds of one length")
+    fp = ctypes.POINTER(ctypes.c_float)
+    return Space(ctypes.sizeof(Space), SPACE_BOX, lo.size, lo.ctypes.data_as(fp),
+                 hi.ctypes.data_as(fp)), (lo, hi)
+
+
+def _space_dict(s):
+    """A distill_space read back as a dict (bounds copied)."""
+    d = {"kind": "discrete" if s.kind == SPACE_DISCRETE else "box", "n": s.n}
+    if s.kind == SPACE_BOX:
+        d["low"] = np.array(s.low[:s.n], dtype=np.float32)
+        d["high"] = np.array(s.high[:s.n], dtype=np.float32)
+    return d
+
+
+def _rollout_options(episodes, seed, epsilon, action_noise, lockstep):
+    o = RolloutOptions()
+    lib.distill_rollout_options_init(ctypes.byref(o))
+    o.episodes, o.seed, o.epsilon, o.action_noise = episodes, seed, epsilon, action_noise
+    if lockstep is not None:
+        o.lockstep = lockstep
+    return o
+
+
+class Env(Handle):
+    """Env(ctx, task, ...): a built-in task ("cartpole", "pendulum") or a
+    Python environment.
+
+    A Python environment is an object with reset(seed) -> observation and
+    step(action) -> (observation, reward, terminated, truncated), like
+    Gymnasium's; give obs_dim and either n_actions (discrete: step receives
+    an int) or action_low/action_high (a box: step receives a float32
+    array).  An exception in it becomes a BackendError-status DistillError
+    and leaves the Env usable.  max_steps truncates episodes (0: the task's
+    own limit)."""
+
+    _destroy = lib.distill_env_destroy
+
+    def __init__(self, ctx, task="cartpole", obs_dim=None, n_actions=None, action_low=None,
+                 action_high=None, max_steps=0):
+        self.ctx, self._keep = ctx, []
+        self._handle = ctypes.c_void_p()
+        out = ctypes.byref(self._handle)
+        if isinstance(task, str):
+            if task.lower() not in _TASKS:
+                raise ValueError(f"unknown task {task!r} (one of {sorted(_TASKS)})")
+            o = EnvOptions()
+            lib.distill_env_options_init(ctypes.byref(o))
+            o.task, o.max_steps = _TASKS[task.lower()], max_steps
+            ctx.check(lib.distill_env_create(ctx.handle, ctypes.byref(o), out))
+            return
+        if obs_dim is None or (n_actions is None) == (action_low is None):
+            raise ValueError("a Python environment needs obs_dim and either n_actions or action bounds")
+        obs_space = Space(ctypes.sizeof(Space), SPACE_BOX, int(obs_dim), None, None)
+        act_space, bounds = _space(n_actions, action_low, action_high)
+        vt = self._vtable(task, int(obs_dim), n_actions)
+        self._keep += [vt, bounds]
+        ctx.check(lib.distill_env_from_vtable(ctx.handle, ctypes.byref(vt), ctypes.byref(obs_space),
+                                              ctypes.byref(act_space), max_steps, out))
+        vt._adim[0] = self.action_dim
+
+    @staticmethod
+    def _vtable(env, od, n_actions):
+        ad = 1 if n_actions is not None else None
+
+        def reset(user, seed, obs):
+            try:
+                np.ctypeslib.as_array(obs, shape=(od,))[:] = np.asarray(env.reset(seed), np.float32).ravel()
+                return 0
+            except Exception:  # the library reports DISTILL_E_BACKEND
+                return 1
+
+        def step(user, action, obs, reward, terminated, truncated):
+            try:
+                if ad == 1:
+                    a = int(action[0])
+                else:
+                    a = np.array(np.ctypeslib.as_array(action, shape=(env_adim[0],)))
+                o, r, term, trunc = env.step(a)
+                np.ctypeslib.as_array(obs, shape=(od,))[:] = np.asarray(o, np.float32).ravel()
+                reward[0], terminated[0], truncated[0] = float(r), bool(term), bool(trunc)
+                return 0
+            except Exception:
+                return 1
+
+        env_adim = [0]
+        vt = EnvVtable(ctypes.sizeof(EnvVtable), None, ENV_RESET_FN(reset), ENV_STEP_FN(step),
+                       RELEASE_FN(0))
+        vt._adim = env_adim  # filled once the action space is known
+        return vt
+
+    @property
+    def obs_dim(self):
+        """Floats per observation."""
+        return lib.distill_env_obs_dim(self._handle)
+
+    @property
+    def action_dim(self):
+        """Floats per action row (1 for a discrete space)."""
+        return lib.distill_env_action_dim(self._handle)
+
+    @property
+    def max_steps(self):
+        """The truncation limit in force (0: none)."""
+        return lib.distill_env_max_steps(self._handle)
+
+    @property
+    def action_space(self):
+        """{"kind": "discrete" | "box", "n": ..., "low", "high"}."""
+        s = Space(ctypes.sizeof(Space))
+        self.ctx.check(lib.distill_env_action_space(self._handle, ctypes.byref(s)))
+        return _space_dict(s)
+
+    @property
+    def observation_space(self):
+        """The observation box as a dict (bounds may be infinite)."""
+        s = Space(ctypes.sizeof(Space))
+        self.ctx.check(lib.distill_env_obs_space(self._handle, ctypes.byref(s)))
+        return _space_dict(s)
+
+    def reset(self, seed=0):
+        """Start an episode; returns the first observation (1-D)."""
+        obs = np.empty(self.obs_dim, np.float32)
+        self.ctx.check(lib.distill_env_reset(self._handle, seed, _p(obs)))
+        return obs
+
+    def step(self, action):
+        """Apply one action; returns (observation, reward, terminated, truncated)."""
+        a = np.ascontiguousarray(np.atleast_1d(action), dtype=np.float32).ravel()
+        if a.size != self.action_dim:
+            raise ValueError(f"action has {a.size} values, expected {self.action_dim}")
+        obs = np.empty(self.obs_dim, np.float32)
+        r, term, trunc = ctypes.c_float(), ctypes.c_int32(), ctypes.c_int32()
+        self.ctx.check(lib.distill_env_step(self._handle, _p(a), _p(obs), ctypes.byref(r), ctypes.byref(term),
+                                            ctypes.byref(trunc)))
+        return obs, r.value, bool(term.value), bool(trunc.value)
+
+    def rollout(self, act, episodes=10, seed=0, epsilon=0.0, action_noise=0.0, lockstep=None, record=False):
+        """Run seeded episodes of `act` (a Policy, or a callable mapping
+        observations (n, obs_dim) to actions (n,) or (n, action_dim)).
+        Returns (returns, lengths), plus a trajectory Dataset when record
+        (x: observations; y: action, reward, done, episode, return-to-go)."""
+        if isinstance(act, Policy):
+            return act.evaluate(self, episodes, seed, epsilon, action_noise, lockstep, record)
+        ad = self.action_dim
+
+        def cb(user, n, obs, ldobs, actions, ldact):
+            try:
+                o = np.ctypeslib.as_array(obs, shape=(n, ldobs))[:, :self.obs_dim]
+                a = np.asarray(act(np.array(o)), dtype=np.float32).reshape(n, ad)
+                np.ctypeslib.as_array(actions, shape=(n, ldact))[:, :ad] = a
+                return 0
+            except Exception:  # the library reports DISTILL_E_BACKEND
+                return 1
+
+        o = _rollout_options(episodes, seed, epsilon, action_noise, lockstep)
+        returns, lengths = np.empty(episodes, np.float64), np.empty(episodes, np.int64)
+        traj = ctypes.c_void_p()
+        fn = ACT_FN(cb)
+        self.ctx.check(lib.distill_env_rollout(self._handle, ctypes.byref(o), fn, None, _p(returns),
+                                               _p(lengths), ctypes.byref(traj) if record else None))
+        if record:
+            return returns, lengths, Dataset(self.ctx, traj)
+        return returns, lengths
+
+
+class Policy(Handle):
+    """A deployable policy (distill_policy): Policy.from_model or
+    Policy.load.  act(obs) takes one observation (1-D) or a batch (2-D) and
+    returns the action(s) through the allocation-free path, with a
+    workspace and a sampling counter per thread."""
+
+    _destroy = lib.distill_policy_destroy
+
+    def __init__(self, ctx, handle):
+        self.ctx = ctx
+        self._handle = handle
+        self._tls = threading.local()
+
+    @classmethod
+    def from_model(cls, ctx, model, env=None, n_actions=None, low=None, high=None, sample=False,
+                   temperature=1.0):
+        """A policy running a copy of `model`: the action space is env's, or
+        n_actions discrete actions, or the box [low, high].  sample=True
+        draws discrete actions from softmax(logits / temperature)."""
+        if env is not None:
+            sp = env.action_space
+            n_actions, low, high = (sp["n"], None, None) if sp["kind"] == "discrete" else \
+                (None, sp["low"], sp["high"])
+        if (n_actions is None) == (low is None):
+            raise ValueError("give env, n_actions or low and high")
+        space, bounds = _space(n_actions, low, high)
+        out = ctypes.c_void_p()
+        ctx.check(lib.distill_policy_from_model(ctx.handle, model._handle, ctypes.byref(space),
+                                                POLICY_SAMPLE if sample else POLICY_GREEDY, temperature,
+                                                ctypes.byref(out)))
+        del bounds  # copied by the library
+        return cls(ctx, out)
+
+    @classmethod
+    def load(cls, ctx, path):
+        """A policy saved by Policy.save."""
+        out = ctypes.c_void_p()
+        ctx.check(lib.distill_policy_load(ctx.handle, _path(path), ctypes.byref(out)))
+        return cls(ctx, out)
+
+    def save(self, path):
+        """Save in the container format (atomically replaced)."""
+        self.ctx.check(lib.distill_policy_save(self._handle, _path(path)))
+
+    @property
+    def obs_dim(self):
+        """Floats per observation."""
+        return lib.distill_policy_obs_dim(self._handle)
+
+    @property
+    def action_dim(self):
+        """Floats per action row (1 for a discrete space)."""
+        return lib.distill_policy_action_dim(self._handle)
+
+    @property
+    def action_space(self):
+        """{"kind": "discrete" | "box", "n": ..., "low", "high"}."""
+        s = Space(ctypes.sizeof(Space))
+        self.ctx.check(lib.distill_policy_action_space(self._handle, ctypes.byref(s)))
+        return _space_dict(s)
+
+    def act(self, obs):
+        """Action(s) for one observation (1-D in, 1-D out) or a batch (n, obs_dim)."""
+        one = np.ndim(obs) == 1
+        x = np.ascontiguousarray(np.reshape(obs, (1, -1)) if one else obs, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.obs_dim:
+            raise ValueError(f"observations must be (n, {self.obs_dim}), got {np.shape(obs)}")
+        if x.shape[0] == 0:
+            return np.empty((0, self.action_dim), np.float32)
+        n = x.shape[0]
+        ws = getattr(self._tls, "ws", None)
+        if ws is None or ws[0] < n:
+            size = ctypes.c_size_t()
+            self.ctx.check(lib.distill_policy_workspace_size(self._handle, n, ctypes.byref(size)))
+            ws = self._tls.ws = (n, ctypes.create_string_buffer(size.value), size.value)
+            if not hasattr(self._tls, "rng"):  # a sampling counter per thread
+                self._tls.rng = ctypes.c_uint64((threading.get_ident() & 0xffffffff) << 24)
+        a = np.empty((n, self.action_dim), np.float32)
+        st = lib.distill_policy_act(self._handle, ws[1], ws[2], n, _p(x), x.shape[1], _p(a), a.shape[1],
+                                    ctypes.byref(self._tls.rng))
+        if st != 0:
+            # act has no context, so no message of its own
+            raise error(st, "distill_policy_act: NaN or Inf in the observations, or a bad argument")
+        return a[0] if one else a
+
+    def evaluate(self, env, episodes=100, seed=0, epsilon=0.0, action_noise=0.0, lockstep=None,
+                 record=False):
+        """Per-episode (returns, lengths) over seeded episodes on env (plus
+        the trajectory Dataset when record)."""
+        o = _rollout_options(episodes, seed, epsilon, action_noise, lockstep)
+        returns, lengths = np.empty(episodes, np.float64), np.empty(episodes, np.int64)
+        traj = ctypes.c_void_p()
+        self.ctx.check(lib.distill_policy_evaluate(self._handle, env._handle, ctypes.byref(o), _p(returns),
+                                                   _p(lengths), ctypes.byref(traj) if record else None))
+        if record:
+            return returns, lengths, Dataset(env.ctx, traj)
+        return returns, lengths
