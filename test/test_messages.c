@@ -31,6 +31,7 @@ static const char *const exempt[] = {
     "distill_convnet_layers", "distill_schedule_lr", "distill_krr_coef_rows",
     "distill_space_size", "distill_env_options_init", "distill_env_options_size",
     "distill_env_vtable_size", "distill_rollout_options_init", "distill_rollout_options_size",
+    "distill_bc_options_init", "distill_bc_options_size",
     /* workspace queries: pure size arithmetic, callable from inference threads */
     "distill_cholesky_workspace_size", "distill_krr_gram_workspace_size",
     "distill_krr_fit_workspace_size", "distill_krr_predict_workspace_size",
@@ -373,6 +374,8 @@ static void audit_rl(fixture *f)
     AUDIT(distill_policy_load_memory,
           distill_policy_load_memory(f->ctx, junk, sizeof junk, &(distill_policy *){0}));
     AUDIT(distill_policy_evaluate, distill_policy_evaluate(p, NULL, &ro, NULL, NULL, NULL));
+    AUDIT(distill_bc_train, distill_bc_train(f->ctx, NULL, f->model, f->images, NULL));
+    AUDIT(distill_trajectory_top, distill_trajectory_top(f->labelled, 1, 0.5, &(distill_dataset *){0}));
     distill_policy_destroy(p);
     distill_env_destroy(env);
 }

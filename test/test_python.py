@@ -808,6 +808,18 @@ def test_env_rollout_and_policy(ctx):
     r1, l1 = policy.evaluate(env, episodes=5, seed=1)
     r2, l2 = env.rollout(again, episodes=5, seed=1)
     assert np.array_equal(r1, r2) and np.array_equal(l1, l2)
+    top = distill.trajectory_top(traj, 0.5)
+    assert len(top) == np.sort(lengths)[::-1][:3].sum()  # CartPole: return = length
+    with np.testing.assert_raises(distill.InvalidError):
+        distill.trajectory_top(traj, 0.0)
+    student = distill.Model(ctx, [dict(kind="dense", units=16), "tanh", dict(kind="dense", units=2)],
+                            input_shape=(4,))
+    before = student.params.copy()
+    with np.testing.assert_raises(distill.InvalidError):
+        distill.bc_train(ctx, student, traj, n_actions=3)
+    assert np.array_equal(before, student.params)
+    loss = distill.bc_train(ctx, student, traj, n_actions=2, steps=200, batch=64)
+    assert np.isfinite(loss) and not np.array_equal(before, student.params)
 
 
 class Walk:

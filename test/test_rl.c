@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "testutil.h"
+#include "rl/bc.h"
 
 static distill_env *builtin(distill_context *ctx, int32_t task, int64_t max_steps)
 {
@@ -288,6 +289,133 @@ START_TEST(bad_env_arguments_are_refused_with_messages)
 }
 END_TEST
 
+/* dz of a BC loss against central differences of its own loss, in double
+ * (the perturbed z are the floats actually evaluated); the worst error. */
+static double bc_fd_error(int32_t kind, int discrete, int64_t n, int64_t k, float *z, const float *a, int64_t lda)
+{
+    float dz[64];
+    double lp, lm, worst = 0.0;
+    int64_t i;
+    distill__bc_loss_grad(kind, discrete, n, k, z, k, a, lda, NULL, dz, k);
+    for (i = 0; i < n * k; i++) {
+        const float z0 = z[i], zp = z0 + 1e-2f, zm = z0 - 1e-2f;
+        double fd;
+        z[i] = zp;
+        distill__bc_loss_grad(kind, discrete, n, k, z, k, a, lda, &lp, NULL, 0);
+        z[i] = zm;
+        distill__bc_loss_grad(kind, discrete, n, k, z, k, a, lda, &lm, NULL, 0);
+        z[i] = z0;
+        fd = (lp - lm) / ((double)zp - (double)zm);
+        worst = fabs(fd - dz[i]) > worst ? fabs(fd - dz[i]) : worst;
+    }
+    return worst;
+}
+
+START_TEST(bc_loss_gradients_match_central_differences)
+{
+    enum { N = 5, K = 4 };
+    float z[N * K], a[N * 2], targets[N * K];
+    int64_t i;
+    fill_random(z, N * K, 21);
+    fill_random(targets, N * K, 22);
+    for (i = 0; i < N; i++)
+        a[2 * i] = (float)(i % K), a[2 * i + 1] = 0.5f;
+    ck_assert_msg(bc_fd_error(DISTILL_BC_MSE, 1, N, K, z, a, 2) < 1e-5, "softmax MSE");
+    ck_assert_msg(bc_fd_error(DISTILL_BC_MAE, 1, N, K, z, a, 2) < 1e-4, "softmax MAE");
+    ck_assert_msg(bc_fd_error(DISTILL_BC_XENT, 1, N, K, z, a, 2) < 1e-5, "cross-entropy");
+    ck_assert_msg(bc_fd_error(DISTILL_BC_MSE, 0, N, K, z, targets, K) < 1e-5, "continuous squared error");
+}
+END_TEST
+
+static distill_model *cartpole_mlp(distill_context *ctx)
+{
+    distill_layer_spec l[3];
+    distill_model_options mo;
+    distill_model *m = NULL;
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    l[0].units = 32;
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_TANH);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE);
+    l[2].units = 2;
+    distill_model_options_init(&mo);
+    mo.in_c = 4, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = 3;
+    ck_assert_status(distill_model_create(ctx, &mo, &m), DISTILL_OK);
+    return m;
+}
+
+static int cancel_at(void *user, const char *stage, int64_t done, int64_t total)
+{
+    (void)stage, (void)total;
+    return done == *(int64_t *)user;
+}
+
+/* BC on a noisy controller's data learns to balance; percentile selection
+ * keeps the best episodes whole; a failed training changes nothing. */
+START_TEST(bc_learns_the_controller_and_fails_cleanly)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env *e = builtin(ctx, DISTILL_ENV_CARTPOLE, 0);
+    distill_model *m = cartpole_mlp(ctx);
+    distill_space s = {sizeof s, DISTILL_SPACE_DISCRETE, 2, NULL, NULL};
+    distill_rollout_options o;
+    distill_bc_options bo;
+    distill_dataset *traj = NULL, *top = NULL;
+    distill_policy *p = NULL;
+    double ret[20], before_ret[20], loss, mean = 0.0, best_kept = 1e9, worst_all = 1e9;
+    int64_t len[20], stop = 50, i;
+    float *saved;
+    distill_rollout_options_init(&o);
+    o.episodes = 20, o.seed = 1, o.epsilon = 0.3;
+    ck_assert_status(distill_env_rollout(e, &o, balance, NULL, before_ret, len, &traj), DISTILL_OK);
+    /* percentile: the best quarter of 20 episodes is 5 whole episodes */
+    ck_assert_status(distill_trajectory_top(traj, 1, 0.25, &top), DISTILL_OK);
+    {
+        int64_t kept = 0, order[20];
+        for (i = 0; i < 20; i++)
+            order[i] = i;
+        for (i = 0; i < 20; i++) { /* the 5 best returns, earlier first on ties */
+            int64_t j, b = i;
+            for (j = i + 1; j < 20; j++)
+                if (before_ret[order[j]] > before_ret[order[b]])
+                    b = j;
+            j = order[i], order[i] = order[b], order[b] = j;
+        }
+        for (i = 0; i < 5; i++)
+            kept += len[order[i]], best_kept = before_ret[order[i]] < best_kept ? before_ret[order[i]] : best_kept;
+        for (i = 0; i < 20; i++)
+            worst_all = before_ret[i] < worst_all ? before_ret[i] : worst_all;
+        ck_assert_int_eq(distill_dataset_count(top), kept);
+        ck_assert(best_kept >= worst_all);
+    }
+    distill_bc_options_init(&bo);
+    bo.n_actions = 2, bo.steps = 1500, bo.batch = 128, bo.lr = 0.01;
+    saved = malloc(sizeof(float) * (size_t)distill_model_param_count(m));
+    memcpy(saved, distill_model_params(m), sizeof(float) * (size_t)distill_model_param_count(m));
+    distill_context_set_progress(ctx, cancel_at, &stop);
+    ck_assert_status(distill_bc_train(ctx, &bo, m, traj, &loss), DISTILL_E_CANCELLED);
+    ck_assert_mem_eq(saved, distill_model_params(m), sizeof(float) * (size_t)distill_model_param_count(m));
+    distill_context_set_progress(ctx, NULL, NULL);
+    distill_context_reset_cancel(ctx);
+    bo.n_actions = 3;
+    ck_assert_fails(ctx, distill_bc_train(ctx, &bo, m, traj, &loss), DISTILL_E_INVAL, "n_actions");
+    bo.n_actions = 2;
+    ck_assert_status(distill_bc_train(ctx, &bo, m, traj, &loss), DISTILL_OK);
+    ck_assert(isfinite(loss) && loss < 0.6);
+    ck_assert_status(distill_policy_from_model(ctx, m, &s, DISTILL_POLICY_GREEDY, 1.0f, &p), DISTILL_OK);
+    o.epsilon = 0, o.seed = 1000;
+    ck_assert_status(distill_policy_evaluate(p, e, &o, ret, len, NULL), DISTILL_OK);
+    for (i = 0; i < 20; i++)
+        mean += ret[i] / 20;
+    ck_assert_msg(mean > 150, "BC on the noisy controller's data returns %g", mean);
+    free(saved);
+    distill_policy_destroy(p);
+    distill_dataset_destroy(traj), distill_dataset_destroy(top);
+    distill_model_destroy(m);
+    distill_env_destroy(e);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_rl(void)
 {
     Suite *s = suite_create("rl");
@@ -298,6 +426,8 @@ Suite *distill_suite_rl(void)
     tcase_add_test(tc, host_env_failures_are_backend_errors_and_leave_it_usable);
     tcase_add_test(tc, rollouts_are_deterministic_and_recorded_whole);
     tcase_add_test(tc, bad_env_arguments_are_refused_with_messages);
+    tcase_add_test(tc, bc_loss_gradients_match_central_differences);
+    tcase_add_test(tc, bc_learns_the_controller_and_fails_cleanly);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,6 +29,7 @@
 #include "core.h"
 #include "data.h"
 #include "env.h"
+#include "model.h"
 #include "export.h"
 #include "status.h"
 
@@ -67,6 +68,49 @@ DISTILL_API size_t distill_rollout_options_size(void);
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_env_rollout(distill_env *env, const distill_rollout_options *opts, distill_act_fn act, void *user,
                     double *returns, int64_t *lengths, distill_dataset **trajectories);
+
+/* ---- behaviour cloning --------------------------------------------------
+ * A student (a distill_model: observations in, one output per discrete
+ * action or per continuous action dimension out) fitted to the actions of
+ * a dataset whose y starts with the action (a trajectory dataset, or any
+ * labelled set: class = action).  The baselines of the offline-RL method
+ * (all data, m random states, percentile BC) and its final evaluation all
+ * train through this one function. */
+
+/* BC losses (discrete actions; continuous actions always use squared error). */
+#define DISTILL_BC_MSE 0  /* squared error of softmax(z) against the one-hot action, mean over rows x actions */
+#define DISTILL_BC_MAE 1  /* absolute error of softmax(z) against the one-hot action */
+#define DISTILL_BC_XENT 2 /* cross-entropy, mean over rows */
+#define DISTILL_BC_MAX_ACTIONS 256
+
+typedef struct distill_bc_options {
+    uint32_t struct_size; /* sizeof(distill_bc_options) */
+    int32_t loss;         /* DISTILL_BC_* (DISTILL_BC_XENT) */
+    int64_t n_actions;    /* discrete: the number of actions, 2 .. 256 (the student's outputs); 0: continuous */
+    int64_t steps;        /* Adam steps (1000) */
+    int64_t batch;        /* rows per step (256; at most the data) */
+    double lr;            /* Adam's learning rate (0.005) */
+    uint64_t stream;      /* the mini-batch order's stream (0) */
+} distill_bc_options;
+
+DISTILL_API void distill_bc_options_init(distill_bc_options *opts);
+DISTILL_API size_t distill_bc_options_size(void);
+
+/* Train `student` in place on `data` (x: observations of the student's
+ * input size; y: the action first).  final_loss (may be NULL) receives the
+ * mean loss of the last 10% of steps.  Progress is reported per step and
+ * cancellation honoured between steps. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_bc_train(distill_context *ctx, const distill_bc_options *opts, distill_model *student,
+                 distill_dataset *data, double *final_loss);
+
+/* The rows of the best `fraction` (0 < fraction <= 1) of a trajectory
+ * dataset's episodes by return (at least one episode; ties keep the
+ * earlier episode), in their original order: percentile BC's data.
+ * action_dim: the floats of the action at the start of y. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_trajectory_top(const distill_dataset *trajectories, int64_t action_dim, double fraction,
+                       distill_dataset **out);
 
 DISTILL_END_DECLS
 

@@ -417,7 +417,17 @@ class RolloutOptions(ctypes.Structure):
                 ("epsilon", c_double), ("action_noise", c_double), ("lockstep", c_i64)]
 
 
+class BcOptions(ctypes.Structure):
+    """Mirror of distill_bc_options."""
+    _fields_ = [("struct_size", c_u32), ("loss", ctypes.c_int32), ("n_actions", c_i64), ("steps", c_i64),
+                ("batch", c_i64), ("lr", c_double), ("stream", c_u64)]
+
+
 SP = ctypes.POINTER(Space)
+_sig("distill_bc_options_init", None, ctypes.POINTER(BcOptions))
+_sig("distill_bc_options_size", c_size)
+_sig("distill_bc_train", c_int, c_p, ctypes.POINTER(BcOptions), c_p, c_p, ctypes.POINTER(c_double))
+_sig("distill_trajectory_top", c_int, c_p, c_i64, c_double, PP)
 _sig("distill_space_size", c_size)
 _sig("distill_env_options_init", None, ctypes.POINTER(EnvOptions))
 _sig("distill_env_options_size", c_size)
@@ -470,7 +480,8 @@ for _struct, _size in ((Allocator, "distill_allocator_size"),
                        (Space, "distill_space_size"),
                        (EnvOptions, "distill_env_options_size"),
                        (EnvVtable, "distill_env_vtable_size"),
-                       (RolloutOptions, "distill_rollout_options_size")):
+                       (RolloutOptions, "distill_rollout_options_size"),
+                       (BcOptions, "distill_bc_options_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library "
                           f"({ctypes.sizeof(_struct)} vs {getattr(lib, _size)()} bytes)")

@@ -10,8 +10,8 @@ import threading
 
 import numpy as np
 
-from ._lib import (lib, Space, EnvOptions, EnvVtable, RolloutOptions, ENV_RESET_FN, ENV_STEP_FN,
-                   ACT_FN, RELEASE_FN)
+from ._lib import (lib, Space, EnvOptions, EnvVtable, RolloutOptions, BcOptions, ENV_RESET_FN,
+                   ENV_STEP_FN, ACT_FN, RELEASE_FN)
 from .core import Handle, _path, error
 from .data import Dataset
 from .kernels import _p
@@ -20,6 +20,7 @@ SPACE_DISCRETE, SPACE_BOX = 1, 2
 ENV_CARTPOLE, ENV_PENDULUM = 1, 2
 TRAJ_REWARD, TRAJ_DONE, TRAJ_EPISODE, TRAJ_RTG, TRAJ_EXTRA = 0, 1, 2, 3, 4
 POLICY_GREEDY, POLICY_SAMPLE = 0, 1
+BC_LOSSES = {"mse": 0, "mae": 1, "xent": 2}
 _TASKS = {"cartpole": ENV_CARTPOLE, "pendulum": ENV_PENDULUM}
 
 
@@ -294,3 +295,29 @@ class Policy(Handle):
         if record:
             return returns, lengths, Dataset(env.ctx, traj)
         return returns, lengths
+
+
+def bc_train(ctx, student, data, n_actions=0, loss="xent", steps=1000, batch=256, lr=0.005, stream=0):
+    """Behaviour cloning: train `student` (a Model) in place on `data` (a
+    Dataset whose y starts with the action: an index for n_actions >= 2
+    discrete actions, the action vector for n_actions=0).  loss: "mse" or
+    "mae" (on softmax vs one-hot) or "xent"; continuous actions use squared
+    error.  Returns the mean loss of the last 10% of steps; a failure leaves
+    the student as it was."""
+    if loss not in BC_LOSSES:
+        raise ValueError(f"loss must be one of {sorted(BC_LOSSES)}, got {loss!r}")
+    o = BcOptions()
+    lib.distill_bc_options_init(ctypes.byref(o))
+    o.loss, o.n_actions, o.steps, o.batch, o.lr, o.stream = BC_LOSSES[loss], n_actions, steps, batch, lr, stream
+    final = ctypes.c_double()
+    ctx.check(lib.distill_bc_train(ctx.handle, ctypes.byref(o), student._handle, data._handle,
+                                   ctypes.byref(final)))
+    return final.value
+
+
+def trajectory_top(data, fraction, action_dim=1):
+    """The rows of the best `fraction` of a trajectory Dataset's episodes by
+    return (percentile BC's data), as a new Dataset."""
+    out = ctypes.c_void_p()
+    data.ctx.check(lib.distill_trajectory_top(data._handle, action_dim, fraction, ctypes.byref(out)))
+    return Dataset(data.ctx, out, keep=data)

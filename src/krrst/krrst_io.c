@@ -7,12 +7,11 @@
  *   "KRII"  i64 initial indices              (m)
  *   "KRPL"  per network: i64 t, inits; then for f and the head: f32
  *           params, f32 buffers, i64 steps, f32 optimiser state
- * Distilled set (container):
- *   "DSHP"  i64 m, c, h, w, k
- *   "DSXS"  f32 images (m c h w);  "DSYS" f32 targets (m k) */
+ * The distilled set: src/solver/distilled.c. */
 #include <string.h>
 
 #include "../solver/checkpoint.h"
+#include "../solver/distilled.h"
 #include "distill/io.h"
 #include "krrst_internal.h"
 #include "../solver/state_io.h"
@@ -22,9 +21,6 @@
 #define SEC_ADAM DISTILL__FOURCC('K', 'R', 'A', 'D')
 #define SEC_INIT DISTILL__FOURCC('K', 'R', 'I', 'I')
 #define SEC_POOL DISTILL__FOURCC('K', 'R', 'P', 'L')
-#define SEC_SHAPE DISTILL__FOURCC('D', 'S', 'H', 'P')
-#define SEC_IMAGES DISTILL__FOURCC('D', 'S', 'X', 'S')
-#define SEC_TARGETS DISTILL__FOURCC('D', 'S', 'Y', 'S')
 
 static int64_t xy_count(const distill_krrst *s) { return s->o.m * (s->dim + s->k); }
 
@@ -155,23 +151,10 @@ distill_status distill_krrst_resume(distill_krrst *s, const char *path)
 
 distill_status distill_krrst_save(const distill_krrst *s, const char *path)
 {
-    distill__writer w;
     if (!s)
         return DISTILL_E_INVAL;
-    if (!path)
-        return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_save: path is NULL");
-    distill__writer_init(&w, s->ctx);
-    distill__section_begin(&w, SEC_SHAPE);
-    distill__put_i64(&w, s->o.m), distill__put_i64(&w, s->c), distill__put_i64(&w, s->h);
-    distill__put_i64(&w, s->w), distill__put_i64(&w, s->k);
-    distill__section_end(&w);
-    distill__section_begin(&w, SEC_IMAGES);
-    distill__put_f32s(&w, s->xy, s->o.m * s->dim);
-    distill__section_end(&w);
-    distill__section_begin(&w, SEC_TARGETS);
-    distill__put_f32s(&w, s->xy + s->o.m * s->dim, s->o.m * s->k);
-    distill__section_end(&w);
-    return distill__writer_commit(&w, path);
+    return distill__distilled_save(s->ctx, "distill_krrst_save", path, s->o.m, s->c, s->h, s->w, s->k, s->xy,
+                                   s->xy + s->o.m * s->dim);
 }
 
 distill_status distill_krrst_save_npy(const distill_krrst *s, const char *images_path,
@@ -193,52 +176,3 @@ distill_status distill_krrst_save_png(const distill_krrst *s, const char *path)
     return distill_png_save_grid(s->ctx, path, s->o.m, s->c, s->h, s->w, s->xy, 0);
 }
 
-static distill_status read_set(distill_context *ctx, const char *path, const unsigned char *buf,
-                               size_t len, distill_dataset **out)
-{
-    distill__cursor cs, cx, cy;
-    int64_t m, c, h, w, k, dim;
-    float *x, *y;
-    distill_status st;
-    if (!distill__container_find(buf, len, SEC_SHAPE, &cs))
-        return distill__fail(ctx, DISTILL_E_FORMAT, "distill_distilled_load: %s: not a distilled set", path);
-    m = distill__get_i64(&cs), c = distill__get_i64(&cs), h = distill__get_i64(&cs);
-    w = distill__get_i64(&cs), k = distill__get_i64(&cs);
-    if (cs.bad || m < 1 || c < 1 || h < 1 || w < 1 || k < 1 || c > 4096 || h > 65536 || w > 65536 ||
-        k > ((int64_t)1 << 24) || m > ((int64_t)1 << 24) || c * h * w > ((int64_t)1 << 26))
-        return distill__fail(ctx, DISTILL_E_FORMAT, "distill_distilled_load: %s: bad shape", path);
-    dim = c * h * w;
-    if (!distill__container_find(buf, len, SEC_IMAGES, &cx) || cx.end - cx.p != 4 * m * dim ||
-        !distill__container_find(buf, len, SEC_TARGETS, &cy) || cy.end - cy.p != 4 * m * k)
-        return distill__fail(ctx, DISTILL_E_FORMAT, "distill_distilled_load: %s: images or targets "
-                             "missing or of the wrong size", path);
-    x = distill__alloc(ctx, sizeof(float) * (size_t)(m * dim));
-    y = distill__alloc(ctx, sizeof(float) * (size_t)(m * k));
-    st = x && y ? DISTILL_OK : distill__fail(ctx, DISTILL_E_NOMEM, "distill_distilled_load: out of memory");
-    if (st == DISTILL_OK) {
-        distill__get_f32s(&cx, x, m * dim), distill__get_f32s(&cy, y, m * k);
-        st = distill_dataset_from_memory(ctx, m, dim, x, dim, k, y, k, DISTILL_DATASET_COPY, out);
-    }
-    if (st == DISTILL_OK && (st = distill_dataset_set_shape(*out, c, h, w)) != DISTILL_OK) {
-        distill_dataset_destroy(*out);
-        *out = NULL;
-    }
-    distill__free(ctx, x), distill__free(ctx, y);
-    return st;
-}
-
-distill_status distill_distilled_load(distill_context *ctx, const char *path, distill_dataset **out)
-{
-    unsigned char *buf;
-    size_t len;
-    distill_status st;
-    if (!ctx)
-        return DISTILL_E_INVAL;
-    if (!path || !out)
-        return distill__fail(ctx, DISTILL_E_INVAL, "distill_distilled_load: path and out must not be NULL");
-    *out = NULL;
-    DISTILL__TRY(distill__container_read(ctx, path, DISTILL__FILE_LIMIT, &buf, &len));
-    st = read_set(ctx, path, buf, len, out);
-    distill__free(ctx, buf);
-    return st;
-}
