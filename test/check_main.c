@@ -39,5 +39,6 @@ int main(void)
     srunner_add_suite(sr, distill_suite_messages());
     srunner_add_suite(sr, distill_suite_rl());
     srunner_add_suite(sr, distill_suite_policy());
+    srunner_add_suite(sr, distill_suite_orl());
     return run(sr);
 }

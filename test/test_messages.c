@@ -31,7 +31,8 @@ static const char *const exempt[] = {
     "distill_convnet_layers", "distill_schedule_lr", "distill_krr_coef_rows",
     "distill_space_size", "distill_env_options_init", "distill_env_options_size",
     "distill_env_vtable_size", "distill_rollout_options_init", "distill_rollout_options_size",
-    "distill_bc_options_init", "distill_bc_options_size",
+    "distill_bc_options_init", "distill_bc_options_size", "distill_orl_options_init",
+    "distill_orl_options_size",
     /* workspace queries: pure size arithmetic, callable from inference threads */
     "distill_cholesky_workspace_size", "distill_krr_gram_workspace_size",
     "distill_krr_fit_workspace_size", "distill_krr_predict_workspace_size",
@@ -61,7 +62,8 @@ static const char *const exempt[] = {
     "distill_optimizer_state_count", "distill_teacher_destroy", "distill_teacher_output_dim",
     "distill_teacher_input_dim", "distill_teacher_rows", "distill_env_destroy", "distill_env_obs_dim",
     "distill_env_action_dim", "distill_env_max_steps", "distill_policy_destroy", "distill_policy_kind",
-    "distill_policy_obs_dim", "distill_policy_action_dim",
+    "distill_policy_obs_dim", "distill_policy_action_dim", "distill_orl_destroy", "distill_orl_steps_done",
+    "distill_orl_states", "distill_orl_actions", "distill_orl_shape", "distill_orl_network",
 };
 
 typedef struct fixture {
@@ -380,6 +382,63 @@ static void audit_rl(fixture *f)
     distill_env_destroy(env);
 }
 
+/* A host dataset of N states with action i % K that fails once broken. */
+static int orl_count(void *user, int64_t *n)
+{
+    (void)user;
+    *n = N;
+    return 0;
+}
+
+static int orl_load(void *user, const int64_t *idx, int64_t n, float *x, int64_t ldx, float *y, int64_t ldy)
+{
+    int64_t i, j;
+    if (*(const int *)user)
+        return 1;
+    for (i = 0; i < n; i++) {
+        for (j = 0; x && j < DIM; j++)
+            x[i * ldx + j] = (float)((idx[i] * 7 + j) % 5) - 2.0f;
+        if (y)
+            y[i * ldy] = (float)(idx[i] % K);
+    }
+    return 0;
+}
+
+static void audit_orl(fixture *f)
+{
+    int broken = 0;
+    distill_backend be = {sizeof be, 0, NULL, "orl audit", orl_count, orl_load, NULL};
+    distill_dataset *host = NULL;
+    distill_orl_options o;
+    distill_layer_spec l;
+    distill_orl *s = NULL;
+    float states[2 * DIM];
+    distill_orl_options_init(&o);
+    distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
+    l.units = K;
+    o.n_actions = K, o.m = 3, o.layers = &l, o.n_layers = 1, o.batch = 4;
+    ck_assert_status(distill_orl_create(f->ctx, &o, f->labelled, &s), DISTILL_OK);
+    o.m = 0;
+    AUDIT(distill_orl_create, distill_orl_create(f->ctx, &o, f->labelled, &(distill_orl *){0}));
+    AUDIT(distill_orl_run, distill_orl_run(s, -1));
+    AUDIT(distill_orl_gradient, distill_orl_gradient(s, NULL, states, 1));
+    AUDIT(distill_orl_set_states, distill_orl_set_states(s, NULL, DIM));
+    AUDIT(distill_orl_dataset, distill_orl_dataset(s, NULL));
+    AUDIT(distill_orl_checkpoint, distill_orl_checkpoint(s, "/nonexistent/o.ck"));
+    AUDIT(distill_orl_resume, distill_orl_resume(s, "/nonexistent/o.ck"));
+    AUDIT(distill_orl_save, distill_orl_save(s, "/nonexistent/o.dstl"));
+    AUDIT(distill_orl_save_npy, distill_orl_save_npy(s, "/nonexistent/s.npy", NULL));
+    distill_orl_destroy(s), s = NULL;
+    be.user = &broken;
+    ck_assert_status(distill_dataset_from_backend(f->ctx, &be, DIM, 1, &host), DISTILL_OK);
+    o.m = 3;
+    ck_assert_status(distill_orl_create(f->ctx, &o, host, &s), DISTILL_OK);
+    broken = 1; /* the step reads real batches through the host's loader */
+    AUDIT(distill_orl_step, distill_orl_step(s, NULL));
+    distill_orl_destroy(s);
+    distill_dataset_destroy(host);
+}
+
 /* A host teacher that fails once `broken` is set. */
 static int breakable_embed(void *user, int64_t n, const float *x, int64_t ldx, float *out, int64_t ldout)
 {
@@ -440,6 +499,7 @@ START_TEST(every_failing_call_sets_its_own_message)
     audit_model_optim(f);
     audit_methods(f);
     audit_rl(f);
+    audit_orl(f);
     audit_steps(f);
     fixture_free(f);
     ck_assert_msg(f->failures == 0, "%d calls failed the message audit:%s", f->failures, f->report);

@@ -822,6 +822,40 @@ def test_env_rollout_and_policy(ctx):
     assert np.isfinite(loss) and not np.array_equal(before, student.params)
 
 
+def test_orl_distils_cartpole_states(ctx):
+    env = distill.Env(ctx, "cartpole")
+
+    def controller(o):
+        return (0.5 * o[:, 1] + 10 * o[:, 2] + 2 * o[:, 3] > 0).astype(np.float32)
+    _, _, data = env.rollout(controller, episodes=10, seed=2, epsilon=0.3, record=True)
+    layers = [dict(kind="dense", units=16), "tanh", dict(kind="dense", units=2)]
+    orl = distill.Orl(ctx, data, 2, layers, m=4, batch=64, variant="fixed")
+    assert orl.states.shape == (4, 4) and orl.actions.tolist() == [0, 0, 1, 1]
+    before = orl.states
+    loss0, g = orl.gradient()
+    assert g.shape == (4, 4) and np.isfinite(loss0) and np.array_equal(orl.states, before)
+    orl.run(5)
+    assert orl.steps_done == 5 and not np.array_equal(orl.states, before)
+    with np.testing.assert_raises(distill.InvalidError):
+        orl.run(-1)
+    with np.testing.assert_raises(ValueError):
+        distill.Orl(ctx, data, 2, layers, variant="nope")
+    import pathlib
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        orl.checkpoint(pathlib.Path(d) / "o.ck")
+        end = orl.run(8).states
+        orl.resume(pathlib.Path(d) / "o.ck")
+        assert orl.steps_done == 5 and np.array_equal(orl.run(8).states, end)
+        orl.save(pathlib.Path(d) / "set.dstl")
+        back = distill.load_distilled(ctx, pathlib.Path(d) / "set.dstl")
+        assert np.array_equal(back.get_range(0, 4)[0], orl.states)
+    student = distill.Model(ctx, layers, input_shape=(4,))
+    assert np.isfinite(distill.bc_train(ctx, student, orl.dataset(), n_actions=2, steps=50, batch=4))
+    del data  # the solver keeps its real data alive
+    orl.step()
+
+
 class Walk:
     """A Python environment: a 1-d walk with a box action."""
 

@@ -1,7 +1,8 @@
 /* The allocation-failure sweep: a workflow through every handle (context,
  * datasets, teacher, KRR-ST create/step/checkpoint/resume/save/load, KD
  * create/step/checkpoint/resume/run, model save/load, env, rollout with
- * trajectories, policy from a model, evaluate, save, load) run again and again with the k-th
+ * trajectories, policy from a model, evaluate, save, load, BC, offline-RL
+ * distillation create/step/checkpoint/resume/save) run again and again with the k-th
  * allocation failing, once or from k on, for every k until the workflow
  * completes.  Each failure must be DISTILL_E_NOMEM with a message, leave the
  * handle it was called on as it was, and leak nothing.  A new solver adds
@@ -35,8 +36,9 @@ typedef struct flow {
     distill_model *policy_model;
     distill_policy *policy, *policy2;
     distill_dataset *traj;
+    distill_orl *orl, *orl2;
     distill_layer_spec feat[4];
-    char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64];
+    char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64], orl_ck[64];
 } flow;
 
 static distill_status make_context(flow *f)
@@ -131,6 +133,40 @@ static distill_status rl_steps(flow *f)
     return distill_policy_load(f->ctx, f->policy_file, &f->policy2);
 }
 
+static distill_status orl_create(flow *f, distill_orl **out)
+{
+    distill_orl_options o;
+    distill_layer_spec l;
+    distill_orl_options_init(&o);
+    distill_layer_spec_init(&l, DISTILL_LAYER_DENSE);
+    l.units = 2;
+    o.n_actions = 2, o.m = 4, o.layers = &l, o.n_layers = 1, o.batch = 8, o.variant = DISTILL_ORL_STUDENT;
+    o.student_steps = 2;
+    return distill_orl_create(f->ctx, &o, f->traj, out);
+}
+
+/* Offline-RL distillation on the recorded trajectories, and BC. */
+static distill_status orl_steps(flow *f, long k)
+{
+    distill_bc_options bo;
+    float before[4 * 4];
+    distill_status st;
+    distill_bc_options_init(&bo);
+    bo.n_actions = 2, bo.steps = 3, bo.batch = 8;
+    DISTILL__TRY_TEST(distill_bc_train(f->ctx, &bo, f->policy_model, f->traj, NULL));
+    DISTILL__TRY_TEST(orl_create(f, &f->orl));
+    DISTILL__TRY_TEST(distill_orl_step(f->orl, NULL));
+    DISTILL__TRY_TEST(distill_orl_checkpoint(f->orl, f->orl_ck));
+    DISTILL__TRY_TEST(orl_create(f, &f->orl2));
+    memcpy(before, distill_orl_states(f->orl2), sizeof before);
+    if ((st = distill_orl_resume(f->orl2, f->orl_ck)) != DISTILL_OK) {
+        ck_assert_msg(memcmp(before, distill_orl_states(f->orl2), sizeof before) == 0 &&
+                      distill_orl_steps_done(f->orl2) == 0, "k = %ld: a failed resume changed the ORL solver", k);
+        return st;
+    }
+    return distill_orl_save(f->orl2, f->orl_ck);
+}
+
 /* What a failed call on a handle must leave as it was. */
 typedef struct snapshot {
     float x[8 * DIM], p[DIM * K + K];
@@ -197,7 +233,8 @@ static distill_status workflow(flow *f, long k)
     if ((st = distill_kd_resume(f->kd, f->kd_ck)) != DISTILL_OK)
         return same_kd(f->kd, f->student, &sn, "resume", k), st;
     DISTILL__TRY_TEST(distill_kd_run(f->kd, 0));
-    return rl_steps(f);
+    DISTILL__TRY_TEST(rl_steps(f));
+    return orl_steps(f, k);
 }
 
 static void flow_free(flow *f)
@@ -205,6 +242,7 @@ static void flow_free(flow *f)
     distill_kd_destroy(f->kd);
     distill_policy_destroy(f->policy), distill_policy_destroy(f->policy2);
     distill_model_destroy(f->policy_model);
+    distill_orl_destroy(f->orl), distill_orl_destroy(f->orl2);
     distill_dataset_destroy(f->traj);
     distill_env_destroy(f->env);
     distill_krrst_destroy(f->krrst), distill_krrst_destroy(f->krrst2);
@@ -214,7 +252,7 @@ static void flow_free(flow *f)
     distill_dataset_destroy(f->real), distill_dataset_destroy(f->labelled), distill_dataset_destroy(f->loaded);
     distill_context_destroy(f->ctx);
     unlink(f->krrst_ck), unlink(f->krrst_set), unlink(f->kd_ck), unlink(f->model);
-    unlink(f->policy_file);
+    unlink(f->policy_file), unlink(f->orl_ck);
 }
 
 /* One run with allocation k failing (once, or from k on; k < 0: none);
@@ -231,6 +269,7 @@ static long run_once(long k, int from_k_on)
     snprintf(f.kd_ck, sizeof f.kd_ck, "/tmp/distill-sweep-%d.kd", pid);
     snprintf(f.model, sizeof f.model, "/tmp/distill-sweep-%d.model", pid);
     snprintf(f.policy_file, sizeof f.policy_file, "/tmp/distill-sweep-%d.policy", pid);
+    snprintf(f.orl_ck, sizeof f.orl_ck, "/tmp/distill-sweep-%d.orl", pid);
     st = workflow(&f, k);
     ck_assert_msg(k >= 0 || st == DISTILL_OK, "the workflow fails without a failing allocation: %s",
                   f.ctx ? distill_context_last_error(f.ctx) : "no context");

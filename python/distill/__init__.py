@@ -32,6 +32,7 @@ from .teacher import Teacher
 from . import kd
 from .kd import Kd
 from .rl import Env, Policy, bc_train, trajectory_top
+from .orl import Orl
 
 __version__ = version()
 
@@ -47,5 +48,5 @@ __all__ = [
     "Model", "Optimizer", "npy_save", "schedule_lr", "KINDS", "INITS",
     "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
     "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "Teacher", "kd", "Kd",
-    "Env", "Policy", "bc_train", "trajectory_top",
+    "Env", "Policy", "bc_train", "trajectory_top", "Orl",
 ]

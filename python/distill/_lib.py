@@ -423,6 +423,34 @@ class BcOptions(ctypes.Structure):
                 ("batch", c_i64), ("lr", c_double), ("stream", c_u64)]
 
 
+class OrlOptions(ctypes.Structure):
+    """Mirror of distill_orl_options."""
+    _fields_ = [("struct_size", c_u32), ("variant", ctypes.c_int32), ("m", c_i64), ("n_actions", c_i64),
+                ("loss", ctypes.c_int32), ("reserved", ctypes.c_int32),
+                ("layers", ctypes.POINTER(LayerSpec)), ("n_layers", c_i64), ("batch", c_i64),
+                ("steps", c_i64), ("lr", c_double), ("student_steps", c_i64), ("student_lr", c_double),
+                ("obs_low", ctypes.POINTER(c_float)), ("obs_high", ctypes.POINTER(c_float))]
+
+
+_sig("distill_orl_options_init", None, ctypes.POINTER(OrlOptions))
+_sig("distill_orl_options_size", c_size)
+_sig("distill_orl_create", c_int, c_p, ctypes.POINTER(OrlOptions), c_p, PP)
+_sig("distill_orl_destroy", None, c_p)
+_sig("distill_orl_step", c_int, c_p, ctypes.POINTER(c_double))
+_sig("distill_orl_run", c_int, c_p, c_i64)
+_sig("distill_orl_steps_done", c_i64, c_p)
+_sig("distill_orl_gradient", c_int, c_p, ctypes.POINTER(c_double), c_p, c_i64)
+_sig("distill_orl_set_states", c_int, c_p, c_p, c_i64)
+_sig("distill_orl_states", ctypes.POINTER(c_float), c_p)
+_sig("distill_orl_actions", ctypes.POINTER(c_float), c_p)
+_sig("distill_orl_shape", None, c_p, ctypes.POINTER(c_i64), ctypes.POINTER(c_i64))
+_sig("distill_orl_network", c_p, c_p)
+_sig("distill_orl_dataset", c_int, c_p, PP)
+_sig("distill_orl_checkpoint", c_int, c_p, c_char_p)
+_sig("distill_orl_resume", c_int, c_p, c_char_p)
+_sig("distill_orl_save", c_int, c_p, c_char_p)
+_sig("distill_orl_save_npy", c_int, c_p, c_char_p, c_char_p)
+
 SP = ctypes.POINTER(Space)
 _sig("distill_bc_options_init", None, ctypes.POINTER(BcOptions))
 _sig("distill_bc_options_size", c_size)
@@ -481,7 +509,8 @@ for _struct, _size in ((Allocator, "distill_allocator_size"),
                        (EnvOptions, "distill_env_options_size"),
                        (EnvVtable, "distill_env_vtable_size"),
                        (RolloutOptions, "distill_rollout_options_size"),
-                       (BcOptions, "distill_bc_options_size")):
+                       (BcOptions, "distill_bc_options_size"),
+                       (OrlOptions, "distill_orl_options_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library "
                           f"({ctypes.sizeof(_struct)} vs {getattr(lib, _size)()} bytes)")

@@ -1,0 +1,293 @@
+/* Offline-RL dataset distillation: buckets, the matching gradient against
+ * central differences of a float64 reference, resume, files. */
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define IN 3
+#define HID 6
+#define K 2
+#define NREAL 24
+
+/* Real data: IN-d states, action = 1 when the first two features sum > 0. */
+static distill_dataset *real_data(distill_context *ctx, int k_used)
+{
+    float x[NREAL * IN], y[NREAL];
+    distill_dataset *d = NULL;
+    int i;
+    fill_random(x, NREAL * IN, 77);
+    for (i = 0; i < NREAL; i++)
+        y[i] = k_used == 4 ? (float)(i % 3) : (float)(x[i * IN] + x[i * IN + 1] > 0);
+    ck_assert_status(distill_dataset_from_memory(ctx, NREAL, IN, x, IN, 1, y, 1, DISTILL_DATASET_COPY, &d),
+                     DISTILL_OK);
+    return d;
+}
+
+static void mlp_layers(distill_layer_spec *l, int64_t out)
+{
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    l[0].units = HID;
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_TANH);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE);
+    l[2].units = out;
+}
+
+static distill_orl *solver(distill_context *ctx, distill_dataset *d, distill_layer_spec *l, int32_t variant,
+                           int64_t m, int64_t batch, int64_t k)
+{
+    distill_orl_options o;
+    distill_orl *s = NULL;
+    distill_orl_options_init(&o);
+    mlp_layers(l, k);
+    o.variant = variant, o.m = m, o.n_actions = k, o.layers = l, o.n_layers = 3, o.batch = batch;
+    o.student_steps = 3;
+    ck_assert_status(distill_orl_create(ctx, &o, d, &s), DISTILL_OK);
+    return s;
+}
+
+/* m = 7 over actions {0, 1, 2} present of 4: 3, 2, 2, 0 in action order,
+ * each bucket starting as real states of its action. */
+START_TEST(buckets_split_as_the_spec_says)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_dataset *d = real_data(ctx, 4);
+    distill_layer_spec l[3];
+    distill_orl *s = solver(ctx, d, l, DISTILL_ORL_REINIT, 7, 0, 4);
+    static const float want[7] = {0, 0, 0, 1, 1, 2, 2};
+    float x[NREAL * IN], y[NREAL];
+    int64_t m, dim, i, r;
+    distill_orl_shape(s, &m, &dim);
+    ck_assert(m == 7 && dim == IN);
+    ck_assert_mem_eq(distill_orl_actions(s), want, sizeof want);
+    ck_assert_status(distill_dataset_get_range(d, 0, NREAL, x, IN, y, 1), DISTILL_OK);
+    for (i = 0; i < 7; i++) {
+        int found = 0;
+        for (r = 0; r < NREAL; r++)
+            found |= y[r] == want[i] && memcmp(x + r * IN, distill_orl_states(s) + i * IN, sizeof(float) * IN) == 0;
+        ck_assert_msg(found, "synthetic state %lld is not a real state of action %g", (long long)i, want[i]);
+    }
+    distill_orl_destroy(s);
+    distill_dataset_destroy(d);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- the float64 reference: dense(IN->HID), tanh, dense(HID->K),
+ * softmax-MSE BC loss; the parameter gradient on rows of one action. */
+typedef struct ref_net {
+    double w1[HID * IN], b1[HID], w2[K * HID], b2[K];
+} ref_net;
+
+static void ref_param_grad(const ref_net *r, const double *x, int n, int a, double *g)
+{
+    double *gw1 = g, *gb1 = g + HID * IN, *gw2 = gb1 + HID, *gb2 = gw2 + K * HID;
+    int i, j, q;
+    memset(g, 0, sizeof(double) * (HID * IN + HID + K * HID + K));
+    for (i = 0; i < n; i++) {
+        double h[HID], z[K], p[K], rr[K], pr = 0.0, zmax, tot = 0.0, dz[K], dh;
+        for (j = 0; j < HID; j++) {
+            double t = r->b1[j];
+            for (q = 0; q < IN; q++)
+                t += r->w1[j * IN + q] * x[i * IN + q];
+            h[j] = tanh(t);
+        }
+        for (j = 0; j < K; j++) {
+            z[j] = r->b2[j];
+            for (q = 0; q < HID; q++)
+                z[j] += r->w2[j * HID + q] * h[q];
+        }
+        zmax = z[0] > z[1] ? z[0] : z[1];
+        for (j = 0; j < K; j++)
+            tot += p[j] = exp(z[j] - zmax);
+        for (j = 0; j < K; j++) {
+            p[j] /= tot;
+            rr[j] = 2.0 * (p[j] - (j == a)) / (n * K);
+            pr += p[j] * rr[j];
+        }
+        for (j = 0; j < K; j++) {
+            dz[j] = p[j] * (rr[j] - pr);
+            gb2[j] += dz[j];
+            for (q = 0; q < HID; q++)
+                gw2[j * HID + q] += dz[j] * h[q];
+        }
+        for (q = 0; q < HID; q++) {
+            dh = 0.0;
+            for (j = 0; j < K; j++)
+                dh += r->w2[j * HID + q] * dz[j];
+            dh *= 1.0 - h[q] * h[q];
+            gb1[q] += dh;
+            for (j = 0; j < IN; j++)
+                gw1[q * IN + j] += dh * x[i * IN + j];
+        }
+    }
+}
+
+#define NP (HID * IN + HID + K * HID + K)
+
+/* sum over the buckets of ||g(S_a) - g(R_a)||^2. */
+static double ref_matching_loss(const ref_net *r, const double *s, const float *labels, int m, const double *real,
+                                const float *ry)
+{
+    double loss = 0.0, gs[NP], gr[NP], xa[NREAL * IN];
+    int a, i, n, j;
+    for (a = 0; a < K; a++) {
+        for (i = 0, n = 0; i < NREAL; i++)
+            if (ry[i] == (float)a)
+                memcpy(xa + IN * n++, real + i * IN, sizeof(double) * IN);
+        ref_param_grad(r, xa, n, a, gr);
+        for (i = 0, n = 0; i < m; i++)
+            if (labels[i] == (float)a)
+                memcpy(xa + IN * n++, s + i * IN, sizeof(double) * IN);
+        if (n == 0)
+            continue;
+        ref_param_grad(r, xa, n, a, gs);
+        for (j = 0; j < NP; j++)
+            loss += (gs[j] - gr[j]) * (gs[j] - gr[j]);
+    }
+    return loss;
+}
+
+START_TEST(matching_gradient_agrees_with_float64_central_differences)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_dataset *d = real_data(ctx, K);
+    distill_layer_spec l[3];
+    distill_orl *s = solver(ctx, d, l, DISTILL_ORL_FIXED, 6, 0, K);
+    const float *p = distill_model_params((distill_model *)distill_orl_network(s));
+    ref_net r;
+    float xr[NREAL * IN], yr[NREAL], ds[6 * IN];
+    double real[NREAL * IN], st[6 * IN], loss, ref_loss, worst = 0.0, scale = 0.0;
+    int i;
+    ck_assert_status(distill_orl_gradient(s, &loss, ds, IN), DISTILL_OK);
+    for (i = 0; i < HID * IN; i++)
+        r.w1[i] = p[i];
+    for (i = 0; i < HID; i++)
+        r.b1[i] = p[HID * IN + i];
+    for (i = 0; i < K * HID; i++)
+        r.w2[i] = p[HID * IN + HID + i];
+    for (i = 0; i < K; i++)
+        r.b2[i] = p[HID * IN + HID + K * HID + i];
+    ck_assert_status(distill_dataset_get_range(d, 0, NREAL, xr, IN, yr, 1), DISTILL_OK);
+    for (i = 0; i < NREAL * IN; i++)
+        real[i] = xr[i];
+    for (i = 0; i < 6 * IN; i++)
+        st[i] = distill_orl_states(s)[i];
+    ref_loss = ref_matching_loss(&r, st, distill_orl_actions(s), 6, real, yr);
+    ck_assert_msg(fabs(loss - ref_loss) <= 1e-4 * ref_loss + 1e-12, "loss %g, reference %g", loss, ref_loss);
+    for (i = 0; i < 6 * IN; i++) {
+        const double x0 = st[i], h = 1e-4;
+        double lp, lm, fd;
+        st[i] = x0 + h;
+        lp = ref_matching_loss(&r, st, distill_orl_actions(s), 6, real, yr);
+        st[i] = x0 - h;
+        lm = ref_matching_loss(&r, st, distill_orl_actions(s), 6, real, yr);
+        st[i] = x0;
+        fd = (lp - lm) / (2 * h);
+        scale = fabs(fd) > scale ? fabs(fd) : scale;
+        worst = fabs(fd - ds[i]) > worst ? fabs(fd - ds[i]) : worst;
+    }
+    ck_assert_msg(scale > 0 && worst <= 2e-2 * scale, "state gradient off by %g (largest %g)", worst, scale);
+    distill_orl_destroy(s);
+    distill_dataset_destroy(d);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* Steps lower the matching loss of a fixed network; a checkpoint resumes
+ * bit-identically for each variant, in a solver made later (another stream). */
+START_TEST(resume_is_bit_identical_for_every_variant)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_dataset *d = real_data(ctx, K);
+    distill_layer_spec l[3];
+    char path[64];
+    int32_t variant;
+    snprintf(path, sizeof path, "/tmp/distill_orl_%d.ck", (int)getpid());
+    for (variant = DISTILL_ORL_FIXED; variant <= DISTILL_ORL_STUDENT; variant++) {
+        distill_orl *a = solver(ctx, d, l, variant, 4, 5, K), *b;
+        double first, loss;
+        float end[4 * IN];
+        int i;
+        ck_assert_status(distill_orl_step(a, &first), DISTILL_OK);
+        ck_assert_status(distill_orl_run(a, 3), DISTILL_OK);
+        ck_assert_status(distill_orl_checkpoint(a, path), DISTILL_OK);
+        ck_assert_status(distill_orl_run(a, 8), DISTILL_OK);
+        memcpy(end, distill_orl_states(a), sizeof end);
+        b = solver(ctx, d, l, variant, 4, 5, K);
+        ck_assert_status(distill_orl_resume(b, path), DISTILL_OK);
+        ck_assert_int_eq(distill_orl_steps_done(b), 3);
+        ck_assert_status(distill_orl_run(b, 8), DISTILL_OK);
+        ck_assert_msg(memcmp(end, distill_orl_states(b), sizeof end) == 0, "variant %d resumed differently",
+                      (int)variant);
+        if (variant == DISTILL_ORL_FIXED) {
+            distill_orl_destroy(a);
+            a = solver(ctx, d, l, variant, 4, 0, K); /* whole buckets: a fixed objective */
+            ck_assert_status(distill_orl_gradient(a, &first, NULL, 0), DISTILL_OK);
+            for (i = 0; i < 40; i++)
+                ck_assert_status(distill_orl_step(a, NULL), DISTILL_OK);
+            ck_assert_status(distill_orl_gradient(a, &loss, NULL, 0), DISTILL_OK);
+            ck_assert_msg(loss < 0.5 * first, "40 steps took the matching loss from %g to %g", first, loss);
+        }
+        distill_orl_destroy(a);
+        distill_orl_destroy(b);
+    }
+    unlink(path);
+    distill_dataset_destroy(d);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(distilled_set_files_and_bad_input)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_dataset *d = real_data(ctx, K), *loaded = NULL, *ds = NULL;
+    distill_layer_spec l[3];
+    distill_orl *s = solver(ctx, d, l, DISTILL_ORL_REINIT, 4, 8, K);
+    distill_orl_options o;
+    distill_orl *bad = NULL;
+    char path[64];
+    float x[4 * IN], y[4], nan_states[4 * IN];
+    snprintf(path, sizeof path, "/tmp/distill_orl_set_%d.dstl", (int)getpid());
+    ck_assert_status(distill_orl_run(s, 4), DISTILL_OK);
+    ck_assert_status(distill_orl_save(s, path), DISTILL_OK);
+    ck_assert_status(distill_distilled_load(ctx, path, &loaded), DISTILL_OK);
+    ck_assert_status(distill_dataset_get_range(loaded, 0, 4, x, IN, y, 1), DISTILL_OK);
+    ck_assert_mem_eq(x, distill_orl_states(s), sizeof x);
+    ck_assert_mem_eq(y, distill_orl_actions(s), sizeof y);
+    ck_assert_status(distill_orl_dataset(s, &ds), DISTILL_OK);
+    ck_assert_int_eq(distill_dataset_count(ds), 4);
+    ck_assert_fails(ctx, distill_orl_resume(s, path), DISTILL_E_FORMAT, "");
+    memcpy(nan_states, x, sizeof x);
+    nan_states[2] = NAN;
+    ck_assert_fails(ctx, distill_orl_set_states(s, nan_states, IN), DISTILL_E_NUMERIC, "states");
+    ck_assert_mem_eq(x, distill_orl_states(s), sizeof x);
+    distill_orl_options_init(&o);
+    mlp_layers(l, 3);
+    o.n_actions = 2, o.layers = l, o.n_layers = 3; /* a network of 3 outputs */
+    ck_assert_fails(ctx, distill_orl_create(ctx, &o, d, &bad), DISTILL_E_SHAPE, "outputs");
+    o.n_actions = 1;
+    ck_assert_fails(ctx, distill_orl_create(ctx, &o, d, &bad), DISTILL_E_INVAL, "n_actions");
+    ck_assert_fails(ctx, distill_orl_run(s, -1), DISTILL_E_INVAL, "until");
+    ck_assert_ptr_null(bad);
+    unlink(path);
+    distill_orl_destroy(s);
+    distill_dataset_destroy(d), distill_dataset_destroy(loaded), distill_dataset_destroy(ds);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+Suite *distill_suite_orl(void)
+{
+    Suite *s = suite_create("orl");
+    TCase *tc = tcase_create("orl");
+    tcase_add_test(tc, buckets_split_as_the_spec_says);
+    tcase_add_test(tc, matching_gradient_agrees_with_float64_central_differences);
+    tcase_add_test(tc, resume_is_bit_identical_for_every_variant);
+    tcase_add_test(tc, distilled_set_files_and_bad_input);
+    suite_add_tcase(s, tc);
+    return s;
+}
