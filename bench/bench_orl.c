@@ -1,0 +1,261 @@
+/* Offline-RL dataset distillation, measured (issue: offline-RL).
+ *
+ * CartPole: 100 episodes of a noisy linear expert (epsilon 0.3); BC on all
+ * of it, on the best 25% of episodes, on m random states, and on m distilled
+ * states (variant C, Adam on the states), each student the same MLP
+ * 4-32-32-2 with the same BC budget, scored by the mean return over 100
+ * seeded episodes, over 5 seeds.  Fashion-MNIST stand-in: class = action,
+ * 10 states per class, a small ConvNet.  Speed: one CartPole outer step at
+ * m = 10 and a batch-1 policy act.
+ *
+ *   bench_orl [--quick]      last line: one JSON object */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "distill/distill.h"
+
+#define SEEDS 5
+#define EVAL_EPISODES 100
+
+static int quick;
+
+static void die(distill_context *ctx, distill_status st, const char *what)
+{
+    fprintf(stderr, "bench_orl: %s: %s (%s)\n", what, distill_status_string(st),
+            ctx ? distill_context_last_error(ctx) : "");
+    exit(1);
+}
+
+#define TRY(ctx, expr)                              \
+    do {                                            \
+        distill_status st_ = (expr);                \
+        if (st_ != DISTILL_OK)                      \
+            die(ctx, st_, #expr);                   \
+    } while (0)
+
+/* ---- CartPole --------------------------------------------------------------- */
+
+static int expert(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
+{
+    int64_t i;
+    (void)user;
+    for (i = 0; i < n; i++) {
+        const float *o = obs + i * ldobs;
+        a[i * lda] = 0.1f * o[0] + 0.5f * o[1] + 10.0f * o[2] + 2.0f * o[3] > 0 ? 1.0f : 0.0f;
+    }
+    return 0;
+}
+
+static void mlp_layers(distill_layer_spec *l, int64_t hidden, int64_t out)
+{
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE);
+    l[0].units = hidden;
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE);
+    l[2].units = hidden;
+    distill_layer_spec_init(&l[3], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[4], DISTILL_LAYER_DENSE);
+    l[4].units = out;
+}
+
+static distill_model *student(distill_context *ctx, uint64_t seed)
+{
+    distill_layer_spec l[5];
+    distill_model_options mo;
+    distill_model *m = NULL;
+    mlp_layers(l, 32, 2);
+    distill_model_options_init(&mo);
+    mo.in_c = 4, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = 5;
+    TRY(ctx, distill_model_create(ctx, &mo, &m));
+    TRY(ctx, distill_model_reinit(m, 1000 + seed));
+    return m;
+}
+
+static double mean(const double *x, int n)
+{
+    double s = 0.0;
+    int i;
+    for (i = 0; i < n; i++)
+        s += x[i];
+    return s / n;
+}
+
+static double stddev(const double *x, int n)
+{
+    double mu = mean(x, n), s = 0.0;
+    int i;
+    for (i = 0; i < n; i++)
+        s += (x[i] - mu) * (x[i] - mu);
+    return sqrt(s / (n > 1 ? n - 1 : 1));
+}
+
+/* BC of a fresh student on data, then its mean return. */
+static double bc_return(distill_context *ctx, distill_env *env, distill_dataset *data, uint64_t seed)
+{
+    distill_model *m = student(ctx, seed);
+    distill_space s = {sizeof s, DISTILL_SPACE_DISCRETE, 2, NULL, NULL};
+    distill_bc_options bo;
+    distill_rollout_options ro;
+    distill_policy *p = NULL;
+    double ret[EVAL_EPISODES];
+    distill_bc_options_init(&bo);
+    bo.n_actions = 2, bo.loss = DISTILL_BC_MSE, bo.steps = quick ? 300 : 1000, bo.batch = 256, bo.stream = seed;
+    TRY(ctx, distill_bc_train(ctx, &bo, m, data, NULL));
+    TRY(ctx, distill_policy_from_model(ctx, m, &s, DISTILL_POLICY_GREEDY, 1.0f, &p));
+    distill_rollout_options_init(&ro);
+    ro.episodes = EVAL_EPISODES, ro.seed = 100000;
+    TRY(ctx, distill_policy_evaluate(p, env, &ro, ret, NULL, NULL));
+    distill_policy_destroy(p);
+    distill_model_destroy(m);
+    return mean(ret, EVAL_EPISODES);
+}
+
+static distill_dataset *random_states(distill_context *ctx, distill_dataset *data, int64_t m, uint64_t seed)
+{
+    int64_t idx[64], i, n = distill_dataset_count(data);
+    distill_dataset *out = NULL;
+    bench_rng r = {seed * 7919 + 17};
+    for (i = 0; i < m; i++)
+        idx[i] = (int64_t)(bench_uniform(&r) * (double)n) % n;
+    TRY(ctx, distill_dataset_subset(data, idx, m, &out));
+    return out;
+}
+
+static distill_orl *orl_solver(distill_context *ctx, distill_dataset *data, int64_t m, distill_layer_spec *l)
+{
+    distill_orl_options o;
+    distill_orl *s = NULL;
+    distill_orl_options_init(&o);
+    mlp_layers(l, 32, 2);
+    o.variant = DISTILL_ORL_REINIT, o.m = m, o.n_actions = 2, o.layers = l, o.n_layers = 5;
+    o.batch = 256, o.lr = 0.01, o.loss = DISTILL_BC_MSE;
+    TRY(ctx, distill_orl_create(ctx, &o, data, &s));
+    return s;
+}
+
+static double distilled_return(distill_context *ctx, distill_env *env, distill_dataset *data, int64_t m,
+                               uint64_t seed)
+{
+    distill_layer_spec l[5];
+    distill_orl *s;
+    distill_dataset *set = NULL;
+    double r;
+    distill_context_set_seed(ctx, seed);
+    s = orl_solver(ctx, data, m, l);
+    TRY(ctx, distill_orl_run(s, quick ? 300 : 2000));
+    TRY(ctx, distill_orl_dataset(s, &set));
+    r = bc_return(ctx, env, set, seed);
+    distill_dataset_destroy(set);
+    distill_orl_destroy(s);
+    return r;
+}
+
+typedef struct cartpole_figures {
+    double full, pct25, random[2], distilled[2], distilled_m10_std, step_ms, act_us;
+} cartpole_figures;
+
+typedef struct step_arg {
+    distill_orl *s;
+} step_arg;
+
+static void one_step(void *arg)
+{
+    if (distill_orl_step(((step_arg *)arg)->s, NULL) != DISTILL_OK)
+        exit(1);
+}
+
+typedef struct act_arg {
+    distill_policy *p;
+    void *ws;
+    size_t bytes;
+    float obs[4], a[1];
+} act_arg;
+
+static void many_acts(void *arg)
+{
+    act_arg *u = arg;
+    int i;
+    for (i = 0; i < 10000; i++) {
+        u->obs[0] = (float)i * 1e-4f;
+        if (distill_policy_act(u->p, u->ws, u->bytes, 1, u->obs, 4, u->a, 1, NULL) != DISTILL_OK)
+            exit(1);
+    }
+}
+
+static void cartpole_speed(distill_context *ctx, distill_dataset *data, cartpole_figures *f)
+{
+    distill_layer_spec l[5];
+    step_arg sa;
+    act_arg aa;
+    distill_model *m = student(ctx, 0);
+    distill_space s = {sizeof s, DISTILL_SPACE_DISCRETE, 2, NULL, NULL};
+    sa.s = orl_solver(ctx, data, 10, l);
+    f->step_ms = 1e3 * bench_median(one_step, &sa, 21);
+    distill_orl_destroy(sa.s);
+    memset(&aa, 0, sizeof aa);
+    TRY(ctx, distill_policy_from_model(ctx, m, &s, DISTILL_POLICY_GREEDY, 1.0f, &aa.p));
+    TRY(ctx, distill_policy_workspace_size(aa.p, 1, &aa.bytes));
+    aa.ws = malloc(aa.bytes);
+    f->act_us = 1e6 * bench_best(many_acts, &aa, 5) / 10000;
+    free(aa.ws);
+    distill_policy_destroy(aa.p);
+    distill_model_destroy(m);
+}
+
+static void cartpole(distill_context *ctx, cartpole_figures *f)
+{
+    static const int64_t ms[2] = {10, 2};
+    distill_env *env = NULL;
+    distill_rollout_options ro;
+    distill_dataset *data = NULL, *top = NULL;
+    double full[SEEDS], pct[SEEDS], rnd[2][SEEDS], dis[2][SEEDS];
+    int seed, j;
+    const int seeds = quick ? 2 : SEEDS;
+    TRY(ctx, distill_env_create(ctx, NULL, &env));
+    distill_rollout_options_init(&ro);
+    ro.episodes = 100, ro.seed = 1, ro.epsilon = 0.3;
+    TRY(ctx, distill_env_rollout(env, &ro, expert, NULL, NULL, NULL, &data));
+    TRY(ctx, distill_trajectory_top(data, 1, 0.25, &top));
+    fprintf(stderr, "cartpole: %lld offline states\n", (long long)distill_dataset_count(data));
+    for (seed = 0; seed < seeds; seed++) {
+        full[seed] = bc_return(ctx, env, data, (uint64_t)seed);
+        pct[seed] = bc_return(ctx, env, top, (uint64_t)seed);
+        for (j = 0; j < 2; j++) {
+            distill_dataset *r = random_states(ctx, data, ms[j], (uint64_t)seed);
+            rnd[j][seed] = bc_return(ctx, env, r, (uint64_t)seed);
+            distill_dataset_destroy(r);
+            dis[j][seed] = distilled_return(ctx, env, data, ms[j], (uint64_t)seed + 1);
+        }
+        fprintf(stderr, "cartpole seed %d: full %.1f pct25 %.1f random m10 %.1f m2 %.1f distilled m10 %.1f m2 %.1f\n",
+                seed, full[seed], pct[seed], rnd[0][seed], rnd[1][seed], dis[0][seed], dis[1][seed]);
+    }
+    f->full = mean(full, seeds), f->pct25 = mean(pct, seeds);
+    for (j = 0; j < 2; j++)
+        f->random[j] = mean(rnd[j], seeds), f->distilled[j] = mean(dis[j], seeds);
+    f->distilled_m10_std = stddev(dis[0], seeds);
+    cartpole_speed(ctx, data, f);
+    distill_dataset_destroy(top);
+    distill_dataset_destroy(data);
+    distill_env_destroy(env);
+}
+
+int main(int argc, char **argv)
+{
+    distill_context_options co;
+    distill_context *ctx = NULL;
+    cartpole_figures cp;
+    quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    distill_context_options_init(&co);
+    co.threads = 1;
+    TRY(ctx, distill_context_create(&co, &ctx));
+    cartpole(ctx, &cp);
+    printf("{\"return_full_bc\": %.1f, \"return_pct25_bc\": %.1f, \"return_random_m10\": %.1f, "
+           "\"return_distilled_m10\": %.1f, \"return_random_m2\": %.1f, \"return_distilled_m2\": %.1f, "
+           "\"return_distilled_m10_std\": %.1f, \"orl_step_ms\": %.3f, \"policy_act_us\": %.3f, \"threads\": %d, "
+           "\"blis_arch\": \"%s\"}\n",
+           cp.full, cp.pct25, cp.random[0], cp.distilled[0], cp.random[1], cp.distilled[1], cp.distilled_m10_std,
+           cp.step_ms, cp.act_us, (int)distill_context_threads(ctx), distill_context_blis_arch(ctx));
+    distill_context_destroy(ctx);
+    return 0;
+}
