@@ -240,22 +240,150 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
     distill_env_destroy(env);
 }
 
+/* ---- Fashion-MNIST stand-in: class = action --------------------------------- */
+
+#define FMNIST "/usr/share/datasets/fashion-mnist/"
+#define SIDE 14
+#define PIX (SIDE * SIDE)
+
+/* 28 x 28 images averaged to 14 x 14, with labels. */
+static distill_dataset *fmnist(distill_context *ctx, const char *images, const char *labels, int64_t limit)
+{
+    distill_dataset *raw = NULL, *out = NULL;
+    int64_t n;
+    float *x28, *x, *y;
+    if (distill_dataset_from_idx(ctx, images, labels, &raw) != DISTILL_OK)
+        die(ctx, DISTILL_E_IO, "Fashion-MNIST (apt-get install dataset-fashion-mnist)");
+    n = distill_dataset_count(raw) < limit ? distill_dataset_count(raw) : limit;
+    x28 = malloc(sizeof(float) * (size_t)(n * 784)), x = malloc(sizeof(float) * (size_t)(n * PIX));
+    y = malloc(sizeof(float) * (size_t)n);
+    if (!x28 || !x || !y)
+        exit(1);
+    TRY(ctx, distill_dataset_get_range(raw, 0, n, x28, 784, y, 1));
+    TRY(ctx, distill_image_block_mean(ctx, n, 1, 28, 28, 2, x28, x));
+    TRY(ctx, distill_dataset_from_memory(ctx, n, PIX, x, PIX, 1, y, 1, DISTILL_DATASET_COPY, &out));
+    TRY(ctx, distill_dataset_set_shape(out, 1, SIDE, SIDE));
+    free(x28), free(x), free(y);
+    distill_dataset_destroy(raw);
+    return out;
+}
+
+static int convnet_layers(distill_layer_spec *l)
+{
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_CONV2D);
+    l[0].units = 8, l[0].kernel = 3, l[0].padding = 1;
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_AVGPOOL);
+    l[2].kernel = 2;
+    distill_layer_spec_init(&l[3], DISTILL_LAYER_CONV2D);
+    l[3].units = 16, l[3].kernel = 3, l[3].padding = 1;
+    distill_layer_spec_init(&l[4], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[5], DISTILL_LAYER_AVGPOOL);
+    l[5].kernel = 2;
+    distill_layer_spec_init(&l[6], DISTILL_LAYER_FLATTEN);
+    distill_layer_spec_init(&l[7], DISTILL_LAYER_DENSE);
+    l[7].units = 10;
+    return 8;
+}
+
+/* BC (softmax MSE, as the matching) of a fresh ConvNet, then test accuracy. */
+static double fmnist_accuracy(distill_context *ctx, distill_dataset *train, distill_dataset *test, uint64_t seed,
+                              int64_t steps)
+{
+    distill_layer_spec l[8];
+    distill_model_options mo;
+    distill_bc_options bo;
+    distill_model *m = NULL;
+    double acc;
+    distill_model_options_init(&mo);
+    mo.in_c = 1, mo.in_h = mo.in_w = SIDE, mo.layers = l, mo.n_layers = convnet_layers(l);
+    TRY(ctx, distill_model_create(ctx, &mo, &m));
+    TRY(ctx, distill_model_reinit(m, 2000 + seed));
+    distill_bc_options_init(&bo);
+    bo.n_actions = 10, bo.loss = DISTILL_BC_MSE, bo.steps = steps, bo.batch = 128, bo.stream = seed;
+    TRY(ctx, distill_bc_train(ctx, &bo, m, train, NULL));
+    TRY(ctx, distill_kd_score(ctx, DISTILL_KD_CLASSIC, m, test, &acc));
+    distill_model_destroy(m);
+    return 100.0 * acc;
+}
+
+/* 10 random training images per class. */
+static distill_dataset *per_class(distill_context *ctx, distill_dataset *train, int64_t per, uint64_t seed)
+{
+    const int64_t n = distill_dataset_count(train);
+    int64_t idx[10 * 64], got[10] = {0}, taken = 0, tries;
+    float y;
+    distill_dataset *out = NULL;
+    bench_rng r = {seed * 104729 + 3};
+    for (tries = 0; taken < 10 * per && tries < 100 * n; tries++) {
+        const int64_t i = (int64_t)(bench_uniform(&r) * (double)n) % n;
+        TRY(ctx, distill_dataset_get_range(train, i, 1, NULL, 0, &y, 1));
+        if (got[(int)y] < per)
+            got[(int)y]++, idx[taken++] = i;
+    }
+    TRY(ctx, distill_dataset_subset(train, idx, taken, &out));
+    return out;
+}
+
+typedef struct fmnist_figures {
+    double random, distilled, full;
+} fmnist_figures;
+
+static void fashion(distill_context *ctx, fmnist_figures *f)
+{
+    distill_dataset *train = fmnist(ctx, FMNIST "train-images-idx3-ubyte.gz", FMNIST "train-labels-idx1-ubyte.gz",
+                                    quick ? 5000 : 20000);
+    distill_dataset *test = fmnist(ctx, FMNIST "t10k-images-idx3-ubyte.gz", FMNIST "t10k-labels-idx1-ubyte.gz",
+                                   quick ? 2000 : 10000);
+    double rnd[SEEDS], dis[SEEDS];
+    float low[PIX], high[PIX];
+    int seed, i;
+    const int seeds = quick ? 1 : SEEDS;
+    for (i = 0; i < PIX; i++)
+        low[i] = 0.0f, high[i] = 1.0f;
+    f->full = fmnist_accuracy(ctx, train, test, 0, quick ? 200 : 1500);
+    for (seed = 0; seed < seeds; seed++) {
+        distill_layer_spec l[8];
+        distill_orl_options o;
+        distill_orl *s = NULL;
+        distill_dataset *r = per_class(ctx, train, 10, (uint64_t)seed), *set = NULL;
+        rnd[seed] = fmnist_accuracy(ctx, r, test, (uint64_t)seed, 300);
+        distill_context_set_seed(ctx, (uint64_t)seed + 1);
+        distill_orl_options_init(&o);
+        o.variant = DISTILL_ORL_REINIT, o.m = 100, o.n_actions = 10, o.layers = l, o.n_layers = convnet_layers(l);
+        o.batch = 64, o.lr = 0.01, o.obs_low = low, o.obs_high = high;
+        TRY(ctx, distill_orl_create(ctx, &o, train, &s));
+        TRY(ctx, distill_orl_run(s, quick ? 10 : 100));
+        TRY(ctx, distill_orl_dataset(s, &set));
+        dis[seed] = fmnist_accuracy(ctx, set, test, (uint64_t)seed, 300);
+        fprintf(stderr, "fashion seed %d: random %.2f%% distilled %.2f%% (full %.2f%%)\n", seed, rnd[seed], dis[seed],
+                f->full);
+        distill_dataset_destroy(set), distill_dataset_destroy(r);
+        distill_orl_destroy(s);
+    }
+    f->random = mean(rnd, seeds), f->distilled = mean(dis, seeds);
+    distill_dataset_destroy(train), distill_dataset_destroy(test);
+}
+
 int main(int argc, char **argv)
 {
     distill_context_options co;
     distill_context *ctx = NULL;
     cartpole_figures cp;
+    fmnist_figures fm;
     quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     distill_context_options_init(&co);
     co.threads = 1;
     TRY(ctx, distill_context_create(&co, &ctx));
     cartpole(ctx, &cp);
+    fashion(ctx, &fm);
     printf("{\"return_full_bc\": %.1f, \"return_pct25_bc\": %.1f, \"return_random_m10\": %.1f, "
            "\"return_distilled_m10\": %.1f, \"return_random_m2\": %.1f, \"return_distilled_m2\": %.1f, "
-           "\"return_distilled_m10_std\": %.1f, \"orl_step_ms\": %.3f, \"policy_act_us\": %.3f, \"threads\": %d, "
+           "\"return_distilled_m10_std\": %.1f, \"acc_random_10pc\": %.2f, \"acc_distilled_10pc\": %.2f, "
+           "\"acc_full\": %.2f, \"orl_step_ms\": %.3f, \"policy_act_us\": %.3f, \"threads\": %d, "
            "\"blis_arch\": \"%s\"}\n",
            cp.full, cp.pct25, cp.random[0], cp.distilled[0], cp.random[1], cp.distilled[1], cp.distilled_m10_std,
-           cp.step_ms, cp.act_us, (int)distill_context_threads(ctx), distill_context_blis_arch(ctx));
+           fm.random, fm.distilled, fm.full, cp.step_ms, cp.act_us, (int)distill_context_threads(ctx), distill_context_blis_arch(ctx));
     distill_context_destroy(ctx);
     return 0;
 }
