@@ -421,8 +421,9 @@ static void audit_orl(fixture *f)
     o.m = 0;
     AUDIT(distill_orl_create, distill_orl_create(f->ctx, &o, f->labelled, &(distill_orl *){0}));
     AUDIT(distill_orl_run, distill_orl_run(s, -1));
-    AUDIT(distill_orl_gradient, distill_orl_gradient(s, NULL, states, 1));
+    AUDIT(distill_orl_gradient, distill_orl_gradient(s, NULL, states, 1, NULL, 0));
     AUDIT(distill_orl_set_states, distill_orl_set_states(s, NULL, DIM));
+    AUDIT(distill_orl_set_actions, distill_orl_set_actions(s, states, 1));
     AUDIT(distill_orl_dataset, distill_orl_dataset(s, NULL));
     AUDIT(distill_orl_checkpoint, distill_orl_checkpoint(s, "/nonexistent/o.ck"));
     AUDIT(distill_orl_resume, distill_orl_resume(s, "/nonexistent/o.ck"));

@@ -58,7 +58,7 @@ START_TEST(buckets_split_as_the_spec_says)
     static const float want[7] = {0, 0, 0, 1, 1, 2, 2};
     float x[NREAL * IN], y[NREAL];
     int64_t m, dim, i, r;
-    distill_orl_shape(s, &m, &dim);
+    distill_orl_shape(s, &m, &dim, NULL);
     ck_assert(m == 7 && dim == IN);
     ck_assert_mem_eq(distill_orl_actions(s), want, sizeof want);
     ck_assert_status(distill_dataset_get_range(d, 0, NREAL, x, IN, y, 1), DISTILL_OK);
@@ -80,7 +80,9 @@ typedef struct ref_net {
     double w1[HID * IN], b1[HID], w2[K * HID], b2[K];
 } ref_net;
 
-static void ref_param_grad(const ref_net *r, const double *x, int n, int a, double *g)
+/* targets NULL: discrete action a (softmax MSE); else continuous targets
+ * (n x K, squared error). */
+static void ref_param_grad_t(const ref_net *r, const double *x, int n, int a, const double *targets, double *g)
 {
     double *gw1 = g, *gb1 = g + HID * IN, *gw2 = gb1 + HID, *gb2 = gw2 + K * HID;
     int i, j, q;
@@ -107,7 +109,7 @@ static void ref_param_grad(const ref_net *r, const double *x, int n, int a, doub
             pr += p[j] * rr[j];
         }
         for (j = 0; j < K; j++) {
-            dz[j] = p[j] * (rr[j] - pr);
+            dz[j] = targets ? 2.0 * (z[j] - targets[i * K + j]) / (n * K) : p[j] * (rr[j] - pr);
             gb2[j] += dz[j];
             for (q = 0; q < HID; q++)
                 gw2[j * HID + q] += dz[j] * h[q];
@@ -125,6 +127,24 @@ static void ref_param_grad(const ref_net *r, const double *x, int n, int a, doub
 }
 
 #define NP (HID * IN + HID + K * HID + K)
+
+static void ref_param_grad(const ref_net *r, const double *x, int n, int a, double *g)
+{
+    ref_param_grad_t(r, x, n, a, NULL, g);
+}
+
+static void ref_from(ref_net *r, const float *p)
+{
+    int i;
+    for (i = 0; i < HID * IN; i++)
+        r->w1[i] = p[i];
+    for (i = 0; i < HID; i++)
+        r->b1[i] = p[HID * IN + i];
+    for (i = 0; i < K * HID; i++)
+        r->w2[i] = p[HID * IN + HID + i];
+    for (i = 0; i < K; i++)
+        r->b2[i] = p[HID * IN + HID + K * HID + i];
+}
 
 /* sum over the buckets of ||g(S_a) - g(R_a)||^2. */
 static double ref_matching_loss(const ref_net *r, const double *s, const float *labels, int m, const double *real,
@@ -160,15 +180,8 @@ START_TEST(matching_gradient_agrees_with_float64_central_differences)
     float xr[NREAL * IN], yr[NREAL], ds[6 * IN];
     double real[NREAL * IN], st[6 * IN], loss, ref_loss, worst = 0.0, scale = 0.0;
     int i;
-    ck_assert_status(distill_orl_gradient(s, &loss, ds, IN), DISTILL_OK);
-    for (i = 0; i < HID * IN; i++)
-        r.w1[i] = p[i];
-    for (i = 0; i < HID; i++)
-        r.b1[i] = p[HID * IN + i];
-    for (i = 0; i < K * HID; i++)
-        r.w2[i] = p[HID * IN + HID + i];
-    for (i = 0; i < K; i++)
-        r.b2[i] = p[HID * IN + HID + K * HID + i];
+    ck_assert_status(distill_orl_gradient(s, &loss, ds, IN, NULL, 0), DISTILL_OK);
+    ref_from(&r, p);
     ck_assert_status(distill_dataset_get_range(d, 0, NREAL, xr, IN, yr, 1), DISTILL_OK);
     for (i = 0; i < NREAL * IN; i++)
         real[i] = xr[i];
@@ -224,10 +237,10 @@ START_TEST(resume_is_bit_identical_for_every_variant)
         if (variant == DISTILL_ORL_FIXED) {
             distill_orl_destroy(a);
             a = solver(ctx, d, l, variant, 4, 0, K); /* whole buckets: a fixed objective */
-            ck_assert_status(distill_orl_gradient(a, &first, NULL, 0), DISTILL_OK);
+            ck_assert_status(distill_orl_gradient(a, &first, NULL, 0, NULL, 0), DISTILL_OK);
             for (i = 0; i < 40; i++)
                 ck_assert_status(distill_orl_step(a, NULL), DISTILL_OK);
-            ck_assert_status(distill_orl_gradient(a, &loss, NULL, 0), DISTILL_OK);
+            ck_assert_status(distill_orl_gradient(a, &loss, NULL, 0, NULL, 0), DISTILL_OK);
             ck_assert_msg(loss < 0.5 * first, "40 steps took the matching loss from %g to %g", first, loss);
         }
         distill_orl_destroy(a);
@@ -280,6 +293,108 @@ START_TEST(distilled_set_files_and_bad_input)
 }
 END_TEST
 
+/* Continuous actions (one bucket, squared error): the state and action
+ * gradients against central differences of the float64 reference. */
+#define MC 5
+static double ref_cont_loss(const ref_net *r, const double *s, const double *act, const double *real,
+                            const double *ry)
+{
+    double gs[NP], gr[NP], loss = 0.0;
+    int j;
+    ref_param_grad_t(r, real, NREAL, 0, ry, gr);
+    ref_param_grad_t(r, s, MC, 0, act, gs);
+    for (j = 0; j < NP; j++)
+        loss += (gs[j] - gr[j]) * (gs[j] - gr[j]);
+    return loss;
+}
+
+START_TEST(continuous_gradients_agree_with_float64_central_differences)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    float x[NREAL * IN], y[NREAL * K], ds[MC * IN], da[MC * K];
+    double real[NREAL * IN], ry[NREAL * K], st[MC * IN], act[MC * K], loss, worst_s = 0, worst_a = 0, scale_s = 0,
+                                                                      scale_a = 0;
+    distill_layer_spec l[3];
+    distill_orl_options o;
+    distill_dataset *d = NULL;
+    distill_orl *s = NULL;
+    ref_net r;
+    int i, q;
+    fill_random(x, NREAL * IN, 5);
+    for (i = 0; i < NREAL; i++)
+        y[i * K] = x[i * IN] - x[i * IN + 1], y[i * K + 1] = 0.5f * x[i * IN + 2];
+    ck_assert_status(distill_dataset_from_memory(ctx, NREAL, IN, x, IN, K, y, K, DISTILL_DATASET_COPY, &d), DISTILL_OK);
+    distill_orl_options_init(&o);
+    mlp_layers(l, K);
+    o.variant = DISTILL_ORL_FIXED, o.m = MC, o.n_actions = 0, o.learn_actions = 1, o.layers = l, o.n_layers = 3;
+    o.batch = 0;
+    ck_assert_status(distill_orl_create(ctx, &o, d, &s), DISTILL_OK);
+    ck_assert_status(distill_orl_gradient(s, &loss, ds, IN, da, K), DISTILL_OK);
+    ref_from(&r, distill_model_params((distill_model *)distill_orl_network(s)));
+    for (i = 0; i < NREAL * IN; i++)
+        real[i] = x[i];
+    for (i = 0; i < NREAL * K; i++)
+        ry[i] = y[i];
+    for (i = 0; i < MC * IN; i++)
+        st[i] = distill_orl_states(s)[i];
+    for (i = 0; i < MC * K; i++)
+        act[i] = distill_orl_actions(s)[i];
+    ck_assert(fabs(loss - ref_cont_loss(&r, st, act, real, ry)) <= 1e-4 * loss + 1e-12);
+    for (q = 0; q < 2; q++) {
+        double *v = q ? act : st, h = 1e-4;
+        const float *got = q ? da : ds;
+        for (i = 0; i < (q ? MC * K : MC * IN); i++) {
+            const double v0 = v[i];
+            double lp, lm, fd;
+            v[i] = v0 + h, lp = ref_cont_loss(&r, st, act, real, ry);
+            v[i] = v0 - h, lm = ref_cont_loss(&r, st, act, real, ry);
+            v[i] = v0;
+            fd = (lp - lm) / (2 * h);
+            if (q)
+                scale_a = fabs(fd) > scale_a ? fabs(fd) : scale_a, worst_a = fmax(worst_a, fabs(fd - got[i]));
+            else
+                scale_s = fabs(fd) > scale_s ? fabs(fd) : scale_s, worst_s = fmax(worst_s, fabs(fd - got[i]));
+        }
+    }
+    ck_assert_msg(worst_s <= 2e-2 * scale_s && worst_a <= 2e-2 * scale_a,
+                  "states off by %g of %g, actions off by %g of %g", worst_s, scale_s, worst_a, scale_a);
+    distill_orl_destroy(s);
+    distill_dataset_destroy(d);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* angle_pairs: states stay on the circle through the steps. */
+START_TEST(angle_parametrised_states_stay_valid)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    float x[NREAL * IN], y[NREAL];
+    distill_layer_spec l[3];
+    distill_orl_options o;
+    distill_dataset *d = NULL;
+    distill_orl *s = NULL;
+    int i;
+    fill_random(x, NREAL * IN, 6);
+    for (i = 0; i < NREAL; i++) {
+        const double th = 3.0 * x[i * IN];
+        x[i * IN] = (float)cos(th), x[i * IN + 1] = (float)sin(th), y[i] = (float)(0.3 * th);
+    }
+    ck_assert_status(distill_dataset_from_memory(ctx, NREAL, IN, x, IN, 1, y, 1, DISTILL_DATASET_COPY, &d), DISTILL_OK);
+    distill_orl_options_init(&o);
+    mlp_layers(l, 1);
+    o.m = 4, o.n_actions = 0, o.angle_pairs = 1, o.layers = l, o.n_layers = 3, o.lr = 0.05, o.batch = 8;
+    ck_assert_status(distill_orl_create(ctx, &o, d, &s), DISTILL_OK);
+    ck_assert_status(distill_orl_run(s, 20), DISTILL_OK);
+    for (i = 0; i < 4; i++) {
+        const float *st = distill_orl_states(s) + i * IN;
+        ck_assert_msg(fabs((double)st[0] * st[0] + (double)st[1] * st[1] - 1.0) < 1e-5, "state %d left the circle", i);
+    }
+    distill_orl_destroy(s);
+    distill_dataset_destroy(d);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_orl(void)
 {
     Suite *s = suite_create("orl");
@@ -288,6 +403,8 @@ Suite *distill_suite_orl(void)
     tcase_add_test(tc, matching_gradient_agrees_with_float64_central_differences);
     tcase_add_test(tc, resume_is_bit_identical_for_every_variant);
     tcase_add_test(tc, distilled_set_files_and_bad_input);
+    tcase_add_test(tc, continuous_gradients_agree_with_float64_central_differences);
+    tcase_add_test(tc, angle_parametrised_states_stay_valid);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -426,10 +426,11 @@ class BcOptions(ctypes.Structure):
 class OrlOptions(ctypes.Structure):
     """Mirror of distill_orl_options."""
     _fields_ = [("struct_size", c_u32), ("variant", ctypes.c_int32), ("m", c_i64), ("n_actions", c_i64),
-                ("loss", ctypes.c_int32), ("reserved", ctypes.c_int32),
+                ("loss", ctypes.c_int32), ("learn_actions", ctypes.c_int32),
                 ("layers", ctypes.POINTER(LayerSpec)), ("n_layers", c_i64), ("batch", c_i64),
                 ("steps", c_i64), ("lr", c_double), ("student_steps", c_i64), ("student_lr", c_double),
-                ("obs_low", ctypes.POINTER(c_float)), ("obs_high", ctypes.POINTER(c_float))]
+                ("obs_low", ctypes.POINTER(c_float)), ("obs_high", ctypes.POINTER(c_float)),
+                ("angle_pairs", c_i64)]
 
 
 _sig("distill_orl_options_init", None, ctypes.POINTER(OrlOptions))
@@ -439,11 +440,12 @@ _sig("distill_orl_destroy", None, c_p)
 _sig("distill_orl_step", c_int, c_p, ctypes.POINTER(c_double))
 _sig("distill_orl_run", c_int, c_p, c_i64)
 _sig("distill_orl_steps_done", c_i64, c_p)
-_sig("distill_orl_gradient", c_int, c_p, ctypes.POINTER(c_double), c_p, c_i64)
+_sig("distill_orl_gradient", c_int, c_p, ctypes.POINTER(c_double), c_p, c_i64, c_p, c_i64)
 _sig("distill_orl_set_states", c_int, c_p, c_p, c_i64)
+_sig("distill_orl_set_actions", c_int, c_p, c_p, c_i64)
 _sig("distill_orl_states", ctypes.POINTER(c_float), c_p)
 _sig("distill_orl_actions", ctypes.POINTER(c_float), c_p)
-_sig("distill_orl_shape", None, c_p, ctypes.POINTER(c_i64), ctypes.POINTER(c_i64))
+_sig("distill_orl_shape", None, c_p, ctypes.POINTER(c_i64), ctypes.POINTER(c_i64), ctypes.POINTER(c_i64))
 _sig("distill_orl_network", c_p, c_p)
 _sig("distill_orl_dataset", c_int, c_p, PP)
 _sig("distill_orl_checkpoint", c_int, c_p, c_char_p)

@@ -24,9 +24,10 @@ VARIANTS = {"fixed": 0, "reinit": 1, "student": 2}
 class Orl(Handle):
     """Orl(ctx, real, n_actions, layers, variant="reinit", loss="mse", obs_low=None,
     obs_high=None, **options): the solver over `real` (a Dataset whose y starts
-    with the action index).  options: the fields of distill_orl_options (m,
-    batch, steps, lr, student_steps, student_lr).  The solver keeps `real`
-    alive."""
+    with the action: an index for n_actions >= 2, the action vector for
+    n_actions=0, continuous).  options: the fields of distill_orl_options (m,
+    batch, steps, lr, student_steps, student_lr, learn_actions, angle_pairs).
+    The solver keeps `real` alive."""
 
     _destroy = lib.distill_orl_destroy
 
@@ -36,7 +37,7 @@ class Orl(Handle):
             raise ValueError(f"variant must be one of {sorted(VARIANTS)} and loss one of {sorted(BC_LOSSES)}")
         self.ctx, self._keep = ctx, [real]
         o = _options(OrlOptions, lib.distill_orl_options_init, "offline-RL", options,
-                     ("layers", "n_layers", "obs_low", "obs_high", "reserved", "variant", "loss", "n_actions"))
+                     ("layers", "n_layers", "obs_low", "obs_high", "variant", "loss", "n_actions"))
         specs = (LayerSpec * len(layers))(*[_spec(l) for l in layers])
         o.layers, o.n_layers, o.n_actions = specs, len(layers), n_actions
         o.variant, o.loss = VARIANTS[variant], BC_LOSSES[loss]
@@ -52,9 +53,9 @@ class Orl(Handle):
         ctx.check(lib.distill_orl_create(ctx.handle, ctypes.byref(o), real._handle, ctypes.byref(self._handle)))
 
     def _shape(self):
-        m, d = ctypes.c_int64(), ctypes.c_int64()
-        lib.distill_orl_shape(self._handle, ctypes.byref(m), ctypes.byref(d))
-        return m.value, d.value
+        m, d, a = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        lib.distill_orl_shape(self._handle, ctypes.byref(m), ctypes.byref(d), ctypes.byref(a))
+        return m.value, d.value, a.value
 
     def step(self):
         """One outer step; returns the matching loss before it."""
@@ -72,31 +73,41 @@ class Orl(Handle):
         """Outer steps taken (also after a resume)."""
         return lib.distill_orl_steps_done(self._handle)
 
-    def gradient(self):
-        """(loss, d loss / d states) for the next step's network; changes nothing."""
-        m, d = self._shape()
+    def gradient(self, actions=False):
+        """(loss, d loss / d states) for the next step's network, and with
+        actions=True (continuous) d loss / d actions too; changes nothing."""
+        m, d, a = self._shape()
         g = np.empty((m, d), np.float32)
+        ga = np.empty((m, a), np.float32) if actions else None
         loss = ctypes.c_double()
-        self.ctx.check(lib.distill_orl_gradient(self._handle, ctypes.byref(loss), _p(g), d))
-        return loss.value, g
+        self.ctx.check(lib.distill_orl_gradient(self._handle, ctypes.byref(loss), _p(g), d, _p(ga), a))
+        return (loss.value, g, ga) if actions else (loss.value, g)
 
     @property
     def states(self):
         """The synthetic states (m, state size), a copy."""
-        m, d = self._shape()
+        m, d, _ = self._shape()
         return np.ctypeslib.as_array(lib.distill_orl_states(self._handle), shape=(m, d)).copy()
 
     @states.setter
     def states(self, x):
-        m, d = self._shape()
+        m, d, _ = self._shape()
         x = _mat(x, "states", rows=m, cols=d)
         self.ctx.check(lib.distill_orl_set_states(self._handle, _p(x), d))
 
     @property
     def actions(self):
-        """The states' action labels (m,), a copy."""
-        m, _ = self._shape()
-        return np.ctypeslib.as_array(lib.distill_orl_actions(self._handle), shape=(m,)).copy()
+        """The states' actions (m,) for discrete labels, (m, action floats) for continuous; a copy."""
+        m, _, a = self._shape()
+        out = np.ctypeslib.as_array(lib.distill_orl_actions(self._handle), shape=(m, a)).copy()
+        return out[:, 0] if a == 1 and lib.distill_model_output_dim(lib.distill_orl_network(self._handle)) > 1 \
+            else out
+
+    @actions.setter
+    def actions(self, x):
+        m, _, a = self._shape()
+        x = _mat(x, "actions", rows=m, cols=a)
+        self.ctx.check(lib.distill_orl_set_actions(self._handle, _p(x), a))
 
     @property
     def network_params(self):
