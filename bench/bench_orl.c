@@ -113,12 +113,15 @@ static double bc_return(distill_context *ctx, distill_env *env, distill_dataset 
 
 static distill_dataset *random_states(distill_context *ctx, distill_dataset *data, int64_t m, uint64_t seed)
 {
-    int64_t idx[64], i, n = distill_dataset_count(data);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)m), i, n = distill_dataset_count(data);
     distill_dataset *out = NULL;
     bench_rng r = {seed * 7919 + 17};
+    if (!idx)
+        exit(1);
     for (i = 0; i < m; i++)
         idx[i] = (int64_t)(bench_uniform(&r) * (double)n) % n;
     TRY(ctx, distill_dataset_subset(data, idx, m, &out));
+    free(idx);
     return out;
 }
 
@@ -236,6 +239,106 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
     f->distilled_m10_std = stddev(dis[0], seeds);
     cartpole_speed(ctx, data, f);
     distill_dataset_destroy(top);
+    distill_dataset_destroy(data);
+    distill_env_destroy(env);
+}
+
+/* ---- Pendulum: continuous actions ------------------------------------------- */
+
+#define M_CONT 20
+
+/* Energy pumping far from the top, a PD law near it (angle 0 is up; the
+ * dynamics are theta'' = 15 sin(theta) + 3 u). */
+static int swing_up(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
+{
+    int64_t i;
+    (void)user;
+    for (i = 0; i < n; i++) {
+        const float *o = obs + i * ldobs;
+        const double th = atan2(o[1], o[0]), rate = o[2], energy = 0.5 * rate * rate + 15.0 * o[0];
+        double u = o[0] > 0.85 ? -(10.0 * th + 2.0 * rate) : (energy < 15.0 ? 2.0 : -2.0) * (rate >= 0 ? 1 : -1);
+        a[i * lda] = (float)(u > 2 ? 2 : u < -2 ? -2 : u);
+    }
+    return 0;
+}
+
+static distill_model *pendulum_student(distill_context *ctx, uint64_t seed)
+{
+    distill_layer_spec l[5];
+    distill_model_options mo;
+    distill_model *m = NULL;
+    mlp_layers(l, 32, 1);
+    distill_model_options_init(&mo);
+    mo.in_c = 3, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = 5;
+    TRY(ctx, distill_model_create(ctx, &mo, &m));
+    TRY(ctx, distill_model_reinit(m, 3000 + seed));
+    return m;
+}
+
+/* BC (squared error) of a fresh student; the policy passes its output
+ * through (the env clips the torque). */
+static double pendulum_return(distill_context *ctx, distill_env *env, distill_dataset *data, uint64_t seed)
+{
+    distill_model *m = pendulum_student(ctx, seed);
+    distill_space s = {sizeof s, DISTILL_SPACE_BOX, 1, NULL, NULL};
+    distill_bc_options bo;
+    distill_rollout_options ro;
+    distill_policy *p = NULL;
+    double ret[EVAL_EPISODES];
+    distill_bc_options_init(&bo);
+    bo.n_actions = 0, bo.steps = quick ? 300 : 2000, bo.batch = 256, bo.stream = seed;
+    TRY(ctx, distill_bc_train(ctx, &bo, m, data, NULL));
+    TRY(ctx, distill_policy_from_model(ctx, m, &s, DISTILL_POLICY_GREEDY, 1.0f, &p));
+    distill_rollout_options_init(&ro);
+    ro.episodes = quick ? 20 : EVAL_EPISODES, ro.seed = 200000;
+    TRY(ctx, distill_policy_evaluate(p, env, &ro, ret, NULL, NULL));
+    distill_policy_destroy(p);
+    distill_model_destroy(m);
+    return mean(ret, (int)ro.episodes);
+}
+
+typedef struct pendulum_figures {
+    double full, random, distilled, expert;
+} pendulum_figures;
+
+static void pendulum(distill_context *ctx, pendulum_figures *f)
+{
+    distill_env_options eo;
+    distill_env *env = NULL;
+    distill_rollout_options ro;
+    distill_dataset *data = NULL;
+    double full[SEEDS], rnd[SEEDS], dis[SEEDS], ex[100];
+    const int seeds = quick ? 1 : SEEDS;
+    int seed;
+    distill_env_options_init(&eo);
+    eo.task = DISTILL_ENV_PENDULUM;
+    TRY(ctx, distill_env_create(ctx, &eo, &env));
+    distill_rollout_options_init(&ro);
+    ro.episodes = 100, ro.seed = 7, ro.action_noise = 0.3;
+    TRY(ctx, distill_env_rollout(env, &ro, swing_up, NULL, ex, NULL, &data));
+    f->expert = mean(ex, 100);
+    for (seed = 0; seed < seeds; seed++) {
+        distill_layer_spec l[5];
+        distill_orl_options o;
+        distill_orl *s = NULL;
+        distill_dataset *r = random_states(ctx, data, M_CONT, (uint64_t)seed), *set = NULL;
+        full[seed] = pendulum_return(ctx, env, data, (uint64_t)seed);
+        rnd[seed] = pendulum_return(ctx, env, r, (uint64_t)seed);
+        distill_context_set_seed(ctx, (uint64_t)seed + 1);
+        distill_orl_options_init(&o);
+        mlp_layers(l, 32, 1);
+        o.variant = DISTILL_ORL_REINIT, o.m = M_CONT, o.n_actions = 0, o.learn_actions = 1, o.angle_pairs = 1;
+        o.layers = l, o.n_layers = 5, o.batch = 256, o.lr = 0.01;
+        TRY(ctx, distill_orl_create(ctx, &o, data, &s));
+        TRY(ctx, distill_orl_run(s, quick ? 100 : 1000));
+        TRY(ctx, distill_orl_dataset(s, &set));
+        dis[seed] = pendulum_return(ctx, env, set, (uint64_t)seed);
+        fprintf(stderr, "pendulum seed %d: expert %.1f full %.1f random m%d %.1f distilled %.1f\n", seed, f->expert,
+                full[seed], M_CONT, rnd[seed], dis[seed]);
+        distill_dataset_destroy(set), distill_dataset_destroy(r);
+        distill_orl_destroy(s);
+    }
+    f->full = mean(full, seeds), f->random = mean(rnd, seeds), f->distilled = mean(dis, seeds);
     distill_dataset_destroy(data);
     distill_env_destroy(env);
 }
@@ -371,19 +474,24 @@ int main(int argc, char **argv)
     distill_context *ctx = NULL;
     cartpole_figures cp;
     fmnist_figures fm;
+    pendulum_figures pd;
     quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     distill_context_options_init(&co);
     co.threads = 1;
     TRY(ctx, distill_context_create(&co, &ctx));
     cartpole(ctx, &cp);
+    pendulum(ctx, &pd);
+    if (getenv("BENCH_ORL_ONLY_PENDULUM"))
+        return 0;
     fashion(ctx, &fm);
     printf("{\"return_full_bc\": %.1f, \"return_pct25_bc\": %.1f, \"return_random_m10\": %.1f, "
            "\"return_distilled_m10\": %.1f, \"return_random_m2\": %.1f, \"return_distilled_m2\": %.1f, "
            "\"return_distilled_m10_std\": %.1f, \"acc_random_10pc\": %.2f, \"acc_distilled_10pc\": %.2f, "
-           "\"acc_full\": %.2f, \"orl_step_ms\": %.3f, \"policy_act_us\": %.3f, \"threads\": %d, "
+           "\"acc_full\": %.2f, \"return_expert_cont\": %.1f, \"return_full_bc_cont\": %.1f, "
+           "\"return_random_cont\": %.1f, \"return_distilled_cont\": %.1f, \"m_cont\": %d, \"orl_step_ms\": %.3f, \"policy_act_us\": %.3f, \"threads\": %d, "
            "\"blis_arch\": \"%s\"}\n",
            cp.full, cp.pct25, cp.random[0], cp.distilled[0], cp.random[1], cp.distilled[1], cp.distilled_m10_std,
-           fm.random, fm.distilled, fm.full, cp.step_ms, cp.act_us, (int)distill_context_threads(ctx), distill_context_blis_arch(ctx));
+           fm.random, fm.distilled, fm.full, pd.expert, pd.full, pd.random, pd.distilled, M_CONT, cp.step_ms, cp.act_us, (int)distill_context_threads(ctx), distill_context_blis_arch(ctx));
     distill_context_destroy(ctx);
     return 0;
 }
