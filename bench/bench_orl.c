@@ -1,6 +1,6 @@
 /* Offline-RL dataset distillation, measured (issue: offline-RL).
  *
- * CartPole: 100 episodes of a noisy linear expert (epsilon 0.3); BC on all
+ * CartPole: 100 episodes of the library's linear expert with epsilon 0.3; BC on all
  * of it, on the best 25% of episodes, on m random states, and on m distilled
  * states (variant C, Adam on the states), each student the same MLP
  * 4-32-32-2 with the same BC budget, scored by the mean return over 100
@@ -35,17 +35,6 @@ static void die(distill_context *ctx, distill_status st, const char *what)
     } while (0)
 
 /* ---- CartPole --------------------------------------------------------------- */
-
-static int expert(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
-{
-    int64_t i;
-    (void)user;
-    for (i = 0; i < n; i++) {
-        const float *o = obs + i * ldobs;
-        a[i * lda] = 0.1f * o[0] + 0.5f * o[1] + 10.0f * o[2] + 2.0f * o[3] > 0 ? 1.0f : 0.0f;
-    }
-    return 0;
-}
 
 static void mlp_layers(distill_layer_spec *l, int64_t hidden, int64_t out)
 {
@@ -218,7 +207,7 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
     TRY(ctx, distill_env_create(ctx, NULL, &env));
     distill_rollout_options_init(&ro);
     ro.episodes = 100, ro.seed = 1, ro.epsilon = 0.3;
-    TRY(ctx, distill_env_rollout(env, &ro, expert, NULL, NULL, NULL, &data));
+    TRY(ctx, distill_env_rollout(env, &ro, distill_env_expert, env, NULL, NULL, &data));
     TRY(ctx, distill_trajectory_top(data, 1, 0.25, &top));
     fprintf(stderr, "cartpole: %lld offline states\n", (long long)distill_dataset_count(data));
     for (seed = 0; seed < seeds; seed++) {
@@ -246,21 +235,6 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
 /* ---- Pendulum: continuous actions ------------------------------------------- */
 
 #define M_CONT 20
-
-/* Energy pumping far from the top, a PD law near it (angle 0 is up; the
- * dynamics are theta'' = 15 sin(theta) + 3 u). */
-static int swing_up(void *user, int64_t n, const float *obs, int64_t ldobs, float *a, int64_t lda)
-{
-    int64_t i;
-    (void)user;
-    for (i = 0; i < n; i++) {
-        const float *o = obs + i * ldobs;
-        const double th = atan2(o[1], o[0]), rate = o[2], energy = 0.5 * rate * rate + 15.0 * o[0];
-        double u = o[0] > 0.85 ? -(10.0 * th + 2.0 * rate) : (energy < 15.0 ? 2.0 : -2.0) * (rate >= 0 ? 1 : -1);
-        a[i * lda] = (float)(u > 2 ? 2 : u < -2 ? -2 : u);
-    }
-    return 0;
-}
 
 static distill_model *pendulum_student(distill_context *ctx, uint64_t seed)
 {
@@ -315,7 +289,7 @@ static void pendulum(distill_context *ctx, pendulum_figures *f)
     TRY(ctx, distill_env_create(ctx, &eo, &env));
     distill_rollout_options_init(&ro);
     ro.episodes = 100, ro.seed = 7, ro.action_noise = 0.3;
-    TRY(ctx, distill_env_rollout(env, &ro, swing_up, NULL, ex, NULL, &data));
+    TRY(ctx, distill_env_rollout(env, &ro, distill_env_expert, env, ex, NULL, &data));
     f->expert = mean(ex, 100);
     for (seed = 0; seed < seeds; seed++) {
         distill_layer_spec l[5];

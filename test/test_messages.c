@@ -31,7 +31,7 @@ static const char *const exempt[] = {
     "distill_convnet_layers", "distill_schedule_lr", "distill_krr_coef_rows",
     "distill_space_size", "distill_env_options_init", "distill_env_options_size",
     "distill_env_vtable_size", "distill_rollout_options_init", "distill_rollout_options_size",
-    "distill_bc_options_init", "distill_bc_options_size", "distill_orl_options_init",
+    "distill_bc_options_init", "distill_bc_options_size", "distill_env_expert" /* a callback: non-zero */, "distill_orl_options_init",
     "distill_orl_options_size",
     /* workspace queries: pure size arithmetic, callable from inference threads */
     "distill_cholesky_workspace_size", "distill_krr_gram_workspace_size",

@@ -805,6 +805,7 @@ def test_env_rollout_and_policy(ctx):
     with tempfile.TemporaryDirectory() as d:
         policy.save(pathlib.Path(d) / "p.dstl")
         again = distill.Policy.load(ctx, pathlib.Path(d) / "p.dstl")
+    assert np.all(env.rollout("expert", episodes=3)[0] == 500)
     r1, l1 = policy.evaluate(env, episodes=5, seed=1)
     r2, l2 = env.rollout(again, episodes=5, seed=1)
     assert np.array_equal(r1, r2) and np.array_equal(l1, l2)

@@ -416,6 +416,33 @@ START_TEST(bc_learns_the_controller_and_fails_cleanly)
 }
 END_TEST
 
+/* The scripted experts: CartPole to its limit, Pendulum swung up. */
+START_TEST(experts_solve_their_tasks)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env *cp = builtin(ctx, DISTILL_ENV_CARTPOLE, 0), *pd = builtin(ctx, DISTILL_ENV_PENDULUM, 0);
+    walk w = {0, 0, -1, 0};
+    distill_env *host = walk_env(ctx, &w, 5);
+    distill_rollout_options o;
+    double ret[10];
+    float obs[1] = {0}, a[1];
+    int i;
+    distill_rollout_options_init(&o);
+    o.episodes = 10;
+    ck_assert_status(distill_env_rollout(cp, &o, distill_env_expert, cp, ret, NULL, NULL), DISTILL_OK);
+    for (i = 0; i < 10; i++)
+        ck_assert_msg(ret[i] == 500.0, "CartPole expert: episode %d returned %g", i, ret[i]);
+    ck_assert_status(distill_env_rollout(pd, &o, distill_env_expert, pd, ret, NULL, NULL), DISTILL_OK);
+    for (i = 0; i < 10; i++)
+        ck_assert_msg(ret[i] > -400.0, "Pendulum expert: episode %d returned %g", i, ret[i]);
+    ck_assert_int_ne(distill_env_expert(host, 1, obs, 1, a, 1), 0);
+    ck_assert_fails(ctx, distill_env_rollout(host, &o, distill_env_expert, host, ret, NULL, NULL), DISTILL_E_BACKEND,
+                    "act callback");
+    distill_env_destroy(cp), distill_env_destroy(pd), distill_env_destroy(host);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_rl(void)
 {
     Suite *s = suite_create("rl");
@@ -428,6 +455,7 @@ Suite *distill_suite_rl(void)
     tcase_add_test(tc, bad_env_arguments_are_refused_with_messages);
     tcase_add_test(tc, bc_loss_gradients_match_central_differences);
     tcase_add_test(tc, bc_learns_the_controller_and_fails_cleanly);
+    tcase_add_test(tc, experts_solve_their_tasks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -69,6 +69,13 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_env_rollout(distill_env *env, const distill_rollout_options *opts, distill_act_fn act, void *user,
                     double *returns, int64_t *lengths, distill_dataset **trajectories);
 
+/* A scripted expert for the built-in tasks, as a distill_act_fn: pass the
+ * env (a built-in task) as `user`.  CartPole: linear state feedback (every
+ * episode reaches the 500-step limit); Pendulum: energy pumping, then a PD
+ * law near the top (about -150 per episode).  Non-zero for a host env. */
+DISTILL_API int distill_env_expert(void *env, int64_t n, const float *obs, int64_t ldobs, float *actions,
+                                   int64_t ldact);
+
 /* ---- behaviour cloning --------------------------------------------------
  * A student (a distill_model: observations in, one output per discrete
  * action or per continuous action dimension out) fitted to the actions of

@@ -170,12 +170,16 @@ class Env(Handle):
         return obs, r.value, bool(term.value), bool(trunc.value)
 
     def rollout(self, act, episodes=10, seed=0, epsilon=0.0, action_noise=0.0, lockstep=None, record=False):
-        """Run seeded episodes of `act` (a Policy, or a callable mapping
-        observations (n, obs_dim) to actions (n,) or (n, action_dim)).
+        """Run seeded episodes of `act` (a Policy, "expert" for a built-in
+        task's scripted expert, or a callable mapping observations
+        (n, obs_dim) to actions (n,) or (n, action_dim)).
         Returns (returns, lengths), plus a trajectory Dataset when record
         (x: observations; y: action, reward, done, episode, return-to-go)."""
         if isinstance(act, Policy):
             return act.evaluate(self, episodes, seed, epsilon, action_noise, lockstep, record)
+        if isinstance(act, str) and act == "expert":  # the built-in task's scripted expert
+            return self._rollout(ctypes.cast(lib.distill_env_expert, ACT_FN), self._handle, episodes, seed,
+                                 epsilon, action_noise, lockstep, record)
         ad = self.action_dim
 
         def cb(user, n, obs, ldobs, actions, ldact):
@@ -187,11 +191,13 @@ class Env(Handle):
             except Exception:  # the library reports DISTILL_E_BACKEND
                 return 1
 
+        return self._rollout(ACT_FN(cb), None, episodes, seed, epsilon, action_noise, lockstep, record)
+
+    def _rollout(self, fn, user, episodes, seed, epsilon, action_noise, lockstep, record):
         o = _rollout_options(episodes, seed, epsilon, action_noise, lockstep)
         returns, lengths = np.empty(episodes, np.float64), np.empty(episodes, np.int64)
         traj = ctypes.c_void_p()
-        fn = ACT_FN(cb)
-        self.ctx.check(lib.distill_env_rollout(self._handle, ctypes.byref(o), fn, None, _p(returns),
+        self.ctx.check(lib.distill_env_rollout(self._handle, ctypes.byref(o), fn, user, _p(returns),
                                                _p(lengths), ctypes.byref(traj) if record else None))
         if record:
             return returns, lengths, Dataset(self.ctx, traj)
