@@ -272,6 +272,12 @@ START_TEST(distilled_set_files_and_bad_input)
     ck_assert_mem_eq(y, distill_orl_actions(s), sizeof y);
     ck_assert_status(distill_orl_dataset(s, &ds), DISTILL_OK);
     ck_assert_int_eq(distill_dataset_count(ds), 4);
+    distill_dataset_destroy(loaded), loaded = NULL; /* the dataset's own file: the same rows back */
+    ck_assert_status(distill_dataset_save(ds, path), DISTILL_OK);
+    ck_assert_status(distill_distilled_load(ctx, path, &loaded), DISTILL_OK);
+    ck_assert_status(distill_dataset_get_range(loaded, 0, 4, x, IN, y, 1), DISTILL_OK);
+    ck_assert_mem_eq(x, distill_orl_states(s), sizeof x);
+    ck_assert_mem_eq(y, distill_orl_actions(s), sizeof y);
     ck_assert_fails(ctx, distill_orl_resume(s, path), DISTILL_E_FORMAT, "");
     memcpy(nan_states, x, sizeof x);
     nan_states[2] = NAN;

@@ -124,6 +124,11 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_dataset_batch(distill_dataset *ds, int64_t epoch, int64_t batch, int64_t batch_size,
                       float *x, int64_t ldx, float *y, int64_t ldy, int64_t *idx_out,
                       int64_t *n_out);
+/* Write the dataset (its rows, targets and image shape) to a file that
+ * distill_distilled_load reads back (the container; replaced atomically).
+ * A dataset without targets is DISTILL_E_INVAL. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_dataset_save(const distill_dataset *ds, const char *path);
+
 /* The number of batches of an epoch. */
 DISTILL_API int64_t distill_dataset_batches(const distill_dataset *ds, int64_t batch_size);
 

@@ -159,6 +159,10 @@ class Dataset(Handle):
         k = n.value
         return x[:k], None if y is None else y[:k], idx[:k]
 
+    def save(self, path):
+        """Write the rows, targets and image shape to a file distill.load_distilled reads back."""
+        self.ctx.check(lib.distill_dataset_save(self._handle, _path(path)))
+
     def subset(self, idx):
         """A view of rows idx (the source stays alive as long as the view)."""
         idx = np.ascontiguousarray(idx, dtype=np.int64).ravel()

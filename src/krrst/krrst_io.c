@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../solver/checkpoint.h"
-#include "../solver/distilled.h"
+#include "../data/distilled.h"
 #include "distill/io.h"
 #include "krrst_internal.h"
 #include "../solver/state_io.h"

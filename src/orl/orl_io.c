@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "../solver/checkpoint.h"
-#include "../solver/distilled.h"
+#include "../data/distilled.h"
 #include "../solver/state_io.h"
 #include "distill/io.h"
 #include "orl_internal.h"

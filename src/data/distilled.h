@@ -1,10 +1,11 @@
-/* Private: the distilled-set file every dataset-distillation method writes
- * (KRR-ST's images and targets, offline-RL's states and actions), read back
- * by distill_distilled_load as a dataset (x the samples, y the targets):
+/* Private: the dataset file (distill_dataset_save), which every
+ * dataset-distillation method also writes (KRR-ST's images and targets,
+ * offline-RL's states and actions), read back by distill_distilled_load as
+ * a dataset (x the samples, y the targets):
  *   "DSHP"  i64 m, c, h, w, k
  *   "DSXS"  f32 samples (m c h w);  "DSYS" f32 targets (m k) */
-#ifndef DISTILL_SOLVER_DISTILLED_H
-#define DISTILL_SOLVER_DISTILLED_H
+#ifndef DISTILL_DATA_DISTILLED_H
+#define DISTILL_DATA_DISTILLED_H
 
 #include <stdint.h>
 
@@ -21,4 +22,4 @@ distill_status distill__distilled_save(distill_context *ctx, const char *fn, con
  * layer may not include); the same declaration, so it stays exported. */
 DISTILL_API distill_status distill_distilled_load(distill_context *ctx, const char *path, distill_dataset **out);
 
-#endif /* DISTILL_SOLVER_DISTILLED_H */
+#endif /* DISTILL_DATA_DISTILLED_H */

@@ -4,10 +4,37 @@
 #include "../core/check.h"
 #include "../core/container.h"
 #include "distilled.h"
+#include "internal.h"
 
 #define SEC_SHAPE DISTILL__FOURCC('D', 'S', 'H', 'P')
 #define SEC_IMAGES DISTILL__FOURCC('D', 'S', 'X', 'S')
 #define SEC_TARGETS DISTILL__FOURCC('D', 'S', 'Y', 'S')
+
+distill_status distill_dataset_save(const distill_dataset *ds, const char *path)
+{
+    static const char fn[] = "distill_dataset_save";
+    const int64_t n = distill_dataset_count(ds), d = distill_dataset_x_dim(ds), k = distill_dataset_y_dim(ds);
+    int64_t c, h, w;
+    float *x, *y;
+    distill_status st;
+    if (!ds)
+        return DISTILL_E_INVAL;
+    if (k < 1)
+        return distill__fail(ds->ctx, DISTILL_E_INVAL, "%s: the file holds targets; this dataset has none", fn);
+    DISTILL__TRY(distill__check_count(ds->ctx, fn, "rows x (features + targets)", n, d + k, sizeof(float)));
+    x = distill__alloc(ds->ctx, sizeof(float) * (size_t)(n * d));
+    y = distill__alloc(ds->ctx, sizeof(float) * (size_t)(n * k));
+    st = x && y ? DISTILL_OK : distill__fail(ds->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    if (st == DISTILL_OK)
+        st = distill_dataset_get_range((distill_dataset *)ds, 0, n, x, d, y, k);
+    distill_dataset_shape(ds, &c, &h, &w);
+    if (c * h * w != d)
+        c = d, h = w = 1;
+    if (st == DISTILL_OK)
+        st = distill__distilled_save(ds->ctx, fn, path, n, c, h, w, k, x, y);
+    distill__free(ds->ctx, x), distill__free(ds->ctx, y);
+    return st;
+}
 
 distill_status distill__distilled_save(distill_context *ctx, const char *fn, const char *path, int64_t m,
                                        int64_t c, int64_t h, int64_t w, int64_t k, const float *x,
