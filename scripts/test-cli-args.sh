@@ -41,11 +41,14 @@ kd_opts="--data:path --n:int --val:int --unlabeled:int --test-limit:int --subset
     --label-column:int --privileged:text --regular:text --mode:text --preset:text --T:real --lambda:real
     --grid:flag --hidden:text --epochs:int --batch:int --lr:real --save-student:path --save-teacher:path
     --seed:int --threads:int"
+orl_opts="--task:text --data:path --episodes:int --epsilon:real --noise:real --m:int --steps:int
+    --variant:text --lr:real --batch:int --bc-steps:int --eval-episodes:int --seeds:int --out:path
+    --seed:int --threads:int"
 
 sweep() {
     cmd=$1 opts=$2
     # where a run would write, so that a wrongly accepted call shows
-    case $cmd in krrst) dest="--out $OUT" ;; kd) dest="--save-student $OUT" ;; *) dest="" ;; esac
+    case $cmd in krrst|orl) dest="--out $OUT" ;; kd) dest="--save-student $OUT" ;; *) dest="" ;; esac
     for o in $opts; do
         name=${o%%:*} kind=${o#*:}
         [ "$kind" = flag ] && { refuse "$cmd $name twice" "$cmd" $name $name; continue; }
@@ -67,6 +70,7 @@ sweep() {
 sweep krrst "$krrst_opts"
 sweep transfer "$transfer_opts"
 sweep kd "$kd_opts"
+sweep orl "$orl_opts"
 # values that parse but mean nothing
 refuse "krrst --classes 7-3" krrst --classes 7-3 --out "$OUT"
 refuse "krrst --classes 0-100" krrst --classes 0-100 --out "$OUT"
@@ -78,6 +82,10 @@ refuse "kd --hidden with 9 widths" kd --hidden 5,5,5,5,5,5,5,5,5 --save-student 
 refuse "kd --mode nonsense" kd --mode nonsense --save-student "$OUT"
 refuse "kd --lambda 2" kd --lambda 2 --save-student "$OUT"
 refuse "transfer --pretrain-steps -1" transfer --pretrain-steps -1
+refuse "orl --task walker" orl --task walker --out "$OUT"
+refuse "orl --variant nonsense" orl --variant nonsense --out "$OUT"
+refuse "orl --epsilon 2" orl --epsilon 2 --out "$OUT"
+refuse "orl --seeds 65" orl --seeds 65 --out "$OUT"
 refuse "unknown command" nonsense
 # and what must work: help
 for cmd in krrst transfer kd; do

@@ -48,6 +48,18 @@ last "$DIR.csv.out" | grep -q '"command":"krrst","ok":true' || { cat "$DIR.csv.o
 "$BIN" transfer --data "$DIR.csv" --dir "$DIR/csv" --seeds 1 --probe-labels 3 --ft-labels 5 \
     --pretrain-steps 2 --probe-steps 5 --finetune-steps 2 --threads 2 > "$DIR.csv.out" 2> /dev/null
 last "$DIR.csv.out" | grep -q '"command":"transfer","ok":true' || { cat "$DIR.csv.out"; exit 1; }
+# distill orl: CartPole with its expert's data; the distilled arm clearly above the random one,
+# the outputs written, and a policy file the library loads
+"$BIN" orl --seeds 1 --steps 1000 --out "$DIR/orl" > "$DIR.orl.out" 2> /dev/null
+last "$DIR.orl.out" | grep -q '"command":"orl","ok":true,"task":"cartpole","m":10' || { cat "$DIR.orl.out"; exit 1; }
+for f in distilled.dstl states.npy actions.npy policy.dstl; do
+    test -s "$DIR/orl/$f" || { echo "test-cli: orl did not write $f"; exit 1; }
+done
+last "$DIR.orl.out" | /usr/bin/python3 -c 'import json, sys
+r = json.loads(sys.stdin.read())["returns"]
+sys.exit(0 if r["distilled"]["mean"] >= r["random"]["mean"] + 100 else 1)' ||
+    { echo "test-cli: orl: the distilled arm is not 100 above the random one"; cat "$DIR.orl.out"; exit 1; }
+
 # distill kd: images (the 7x7 view), a CSV with a privileged column, the grid, regression
 "$BIN" kd --n 200 --epochs 5 --test-limit 300 --save-student "$DIR/student.dstl" > "$DIR.kd.out" 2> /dev/null
 last "$DIR.kd.out" | grep -q '"command":"kd","ok":true,"mode":"gd".*"regular_features":49,"privileged_features":784' ||
@@ -89,4 +101,4 @@ if "$BIN" transfer --dir /nonexistent > "$DIR.bad.out" 2> /dev/null; then exit 1
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
 if "$BIN" nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
-echo "test-cli: distill krrst, transfer, resume, kd, CSV data and failures behave"
+echo "test-cli: distill krrst, transfer, resume, kd, orl, CSV data and failures behave"

@@ -51,6 +51,12 @@ run kd-missing-feature fail kd --data "$DIR/kd-missing.csv" --privileged 4 --epo
 run kd-one-row fail kd --data "$DIR/one-row.csv" --privileged 1 --threads 1
 run kd-no-file fail kd --data /nonexistent.csv --privileged 1 --threads 1
 run kd-bad-mode fail kd --mode nonsense
+run orl ok orl --episodes 5 --m 4 --steps 3 --bc-steps 5 --eval-episodes 2 --seeds 1 --out "$DIR/o" --threads 1
+run orl-pendulum ok orl --task pendulum --episodes 2 --m 3 --steps 2 --bc-steps 3 --eval-episodes 1 --seeds 1 \
+    --out "$DIR/op" --threads 1
+run orl-data ok orl --data "$DIR/o/distilled.dstl" --m 2 --steps 2 --bc-steps 2 --eval-episodes 1 --seeds 1 \
+    --out "$DIR/od" --threads 1
+run orl-bad-data fail orl --data "$DIR/kd.csv" --out "$DIR/ob" --threads 1
 run unknown-command fail nonsense
-[ $bad -eq 0 ] && echo "test-valgrind: $runs runs of distill krrst, transfer and kd (good and bad input) clean under valgrind"
+[ $bad -eq 0 ] && echo "test-valgrind: $runs runs of distill krrst, transfer, kd and orl (good and bad input) clean under valgrind"
 exit $((bad > 0))

@@ -73,5 +73,6 @@ int cli_csv_has_header(const char *file);
 int cmd_krrst(int argc, char **argv);
 int cmd_kd(int argc, char **argv);
 int cmd_transfer(int argc, char **argv);
+int cmd_orl(int argc, char **argv);
 
 #endif /* DISTILL_CLI_H */

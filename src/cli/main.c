@@ -259,6 +259,7 @@ static int usage(void)
     fputs("usage: distill krrst [options]     distil Fashion-MNIST classes 0-4 (docs/krrst.md)\n"
           "       distill transfer [options]  evaluate a distilled set against its baselines\n"
           "       distill kd [options]        generalized distillation from privileged features (docs/kd.md)\n"
+          "       distill orl [options]       offline-RL dataset distillation on CartPole or Pendulum (docs/orl.md)\n"
           "Run a subcommand with --help for its options.\n", stderr);
     return 2;
 }
@@ -281,6 +282,8 @@ int main(int argc, char **argv)
         return cmd_transfer(argc - 1, argv + 1);
     if (strcmp(argv[1], "kd") == 0)
         return cmd_kd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "orl") == 0)
+        return cmd_orl(argc - 1, argv + 1);
     usage();
     fprintf(stderr, "distill: unknown command '%s'\n", argv[1]);
     printf("{\"command\":\"help\",\"ok\":false}\n");
