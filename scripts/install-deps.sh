@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh --ensure  do nothing when all is present (what `make` calls)
 set -u
 
-PACKAGES="libblis-dev check pkgconf zlib1g-dev libpng-dev python3-numpy dataset-fashion-mnist abigail-tools valgrind"
+PACKAGES="libblis-dev check pkgconf zlib1g-dev libpng-dev python3-numpy dataset-fashion-mnist abigail-tools valgrind
+          libhdf5-dev"
 
 # One probe per package: succeed when the package's files are in place.
 have() {
@@ -19,6 +20,7 @@ have() {
         dataset-fashion-mnist) [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ;;
         abigail-tools) command -v abidiff >/dev/null 2>&1 ;;
         valgrind) command -v valgrind >/dev/null 2>&1 ;;
+        libhdf5-dev) pkg-config --exists hdf5 2>/dev/null ;;
         *) dpkg -s "$1" >/dev/null 2>&1 ;;
     esac
 }

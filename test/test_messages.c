@@ -377,6 +377,8 @@ static void audit_rl(fixture *f)
     AUDIT(distill_policy_load_memory,
           distill_policy_load_memory(f->ctx, junk, sizeof junk, &(distill_policy *){0}));
     AUDIT(distill_policy_evaluate, distill_policy_evaluate(p, NULL, &ro, NULL, NULL, NULL));
+    AUDIT(distill_trajectories_from_hdf5,
+          distill_trajectories_from_hdf5(f->ctx, "/nonexistent.h5", &(distill_dataset *){0}));
     AUDIT(distill_bc_train, distill_bc_train(f->ctx, NULL, f->model, f->images, NULL));
     AUDIT(distill_trajectory_top, distill_trajectory_top(f->labelled, 1, 0.5, &(distill_dataset *){0}));
     distill_policy_destroy(p);

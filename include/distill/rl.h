@@ -76,6 +76,16 @@ distill_env_rollout(distill_env *env, const distill_rollout_options *opts, disti
 DISTILL_API int distill_env_expert(void *env, int64_t n, const float *obs, int64_t ldobs, float *actions,
                                    int64_t ldact);
 
+/* Offline data in the D4RL layout (/observations, /actions, /rewards,
+ * /terminals, optional /timeouts; episodes end at a terminal or timeout)
+ * or Minari's (/episode_<i> groups with observations (one row more than
+ * the steps), actions, rewards, terminations, truncations), as a
+ * trajectory dataset.  Needs a library built with HDF5 (`make HDF5=1`;
+ * else DISTILL_E_UNSUPPORTED); a malformed file is DISTILL_E_FORMAT naming
+ * the dataset. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_trajectories_from_hdf5(distill_context *ctx, const char *path, distill_dataset **out);
+
 /* ---- behaviour cloning --------------------------------------------------
  * A student (a distill_model: observations in, one output per discrete
  * action or per continuous action dimension out) fitted to the actions of

@@ -4,6 +4,7 @@
 
 #include "../core/internal.h"
 #include "distill/env.h"
+#include "distill/data.h"
 
 #define DISTILL__TASK_STATE 4 /* doubles of state a built-in task keeps */
 #define DISTILL__SPACE_MAX 8  /* largest built-in observation or action */
@@ -40,5 +41,10 @@ struct distill_env {
  * check only) receives it clipped into the box. */
 distill_status distill__env_action(const distill_env *env, const char *fn, const float *action,
                                    float *clipped);
+
+/* distill_trajectories_from_hdf5 on a file image in memory (the fuzz
+ * target's entry); DISTILL_E_UNSUPPORTED without HDF5. */
+distill_status distill__trajectories_from_hdf5_image(distill_context *ctx, const void *buf, size_t len,
+                                                     distill_dataset **out);
 
 #endif /* DISTILL_RL_INTERNAL_H */
