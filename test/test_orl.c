@@ -401,6 +401,28 @@ START_TEST(angle_parametrised_states_stay_valid)
 }
 END_TEST
 
+/* Same seed and thread count: the same states, in two fresh contexts. */
+START_TEST(same_seed_gives_identical_states)
+{
+    float first[4 * IN];
+    int run;
+    for (run = 0; run < 2; run++) {
+        distill_context *ctx = test_context(NULL, 2);
+        distill_dataset *d = real_data(ctx, K);
+        distill_layer_spec l[3];
+        distill_orl *s = solver(ctx, d, l, DISTILL_ORL_REINIT, 4, 6, K);
+        ck_assert_status(distill_orl_run(s, 7), DISTILL_OK);
+        if (run == 0)
+            memcpy(first, distill_orl_states(s), sizeof first);
+        else
+            ck_assert_msg(memcmp(first, distill_orl_states(s), sizeof first) == 0, "a second run differs");
+        distill_orl_destroy(s);
+        distill_dataset_destroy(d);
+        distill_context_destroy(ctx);
+    }
+}
+END_TEST
+
 Suite *distill_suite_orl(void)
 {
     Suite *s = suite_create("orl");
@@ -411,6 +433,7 @@ Suite *distill_suite_orl(void)
     tcase_add_test(tc, distilled_set_files_and_bad_input);
     tcase_add_test(tc, continuous_gradients_agree_with_float64_central_differences);
     tcase_add_test(tc, angle_parametrised_states_stay_valid);
+    tcase_add_test(tc, same_seed_gives_identical_states);
     suite_add_tcase(s, tc);
     return s;
 }

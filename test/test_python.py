@@ -809,6 +809,11 @@ def test_env_rollout_and_policy(ctx):
     r1, l1 = policy.evaluate(env, episodes=5, seed=1)
     r2, l2 = env.rollout(again, episodes=5, seed=1)
     assert np.array_equal(r1, r2) and np.array_equal(l1, l2)
+    try:  # the default build has no HDF5: it says so, as its own error
+        distill.trajectories_from_hdf5(ctx, pathlib.Path("/nonexistent.h5"))
+        raise AssertionError("read a file that does not exist")
+    except distill.DistillError as e:
+        assert e.name in ("DISTILL_E_UNSUPPORTED", "DISTILL_E_IO"), e.name
     top = distill.trajectory_top(traj, 0.5)
     assert len(top) == np.sort(lengths)[::-1][:3].sum()  # CartPole: return = length
     with np.testing.assert_raises(distill.InvalidError):

@@ -327,3 +327,12 @@ def trajectory_top(data, fraction, action_dim=1):
     out = ctypes.c_void_p()
     data.ctx.check(lib.distill_trajectory_top(data._handle, action_dim, fraction, ctypes.byref(out)))
     return Dataset(data.ctx, out, keep=data)
+
+
+def trajectories_from_hdf5(ctx, path):
+    """Offline data in the D4RL or Minari HDF5 layout as a trajectory Dataset
+    (needs a library built with `make HDF5=1`; otherwise DistillError
+    DISTILL_E_UNSUPPORTED)."""
+    out = ctypes.c_void_p()
+    ctx.check(lib.distill_trajectories_from_hdf5(ctx.handle, _path(path), ctypes.byref(out)))
+    return Dataset(ctx, out)
