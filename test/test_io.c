@@ -26,20 +26,6 @@ static distill_model *tiny_net(distill_context *ctx, int conv)
     return m;
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = malloc(*len + 1);
-    ck_assert_int_eq(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
-
 /* Temporary files left in /tmp by a failed save. */
 static int leftovers(const char *prefix)
 {
@@ -92,7 +78,7 @@ START_TEST(corrupt_model_files_are_format_errors)
     size_t len, i;
     snprintf(path, sizeof path, "/tmp/distill-corrupt-%d.dst", (int)getpid());
     ck_assert_status(distill_model_save(m, path), DISTILL_OK);
-    good = slurp(path, &len);
+    good = test_slurp(path, &len);
     bad = malloc(len + 8);
     ck_assert_status(distill_model_load_memory(ctx, good, len, &back), DISTILL_OK);
     distill_model_destroy(back);
@@ -133,11 +119,11 @@ START_TEST(failed_save_keeps_the_previous_file)
     snprintf(prefix, sizeof prefix, "distill-atomic-%d", (int)getpid());
     snprintf(path, sizeof path, "/tmp/%s.dst", prefix);
     ck_assert_status(distill_model_save(a, path), DISTILL_OK);
-    before = slurp(path, &n1);
+    before = test_slurp(path, &n1);
     c.fail_after = c.calls; /* the next allocation fails: mid-save */
     ck_assert_status(distill_model_save(b, path), DISTILL_E_NOMEM);
     c.fail_after = -1;
-    after = slurp(path, &n2);
+    after = test_slurp(path, &n2);
     ck_assert_int_eq(n1, n2);
     ck_assert_mem_eq(before, after, n1);
     ck_assert_int_eq(leftovers(prefix), 0);
@@ -160,7 +146,7 @@ START_TEST(npy_files)
     distill_context *ctx = test_context(NULL, 1);
     snprintf(path, sizeof path, "/tmp/distill-npy-%d.npy", (int)getpid());
     ck_assert_status(distill_npy_save(ctx, path, 2, 2, a, 3), DISTILL_OK);
-    b = slurp(path, &len);
+    b = test_slurp(path, &len);
     ck_assert_int_eq(len, 128 + 16);
     ck_assert_mem_eq(b, "\x93NUMPY\x01\x00", 8);
     ck_assert_ptr_nonnull(strstr((char *)b + 10, "'shape': (2, 2)"));

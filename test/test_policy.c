@@ -147,20 +147,6 @@ START_TEST(sampling_follows_the_callers_counter)
 }
 END_TEST
 
-static unsigned char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = malloc((size_t)*len);
-    ck_assert_int_eq(fread(b, 1, (size_t)*len, f), (size_t)*len);
-    fclose(f);
-    return b;
-}
-
 START_TEST(files_round_trip_and_malformed_ones_are_refused)
 {
     counting_alloc ca;
@@ -174,7 +160,8 @@ START_TEST(files_round_trip_and_malformed_ones_are_refused)
     size_t bytes;
     void *ws;
     unsigned char *buf;
-    long len, k;
+    size_t len;
+    long k;
     snprintf(path, sizeof path, "/tmp/distill_policy_%d.dstl", (int)getpid());
     snprintf(mpath, sizeof mpath, "/tmp/distill_policy_model_%d.dstl", (int)getpid());
     ck_assert_status(distill_policy_from_model(ctx, m, &s, DISTILL_POLICY_GREEDY, 1.0f, &p), DISTILL_OK);
@@ -186,10 +173,10 @@ START_TEST(files_round_trip_and_malformed_ones_are_refused)
     ck_assert_status(distill_policy_act(q, ws, bytes, 8, obs, 3, b, 1, NULL), DISTILL_OK);
     ck_assert_mem_eq(a, b, sizeof a);
     distill_policy_destroy(q), q = NULL;
-    buf = slurp(path, &len);
-    for (k = 0; k < len; k += 3) /* every truncation */
+    buf = test_slurp(path, &len);
+    for (k = 0; k < (long)len; k += 3) /* every truncation */
         ck_assert_status(distill_policy_load_memory(ctx, buf, (size_t)k, &q), DISTILL_E_FORMAT);
-    for (k = 0; k < len * 8; k += 7) { /* bit flips */
+    for (k = 0; k < (long)len * 8; k += 7) { /* bit flips */
         buf[k / 8] ^= (unsigned char)(1u << (k % 8));
         ck_assert_msg(distill_policy_load_memory(ctx, buf, (size_t)len, &q) == DISTILL_E_FORMAT,
                       "flipping bit %ld loaded", k);

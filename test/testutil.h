@@ -5,6 +5,7 @@
 #define DISTILL_TESTUTIL_H
 
 #include <check.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -206,6 +207,21 @@ static inline void ref_chol_solve(int64_t n, int64_t k, const double *l, double 
             b[i * k + j] = s / l[i * n + i];
         }
     }
+}
+
+/* A whole file into a malloc'd buffer (one byte spare); *len its size. */
+static inline unsigned char *test_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = malloc(*len + 1);
+    ck_assert_int_eq(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
 }
 
 #define ck_assert_status(expr, want)                                                          \

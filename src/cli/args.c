@@ -109,3 +109,15 @@ int cli_flag(int argc, char **argv, const char *name)
             return 1;
     return 0;
 }
+
+void cli_stats(const double *v, int n, double *mean, double *sd)
+{
+    double s = 0, ss = 0;
+    int i;
+    for (i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / n;
+    for (i = 0; i < n; i++)
+        ss += (v[i] - *mean) * (v[i] - *mean);
+    *sd = isnan(*mean) ? NAN : n > 1 ? sqrt(ss / (n - 1)) : 0.0;
+}

@@ -62,6 +62,9 @@ distill_status cli_limit(distill_dataset **ds, int64_t limit);
 distill_status cli_convnet(distill_context *ctx, const distill_dataset *images, int64_t embed,
                            distill_model **out);
 
+/* The mean and sample standard deviation of v[0..n) (0 for one value;
+ * NaN when the mean is). */
+void cli_stats(const double *v, int n, double *mean, double *sd);
 /* v as a JSON number ("%.6g"), or null when it is not finite (a resume
  * with no steps left has no loss); buf holds at least 32 bytes. */
 const char *cli_json_number(double v, char *buf);

@@ -182,18 +182,6 @@ static distill_status data_for(run *r, int argc, char **argv)
     return distill_trajectory_top(r->data, 1, 0.25, &r->top);
 }
 
-static void stats(const double *v, int n, double *mean, double *sd)
-{
-    double s = 0, ss = 0;
-    int i;
-    for (i = 0; i < n; i++)
-        s += v[i];
-    *mean = s / n;
-    for (i = 0; i < n; i++)
-        ss += (v[i] - *mean) * (v[i] - *mean);
-    *sd = isnan(*mean) ? NAN : n > 1 ? sqrt(ss / (n - 1)) : 0.0;
-}
-
 static void report(const run *r, const char *task, int seeds)
 {
     char b1[32], b2[32];
@@ -202,7 +190,7 @@ static void report(const run *r, const char *task, int seeds)
            "\"returns\":{", task, (long long)r->m, (long long)distill_dataset_count(r->data), seeds);
     for (arm = 0; arm < N_ARMS; arm++) {
         double mean, sd;
-        stats(r->ret[arm], seeds, &mean, &sd);
+        cli_stats(r->ret[arm], seeds, &mean, &sd);
         printf("%s\"%s\":{\"mean\":%s,\"std\":%s}", arm ? "," : "", arm_name[arm], cli_json_number(mean, b1),
                cli_json_number(sd, b2));
     }

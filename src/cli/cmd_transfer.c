@@ -73,18 +73,6 @@ static distill_status one(distill_context *ctx, const distill_transfer_options *
     return st;
 }
 
-static void stats(const double *v, int n, double *mean, double *sd)
-{
-    double s = 0, ss = 0;
-    int i;
-    for (i = 0; i < n; i++)
-        s += v[i];
-    *mean = s / n;
-    for (i = 0; i < n; i++)
-        ss += (v[i] - *mean) * (v[i] - *mean);
-    *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
-}
-
 static void print_table(const arms *a, int seeds, long probe_labels, long ft_labels)
 {
     static const char *const what[N_ARMS] = {"distilled set", "its initial real subset",
@@ -96,8 +84,8 @@ static void print_table(const arms *a, int seeds, long probe_labels, long ft_lab
         double lm, ls, fm, fs;
         if (!a->want[arm])
             continue;
-        stats(a->lp[arm], seeds, &lm, &ls);
-        stats(a->ft[arm], seeds, &fm, &fs);
+        cli_stats(a->lp[arm], seeds, &lm, &ls);
+        cli_stats(a->ft[arm], seeds, &fm, &fs);
         fprintf(stderr, "%-4s %-32s %6.2f +- %4.2f    %6.2f +- %4.2f\n", arm_name[arm], what[arm],
                 100 * lm, 100 * ls, 100 * fm, 100 * fs);
     }
@@ -112,10 +100,10 @@ static void report(const arms *a, int seeds, long probe_labels, long ft_labels, 
     for (arm = 0; arm < N_ARMS; arm++) {
         if (!a->want[arm])
             continue;
-        stats(a->lp[arm], seeds, &mean, &sd);
+        cli_stats(a->lp[arm], seeds, &mean, &sd);
         printf(",\"lp%ld_%s\":%.4f,\"lp%ld_%s_std\":%.4f", probe_labels, arm_name[arm], mean,
                probe_labels, arm_name[arm], sd);
-        stats(a->ft[arm], seeds, &mean, &sd);
+        cli_stats(a->ft[arm], seeds, &mean, &sd);
         if (mean == mean) /* no NaN in JSON: fine-tuning may be off */
             printf(",\"ft%ld_%s\":%.4f,\"ft%ld_%s_std\":%.4f", ft_labels, arm_name[arm], mean,
                    ft_labels, arm_name[arm], sd);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/check.h"
+#include "../solver/run.h"
 #include "../core/rng.h"
 #include "kd_internal.h"
 
@@ -362,6 +363,8 @@ distill_status distill_kd_step(distill_kd *kd, float *loss)
     return DISTILL_OK;
 }
 
+static distill_status kd_step(void *kd) { return distill_kd_step(kd, NULL); }
+
 distill_status distill_kd_run(distill_kd *kd, int64_t epochs)
 {
     int64_t total;
@@ -374,13 +377,7 @@ distill_status distill_kd_run(distill_kd *kd, int64_t epochs)
     DISTILL__TRY(distill__check_count(kd->ctx, "distill_kd_run", "epochs x batches per epoch",
                                       epochs > 0 ? epochs : kd->o.epochs, total, 1));
     total *= epochs > 0 ? epochs : kd->o.epochs;
-    if (kd->steps < total) /* a context cancelled before the call takes no step */
-        DISTILL__TRY(distill__progress(kd->ctx, "kd", kd->steps, total));
-    while (kd->steps < total) {
-        DISTILL__TRY(distill_kd_step(kd, NULL));
-        DISTILL__TRY(distill__progress(kd->ctx, "kd", kd->steps, total));
-    }
-    return DISTILL_OK;
+    return distill__run_steps(kd->ctx, "kd", &kd->steps, total, kd_step, kd);
 }
 
 int64_t distill_kd_steps_done(const distill_kd *kd) { return kd ? kd->steps : 0; }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/check.h"
+#include "../solver/run.h"
 #include "../core/rng.h"
 #include "krrst_internal.h"
 
@@ -347,6 +348,8 @@ distill_status distill_krrst_set_synthetic(distill_krrst *s, const float *x, int
     return DISTILL_OK;
 }
 
+static distill_status krrst_step(void *s) { return distill_krrst_step(s, NULL); }
+
 distill_status distill_krrst_run(distill_krrst *s, int64_t until)
 {
     if (!s)
@@ -354,15 +357,7 @@ distill_status distill_krrst_run(distill_krrst *s, int64_t until)
     if (until < 0)
         return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_krrst_run: until must be >= 0 (0: the "
                              "options' steps), got %lld", (long long)until);
-    if (until == 0)
-        until = s->o.steps;
-    if (s->step < until) /* a context cancelled before the call takes no step */
-        DISTILL__TRY(distill__progress(s->ctx, "krrst", s->step, until));
-    while (s->step < until) {
-        DISTILL__TRY(distill_krrst_step(s, NULL));
-        DISTILL__TRY(distill__progress(s->ctx, "krrst", s->step, until));
-    }
-    return DISTILL_OK;
+    return distill__run_steps(s->ctx, "krrst", &s->step, until ? until : s->o.steps, krrst_step, s);
 }
 
 int64_t distill_krrst_steps_done(const distill_krrst *s) { return s ? s->step : 0; }

@@ -5,6 +5,7 @@
 #include "../core/abi.h"
 #include "../core/check.h"
 #include "../core/rng.h"
+#include "../solver/run.h"
 #include "../rl/bc.h"
 #include "orl_internal.h"
 
@@ -394,6 +395,8 @@ distill_status distill_orl_step(distill_orl *s, double *loss)
     return DISTILL_OK;
 }
 
+static distill_status orl_step(void *s) { return distill_orl_step(s, NULL); }
+
 distill_status distill_orl_run(distill_orl *s, int64_t until)
 {
     if (!s)
@@ -401,15 +404,7 @@ distill_status distill_orl_run(distill_orl *s, int64_t until)
     if (until < 0)
         return distill__fail(s->ctx, DISTILL_E_INVAL, "distill_orl_run: until must be >= 0 (0: the options' "
                              "steps), got %lld", (long long)until);
-    if (until == 0)
-        until = s->o.steps;
-    if (s->step < until)
-        DISTILL__TRY(distill__progress(s->ctx, "orl", s->step, until));
-    while (s->step < until) {
-        DISTILL__TRY(distill_orl_step(s, NULL));
-        DISTILL__TRY(distill__progress(s->ctx, "orl", s->step, until));
-    }
-    return DISTILL_OK;
+    return distill__run_steps(s->ctx, "orl", &s->step, until ? until : s->o.steps, orl_step, s);
 }
 
 distill_status distill_orl_gradient(distill_orl *s, double *loss, float *dstates, int64_t ldd, float *dactions,

@@ -15,20 +15,6 @@ static char *scratch(const char *what)
     return path;
 }
 
-static unsigned char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = malloc((size_t)*len);
-    ck_assert_int_eq(fread(b, 1, (size_t)*len, f), (size_t)*len);
-    fclose(f);
-    return b;
-}
-
 START_TEST(d4rl_reads_as_trajectories)
 {
     static const float done[10] = {0, 0, 0, 1, 0, 0, 0, 2, 0, 2}, episode[10] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2};
@@ -82,7 +68,8 @@ START_TEST(malformed_files_are_format_errors)
     distill_dataset *d = NULL;
     double v[6] = {1, 2, 3, 4, 5, 6};
     unsigned char *buf;
-    long len, k, loaded = 0;
+    size_t len;
+    long k, loaded = 0;
     hid_t f = h5_create(scratch("bad"));
     FILE *t;
     ck_assert(h5_put(f, "observations", v, 3, 2, 0) && h5_put(f, "actions", v, 2, 0, 0) &&
@@ -99,11 +86,11 @@ START_TEST(malformed_files_are_format_errors)
     ck_assert_fails(ctx, distill_trajectories_from_hdf5(ctx, scratch("bad"), &d), DISTILL_E_FORMAT, "HDF5");
     ck_assert_fails(ctx, distill_trajectories_from_hdf5(ctx, "/nonexistent/x.h5", &d), DISTILL_E_IO, "cannot open");
     ck_assert(h5_write_d4rl(scratch("bad")));
-    buf = slurp(scratch("bad"), &len);
-    for (k = 0; k < len; k += 97) /* truncations */
+    buf = test_slurp(scratch("bad"), &len);
+    for (k = 0; k < (long)len; k += 97) /* truncations */
         ck_assert_msg(distill__trajectories_from_hdf5_image(ctx, buf, (size_t)k, &d) == DISTILL_E_FORMAT,
                       "a file cut to %ld bytes loaded", k);
-    for (k = 0; k < len * 8; k += 53) { /* bit flips: refused, or (in raw values) read; never a crash */
+    for (k = 0; k < (long)len * 8; k += 53) { /* bit flips: refused, or (in raw values) read; never a crash */
         distill_status st;
         buf[k / 8] ^= (unsigned char)(1u << (k % 8));
         st = distill__trajectories_from_hdf5_image(ctx, buf, (size_t)len, &d);
