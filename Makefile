@@ -233,6 +233,7 @@ bench: deps $(BENCHES) $(CLI_BIN)
 	@echo "== bench/bench_krrst (about 40 minutes)"; $(PYTHON) bench/bench_krrst
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/krrst_torch.py
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/compare_torch.py
+	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/orl_torch.py
 
 # The main job (docs/krrst.md): a supervised teacher on Fashion-MNIST
 # classes 0-4, KRR-ST distillation of those images into 100, then transfer
