@@ -144,7 +144,7 @@ static double distilled_return(distill_context *ctx, distill_env *env, distill_d
 }
 
 typedef struct cartpole_figures {
-    double full, pct25, random[2], distilled[2], distilled_m10_std, step_ms, act_us;
+    double full, pct10, pct25, random[2], distilled[2], distilled_m10_std, step_ms, act_us;
 } cartpole_figures;
 
 typedef struct step_arg {
@@ -200,8 +200,8 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
     static const int64_t ms[2] = {10, 2};
     distill_env *env = NULL;
     distill_rollout_options ro;
-    distill_dataset *data = NULL, *top = NULL;
-    double full[SEEDS], pct[SEEDS], rnd[2][SEEDS], dis[2][SEEDS];
+    distill_dataset *data = NULL, *top = NULL, *top10 = NULL;
+    double full[SEEDS], pct[SEEDS], pct10[SEEDS], rnd[2][SEEDS], dis[2][SEEDS];
     int seed, j;
     const int seeds = quick ? 2 : SEEDS;
     TRY(ctx, distill_env_create(ctx, NULL, &env));
@@ -209,10 +209,12 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
     ro.episodes = 100, ro.seed = 1, ro.epsilon = 0.3;
     TRY(ctx, distill_env_rollout(env, &ro, distill_env_expert, env, NULL, NULL, &data));
     TRY(ctx, distill_trajectory_top(data, 1, 0.25, &top));
+    TRY(ctx, distill_trajectory_top(data, 1, 0.10, &top10));
     fprintf(stderr, "cartpole: %lld offline states\n", (long long)distill_dataset_count(data));
     for (seed = 0; seed < seeds; seed++) {
         full[seed] = bc_return(ctx, env, data, (uint64_t)seed);
         pct[seed] = bc_return(ctx, env, top, (uint64_t)seed);
+        pct10[seed] = bc_return(ctx, env, top10, (uint64_t)seed);
         for (j = 0; j < 2; j++) {
             distill_dataset *r = random_states(ctx, data, ms[j], (uint64_t)seed);
             rnd[j][seed] = bc_return(ctx, env, r, (uint64_t)seed);
@@ -222,12 +224,12 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
         fprintf(stderr, "cartpole seed %d: full %.1f pct25 %.1f random m10 %.1f m2 %.1f distilled m10 %.1f m2 %.1f\n",
                 seed, full[seed], pct[seed], rnd[0][seed], rnd[1][seed], dis[0][seed], dis[1][seed]);
     }
-    f->full = mean(full, seeds), f->pct25 = mean(pct, seeds);
+    f->full = mean(full, seeds), f->pct25 = mean(pct, seeds), f->pct10 = mean(pct10, seeds);
     for (j = 0; j < 2; j++)
         f->random[j] = mean(rnd[j], seeds), f->distilled[j] = mean(dis[j], seeds);
     f->distilled_m10_std = stddev(dis[0], seeds);
     cartpole_speed(ctx, data, f);
-    distill_dataset_destroy(top);
+    distill_dataset_destroy(top), distill_dataset_destroy(top10);
     distill_dataset_destroy(data);
     distill_env_destroy(env);
 }
@@ -458,13 +460,13 @@ int main(int argc, char **argv)
     if (getenv("BENCH_ORL_ONLY_PENDULUM"))
         return 0;
     fashion(ctx, &fm);
-    printf("{\"return_full_bc\": %.1f, \"return_pct25_bc\": %.1f, \"return_random_m10\": %.1f, "
+    printf("{\"return_full_bc\": %.1f, \"return_pct10_bc\": %.1f, \"return_pct25_bc\": %.1f, \"return_random_m10\": %.1f, "
            "\"return_distilled_m10\": %.1f, \"return_random_m2\": %.1f, \"return_distilled_m2\": %.1f, "
            "\"return_distilled_m10_std\": %.1f, \"acc_random_10pc\": %.2f, \"acc_distilled_10pc\": %.2f, "
            "\"acc_full\": %.2f, \"return_expert_cont\": %.1f, \"return_full_bc_cont\": %.1f, "
            "\"return_random_cont\": %.1f, \"return_distilled_cont\": %.1f, \"m_cont\": %d, \"orl_step_ms\": %.3f, \"policy_act_us\": %.3f, \"threads\": %d, "
            "\"blis_arch\": \"%s\"}\n",
-           cp.full, cp.pct25, cp.random[0], cp.distilled[0], cp.random[1], cp.distilled[1], cp.distilled_m10_std,
+           cp.full, cp.pct10, cp.pct25, cp.random[0], cp.distilled[0], cp.random[1], cp.distilled[1], cp.distilled_m10_std,
            fm.random, fm.distilled, fm.full, pd.expert, pd.full, pd.random, pd.distilled, M_CONT, cp.step_ms, cp.act_us, (int)distill_context_threads(ctx), distill_context_blis_arch(ctx));
     distill_context_destroy(ctx);
     return 0;

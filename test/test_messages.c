@@ -224,6 +224,7 @@ static void audit_core_data(fixture *f)
     AUDIT(distill_augment_normalize, distill_augment_normalize(f->ctx, 1, 1, SIDE, SIDE, NULL, NULL, buf));
     AUDIT(distill_image_block_mean, distill_image_block_mean(f->ctx, 1, 1, SIDE, SIDE, 0, buf, buf));
     AUDIT(distill_dataset_save, distill_dataset_save(f->images, "/tmp/never-written.dstl"));
+    AUDIT(distill_dataset_save_npy, distill_dataset_save_npy(f->images, "/tmp/never-written.npy", NULL));
     AUDIT(distill_npy_save, distill_npy_save(f->ctx, "/nonexistent/x.npy", 1, 1, buf, 1));
     AUDIT(distill_png_save_grid, distill_png_save_grid(f->ctx, "/tmp/x.png", -1, 1, SIDE, SIDE, buf, 1));
 }

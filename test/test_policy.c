@@ -2,6 +2,7 @@
  * forward pass; box squashing; sampling driven by the caller's counter;
  * files that round-trip and malformed ones refused; evaluation. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -242,6 +243,64 @@ START_TEST(evaluate_is_a_rollout_of_act)
 }
 END_TEST
 
+/* Eight threads acting on one frozen policy, each with its own workspace
+ * and counter, give what one thread gives. */
+typedef struct actor {
+    const distill_policy *p;
+    const float *obs;
+    float act[200];
+    uint64_t rng;
+    int failed;
+} actor;
+
+static void *act_many(void *arg)
+{
+    actor *a = arg;
+    size_t bytes = 0;
+    void *ws = NULL;
+    int rep;
+    if (distill_policy_workspace_size(a->p, 200, &bytes) != DISTILL_OK || posix_memalign(&ws, 64, bytes) != 0) {
+        a->failed = 1;
+        return NULL;
+    }
+    for (rep = 0; rep < 50; rep++) {
+        uint64_t r = a->rng;
+        a->failed |= distill_policy_act(a->p, ws, bytes, 200, a->obs, 4, a->act, 1, &r) != DISTILL_OK;
+    }
+    free(ws);
+    return NULL;
+}
+
+START_TEST(many_threads_act_on_one_policy)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_model *m = mlp(ctx, 4, 3, 11);
+    distill_policy *p = discrete_policy(ctx, m, 3, DISTILL_POLICY_SAMPLE);
+    static float obs[200 * 4];
+    actor one, many[8];
+    pthread_t th[8];
+    int i;
+    fill_random(obs, 200 * 4, 12);
+    memset(&one, 0, sizeof one);
+    one.p = p, one.obs = obs, one.rng = 77;
+    act_many(&one);
+    ck_assert(!one.failed);
+    for (i = 0; i < 8; i++) {
+        memset(&many[i], 0, sizeof many[i]);
+        many[i].p = p, many[i].obs = obs, many[i].rng = 77;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, act_many, &many[i]), 0);
+    }
+    for (i = 0; i < 8; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert(!many[i].failed);
+        ck_assert_mem_eq(many[i].act, one.act, sizeof one.act);
+    }
+    distill_policy_destroy(p);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_policy(void)
 {
     Suite *s = suite_create("policy");
@@ -251,6 +310,7 @@ Suite *distill_suite_policy(void)
     tcase_add_test(tc, sampling_follows_the_callers_counter);
     tcase_add_test(tc, files_round_trip_and_malformed_ones_are_refused);
     tcase_add_test(tc, evaluate_is_a_rollout_of_act);
+    tcase_add_test(tc, many_threads_act_on_one_policy);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -814,6 +814,10 @@ def test_env_rollout_and_policy(ctx):
         raise AssertionError("read a file that does not exist")
     except distill.DistillError as e:
         assert e.name in ("DISTILL_E_UNSUPPORTED", "DISTILL_E_IO"), e.name
+    with tempfile.TemporaryDirectory() as d:  # trajectories to .npy: the rows and their y columns
+        traj.save_npy(pathlib.Path(d) / "x.npy", pathlib.Path(d) / "y.npy")
+        y = np.load(pathlib.Path(d) / "y.npy")
+        assert y.shape == (len(traj), 5) and y[0, 1 + distill.rl.TRAJ_RTG] == ret[0]
     top = distill.trajectory_top(traj, 0.5)
     assert len(top) == np.sort(lengths)[::-1][:3].sum()  # CartPole: return = length
     with np.testing.assert_raises(distill.InvalidError):

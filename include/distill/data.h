@@ -128,6 +128,11 @@ distill_dataset_batch(distill_dataset *ds, int64_t epoch, int64_t batch, int64_t
  * distill_distilled_load reads back (the container; replaced atomically).
  * A dataset without targets is DISTILL_E_INVAL. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_dataset_save(const distill_dataset *ds, const char *path);
+/* The rows (n x x_dim) and targets (n x y_dim) as .npy arrays (float32,
+ * C order); either path may be NULL.  A trajectory dataset's y holds the
+ * action, reward, done, episode and return-to-go columns (rl.h). */
+DISTILL_API DISTILL_NODISCARD distill_status distill_dataset_save_npy(const distill_dataset *ds, const char *x_path,
+                                                                      const char *y_path);
 
 /* The number of batches of an epoch. */
 DISTILL_API int64_t distill_dataset_batches(const distill_dataset *ds, int64_t batch_size);

@@ -163,6 +163,11 @@ class Dataset(Handle):
         """Write the rows, targets and image shape to a file distill.load_distilled reads back."""
         self.ctx.check(lib.distill_dataset_save(self._handle, _path(path)))
 
+    def save_npy(self, x_path=None, y_path=None):
+        """The rows and the targets as .npy arrays (either path may be None)."""
+        self.ctx.check(lib.distill_dataset_save_npy(self._handle, None if x_path is None else _path(x_path),
+                                                    None if y_path is None else _path(y_path)))
+
     def subset(self, idx):
         """A view of rows idx (the source stays alive as long as the view)."""
         idx = np.ascontiguousarray(idx, dtype=np.int64).ravel()

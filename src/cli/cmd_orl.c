@@ -1,8 +1,8 @@
 /* distill orl: offline data from a built-in task's scripted expert with
  * exploration noise (or a dataset file), m states distilled from it, and
  * every arm scored by the mean return of a BC student over seeded episodes:
- *   full     BC on all the data          pct25   BC on the best 25% of episodes
- *   random   BC on m random real states   distilled  BC on the m distilled states */
+ *   full     BC on all the data          pct10, pct25  BC on the best 10% or 25% of episodes
+ *   random   BC on m random real states   distilled     BC on the m distilled states */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +10,8 @@
 
 #include "cli.h"
 
-enum { ARM_FULL, ARM_PCT25, ARM_RANDOM, ARM_DISTILLED, N_ARMS };
-static const char *const arm_name[N_ARMS] = {"full", "pct25", "random", "distilled"};
+enum { ARM_FULL, ARM_PCT10, ARM_PCT25, ARM_RANDOM, ARM_DISTILLED, N_ARMS };
+static const char *const arm_name[N_ARMS] = {"full", "pct10", "pct25", "random", "distilled"};
 
 static void help(void)
 {
@@ -20,8 +20,8 @@ static void help(void)
           "  [--batch 256] [--bc-steps 1000] [--eval-episodes 100] [--seeds 3] [--out DIR]\n"
           "  [--seed 0] [--threads 0]\n"
           "Collects offline data from the task's scripted expert (or reads --data: x states, y the action\n"
-          "first), distils m states (docs/orl.md) and scores BC students on the full data, the best 25%\n"
-          "of episodes (collected data only), m random states and the m distilled states.  Writes\n"
+          "first), distils m states (docs/orl.md) and scores BC students on the full data, the best 10%\n"
+          "and 25% of episodes (collected data only), m random states and the m distilled states.  Writes\n"
           "DIR/distilled.dstl, DIR/states.npy, DIR/actions.npy and DIR/policy.dstl (the distilled arm's\n"
           "first student).\n", stderr);
 }
@@ -29,7 +29,7 @@ static void help(void)
 typedef struct run {
     distill_context *ctx;
     distill_env *env;
-    distill_dataset *data, *top; /* top: NULL for --data */
+    distill_dataset *data, *top[2]; /* the best 10% and 25% of episodes; NULL for --data */
     int discrete;
     int64_t m, steps, bc_steps, eval_episodes, batch;
     int32_t variant;
@@ -142,9 +142,11 @@ static distill_status one_seed(run *r, int seed)
     distill_orl *s = NULL;
     char policy[1024] = "";
     distill_status st = score(r, r->data, seed, &r->ret[ARM_FULL][seed], NULL);
-    r->ret[ARM_PCT25][seed] = NAN;
-    if (st == DISTILL_OK && r->top)
-        st = score(r, r->top, seed, &r->ret[ARM_PCT25][seed], NULL);
+    r->ret[ARM_PCT10][seed] = r->ret[ARM_PCT25][seed] = NAN;
+    if (st == DISTILL_OK && r->top[0])
+        st = score(r, r->top[0], seed, &r->ret[ARM_PCT10][seed], NULL);
+    if (st == DISTILL_OK && r->top[1])
+        st = score(r, r->top[1], seed, &r->ret[ARM_PCT25][seed], NULL);
     if (st == DISTILL_OK)
         st = random_arm(r, seed, &rnd);
     if (st == DISTILL_OK)
@@ -179,7 +181,9 @@ static distill_status data_for(run *r, int argc, char **argv)
         ro.action_noise = cli_double(argc, argv, "--noise", 0.3);
     if ((st = distill_env_rollout(r->env, &ro, distill_env_expert, r->env, NULL, NULL, &r->data)) != DISTILL_OK)
         return st;
-    return distill_trajectory_top(r->data, 1, 0.25, &r->top);
+    if ((st = distill_trajectory_top(r->data, 1, 0.10, &r->top[0])) != DISTILL_OK)
+        return st;
+    return distill_trajectory_top(r->data, 1, 0.25, &r->top[1]);
 }
 
 static void report(const run *r, const char *task, int seeds)
@@ -261,13 +265,13 @@ int cmd_orl(int argc, char **argv)
         if (one_seed(&r, seed) != DISTILL_OK)
             rc = cli_fail(r.ctx, "orl", "distilling or scoring");
         else
-            fprintf(stderr, "seed %d: full %.1f, pct25 %.1f, random %.1f, distilled %.1f\n", seed,
-                    r.ret[ARM_FULL][seed], r.ret[ARM_PCT25][seed], r.ret[ARM_RANDOM][seed],
+            fprintf(stderr, "seed %d: full %.1f, pct10 %.1f, pct25 %.1f, random %.1f, distilled %.1f\n", seed,
+                    r.ret[ARM_FULL][seed], r.ret[ARM_PCT10][seed], r.ret[ARM_PCT25][seed], r.ret[ARM_RANDOM][seed],
                     r.ret[ARM_DISTILLED][seed]);
     }
     if (rc == 0)
         report(&r, task, seeds);
-    distill_dataset_destroy(r.data), distill_dataset_destroy(r.top);
+    distill_dataset_destroy(r.data), distill_dataset_destroy(r.top[0]), distill_dataset_destroy(r.top[1]);
     distill_env_destroy(r.env);
     distill_context_destroy(r.ctx);
     return rc;

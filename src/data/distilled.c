@@ -3,12 +3,31 @@
 
 #include "../core/check.h"
 #include "../core/container.h"
+#include "distill/io.h"
 #include "distilled.h"
 #include "internal.h"
 
 #define SEC_SHAPE DISTILL__FOURCC('D', 'S', 'H', 'P')
 #define SEC_IMAGES DISTILL__FOURCC('D', 'S', 'X', 'S')
 #define SEC_TARGETS DISTILL__FOURCC('D', 'S', 'Y', 'S')
+
+/* Every row of ds: x (n x d) and y (n x k) into fresh buffers. */
+static distill_status read_rows(const distill_dataset *ds, const char *fn, float **x, float **y)
+{
+    const int64_t n = distill_dataset_count(ds), d = distill_dataset_x_dim(ds), k = distill_dataset_y_dim(ds);
+    *x = *y = NULL;
+    if (k < 1)
+        return distill__fail(ds->ctx, DISTILL_E_INVAL, "%s: the file holds targets; this dataset has none", fn);
+    DISTILL__TRY(distill__check_count(ds->ctx, fn, "rows x (features + targets)", n, d + k, sizeof(float)));
+    *x = distill__alloc(ds->ctx, sizeof(float) * (size_t)(n * d));
+    *y = distill__alloc(ds->ctx, sizeof(float) * (size_t)(n * k));
+    if (!*x || !*y) {
+        distill__free(ds->ctx, *x), distill__free(ds->ctx, *y);
+        *x = *y = NULL;
+        return distill__fail(ds->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    }
+    return distill_dataset_get_range((distill_dataset *)ds, 0, n, *x, d, *y, k);
+}
 
 distill_status distill_dataset_save(const distill_dataset *ds, const char *path)
 {
@@ -19,19 +38,29 @@ distill_status distill_dataset_save(const distill_dataset *ds, const char *path)
     distill_status st;
     if (!ds)
         return DISTILL_E_INVAL;
-    if (k < 1)
-        return distill__fail(ds->ctx, DISTILL_E_INVAL, "%s: the file holds targets; this dataset has none", fn);
-    DISTILL__TRY(distill__check_count(ds->ctx, fn, "rows x (features + targets)", n, d + k, sizeof(float)));
-    x = distill__alloc(ds->ctx, sizeof(float) * (size_t)(n * d));
-    y = distill__alloc(ds->ctx, sizeof(float) * (size_t)(n * k));
-    st = x && y ? DISTILL_OK : distill__fail(ds->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    if (st == DISTILL_OK)
-        st = distill_dataset_get_range((distill_dataset *)ds, 0, n, x, d, y, k);
+    st = read_rows(ds, fn, &x, &y);
     distill_dataset_shape(ds, &c, &h, &w);
     if (c * h * w != d)
         c = d, h = w = 1;
     if (st == DISTILL_OK)
         st = distill__distilled_save(ds->ctx, fn, path, n, c, h, w, k, x, y);
+    distill__free(ds->ctx, x), distill__free(ds->ctx, y);
+    return st;
+}
+
+distill_status distill_dataset_save_npy(const distill_dataset *ds, const char *x_path, const char *y_path)
+{
+    static const char fn[] = "distill_dataset_save_npy";
+    const int64_t n = distill_dataset_count(ds), d = distill_dataset_x_dim(ds), k = distill_dataset_y_dim(ds);
+    float *x, *y;
+    distill_status st;
+    if (!ds)
+        return DISTILL_E_INVAL;
+    st = read_rows(ds, fn, &x, &y);
+    if (st == DISTILL_OK && x_path)
+        st = distill_npy_save(ds->ctx, x_path, n, d, x, d);
+    if (st == DISTILL_OK && y_path)
+        st = distill_npy_save(ds->ctx, y_path, n, k, y, k);
     distill__free(ds->ctx, x), distill__free(ds->ctx, y);
     return st;
 }
