@@ -50,7 +50,7 @@ last "$DIR.csv.out" | grep -q '"command":"krrst","ok":true' || { cat "$DIR.csv.o
 last "$DIR.csv.out" | grep -q '"command":"transfer","ok":true' || { cat "$DIR.csv.out"; exit 1; }
 # distill orl: CartPole with its expert's data; the distilled arm clearly above the random one,
 # the outputs written, and a policy file the library loads
-"$BIN" orl --seeds 1 --steps 1000 --out "$DIR/orl" > "$DIR.orl.out" 2> /dev/null
+"$BIN" orl --seeds 3 --steps 2000 --out "$DIR/orl" > "$DIR.orl.out" 2> /dev/null
 last "$DIR.orl.out" | grep -q '"command":"orl","ok":true,"task":"cartpole","m":10' || { cat "$DIR.orl.out"; exit 1; }
 for f in distilled.dstl states.npy actions.npy policy.dstl; do
     test -s "$DIR/orl/$f" || { echo "test-cli: orl did not write $f"; exit 1; }

@@ -401,6 +401,45 @@ START_TEST(angle_parametrised_states_stay_valid)
 }
 END_TEST
 
+/* Continuous actions, fixed: a solver made after other handles (another
+ * stream, other starting rows) resumes to the same states and actions. */
+START_TEST(continuous_resume_restores_the_actions)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    float x[NREAL * IN], y[NREAL * K], end_s[4 * IN], end_a[4 * K];
+    distill_layer_spec l[3];
+    distill_orl_options o;
+    distill_dataset *d = NULL, *other = NULL;
+    distill_orl *a = NULL, *b = NULL;
+    char path[64];
+    int i;
+    snprintf(path, sizeof path, "/tmp/distill_orl_cont_%d.ck", (int)getpid());
+    fill_random(x, NREAL * IN, 8);
+    for (i = 0; i < NREAL * K; i++)
+        y[i] = x[i % (NREAL * IN)];
+    ck_assert_status(distill_dataset_from_memory(ctx, NREAL, IN, x, IN, K, y, K, DISTILL_DATASET_COPY, &d), DISTILL_OK);
+    distill_orl_options_init(&o);
+    mlp_layers(l, K);
+    o.m = 4, o.n_actions = 0, o.layers = l, o.n_layers = 3, o.batch = 6;
+    ck_assert_status(distill_orl_create(ctx, &o, d, &a), DISTILL_OK);
+    ck_assert_status(distill_orl_run(a, 2), DISTILL_OK);
+    ck_assert_status(distill_orl_checkpoint(a, path), DISTILL_OK);
+    ck_assert_status(distill_orl_run(a, 5), DISTILL_OK);
+    memcpy(end_s, distill_orl_states(a), sizeof end_s);
+    memcpy(end_a, distill_orl_actions(a), sizeof end_a);
+    ck_assert_status(distill_dataset_subset(d, (const int64_t[]){0, 1}, 2, &other), DISTILL_OK);
+    ck_assert_status(distill_orl_create(ctx, &o, d, &b), DISTILL_OK);
+    ck_assert_status(distill_orl_resume(b, path), DISTILL_OK);
+    ck_assert_status(distill_orl_run(b, 5), DISTILL_OK);
+    ck_assert_mem_eq(end_a, distill_orl_actions(b), sizeof end_a);
+    ck_assert_mem_eq(end_s, distill_orl_states(b), sizeof end_s);
+    unlink(path);
+    distill_orl_destroy(a), distill_orl_destroy(b);
+    distill_dataset_destroy(other), distill_dataset_destroy(d);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* Same seed and thread count: the same states, in two fresh contexts. */
 START_TEST(same_seed_gives_identical_states)
 {
@@ -434,6 +473,7 @@ Suite *distill_suite_orl(void)
     tcase_add_test(tc, continuous_gradients_agree_with_float64_central_differences);
     tcase_add_test(tc, angle_parametrised_states_stay_valid);
     tcase_add_test(tc, same_seed_gives_identical_states);
+    tcase_add_test(tc, continuous_resume_restores_the_actions);
     suite_add_tcase(s, tc);
     return s;
 }

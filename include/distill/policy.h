@@ -85,9 +85,10 @@ DISTILL_API DISTILL_NODISCARD distill_status distill_policy_load_memory(distill_
                                                                         distill_policy **out);
 
 /* Run opts->episodes seeded episodes of the policy on env (greedy or
- * sampled as the policy says; SAMPLE draws from a stream of the options'
- * seed).  returns and lengths as distill_env_rollout; trajectories may be
- * NULL. */
+ * sampled as the policy says; SAMPLE draws from a counter started from the
+ * options' seed and advanced call by call, so sampled results also depend
+ * on opts->lockstep).  returns and lengths as distill_env_rollout;
+ * trajectories may be NULL. */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_policy_evaluate(const distill_policy *policy, distill_env *env, const distill_rollout_options *opts,
                         double *returns, int64_t *lengths, distill_dataset **trajectories);

@@ -115,11 +115,14 @@ static distill_status distil(run *r, int seed, distill_orl **out)
     distill_orl_options_init(&o);
     o.variant = r->variant, o.m = r->m, o.n_actions = r->discrete ? 2 : 0, o.layers = l, o.n_layers = 5;
     o.batch = r->batch, o.lr = r->lr, o.learn_actions = !r->discrete, o.angle_pairs = !r->discrete;
+    const uint64_t user_seed = distill_context_seed(r->ctx);
     distill_status st;
-    distill_context_set_seed(r->ctx, (uint64_t)seed + 1);
-    if ((st = distill_orl_create(r->ctx, &o, r->data, out)) != DISTILL_OK)
-        return st;
-    return distill_orl_run(*out, r->steps);
+    distill_context_set_seed(r->ctx, user_seed + (uint64_t)seed + 1); /* the solver's own draws */
+    st = distill_orl_create(r->ctx, &o, r->data, out);
+    if (st == DISTILL_OK)
+        st = distill_orl_run(*out, r->steps);
+    distill_context_set_seed(r->ctx, user_seed); /* the arms' BC stays paired */
+    return st;
 }
 
 /* The first seed's distilled set and student go to --out. */

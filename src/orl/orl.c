@@ -383,6 +383,9 @@ distill_status distill_orl_step(distill_orl *s, double *loss)
         return DISTILL_E_INVAL;
     DISTILL__TRY(distill__orl_network_for(s, s->step));
     DISTILL__TRY(distill__orl_match(s, &l, s->dstates, s->dim, s->act_opt ? s->dlabels : NULL));
+    if (s->act_opt) /* checked before anything moves */
+        DISTILL__TRY(distill__check_finite(s->ctx, "distill_orl_step", "the action gradient", s->dlabels, s->m, s->ad,
+                                           s->ad));
     distill__orl_map_grad(s, s->params, s->dstates, s->dparams);
     DISTILL__TRY(distill_optimizer_step(s->opt, s->params, s->dparams));
     clip_and_map(s);
@@ -412,7 +415,8 @@ distill_status distill_orl_gradient(distill_orl *s, double *loss, float *dstates
 {
     static const char fn[] = "distill_orl_gradient";
     distill_status st;
-    int64_t i;
+    float *saved = NULL;
+    int64_t i, nbuf;
     if (!s)
         return DISTILL_E_INVAL;
     if (dstates)
@@ -422,10 +426,19 @@ distill_status distill_orl_gradient(distill_orl *s, double *loss, float *dstates
                              fn);
     if (dactions)
         DISTILL__TRY(distill__check_matrix(s->ctx, fn, "dactions", dactions, s->m, s->ad, lda));
-    DISTILL__TRY(distill__orl_network_for(s, s->step));
-    st = distill__orl_match(s, loss, dstates, ldd, dactions ? s->dlabels : NULL);
+    nbuf = distill_model_buffer_count(s->net);
+    if (nbuf > 0 && !(saved = distill__alloc(s->ctx, sizeof(float) * (size_t)nbuf)))
+        return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    if (saved) /* train-mode passes update running statistics: put them back */
+        memcpy(saved, distill_model_buffers(s->net), sizeof(float) * (size_t)nbuf);
+    st = distill__orl_network_for(s, s->step);
+    if (st == DISTILL_OK)
+        st = distill__orl_match(s, loss, dstates, ldd, dactions ? s->dlabels : NULL);
     for (i = 0; st == DISTILL_OK && dactions && i < s->m; i++)
         memcpy(dactions + i * lda, s->dlabels + i * s->ad, sizeof(float) * (size_t)s->ad);
+    if (saved)
+        memcpy(distill_model_buffers(s->net), saved, sizeof(float) * (size_t)nbuf);
+    distill__free(s->ctx, saved);
     return st;
 }
 

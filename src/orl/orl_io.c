@@ -5,8 +5,9 @@
  *           learned floats per state, learned actions (0/1); u64 stream
  *   "ORST"  f32 the learned state parameters (m x floats per state)
  *   "ORAD"  their Adam (i64 steps, i64 count, f32 moments)
- *   "ORAC"  learned actions only: f32 actions (m x action floats), then
- *           their Adam
+ *   "ORAC"  continuous actions: f32 actions (m x action floats) (their
+ *           starting real rows depend on the solver's stream, restored too),
+ *           then, when learned, their Adam
  *   "ORSN"  DISTILL_ORL_STUDENT only: the student (f32 params, f32
  *           buffers, then its optimiser)
  * The labels and buckets are not stored: a solver made with the same
@@ -50,10 +51,11 @@ static distill_status put_state(const void *user, distill__writer *w)
     distill__section_begin(w, SEC_ADAM);
     DISTILL__TRY(distill__put_optimizer(w, s->ctx, s->opt, fn));
     distill__section_end(w);
-    if (s->act_opt) {
+    if (!s->discrete) {
         distill__section_begin(w, SEC_ACTIONS);
         distill__put_f32s(w, s->labels, s->m * s->ad);
-        DISTILL__TRY(distill__put_optimizer(w, s->ctx, s->act_opt, fn));
+        if (s->act_opt)
+            DISTILL__TRY(distill__put_optimizer(w, s->ctx, s->act_opt, fn));
         distill__section_end(w);
     }
     if (s->o.variant == DISTILL_ORL_STUDENT) {
@@ -86,9 +88,10 @@ static distill_status load_state(void *user, const unsigned char *buf, size_t le
     head_of(s, &h);
     DISTILL__TRY(distill__ckpt_check_head(s->ctx, fn_resume, path, buf, len, &h, &step, &stream));
     DISTILL__TRY(distill__ckpt_section(s->ctx, fn_resume, path, buf, len, SEC_STATES, 4 * s->m * s->pdim, &cst));
-    if (s->act_opt)
+    if (!s->discrete)
         DISTILL__TRY(distill__ckpt_section(s->ctx, fn_resume, path, buf, len, SEC_ACTIONS,
-                                           4 * s->m * s->ad + distill__optimizer_bytes(s->act_opt), &cac));
+                                           4 * s->m * s->ad + (s->act_opt ? distill__optimizer_bytes(s->act_opt) : 0),
+                                           &cac));
     DISTILL__TRY(distill__ckpt_section(s->ctx, fn_resume, path, buf, len, SEC_ADAM,
                                        distill__optimizer_bytes(s->opt), &cad));
     if (student)
@@ -109,10 +112,10 @@ static distill_status load_state(void *user, const unsigned char *buf, size_t le
     distill__get_f32s(&cst, s->params, s->m * s->pdim);
     distill__orl_map(s, s->params, s->states);
     DISTILL__TRY(distill__get_optimizer(&cad, s->ctx, s->opt, fn_resume));
-    if (s->act_opt) {
+    if (!s->discrete)
         distill__get_f32s(&cac, s->labels, s->m * s->ad);
+    if (s->act_opt)
         DISTILL__TRY(distill__get_optimizer(&cac, s->ctx, s->act_opt, fn_resume));
-    }
     s->step = step, s->stream = stream;
     if (student)
         return distill__get_model(&csn, s->ctx, s->net, s->student_opt, fn_resume);

@@ -198,7 +198,8 @@ distill_status distill_policy_act(const distill_policy *p, void *ws, size_t ws_b
     act_layout(n, p->out_dim, model_bytes, &ar, &logits, &mws);
     if (distill__arena_total(&ar, &need) != DISTILL_OK || ws_bytes < need)
         return DISTILL_E_WORKSPACE;
-    distill__arena_init(&ar, ws);
+    /* the caller's pointer may be unaligned: the layout counted the slack */
+    distill__arena_init(&ar, (void *)(((uintptr_t)ws + DISTILL__ALIGN - 1) & ~(uintptr_t)(DISTILL__ALIGN - 1)));
     act_layout(n, p->out_dim, model_bytes, &ar, &logits, &mws);
     DISTILL__TRY(distill_model_infer_checked(p->model, mws, model_bytes, n, obs, ldobs, logits, p->out_dim));
     for (i = 0; i < n; i++) {
@@ -257,7 +258,7 @@ distill_status distill_policy_evaluate(const distill_policy *p, distill_env *env
     if (o.lockstep < 1 || o.lockstep > 4096)
         return distill__fail(p->ctx, DISTILL_E_INVAL, "%s: lockstep must be in [1, 4096], got %lld", fn,
                              (long long)o.lockstep);
-    u.p = p, u.rng = o.seed << 32;
+    u.p = p, u.rng = o.seed * 0x9e3779b97f4a7c15ULL; /* every bit of the seed moves the counter */
     DISTILL__TRY(distill_policy_workspace_size(p, o.lockstep, &u.bytes));
     if (!(u.ws = distill__alloc(p->ctx, u.bytes)))
         return distill__fail(p->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);

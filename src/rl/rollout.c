@@ -203,6 +203,15 @@ static void finish(rollout *r, slot *s)
     }
 }
 
+/* The policy's action was refused: a backend failure, with the reason
+ * (copied first: the message buffer is about to be rewritten). */
+static distill_status invalid_action(rollout *r)
+{
+    char why[DISTILL__ERRLEN];
+    memcpy(why, r->ctx->last_error, sizeof why);
+    return distill__fail(r->ctx, DISTILL_E_BACKEND, "%s: the policy gave an invalid action (%s)", fn, why);
+}
+
 /* One step of slot i with action a. */
 static distill_status slot_step(rollout *r, int64_t i, float *a, int *ended)
 {
@@ -213,8 +222,7 @@ static distill_status slot_step(rollout *r, int64_t i, float *a, int *ended)
     if (r->env->task) {
         float clipped[DISTILL__SPACE_MAX];
         if (distill__env_action(r->env, fn, a, clipped) != DISTILL_OK)
-            return distill__fail(r->ctx, DISTILL_E_BACKEND, "%s: the policy gave an invalid action "
-                                 "(%s)", fn, distill_context_last_error(r->ctx));
+            return invalid_action(r);
         memcpy(before, obs, sizeof(float) * (size_t)r->od);
         r->env->task->step(s->state, clipped, &reward, &term);
         r->env->task->observe(s->state, obs);
@@ -224,8 +232,7 @@ static distill_status slot_step(rollout *r, int64_t i, float *a, int *ended)
     } else {
         float *prev = r->batch; /* one slot: its row is free to keep the observation */
         if (distill__env_action(r->env, fn, a, NULL) != DISTILL_OK)
-            return distill__fail(r->ctx, DISTILL_E_BACKEND, "%s: the policy gave an invalid action "
-                                 "(%s)", fn, distill_context_last_error(r->ctx));
+            return invalid_action(r);
         memcpy(prev, obs, sizeof(float) * (size_t)r->od);
         DISTILL__TRY(distill_env_step(r->env, a, obs, &reward, &term, &trunc));
         if (r->record)
@@ -245,6 +252,8 @@ static distill_status run(rollout *r)
     }
     DISTILL__TRY(distill__progress(r->ctx, "rollout", 0, r->o.episodes));
     while (n_active > 0) {
+        if (r->ctx->cancel) /* between steps, not only between episodes */
+            return distill__progress(r->ctx, "rollout", finished, r->o.episodes);
         for (k = 0; k < n_active; k++)
             memcpy(r->batch + k * r->od, r->obs + r->active[k] * r->od, sizeof(float) * (size_t)r->od);
         if (r->act(r->user, n_active, r->batch, r->od, r->acts, r->ad) != 0)

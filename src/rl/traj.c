@@ -14,12 +14,13 @@ typedef struct episode {
     double ret;
 } episode;
 
-/* Best return first; ties keep the earlier episode. */
+/* Best return first (a NaN return last); ties keep the earlier episode. */
 static int by_return(const void *a, const void *b)
 {
     const episode *x = a, *y = b;
-    if (x->ret != y->ret)
-        return x->ret > y->ret ? -1 : 1;
+    const double rx = isnan(x->ret) ? -INFINITY : x->ret, ry = isnan(y->ret) ? -INFINITY : y->ret;
+    if (rx != ry)
+        return rx > ry ? -1 : 1;
     return (x->start > y->start) - (x->start < y->start);
 }
 
