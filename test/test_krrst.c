@@ -1,5 +1,6 @@
 /* KRR-ST solver: gradients through a network against finite differences,
  * the outer loss falling, bit-identical resume, failing teachers, files. */
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -157,6 +158,83 @@ START_TEST(outer_loss_falls)
     }
     ck_assert_int_eq(distill_krrst_steps_done(s), 160);
     ck_assert_msg(last < 0.7 * first, "loss %g -> %g", first, last);
+    distill_krrst_destroy(s);
+    fixture_free(&f);
+}
+END_TEST
+
+/* Data parallel: two ranks (threads, each with its own context) of n
+ * rows, their gradients summed through a barrier, step as one process of
+ * 2n rows (up to the order of float sums). */
+typedef struct pair_sum {
+    pthread_barrier_t barrier;
+    float *buf[2];
+} pair_sum;
+
+typedef struct rank_arg {
+    pair_sum *shared;
+    int rank, failed;
+    float x[6 * DIM];
+} rank_arg;
+
+static int sum_two(void *user, float *buf, int64_t count)
+{
+    rank_arg *a = user;
+    int64_t i;
+    a->shared->buf[a->rank] = buf;
+    pthread_barrier_wait(&a->shared->barrier);
+    if (a->rank == 0)
+        for (i = 0; i < count; i++)
+            a->shared->buf[0][i] = a->shared->buf[1][i] = a->shared->buf[0][i] + a->shared->buf[1][i];
+    pthread_barrier_wait(&a->shared->barrier);
+    return 0;
+}
+
+static void *run_rank(void *arg)
+{
+    rank_arg *a = arg;
+    fixture f;
+    distill_krrst *s = NULL;
+    fixture_init(&f, 1);
+    f.o.rank = a->rank, f.o.world = 2, f.o.allreduce = sum_two, f.o.allreduce_user = a;
+    a->failed = distill_krrst_create(f.ctx, &f.o, f.real, &s) != DISTILL_OK || distill_krrst_run(s, 5) != DISTILL_OK;
+    if (!a->failed)
+        memcpy(a->x, distill_krrst_images(s), sizeof a->x);
+    distill_krrst_destroy(s);
+    fixture_free(&f);
+    return NULL;
+}
+
+START_TEST(two_ranks_step_as_one_process_of_twice_the_batch)
+{
+    pair_sum shared;
+    rank_arg ranks[2];
+    pthread_t th[2];
+    fixture f;
+    distill_krrst *s;
+    double worst = 0.0, scale = 0.0;
+    int i;
+    fixture_init(&f, 1);
+    f.o.n = 32; /* one process, both ranks' rows */
+    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_OK);
+    ck_assert_int_eq(distill_krrst_run(s, 5), DISTILL_OK);
+    pthread_barrier_init(&shared.barrier, NULL, 2);
+    for (i = 0; i < 2; i++) {
+        memset(&ranks[i], 0, sizeof ranks[i]);
+        ranks[i].shared = &shared, ranks[i].rank = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, run_rank, &ranks[i]), 0);
+    }
+    for (i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    pthread_barrier_destroy(&shared.barrier);
+    ck_assert(!ranks[0].failed && !ranks[1].failed);
+    ck_assert_mem_eq(ranks[0].x, ranks[1].x, sizeof ranks[0].x); /* the ranks agree exactly */
+    for (i = 0; i < 6 * DIM; i++) {
+        const double d = fabs((double)ranks[0].x[i] - distill_krrst_images(s)[i]);
+        worst = d > worst ? d : worst;
+        scale = fabs(distill_krrst_images(s)[i]) > scale ? fabs(distill_krrst_images(s)[i]) : scale;
+    }
+    ck_assert_msg(worst <= 1e-5 * scale, "2 ranks x 16 differ from 1 x 32 by %g (scale %g)", worst, scale);
     distill_krrst_destroy(s);
     fixture_free(&f);
 }
@@ -620,6 +698,7 @@ Suite *distill_suite_krrst(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, grad_matches_finite_differences);
     tcase_add_test(t, outer_loss_falls);
+    tcase_add_test(t, two_ranks_step_as_one_process_of_twice_the_batch);
     tcase_add_test(t, resume_is_bit_identical);
     tcase_add_test(t, failing_teacher_keeps_checkpoint);
     tcase_add_test(t, teacher_handle_shared_and_01_options);

@@ -67,6 +67,20 @@ typedef struct distill_krrst_options {
      * above: the solver keeps a reference until it is destroyed.  Precomputed
      * outputs rule out augmentation and must be finite. */
     distill_teacher *teacher_handle;
+    /* Data-parallel distillation (docs/krrst.md): `world` processes share
+     * each step's real batch of world x n images; this one (rank 0 ..
+     * world-1) takes rows rank*n .. rank*n+n-1 of it, and `allreduce` sums
+     * the gradient of (X_s, Y_s), then the loss, over the processes in
+     * place (MPI_Allreduce with MPI_SUM, say; return 0, or non-zero on
+     * failure: DISTILL_E_BACKEND, nothing moved).  Every process uses the
+     * same options, data and context seed, so all hold the same synthetic
+     * set and pool.  Without augmentation, world ranks of n rows step as
+     * one process of world x n rows (up to the order of float sums); with
+     * it, each rank augments its rows from a stream of its own. */
+    int32_t rank;   /* 0 */
+    int32_t world;  /* 1: no reduction */
+    int (*allreduce)(void *user, float *buf, int64_t count);
+    void *allreduce_user;
 } distill_krrst_options;
 
 DISTILL_API void distill_krrst_options_init(distill_krrst_options *opts);

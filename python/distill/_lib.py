@@ -288,7 +288,8 @@ class KrrstOptions(ctypes.Structure):
                 ("teacher_fn", ctypes.POINTER(TeacherVtable)), ("teacher_targets", c_p),
                 ("teacher_ld", c_i64),
                 # 0.2
-                ("teacher_handle", c_p)]
+                ("teacher_handle", c_p), ("rank", ctypes.c_int32), ("world", ctypes.c_int32),
+                ("allreduce", c_p), ("allreduce_user", c_p)]
 
 
 class TransferOptions(ctypes.Structure):

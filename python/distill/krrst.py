@@ -25,7 +25,8 @@ class Krrst(Handle):
     def __init__(self, ctx, real, teacher, features=None, **options):
         self.ctx, self._keep = ctx, [real]
         o = _options(KrrstOptions, lib.distill_krrst_options_init, "KRR-ST", options,
-                     ("teacher", "teacher_fn", "teacher_targets", "features", "teacher_handle"))
+                     ("teacher", "teacher_fn", "teacher_targets", "features", "teacher_handle", "allreduce",
+                      "allreduce_user"))
         if features is not None:
             specs = (LayerSpec * len(features))(*[_spec(f) for f in features])
             o.features, o.n_features = specs, len(features)

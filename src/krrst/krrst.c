@@ -21,6 +21,7 @@ void distill_krrst_options_init(distill_krrst_options *o)
     o->pool_size = 4, o->pool_period = 200;
     o->pool_lr = 0.1, o->pool_momentum = 0.9, o->pool_weight_decay = 1e-3;
     o->lr = 1e-3, o->final_lr_factor = 1e-3, o->ridge = 1e-6;
+    o->world = 1;
 }
 
 size_t distill_krrst_options_size(void) { return sizeof(distill_krrst_options); }
@@ -54,6 +55,10 @@ static distill_status read_options(distill_context *ctx, const distill_krrst_opt
         (o->augment_flip || o->augment_crop_pad))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: precomputed teacher targets cannot follow "
                              "augmented images; use a teacher model or callback", fn_create);
+    if (o->world < 1 || o->world > 65536 || o->rank < 0 || o->rank >= o->world || (o->world > 1 && !o->allreduce))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: world must be in [1, 65536], rank in [0, world) "
+                             "(got %d of %d), and world > 1 needs allreduce", fn_create, (int)o->rank,
+                             (int)o->world);
     return DISTILL_OK;
 }
 
@@ -245,15 +250,20 @@ static distill_status real_batch(distill_krrst *s)
     const int64_t n = s->o.n, N = distill_dataset_count(s->real), t = s->step;
     distill__rng r;
     int64_t i;
+    const int64_t skip = (int64_t)s->o.rank * n; /* this rank's rows of the world's batch */
     distill__rng_init(&r, s->ctx->seed, distill__krrst_stream(s->stream, KRRST_BATCH, (uint64_t)t, 0), 0);
+    for (i = 0; i < skip; i++)
+        (void)distill__rng_below(&r, (uint64_t)N);
     for (i = 0; i < n; i++)
         s->idx[i] = (int64_t)distill__rng_below(&r, (uint64_t)N);
     DISTILL__TRY(distill_dataset_get(s->real, s->idx, n, s->xr, s->dim, NULL, 0));
     if (s->o.augment_crop_pad > 0)
-        DISTILL__TRY(distill_augment_crop(s->ctx, distill__krrst_stream(s->stream, KRRST_CROP, (uint64_t)t, 0), 0,
+        DISTILL__TRY(distill_augment_crop(s->ctx, distill__krrst_stream(s->stream, KRRST_CROP, (uint64_t)t,
+                                                                        (uint64_t)s->o.rank), 0,
                                           n, s->c, s->h, s->w, s->o.augment_crop_pad, s->xr));
     if (s->o.augment_flip)
-        DISTILL__TRY(distill_augment_flip(s->ctx, distill__krrst_stream(s->stream, KRRST_FLIP, (uint64_t)t, 0), 0,
+        DISTILL__TRY(distill_augment_flip(s->ctx, distill__krrst_stream(s->stream, KRRST_FLIP, (uint64_t)t,
+                                                                        (uint64_t)s->o.rank), 0,
                                           n, s->c, s->h, s->w, 0.5f, s->xr));
     return distill__teacher_use_embed(&s->teacher, s->ctx, n, s->xr, s->dim, s->idx, s->yr, s->k);
 }
@@ -274,6 +284,23 @@ static distill_status krr_loss_grad(distill_krrst *s, distill_model *f, float *l
     return distill_model_backward(f, s->dfs, d, s->gxy, s->dim, 0);
 }
 
+/* Data parallel: the mean over the ranks of the gradient and the loss. */
+static distill_status reduce(distill_krrst *s, float *loss)
+{
+    const int64_t count = s->o.m * (s->dim + s->k);
+    const float inv = 1.0f / (float)s->o.world;
+    int64_t i;
+    if (s->o.world == 1)
+        return DISTILL_OK;
+    if (s->o.allreduce(s->o.allreduce_user, s->gxy, count) != 0 || s->o.allreduce(s->o.allreduce_user, loss, 1) != 0)
+        return distill__fail(s->ctx, DISTILL_E_BACKEND, "distill_krrst_step: the allreduce callback failed (rank "
+                             "%d of %d)", (int)s->o.rank, (int)s->o.world);
+    for (i = 0; i < count; i++)
+        s->gxy[i] *= inv;
+    *loss *= inv;
+    return DISTILL_OK;
+}
+
 static int64_t pick_net(const distill_krrst *s)
 {
     distill__rng r;
@@ -290,6 +317,7 @@ distill_status distill_krrst_step(distill_krrst *s, float *loss)
     j = pick_net(s);
     DISTILL__TRY(real_batch(s));
     DISTILL__TRY(krr_loss_grad(s, s->pool[j].feat, &l));
+    DISTILL__TRY(reduce(s, &l));
     DISTILL__TRY(distill_optimizer_step(s->adamw, s->xy, s->gxy));
     /* (X_s, Y_s) moved: from here on the step is taken */
     s->step++;
@@ -312,6 +340,7 @@ distill_status distill_krrst_gradient(distill_krrst *s, float *loss, float *dx, 
     DISTILL__TRY(distill__check_optional(s->ctx, fn, "dy", dy, m, s->k, lddy));
     DISTILL__TRY(real_batch(s));
     DISTILL__TRY(krr_loss_grad(s, s->pool[pick_net(s)].feat, &l));
+    DISTILL__TRY(reduce(s, &l));
     for (i = 0; i < m; i++) {
         if (dx)
             memcpy(dx + i * lddx, s->gxy + i * s->dim, sizeof(float) * (size_t)s->dim);
