@@ -36,6 +36,11 @@ ifeq ($(HDF5),1)
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5) -DDISTILL_HAVE_HDF5=1
 HDF5_LIBS   := $(shell pkg-config --libs hdf5)
 endif
+# `make MPI=1`: the distill program's --mpi (data-parallel KRR-ST over MPI ranks).
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null) -DDISTILL_HAVE_MPI=1
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
+endif
 ALL_CFLAGS  := $(CFLAGS_BASE) $(SANFLAGS) $(HDF5_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 DEP_LIBS    := -lblis -lz -lm -lpthread -fopenmp $(HDF5_LIBS)
@@ -59,7 +64,7 @@ CLI_BIN  := $(BUILD)/bin/distill
 
 .PHONY: all static shared check test-c test-slow test-fuzz fuzz test-python test-examples test-abi \
         test-install test-python-loop test-cli test-cli-args test-valgrind test-layers test-build test-abi-guard \
-        test-hdf5 hdf5-run bench demo install install-python uninstall \
+        test-hdf5 hdf5-run test-mpi bench demo install install-python uninstall \
         clean abi-check abi-baseline deps
 all: static shared $(CLI_BIN)
 
@@ -67,6 +72,7 @@ all: static shared $(CLI_BIN)
 # so a header change rebuilds only what depends on it.
 $(LIB_OBJ): OBJ_FLAGS += -fvisibility=hidden -fopenmp
 $(TEST_OBJ) $(CLI_OBJ): OBJ_FLAGS += -Isrc
+$(BUILD)/src/cli/mpi.o: OBJ_FLAGS += $(MPI_CFLAGS)
 # Small GEMMs want fused multiply-adds (src/nn/gemm_small.c).
 $(BUILD)/src/nn/gemm_small.o: OBJ_FLAGS += -ffp-contract=fast
 
@@ -79,7 +85,7 @@ $(BUILD)/%.o: %.c
 # the command-line program, linked statically against the library
 $(CLI_BIN): $(CLI_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(DEP_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(DEP_LIBS) $(MPI_LIBS)
 
 static: $(STATIC)
 shared: $(SHARED)
@@ -125,6 +131,14 @@ fuzz: $(BUILD)/test/fuzz_$(FUZZ_TARGET)_smoke
 	    -Iinclude -Isrc -o build/fuzz/fuzz_$(FUZZ_TARGET) test/fuzz/fuzz_$(FUZZ_TARGET).c $(LIB_SRC) $(DEP_LIBS)
 	build/fuzz/fuzz_$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus-$(FUZZ_TARGET)
 
+# Data-parallel KRR-ST: the distill program built again with MPI=1 beside
+# this build, run under mpirun against one process (scripts/test-mpi.sh).
+test-mpi:
+	@if command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)/mpi OUT=$(BUILD)/mpi/lib $(BUILD)/mpi/bin/distill && \
+	    PYTHON="$(PYTHON)" sh scripts/test-mpi.sh $(BUILD)/mpi/bin/distill $(BUILD)/mpi-test; \
+	else echo "test-mpi: mpicc/mpirun not installed, skipped (make deps installs libopenmpi-dev)"; fi
+
 # The HDF5 reader: the library built again with HDF5=1 beside this build,
 # its tests and its fuzz target (files written with the HDF5 C API).
 test-hdf5:
@@ -165,7 +179,7 @@ CHECK_GROUPS := test-layers test-c test-slow test-fuzz test-abi test-examples te
                 test-cli test-cli-args test-hdf5
 else
 CHECK_GROUPS := test-layers test-build test-c test-slow test-fuzz test-abi test-examples test-python \
-                test-cli test-cli-args test-valgrind test-install abi-check test-abi-guard test-hdf5
+                test-cli test-cli-args test-valgrind test-install abi-check test-abi-guard test-hdf5 test-mpi
 endif
 
 # `make check` installs nothing: missing packages come from `make deps`

@@ -5,7 +5,7 @@
 set -u
 
 PACKAGES="libblis-dev check pkgconf zlib1g-dev libpng-dev python3-numpy dataset-fashion-mnist abigail-tools valgrind
-          libhdf5-dev"
+          libhdf5-dev libopenmpi-dev openmpi-bin"
 
 # One probe per package: succeed when the package's files are in place.
 have() {
@@ -21,6 +21,8 @@ have() {
         abigail-tools) command -v abidiff >/dev/null 2>&1 ;;
         valgrind) command -v valgrind >/dev/null 2>&1 ;;
         libhdf5-dev) pkg-config --exists hdf5 2>/dev/null ;;
+        libopenmpi-dev) command -v mpicc >/dev/null 2>&1 ;;
+        openmpi-bin) command -v mpirun >/dev/null 2>&1 ;;
         *) dpkg -s "$1" >/dev/null 2>&1 ;;
     esac
 }

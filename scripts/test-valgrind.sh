@@ -43,6 +43,7 @@ printf 'y,a\n1,0.5\n' > "$DIR/one-row.csv"
 run krrst ok krrst --data "$DIR/img.csv" --teacher-epochs 1 --m 4 --n 8 --steps 2 --pool 2 --period 2 \
     --out "$DIR/k" --threads 1
 run krrst-no-data fail krrst --data /nonexistent.csv --out "$DIR/x" --threads 1
+run krrst-mpi-unbuilt fail krrst --mpi --data "$DIR/img.csv" --out "$DIR/x" --threads 1
 run transfer ok transfer --data "$DIR/img.csv" --dir "$DIR/k" --seeds 1 --probe-labels 3 --ft-labels 3 \
     --pretrain-steps 1 --probe-steps 2 --finetune-steps 1 --threads 1
 run transfer-no-dir fail transfer --dir /nonexistent --threads 1

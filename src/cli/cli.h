@@ -73,6 +73,13 @@ void cli_json_string(FILE *f, const char *s);
 /* Does the CSV file start with a header line (a letter or a quote)? */
 int cli_csv_has_header(const char *file);
 
+/* MPI ranks (make MPI=1; otherwise init fails, saying so): init gives this
+ * process's rank and the world's size; allreduce is the KRR-ST solver's
+ * hook (sums in place); finalize is safe to call always. */
+int cli_mpi_init(int *rank, int *world);
+int cli_mpi_allreduce(void *user, float *buf, int64_t count);
+void cli_mpi_finalize(void);
+
 int cmd_krrst(int argc, char **argv);
 int cmd_kd(int argc, char **argv);
 int cmd_transfer(int argc, char **argv);

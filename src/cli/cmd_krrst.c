@@ -22,10 +22,11 @@ static void help(void)
           "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
           "  [--flip 0] [--crop 0] [--checkpoint-every 0] [--export-every 0] [--resume FILE]\n"
           "  [--limit N (first N source images)] [--out DIR]\n"
-          "  [--seed 0] [--threads 0]\n"
+          "  [--mpi (make MPI=1; under mpirun: --n is the world's batch)] [--seed 0] [--threads 0]\n"
           "Writes DIR/teacher.dstl (when trained here), initial.dstl, distilled.dstl,\n"
           "images.npy, targets.npy, distilled.png, initial.png and checkpoint.dstl\n"
-          "(and distilled_STEP.dstl every --export-every steps).\n", stderr);
+          "(and distilled_STEP.dstl every --export-every steps); with --mpi, rank r > 0\n"
+          "writes the same into DIR/rankR and rank 0 prints the summary.\n", stderr);
 }
 
 static void path(char *buf, size_t n, const char *dir, const char *name)
@@ -146,7 +147,10 @@ static distill_status export_all(distill_krrst *s, const char *out)
 
 static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src, distill_dataset *held)
 {
-    const char *out = cli_opt(argc, argv, "--out", "distill-out"), *kind = "";
+    const char *kind = "";
+    char out_buf[DISTILL_CLI_MAX_PATH + 16]; /* --out is at most DISTILL_CLI_MAX_PATH */
+    const char *out = cli_opt(argc, argv, "--out", "distill-out");
+    int rank = 0, world = 1;
     const char *resume = cli_opt(argc, argv, "--resume", NULL);
     const int64_t n_held = distill_dataset_count(held) < 500 ? distill_dataset_count(held) : 500;
     distill_model *teacher = NULL;
@@ -155,6 +159,18 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
     summary sum = {0};
     char p[1024];
     int rc = 1;
+    if (cli_flag(argc, argv, "--mpi")) {
+        if (cli_mpi_init(&rank, &world) != 0)
+            return cli_fail(NULL, "krrst", "--mpi: MPI");
+        mkdir(out, 0755);
+        if (rank > 0) { /* every rank writes what rank 0 writes, into a folder of its own; rank 0 reports */
+            snprintf(out_buf, sizeof out_buf, "%s/rank%d", out, rank);
+            out = out_buf;
+            fflush(stdout);
+            if (!freopen("/dev/null", "w", stdout))
+                return cli_fail(NULL, "krrst", "--mpi: silencing a rank's stdout");
+        }
+    }
     mkdir(out, 0755);
     if (get_teacher(ctx, argc, argv, src, out, &teacher, &kind) != DISTILL_OK)
         return cli_fail(ctx, "krrst", "teacher");
@@ -165,6 +181,9 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
     o.augment_flip = (int32_t)cli_long(argc, argv, "--flip", 0);
     o.augment_crop_pad = (int32_t)cli_long(argc, argv, "--crop", 0);
     o.teacher = teacher;
+    o.rank = rank, o.world = world, o.allreduce = world > 1 ? cli_mpi_allreduce : NULL;
+    if (world > 1) /* the world's batch is --n; each rank takes its share */
+        o.n = o.n / world > 0 ? o.n / world : 1;
     if (distill_krrst_create(ctx, &o, src, &s) != DISTILL_OK) {
         cli_fail(ctx, "krrst", "create");
         goto done;
@@ -208,7 +227,7 @@ static const cli_spec options[] = {
     {"--teacher", CLI_PATH, 0, 0},        {"--teacher-kind", CLI_TEXT, 0, 0},
     {"--teacher-epochs", CLI_INT, 1, 1e4}, {"--out", CLI_PATH, 0, 0},
     {"--resume", CLI_PATH, 0, 0},         {"--export-every", CLI_INT, 0, 1e9},
-    {"--checkpoint-every", CLI_INT, 0, 1e9},
+    {"--checkpoint-every", CLI_INT, 0, 1e9}, {"--mpi", CLI_FLAG, 0, 0},
 };
 
 int cmd_krrst(int argc, char **argv)
@@ -237,6 +256,7 @@ int cmd_krrst(int argc, char **argv)
         rc = cli_fail(ctx, "krrst", "data");
     else
         rc = run(ctx, argc, argv, src, held);
+    cli_mpi_finalize();
     distill_dataset_destroy(src), distill_dataset_destroy(held);
     distill_context_destroy(ctx);
     return rc;
