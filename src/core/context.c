@@ -188,6 +188,17 @@ void *distill__alloc(distill_context *ctx, size_t size)
     return ctx->allocator.alloc(ctx->allocator.user, size, DISTILL__ALIGN);
 }
 
+void *distill__alloc_zero(distill_context *ctx, int64_t count, size_t elem)
+{
+    size_t bytes;
+    void *p;
+    if (count < 1 || distill__mul_size((size_t)count, elem, &bytes))
+        return NULL;
+    if ((p = distill__alloc(ctx, bytes)))
+        memset(p, 0, bytes);
+    return p;
+}
+
 void distill__free(distill_context *ctx, void *ptr)
 {
     if (ptr)

@@ -42,6 +42,10 @@ struct distill_context {
 /* Allocation through the context's hooks, DISTILL__ALIGN-aligned. */
 void *distill__alloc(distill_context *ctx, size_t size);
 void distill__free(distill_context *ctx, void *ptr);
+/* count x elem zeroed bytes (count >= 1; NULL on overflow or failure):
+ * what a handle's setup wants, so that a teardown after a partial setup
+ * frees only NULLs. */
+void *distill__alloc_zero(distill_context *ctx, int64_t count, size_t elem);
 
 /* Record `status` and a formatted message on ctx; returns status, so a
  * failing path reads `return distill__fail(ctx, DISTILL_E_SHAPE, ...)`. */

@@ -152,17 +152,6 @@ static distill_status init_states(distill_orl *s)
     return DISTILL_OK;
 }
 
-static void *zalloc(distill_context *ctx, int64_t count, size_t elem)
-{
-    size_t bytes;
-    void *p;
-    if (count < 1 || distill__mul_size((size_t)count, elem, &bytes))
-        return NULL;
-    if ((p = distill__alloc(ctx, bytes)))
-        memset(p, 0, bytes);
-    return p;
-}
-
 /* The network (its outputs fix k for continuous actions) and the optimisers. */
 static distill_status make_network(distill_orl *s)
 {
@@ -208,16 +197,16 @@ static distill_status alloc_scratch(distill_orl *s)
     s->rows = biggest;
     DISTILL__TRY(distill__check_count(s->ctx, fn_create, "scratch rows x state size", biggest,
                                       s->dim + 3 * s->k + labw, sizeof(float)));
-    s->xb = zalloc(s->ctx, biggest * s->dim, sizeof(float));
-    s->zb = zalloc(s->ctx, biggest * s->k, sizeof(float));
-    s->zb2 = zalloc(s->ctx, biggest * s->k, sizeof(float));
-    s->dzb = zalloc(s->ctx, biggest * s->k, sizeof(float));
-    s->lab = zalloc(s->ctx, biggest * labw, sizeof(float));
-    s->gr = zalloc(s->ctx, np, sizeof(float));
-    s->gs = zalloc(s->ctx, np, sizeof(float));
-    s->v = zalloc(s->ctx, np, sizeof(float));
+    s->xb = distill__alloc_zero(s->ctx, biggest * s->dim, sizeof(float));
+    s->zb = distill__alloc_zero(s->ctx, biggest * s->k, sizeof(float));
+    s->zb2 = distill__alloc_zero(s->ctx, biggest * s->k, sizeof(float));
+    s->dzb = distill__alloc_zero(s->ctx, biggest * s->k, sizeof(float));
+    s->lab = distill__alloc_zero(s->ctx, biggest * labw, sizeof(float));
+    s->gr = distill__alloc_zero(s->ctx, np, sizeof(float));
+    s->gs = distill__alloc_zero(s->ctx, np, sizeof(float));
+    s->v = distill__alloc_zero(s->ctx, np, sizeof(float));
     if (cache)
-        s->gr_cache = zalloc(s->ctx, s->nb * np, sizeof(float));
+        s->gr_cache = distill__alloc_zero(s->ctx, s->nb * np, sizeof(float));
     if (!s->xb || !s->zb || !s->zb2 || !s->dzb || !s->lab || !s->gr || !s->gs || !s->v || (cache && !s->gr_cache))
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
     return DISTILL_OK;
@@ -227,10 +216,10 @@ static distill_status alloc_scratch(distill_orl *s)
 static distill_status copy_options(distill_orl *s, const distill_orl_options *o)
 {
     int64_t i;
-    s->layers = zalloc(s->ctx, o->n_layers, sizeof(distill_layer_spec));
+    s->layers = distill__alloc_zero(s->ctx, o->n_layers, sizeof(distill_layer_spec));
     if (o->obs_low || o->obs_high) {
-        s->low = zalloc(s->ctx, s->dim, sizeof(float));
-        s->high = zalloc(s->ctx, s->dim, sizeof(float));
+        s->low = distill__alloc_zero(s->ctx, s->dim, sizeof(float));
+        s->high = distill__alloc_zero(s->ctx, s->dim, sizeof(float));
     }
     if (!s->layers || ((o->obs_low || o->obs_high) && (!s->low || !s->high)))
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
@@ -254,17 +243,17 @@ static distill_status alloc_arrays(distill_orl *s)
 {
     const int64_t n = distill_dataset_count(s->real);
     DISTILL__TRY(distill__check_count(s->ctx, fn_create, "m x state size", s->m, s->dim + s->ad, 2 * sizeof(float)));
-    s->params = zalloc(s->ctx, s->m * s->pdim, sizeof(float));
-    s->dparams = zalloc(s->ctx, s->m * s->pdim, sizeof(float));
-    s->states = zalloc(s->ctx, s->m * s->dim, sizeof(float));
-    s->dstates = zalloc(s->ctx, s->m * s->dim, sizeof(float));
-    s->labels = zalloc(s->ctx, s->m * s->ad, sizeof(float));
+    s->params = distill__alloc_zero(s->ctx, s->m * s->pdim, sizeof(float));
+    s->dparams = distill__alloc_zero(s->ctx, s->m * s->pdim, sizeof(float));
+    s->states = distill__alloc_zero(s->ctx, s->m * s->dim, sizeof(float));
+    s->dstates = distill__alloc_zero(s->ctx, s->m * s->dim, sizeof(float));
+    s->labels = distill__alloc_zero(s->ctx, s->m * s->ad, sizeof(float));
     if (!s->discrete)
-        s->dlabels = zalloc(s->ctx, s->m * s->ad, sizeof(float));
-    s->real_idx = zalloc(s->ctx, n, sizeof(int64_t));
-    s->real_start = zalloc(s->ctx, s->nb + 1, sizeof(int64_t));
-    s->syn_start = zalloc(s->ctx, s->nb + 1, sizeof(int64_t));
-    s->pick = zalloc(s->ctx, n + s->nb + 1, sizeof(int64_t));
+        s->dlabels = distill__alloc_zero(s->ctx, s->m * s->ad, sizeof(float));
+    s->real_idx = distill__alloc_zero(s->ctx, n, sizeof(int64_t));
+    s->real_start = distill__alloc_zero(s->ctx, s->nb + 1, sizeof(int64_t));
+    s->syn_start = distill__alloc_zero(s->ctx, s->nb + 1, sizeof(int64_t));
+    s->pick = distill__alloc_zero(s->ctx, n + s->nb + 1, sizeof(int64_t));
     if (!s->params || !s->dparams || !s->states || !s->dstates || !s->labels || (!s->discrete && !s->dlabels) ||
         !s->real_idx || !s->real_start || !s->syn_start || !s->pick)
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
@@ -345,7 +334,7 @@ distill_status distill_orl_create(distill_context *ctx, const distill_orl_option
     if (o.angle_pairs < 0 || 2 * o.angle_pairs > distill_dataset_x_dim(real))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: angle_pairs %lld does not fit %lld observations", fn_create,
                              (long long)o.angle_pairs, (long long)distill_dataset_x_dim(real));
-    if (!(s = zalloc(ctx, 1, sizeof *s)))
+    if (!(s = distill__alloc_zero(ctx, 1, sizeof *s)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
     s->ctx = ctx, s->o = o, s->real = real, s->m = o.m, s->k = o.n_actions, s->discrete = o.n_actions != 0;
     s->dim = distill_dataset_x_dim(real), s->yd = distill_dataset_y_dim(real), s->stream = distill__new_stream(ctx);

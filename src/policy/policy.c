@@ -7,6 +7,7 @@
 #include "../core/rng.h"
 #include "../core/workspace.h"
 #include "../nn/internal.h"
+#include "../rl/internal.h"
 #include "internal.h"
 
 #define SAMPLE_STREAM 0x706f6c6963ULL /* "polic" */
@@ -50,7 +51,7 @@ distill_status distill__policy_make(distill_context *ctx, const char *fn, distil
         st = distill__fail(ctx, DISTILL_E_INVAL, "%s: temperature must be > 0 and finite, got %g", fn,
                            (double)temperature);
     if (st == DISTILL_OK) {
-        p = distill__alloc(ctx, sizeof *p);
+        p = distill__alloc_zero(ctx, 1, sizeof *p);
         if (!p)
             st = distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     }
@@ -58,7 +59,6 @@ distill_status distill__policy_make(distill_context *ctx, const char *fn, distil
         distill_model_destroy(model);
         return st;
     }
-    memset(p, 0, sizeof *p);
     p->ctx = ctx, p->kind = DISTILL_POLICY_NETWORK, p->mode = mode, p->temperature = temperature;
     p->model = model, p->obs_dim = distill_model_input_dim(model), p->out_dim = s.n;
     p->action = s;
@@ -255,9 +255,7 @@ distill_status distill_policy_evaluate(const distill_policy *p, distill_env *env
     distill_rollout_options_init(&o);
     if (opts)
         DISTILL__TRY(distill__struct_read(p->ctx, fn, "options", opts, sizeof o, sizeof o, &o));
-    if (o.lockstep < 1 || o.lockstep > 4096)
-        return distill__fail(p->ctx, DISTILL_E_INVAL, "%s: lockstep must be in [1, 4096], got %lld", fn,
-                             (long long)o.lockstep);
+    DISTILL__TRY(distill__rollout_check(p->ctx, env, &o)); /* lockstep sizes the workspace */
     u.p = p, u.rng = o.seed * 0x9e3779b97f4a7c15ULL; /* every bit of the seed moves the counter */
     DISTILL__TRY(distill_policy_workspace_size(p, o.lockstep, &u.bytes));
     if (!(u.ws = distill__alloc(p->ctx, u.bytes)))

@@ -23,9 +23,8 @@ void distill_env_options_init(distill_env_options *o)
 
 static distill_env *env_new(distill_context *ctx)
 {
-    distill_env *e = distill__alloc(ctx, sizeof *e);
+    distill_env *e = distill__alloc_zero(ctx, 1, sizeof *e);
     if (e) {
-        memset(e, 0, sizeof *e);
         e->ctx = ctx;
     }
     return e;

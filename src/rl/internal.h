@@ -42,6 +42,13 @@ struct distill_env {
 distill_status distill__env_action(const distill_env *env, const char *fn, const float *action,
                                    float *clipped);
 
+/* DISTILL_E_INVAL (its message on ctx) unless the rollout options are
+ * sound for env: what distill_env_rollout checks first, for the callers
+ * that size buffers from them before it runs. */
+struct distill_rollout_options;
+distill_status distill__rollout_check(distill_context *ctx, const distill_env *env,
+                                      const struct distill_rollout_options *o);
+
 /* distill_trajectories_from_hdf5 on a file image in memory (the fuzz
  * target's entry); DISTILL_E_UNSUPPORTED without HDF5. */
 distill_status distill__trajectories_from_hdf5_image(distill_context *ctx, const void *buf, size_t len,

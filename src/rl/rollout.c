@@ -54,9 +54,8 @@ typedef struct rollout {
 
 static const char fn[] = "distill_env_rollout";
 
-static distill_status check_options(distill_env *env, const distill_rollout_options *o)
+distill_status distill__rollout_check(distill_context *ctx, const distill_env *env, const distill_rollout_options *o)
 {
-    distill_context *ctx = env->ctx;
     int64_t i;
     if (o->episodes < 1 || o->episodes > ((int64_t)1 << 24))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: episodes must be in [1, 2^24], got %lld", fn,
@@ -76,32 +75,20 @@ static distill_status check_options(distill_env *env, const distill_rollout_opti
     return DISTILL_OK;
 }
 
-/* Zeroed, so that a teardown after a partial setup frees only NULLs. */
-static void *alloc_array(rollout *r, int64_t count, size_t elem)
-{
-    size_t bytes;
-    void *p;
-    if (count < 1 || distill__mul_size((size_t)count, elem, &bytes))
-        return NULL;
-    if ((p = distill__alloc(r->ctx, bytes)))
-        memset(p, 0, bytes);
-    return p;
-}
-
 static distill_status setup(rollout *r)
 {
     const int64_t e = r->o.episodes;
     r->n_slots = r->env->task ? (r->o.lockstep < e ? r->o.lockstep : e) : 1;
-    r->slots = alloc_array(r, r->n_slots, sizeof(slot));
-    r->active = alloc_array(r, r->n_slots, sizeof(int64_t));
-    r->obs = alloc_array(r, r->n_slots * r->od, sizeof(float));
-    r->acts = alloc_array(r, r->n_slots * r->ad, sizeof(float));
-    r->batch = alloc_array(r, r->n_slots * r->od, sizeof(float));
-    r->returns = alloc_array(r, e, sizeof(double));
-    r->lengths = alloc_array(r, e, sizeof(int64_t));
+    r->slots = distill__alloc_zero(r->ctx, r->n_slots, sizeof(slot));
+    r->active = distill__alloc_zero(r->ctx, r->n_slots, sizeof(int64_t));
+    r->obs = distill__alloc_zero(r->ctx, r->n_slots * r->od, sizeof(float));
+    r->acts = distill__alloc_zero(r->ctx, r->n_slots * r->ad, sizeof(float));
+    r->batch = distill__alloc_zero(r->ctx, r->n_slots * r->od, sizeof(float));
+    r->returns = distill__alloc_zero(r->ctx, e, sizeof(double));
+    r->lengths = distill__alloc_zero(r->ctx, e, sizeof(int64_t));
     if (r->record) {
-        r->done_rows = alloc_array(r, e, sizeof(float *));
-        r->done_len = alloc_array(r, e, sizeof(int64_t));
+        r->done_rows = distill__alloc_zero(r->ctx, e, sizeof(float *));
+        r->done_len = distill__alloc_zero(r->ctx, e, sizeof(int64_t));
     }
     if (!r->slots || !r->active || !r->obs || !r->acts || !r->batch || !r->returns || !r->lengths ||
         (r->record && (!r->done_rows || !r->done_len)))
@@ -167,7 +154,7 @@ static distill_status record(rollout *r, slot *s, const float *obs, const float 
     float *row;
     if (s->t >= s->cap) {
         int64_t cap = s->cap ? 2 * s->cap : 64;
-        float *grown = alloc_array(r, cap * r->row_len, sizeof(float));
+        float *grown = distill__alloc_zero(r->ctx, cap * r->row_len, sizeof(float));
         if (!grown)
             return distill__fail(r->ctx, DISTILL_E_NOMEM, "%s: out of memory recording episode %lld", fn,
                                  (long long)s->episode);
@@ -288,7 +275,7 @@ static distill_status assemble(rollout *r, distill_dataset **out)
     distill_status st;
     for (e = 0; e < r->o.episodes; e++)
         rows += r->done_len[e];
-    if (!(all = alloc_array(r, rows * r->row_len, sizeof(float))))
+    if (!(all = distill__alloc_zero(r->ctx, rows * r->row_len, sizeof(float))))
         return distill__fail(r->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     for (e = 0; e < r->o.episodes; e++) {
         memcpy(all + at * r->row_len, r->done_rows[e], sizeof(float) * (size_t)(r->done_len[e] * r->row_len));
@@ -315,7 +302,7 @@ distill_status distill_env_rollout(distill_env *env, const distill_rollout_optio
         DISTILL__TRY(distill__struct_read(r.ctx, fn, "options", opts, sizeof r.o, sizeof r.o, &r.o));
     if (!act)
         return distill__fail(r.ctx, DISTILL_E_INVAL, "%s: act is NULL", fn);
-    DISTILL__TRY(check_options(env, &r.o));
+    DISTILL__TRY(distill__rollout_check(r.ctx, env, &r.o));
     if (trajectories)
         *trajectories = NULL;
     r.od = env->obs.n, r.ad = distill_env_action_dim(env);
