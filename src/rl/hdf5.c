@@ -275,25 +275,9 @@ static distill_status read_file(distill_context *ctx, hid_t file, distill_datase
 }
 
 /* HDF5 prints its error stack by default: quiet while we read, as before after. */
-static distill_status quietly(distill_context *ctx, hid_t fapl, const char *name, distill_dataset **out)
-{
-    H5E_auto2_t func = NULL;
-    void *data = NULL;
-    hid_t file;
-    distill_status st;
-    H5Eget_auto2(H5E_DEFAULT, &func, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
-    if (file < 0)
-        st = distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s is not a readable HDF5 file", fn, name);
-    else
-        st = read_file(ctx, file, out), H5Fclose(file);
-    H5Eset_auto2(H5E_DEFAULT, func, data);
-    return st;
-}
-
 /* File access: every object the reader left open is closed with the file
- * (a damaged file must not keep the library's ids alive). */
+ * (a damaged file must not keep the library's ids alive); an image in
+ * memory through the core driver. */
 static hid_t access_list(const void *image, size_t len)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -306,31 +290,43 @@ static hid_t access_list(const void *image, size_t len)
     return fapl;
 }
 
-distill_status distill__trajectories_from_hdf5_image(distill_context *ctx, const void *buf, size_t len,
-                                                     distill_dataset **out)
+/* Open and read `name` (a path, or a label for an image), with HDF5's own
+ * error printing quiet throughout and as before after. */
+static distill_status quietly(distill_context *ctx, const char *name, const void *image, size_t len,
+                              distill_dataset **out)
 {
     H5E_auto2_t func = NULL;
     void *data = NULL;
-    hid_t fapl;
+    hid_t fapl, file;
     distill_status st;
-    if (!buf || len == 0)
-        return distill__fail(ctx, DISTILL_E_FORMAT, "%s: an empty file", fn);
     H5Eget_auto2(H5E_DEFAULT, &func, &data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    fapl = access_list(buf, len);
+    if ((fapl = access_list(image, len)) < 0) {
+        st = distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s: cannot set up the file access (%zu bytes)", fn, name,
+                           len);
+    } else {
+        file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+        if (file < 0)
+            st = distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s is not a readable HDF5 file", fn, name);
+        else
+            st = read_file(ctx, file, out), H5Fclose(file);
+        H5Pclose(fapl);
+    }
     H5Eset_auto2(H5E_DEFAULT, func, data);
-    if (fapl < 0)
-        return distill__fail(ctx, DISTILL_E_FORMAT, "%s: cannot open a file image of %zu bytes", fn, len);
-    st = quietly(ctx, fapl, "distill-hdf5-image", out);
-    H5Pclose(fapl);
     return st;
+}
+
+distill_status distill__trajectories_from_hdf5_image(distill_context *ctx, const void *buf, size_t len,
+                                                     distill_dataset **out)
+{
+    if (!buf || len == 0)
+        return distill__fail(ctx, DISTILL_E_FORMAT, "%s: an empty file", fn);
+    return quietly(ctx, "distill-hdf5-image", buf, len, out);
 }
 
 distill_status distill_trajectories_from_hdf5(distill_context *ctx, const char *path, distill_dataset **out)
 {
     FILE *f;
-    hid_t fapl;
-    distill_status st;
     if (!ctx)
         return DISTILL_E_INVAL;
     DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
@@ -340,11 +336,7 @@ distill_status distill_trajectories_from_hdf5(distill_context *ctx, const char *
     if (!(f = fopen(path, "rb")))
         return distill__fail(ctx, DISTILL_E_IO, "%s: cannot open %s", fn, path);
     fclose(f);
-    if ((fapl = access_list(NULL, 0)) < 0)
-        return distill__fail(ctx, DISTILL_E_FORMAT, "%s: %s: cannot set up the file access", fn, path);
-    st = quietly(ctx, fapl, path, out);
-    H5Pclose(fapl);
-    return st;
+    return quietly(ctx, path, NULL, 0, out);
 }
 
 #endif
