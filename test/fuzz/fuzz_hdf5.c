@@ -21,18 +21,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 /* Seeds: a D4RL and a Minari file written with the HDF5 C API. */
 size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
 {
-    char path[64];
-    FILE *f;
-    size_t n;
     if (i > 1)
         return 0;
-    snprintf(path, sizeof path, "/tmp/distill-fuzz-h5-%d.h5", (int)getpid());
-    if (!(i ? h5_write_minari(path) : h5_write_d4rl(path)))
+    if (!(i ? h5_write_minari(fuzz_scratch()) : h5_write_d4rl(fuzz_scratch())))
         abort();
-    f = fopen(path, "rb");
-    n = f ? fread(buf, 1, cap, f) : 0;
-    if (f)
-        fclose(f);
-    unlink(path);
-    return n;
+    return fuzz_take_scratch(buf, cap);
 }

@@ -42,10 +42,6 @@ size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
     distill_model_options o;
     distill_model *m;
     distill_policy *p;
-    char path[] = "/tmp/distill-fuzz-seed-XXXXXX";
-    FILE *f;
-    size_t n;
-    int fd;
     if (i > 1)
         return 0;
     if (i)
@@ -57,20 +53,12 @@ size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
     l[2].units = 2;
     distill_model_options_init(&o);
     o.in_c = 4, o.in_h = o.in_w = 1, o.layers = l, o.n_layers = 3;
-    if ((fd = mkstemp(path)) < 0)
-        return 0;
-    close(fd);
     if (distill_model_create(fuzz_context(), &o, &m) != DISTILL_OK ||
         distill_policy_from_model(fuzz_context(), m, &s, i ? DISTILL_POLICY_GREEDY : DISTILL_POLICY_SAMPLE, 1.0f,
                                   &p) != DISTILL_OK ||
-        distill_policy_save(p, path) != DISTILL_OK)
+        distill_policy_save(p, fuzz_scratch()) != DISTILL_OK)
         abort();
     distill_policy_destroy(p);
     distill_model_destroy(m);
-    f = fopen(path, "rb");
-    n = f ? fread(buf, 1, cap, f) : 0;
-    if (f)
-        fclose(f);
-    unlink(path);
-    return n;
+    return fuzz_take_scratch(buf, cap);
 }
