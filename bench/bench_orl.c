@@ -48,16 +48,40 @@ static void mlp_layers(distill_layer_spec *l, int64_t hidden, int64_t out)
     l[4].units = out;
 }
 
-static distill_model *student(distill_context *ctx, uint64_t seed)
+/* How a task's BC students are made, trained and scored: the same code for
+ * CartPole (2 discrete actions) and Pendulum (one continuous torque, passed
+ * through: the env clips it). */
+typedef struct task_arm {
+    int64_t obs, n_actions;   /* n_actions 0: one continuous action */
+    uint64_t init_base;       /* the student's initialisation stream, + seed */
+    int64_t bc_steps, episodes;
+    uint64_t eval_seed;
+} task_arm;
+
+static task_arm cartpole_arm(void)
+{
+    task_arm t = {4, 2, 1000, 0, EVAL_EPISODES, 100000};
+    t.bc_steps = quick ? 300 : 1000;
+    return t;
+}
+
+static task_arm pendulum_arm(void)
+{
+    task_arm t = {3, 0, 3000, 0, 0, 200000};
+    t.bc_steps = quick ? 300 : 2000, t.episodes = quick ? 20 : EVAL_EPISODES;
+    return t;
+}
+
+static distill_model *student(distill_context *ctx, const task_arm *t, uint64_t seed)
 {
     distill_layer_spec l[5];
     distill_model_options mo;
     distill_model *m = NULL;
-    mlp_layers(l, 32, 2);
+    mlp_layers(l, 32, t->n_actions ? t->n_actions : 1);
     distill_model_options_init(&mo);
-    mo.in_c = 4, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = 5;
+    mo.in_c = t->obs, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = 5;
     TRY(ctx, distill_model_create(ctx, &mo, &m));
-    TRY(ctx, distill_model_reinit(m, 1000 + seed));
+    TRY(ctx, distill_model_reinit(m, t->init_base + seed));
     return m;
 }
 
@@ -79,25 +103,29 @@ static double stddev(const double *x, int n)
     return sqrt(s / (n > 1 ? n - 1 : 1));
 }
 
-/* BC of a fresh student on data, then its mean return. */
-static double bc_return(distill_context *ctx, distill_env *env, distill_dataset *data, uint64_t seed)
+/* BC (squared error of the softmax, or of the action) of a fresh student
+ * on data, then its mean return. */
+static double bc_return(distill_context *ctx, distill_env *env, distill_dataset *data, const task_arm *t,
+                        uint64_t seed)
 {
-    distill_model *m = student(ctx, seed);
+    distill_model *m = student(ctx, t, seed);
     distill_space s = {sizeof s, DISTILL_SPACE_DISCRETE, 2, NULL, NULL};
     distill_bc_options bo;
     distill_rollout_options ro;
     distill_policy *p = NULL;
     double ret[EVAL_EPISODES];
+    if (!t->n_actions)
+        s.kind = DISTILL_SPACE_BOX, s.n = 1;
     distill_bc_options_init(&bo);
-    bo.n_actions = 2, bo.loss = DISTILL_BC_MSE, bo.steps = quick ? 300 : 1000, bo.batch = 256, bo.stream = seed;
+    bo.n_actions = t->n_actions, bo.loss = DISTILL_BC_MSE, bo.steps = t->bc_steps, bo.batch = 256, bo.stream = seed;
     TRY(ctx, distill_bc_train(ctx, &bo, m, data, NULL));
     TRY(ctx, distill_policy_from_model(ctx, m, &s, DISTILL_POLICY_GREEDY, 1.0f, &p));
     distill_rollout_options_init(&ro);
-    ro.episodes = EVAL_EPISODES, ro.seed = 100000;
+    ro.episodes = t->episodes, ro.seed = t->eval_seed;
     TRY(ctx, distill_policy_evaluate(p, env, &ro, ret, NULL, NULL));
     distill_policy_destroy(p);
     distill_model_destroy(m);
-    return mean(ret, EVAL_EPISODES);
+    return mean(ret, (int)t->episodes);
 }
 
 static distill_dataset *random_states(distill_context *ctx, distill_dataset *data, int64_t m, uint64_t seed)
@@ -129,6 +157,7 @@ static distill_orl *orl_solver(distill_context *ctx, distill_dataset *data, int6
 static double distilled_return(distill_context *ctx, distill_env *env, distill_dataset *data, int64_t m,
                                uint64_t seed)
 {
+    const task_arm arm = cartpole_arm();
     distill_layer_spec l[5];
     distill_orl *s;
     distill_dataset *set = NULL;
@@ -137,7 +166,7 @@ static double distilled_return(distill_context *ctx, distill_env *env, distill_d
     s = orl_solver(ctx, data, m, l);
     TRY(ctx, distill_orl_run(s, quick ? 300 : 2000));
     TRY(ctx, distill_orl_dataset(s, &set));
-    r = bc_return(ctx, env, set, seed);
+    r = bc_return(ctx, env, set, &arm, seed);
     distill_dataset_destroy(set);
     distill_orl_destroy(s);
     return r;
@@ -180,7 +209,8 @@ static void cartpole_speed(distill_context *ctx, distill_dataset *data, cartpole
     distill_layer_spec l[5];
     step_arg sa;
     act_arg aa;
-    distill_model *m = student(ctx, 0);
+    const task_arm arm = cartpole_arm();
+    distill_model *m = student(ctx, &arm, 0);
     distill_space s = {sizeof s, DISTILL_SPACE_DISCRETE, 2, NULL, NULL};
     sa.s = orl_solver(ctx, data, 10, l);
     f->step_ms = 1e3 * bench_median(one_step, &sa, 21);
@@ -197,6 +227,7 @@ static void cartpole_speed(distill_context *ctx, distill_dataset *data, cartpole
 
 static void cartpole(distill_context *ctx, cartpole_figures *f)
 {
+    const task_arm arm = cartpole_arm();
     static const int64_t ms[2] = {10, 2};
     distill_env *env = NULL;
     distill_rollout_options ro;
@@ -212,12 +243,12 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
     TRY(ctx, distill_trajectory_top(data, 1, 0.10, &top10));
     fprintf(stderr, "cartpole: %lld offline states\n", (long long)distill_dataset_count(data));
     for (seed = 0; seed < seeds; seed++) {
-        full[seed] = bc_return(ctx, env, data, (uint64_t)seed);
-        pct[seed] = bc_return(ctx, env, top, (uint64_t)seed);
-        pct10[seed] = bc_return(ctx, env, top10, (uint64_t)seed);
+        full[seed] = bc_return(ctx, env, data, &arm, (uint64_t)seed);
+        pct[seed] = bc_return(ctx, env, top, &arm, (uint64_t)seed);
+        pct10[seed] = bc_return(ctx, env, top10, &arm, (uint64_t)seed);
         for (j = 0; j < 2; j++) {
             distill_dataset *r = random_states(ctx, data, ms[j], (uint64_t)seed);
-            rnd[j][seed] = bc_return(ctx, env, r, (uint64_t)seed);
+            rnd[j][seed] = bc_return(ctx, env, r, &arm, (uint64_t)seed);
             distill_dataset_destroy(r);
             dis[j][seed] = distilled_return(ctx, env, data, ms[j], (uint64_t)seed + 1);
         }
@@ -238,47 +269,13 @@ static void cartpole(distill_context *ctx, cartpole_figures *f)
 
 #define M_CONT 20
 
-static distill_model *pendulum_student(distill_context *ctx, uint64_t seed)
-{
-    distill_layer_spec l[5];
-    distill_model_options mo;
-    distill_model *m = NULL;
-    mlp_layers(l, 32, 1);
-    distill_model_options_init(&mo);
-    mo.in_c = 3, mo.in_h = mo.in_w = 1, mo.layers = l, mo.n_layers = 5;
-    TRY(ctx, distill_model_create(ctx, &mo, &m));
-    TRY(ctx, distill_model_reinit(m, 3000 + seed));
-    return m;
-}
-
-/* BC (squared error) of a fresh student; the policy passes its output
- * through (the env clips the torque). */
-static double pendulum_return(distill_context *ctx, distill_env *env, distill_dataset *data, uint64_t seed)
-{
-    distill_model *m = pendulum_student(ctx, seed);
-    distill_space s = {sizeof s, DISTILL_SPACE_BOX, 1, NULL, NULL};
-    distill_bc_options bo;
-    distill_rollout_options ro;
-    distill_policy *p = NULL;
-    double ret[EVAL_EPISODES];
-    distill_bc_options_init(&bo);
-    bo.n_actions = 0, bo.steps = quick ? 300 : 2000, bo.batch = 256, bo.stream = seed;
-    TRY(ctx, distill_bc_train(ctx, &bo, m, data, NULL));
-    TRY(ctx, distill_policy_from_model(ctx, m, &s, DISTILL_POLICY_GREEDY, 1.0f, &p));
-    distill_rollout_options_init(&ro);
-    ro.episodes = quick ? 20 : EVAL_EPISODES, ro.seed = 200000;
-    TRY(ctx, distill_policy_evaluate(p, env, &ro, ret, NULL, NULL));
-    distill_policy_destroy(p);
-    distill_model_destroy(m);
-    return mean(ret, (int)ro.episodes);
-}
-
 typedef struct pendulum_figures {
     double full, random, distilled, expert;
 } pendulum_figures;
 
 static void pendulum(distill_context *ctx, pendulum_figures *f)
 {
+    const task_arm arm = pendulum_arm();
     distill_env_options eo;
     distill_env *env = NULL;
     distill_rollout_options ro;
@@ -298,8 +295,8 @@ static void pendulum(distill_context *ctx, pendulum_figures *f)
         distill_orl_options o;
         distill_orl *s = NULL;
         distill_dataset *r = random_states(ctx, data, M_CONT, (uint64_t)seed), *set = NULL;
-        full[seed] = pendulum_return(ctx, env, data, (uint64_t)seed);
-        rnd[seed] = pendulum_return(ctx, env, r, (uint64_t)seed);
+        full[seed] = bc_return(ctx, env, data, &arm, (uint64_t)seed);
+        rnd[seed] = bc_return(ctx, env, r, &arm, (uint64_t)seed);
         distill_context_set_seed(ctx, (uint64_t)seed + 1);
         distill_orl_options_init(&o);
         mlp_layers(l, 32, 1);
@@ -308,7 +305,7 @@ static void pendulum(distill_context *ctx, pendulum_figures *f)
         TRY(ctx, distill_orl_create(ctx, &o, data, &s));
         TRY(ctx, distill_orl_run(s, quick ? 100 : 1000));
         TRY(ctx, distill_orl_dataset(s, &set));
-        dis[seed] = pendulum_return(ctx, env, set, (uint64_t)seed);
+        dis[seed] = bc_return(ctx, env, set, &arm, (uint64_t)seed);
         fprintf(stderr, "pendulum seed %d: expert %.1f full %.1f random m%d %.1f distilled %.1f\n", seed, f->expert,
                 full[seed], M_CONT, rnd[seed], dis[seed]);
         distill_dataset_destroy(set), distill_dataset_destroy(r);
