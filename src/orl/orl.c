@@ -194,7 +194,6 @@ static distill_status alloc_scratch(distill_orl *s)
     }
     if (s->o.variant == DISTILL_ORL_STUDENT) /* the student trains on all m states at once */
         biggest = s->m > biggest ? s->m : biggest;
-    s->rows = biggest;
     DISTILL__TRY(distill__check_count(s->ctx, fn_create, "scratch rows x state size", biggest,
                                       s->dim + 3 * s->k + labw, sizeof(float)));
     s->xb = distill__alloc_zero(s->ctx, biggest * s->dim, sizeof(float));

@@ -26,11 +26,11 @@ struct distill_orl {
      * real_idx[real_start[b] .. real_start[b+1]), synthetic rows
      * syn_start[b] .. syn_start[b+1] */
     int64_t *real_idx, *real_start, *syn_start, *pick;
-    int64_t rows;                /* scratch rows: the largest real batch or synthetic bucket */
     float *gr, *gs, *v;          /* one parameter vector each */
     float *gr_cache;             /* nb parameter vectors: variant A on whole buckets */
     int gr_cached;
-    float *xb, *zb, *zb2, *dzb, *lab; /* scratch rows (lab: rows x max(yd, ad)) */
+    /* scratch for the largest real batch or synthetic bucket (lab: x max(yd, ad)) */
+    float *xb, *zb, *zb2, *dzb, *lab;
 };
 
 /* The matching loss and (dstates non-NULL) its gradient with respect to
