@@ -15,7 +15,7 @@ is_method() { case " $METHODS " in *" $1 "*) return 0 ;; esac; return 1; }
 dir_layer() {
     case "$1" in
         core) echo 1 ;; kernels) echo 2 ;; data) echo 3 ;; nn) echo 4 ;;
-        solver|teacher|rl|policy) echo 5 ;;
+        solver|teacher|rl|policy|diffusion) echo 5 ;;
         cli) echo 7 ;;
         *) if is_method "$1"; then echo 6; else echo "?"; fi ;;
     esac
@@ -28,7 +28,7 @@ header_layer() {
         kernels.h) echo "2 -" ;;
         data.h) echo "3 -" ;;
         model.h|optim.h) echo "4 -" ;;
-        teacher.h|ssl.h|env.h|rl.h|policy.h|experimental.h|transfer.h) echo "5 -" ;;
+        teacher.h|ssl.h|env.h|rl.h|policy.h|diffusion.h|experimental.h|transfer.h) echo "5 -" ;;
         distill.h) echo "7 -" ;;
         *) m=${1%.h}; if is_method "$m"; then echo "6 $m"; else echo "? -"; fi ;;
     esac

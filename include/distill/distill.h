@@ -16,6 +16,7 @@
 #include "env.h"
 #include "rl.h"
 #include "policy.h"
+#include "diffusion.h"
 #include "orl.h"
 #include "ssl.h"
 #include "krrst.h"
