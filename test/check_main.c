@@ -40,5 +40,6 @@ int main(void)
     srunner_add_suite(sr, distill_suite_rl());
     srunner_add_suite(sr, distill_suite_policy());
     srunner_add_suite(sr, distill_suite_orl());
+    srunner_add_suite(sr, distill_suite_vdd());
     return run(sr);
 }

@@ -31,6 +31,7 @@ Suite *distill_suite_messages(void);
 Suite *distill_suite_rl(void);
 Suite *distill_suite_policy(void);
 Suite *distill_suite_orl(void);
+Suite *distill_suite_vdd(void);
 /* The slow tier (`make test-slow`): fits on the whole real data. */
 Suite *distill_suite_slow(void);
 

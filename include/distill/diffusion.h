@@ -100,8 +100,8 @@ DISTILL_API double distill_diffusion_sigma_data(const distill_diffusion *d);
 typedef struct distill_diffusion_train_options {
     uint32_t struct_size; /* sizeof(distill_diffusion_train_options) */
     int64_t steps;        /* Adam steps (5000) */
-    int64_t batch;        /* rows per step (256) */
-    double lr;            /* Adam's learning rate, decayed linearly to 0 (1e-3) */
+    int64_t batch;        /* rows per step (512) */
+    double lr;            /* Adam's learning rate, decayed linearly to 0 (3e-3) */
     uint64_t stream;      /* the batches' and noises' stream (0) */
 } distill_diffusion_train_options;
 DISTILL_API void distill_diffusion_train_options_init(distill_diffusion_train_options *opts);

@@ -17,6 +17,7 @@
 #include "rl.h"
 #include "policy.h"
 #include "diffusion.h"
+#include "vdd.h"
 #include "orl.h"
 #include "ssl.h"
 #include "krrst.h"

@@ -52,10 +52,21 @@ DISTILL_API size_t distill_space_size(void);
 /* Built-in tasks. */
 #define DISTILL_ENV_CARTPOLE 1 /* CartPole-v1: 4 observations, 2 actions, 500 steps */
 #define DISTILL_ENV_PENDULUM 2 /* Pendulum-v1: (cos, sin, rate), torque in [-2, 2], 200 steps */
+/* Avoid (0.2): a 2-D point robot that must reach the line y = 1 from near
+ * (0, 0) past three obstacles (radius 0.1 at (0, 0.3), (-0.3, 0.65),
+ * (0.3, 0.65)) between walls at |x| = 0.75, by four distinct routes (left
+ * or right of the first obstacle, then through the middle gap or round the
+ * outside).  Observation (x, y, vx, vy): the position and the last step
+ * divided by 0.05; action: the step (dx, dy), each in [-0.05, 0.05];
+ * reward 1 on reaching the goal; a collision (the path of a step touching
+ * an obstacle or a wall) ends the episode with 0; 60 steps.  In the spirit
+ * of D3IL's "Avoiding"; distill_env_demos gives multi-route
+ * demonstrations, distill_env_route names the route an episode took. */
+#define DISTILL_ENV_AVOID 3
 
 typedef struct distill_env_options {
     uint32_t struct_size; /* sizeof(distill_env_options) */
-    int32_t task;         /* DISTILL_ENV_CARTPOLE (default) or DISTILL_ENV_PENDULUM */
+    int32_t task;         /* DISTILL_ENV_CARTPOLE (default), _PENDULUM or _AVOID */
     int64_t max_steps;    /* truncate episodes after this many steps (0: the task's limit) */
 } distill_env_options;
 

@@ -39,10 +39,19 @@ typedef struct distill_policy distill_policy;
 
 /* What a policy is made of. */
 #define DISTILL_POLICY_NETWORK 1
+#define DISTILL_POLICY_MOE 2     /* a mixture of Gaussian experts (VDD, vdd.h) */
 
-/* How a discrete policy picks its action. */
+/* How a policy picks its action.  A discrete network: GREEDY takes the
+ * argmax, SAMPLE draws from softmax(logits / T).  A mixture of experts:
+ * GREEDY takes the mean of the expert the gating rates highest; SAMPLE
+ * draws an expert from the gating at every call and takes its mean;
+ * COMMITTED draws an expert once and keeps it (for the episode, or for
+ * commit_steps steps): distill_policy_act_ex carries the expert between
+ * calls, distill_policy_evaluate per episode, and plain
+ * distill_policy_act (which keeps nothing) draws anew as SAMPLE does. */
 #define DISTILL_POLICY_GREEDY 0
 #define DISTILL_POLICY_SAMPLE 1
+#define DISTILL_POLICY_COMMITTED 2
 
 /* A policy running a copy of `model` (its outputs: n logits for a discrete
  * action space, n values for a box; its inputs: the observation).  `action`
@@ -73,6 +82,35 @@ distill_policy_workspace_size(const distill_policy *policy, int64_t max_batch, s
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_policy_act(const distill_policy *policy, void *ws, size_t ws_bytes, int64_t n, const float *obs,
                    int64_t ldobs, float *actions, int64_t ldact, uint64_t *rng_state);
+
+/* ---- mixtures of experts (DISTILL_POLICY_MOE, 0.2) -----------------------
+ * Actions are the chosen expert's mean, clipped into finite bounds.  The
+ * same real-time contract as distill_policy_act. */
+
+/* Experts (0 for other kinds). */
+DISTILL_API int64_t distill_policy_n_experts(const distill_policy *policy);
+DISTILL_API int32_t distill_policy_mode(const distill_policy *policy);
+
+/* distill_policy_act, with what a controller needs to watch a mixture:
+ * experts (NULL, or n entries): for COMMITTED, an entry >= 0 on input is
+ * the expert to keep, < 0 asks for a fresh draw; on output every entry
+ * holds the expert that acted.  log_q (NULL, or n entries): log q(a|s) of
+ * the returned action under the whole mixture, from the same pass (an
+ * out-of-distribution monitor: a low value is an action the policy finds
+ * unlikely).  Other kinds take both NULL (else DISTILL_E_UNSUPPORTED). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_policy_act_ex(const distill_policy *policy, void *ws, size_t ws_bytes, int64_t n, const float *obs,
+                      int64_t ldobs, float *actions, int64_t ldact, uint64_t *rng_state, int32_t *experts,
+                      float *log_q);
+/* log_q (n) = log q(a|s) of the given actions (n x action_dim, ldact) under
+ * the mixture (DISTILL_POLICY_MOE only); the workspace of distill_policy_act. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_policy_log_prob(const distill_policy *policy, void *ws, size_t ws_bytes, int64_t n, const float *obs,
+                        int64_t ldobs, const float *actions, int64_t ldact, float *log_q);
+/* Change how a mixture acts: mode DISTILL_POLICY_*, commit_steps >= 0 (0:
+ * the whole episode) for COMMITTED.  Not while another thread acts. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_policy_set_mode(distill_policy *policy, int32_t mode,
+                                                                     int64_t commit_steps);
 
 /* The container format (atomically replaced); load checks everything and
  * gives DISTILL_E_FORMAT for a malformed file. */

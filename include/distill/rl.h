@@ -76,6 +76,21 @@ distill_env_rollout(distill_env *env, const distill_rollout_options *opts, disti
 DISTILL_API int distill_env_expert(void *env, int64_t n, const float *obs, int64_t ldobs, float *actions,
                                    int64_t ldact);
 
+/* The scripted expert's episodes, recorded as distill_env_rollout records
+ * them (opts as there: its action_noise makes the data noisy): Avoid's
+ * expert takes one of the four routes, drawn per episode from the options'
+ * seed, and follows it by waypoints (multi-modal demonstrations).  A host
+ * env is DISTILL_E_UNSUPPORTED. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_env_demos(distill_env *env, const distill_rollout_options *opts, double *returns, int64_t *lengths,
+                  distill_dataset **trajectories);
+/* The route an Avoid episode took, from its observations (steps rows of at
+ * least 2 floats, ldobs apart: the x of a trajectory dataset): 0 left and
+ * round the outside, 1 left then the middle gap, 2 right then the middle
+ * gap, 3 right and round the outside, 4 and 5 the crossings (left then
+ * round the right, right then round the left); -1 if the episode did not
+ * reach the second row of obstacles. */
+DISTILL_API int32_t distill_env_route(const float *obs, int64_t steps, int64_t ldobs);
 /* Offline data in the D4RL layout (/observations, /actions, /rewards,
  * /terminals, optional /timeouts; episodes end at a terminal or timeout)
  * or Minari's (/episode_<i> groups with observations (one row more than

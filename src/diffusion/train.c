@@ -23,8 +23,8 @@ void distill_diffusion_train_options_init(distill_diffusion_train_options *o)
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     o->steps = 5000;
-    o->batch = 256;
-    o->lr = 1e-3;
+    o->batch = 512;
+    o->lr = 3e-3;
 }
 
 typedef struct dsm_run {

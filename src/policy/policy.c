@@ -103,6 +103,7 @@ void distill_policy_destroy(distill_policy *p)
     if (!p)
         return;
     distill_model_destroy(p->model);
+    distill_model_destroy(p->gating);
     distill__free(p->ctx, p->bounds);
     distill__free(p->ctx, p);
 }
@@ -141,6 +142,8 @@ distill_status distill_policy_workspace_size(const distill_policy *p, int64_t ma
     void *mws;
     if (!p || !bytes || max_batch < 1)
         return DISTILL_E_INVAL;
+    if (p->kind == DISTILL_POLICY_MOE)
+        return distill__moe_workspace_size(p, max_batch, bytes);
     DISTILL__TRY(distill_model_workspace_size(p->model, max_batch, &model_bytes));
     distill__arena_init(&ar, NULL);
     act_layout(max_batch, p->out_dim, model_bytes, &ar, &logits, &mws);
@@ -188,10 +191,12 @@ distill_status distill_policy_act(const distill_policy *p, void *ws, size_t ws_b
     float *logits;
     void *mws;
     int64_t i, j;
-    if (!p || !ws || !obs || !actions || n < 1 || (p->mode == DISTILL_POLICY_SAMPLE && !rng_state))
+    if (!p || !ws || !obs || !actions || n < 1 || (p->mode != DISTILL_POLICY_GREEDY && !rng_state))
         return DISTILL_E_INVAL;
     if (ldobs < p->obs_dim || ldact < distill_policy_action_dim(p))
         return DISTILL_E_SHAPE;
+    if (p->kind == DISTILL_POLICY_MOE)
+        return distill__moe_act(p, ws, ws_bytes, n, obs, ldobs, actions, ldact, rng_state, NULL, NULL, NULL);
     if (distill_model_workspace_size(p->model, n, &model_bytes) != DISTILL_OK)
         return DISTILL_E_INVAL;
     distill__arena_init(&ar, NULL);
@@ -227,7 +232,29 @@ typedef struct eval_user {
     void *ws;
     size_t bytes;
     uint64_t rng;
+    int32_t *committed; /* COMMITTED: per episode its expert (-1: draw), then the rows' experts */
+    int64_t episodes;
 } eval_user;
+
+/* A committed mixture: each episode keeps its expert, redrawn at the
+ * episode's start and every commit_steps steps. */
+static int eval_act_committed(void *user, int64_t n, const float *obs, int64_t ldobs, float *actions,
+                              int64_t ldact, const int64_t *episode, const int64_t *step)
+{
+    eval_user *u = user;
+    int32_t *rows = u->committed + u->episodes;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        const int fresh = step[i] == 0 || (u->p->commit_steps > 0 && step[i] % u->p->commit_steps == 0);
+        rows[i] = fresh ? -1 : u->committed[episode[i]];
+    }
+    if (distill_policy_act_ex(u->p, u->ws, u->bytes, n, obs, ldobs, actions, ldact, &u->rng, rows, NULL) !=
+        DISTILL_OK)
+        return 1;
+    for (i = 0; i < n; i++)
+        u->committed[episode[i]] = rows[i];
+    return 0;
+}
 
 static int eval_act(void *user, int64_t n, const float *obs, int64_t ldobs, float *actions, int64_t ldact)
 {
@@ -258,9 +285,78 @@ distill_status distill_policy_evaluate(const distill_policy *p, distill_env *env
     DISTILL__TRY(distill__rollout_check(p->ctx, env, &o)); /* lockstep sizes the workspace */
     u.p = p, u.rng = o.seed * 0x9e3779b97f4a7c15ULL; /* every bit of the seed moves the counter */
     DISTILL__TRY(distill_policy_workspace_size(p, o.lockstep, &u.bytes));
-    if (!(u.ws = distill__alloc(p->ctx, u.bytes)))
+    u.episodes = o.episodes, u.committed = NULL;
+    if (!(u.ws = distill__alloc(p->ctx, u.bytes)) ||
+        (p->mode == DISTILL_POLICY_COMMITTED &&
+         !(u.committed = distill__alloc_zero(p->ctx, o.episodes + o.lockstep, sizeof(int32_t))))) {
+        distill__free(p->ctx, u.ws);
         return distill__fail(p->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    st = distill_env_rollout(env, &o, eval_act, &u, returns, lengths, trajectories);
+    }
+    if (u.committed)
+        st = distill__env_rollout_slots(env, &o, eval_act_committed, &u, returns, lengths, trajectories);
+    else
+        st = distill_env_rollout(env, &o, eval_act, &u, returns, lengths, trajectories);
     distill__free(p->ctx, u.ws);
+    distill__free(p->ctx, u.committed);
     return st;
+}
+
+/* ---- mixtures ----------------------------------------------------------- */
+
+int64_t distill_policy_n_experts(const distill_policy *p)
+{
+    return p && p->kind == DISTILL_POLICY_MOE ? p->moe.K : 0;
+}
+
+int32_t distill_policy_mode(const distill_policy *p) { return p ? p->mode : -1; }
+
+distill_status distill_policy_set_mode(distill_policy *p, int32_t mode, int64_t commit_steps)
+{
+    static const char fn[] = "distill_policy_set_mode";
+    if (!p)
+        return DISTILL_E_INVAL;
+    if (p->kind != DISTILL_POLICY_MOE)
+        return distill__fail(p->ctx, DISTILL_E_UNSUPPORTED, "%s: only a mixture of experts changes its mode", fn);
+    if (mode != DISTILL_POLICY_GREEDY && mode != DISTILL_POLICY_SAMPLE && mode != DISTILL_POLICY_COMMITTED)
+        return distill__fail(p->ctx, DISTILL_E_INVAL, "%s: mode %d is not DISTILL_POLICY_GREEDY, _SAMPLE or "
+                             "_COMMITTED", fn, (int)mode);
+    if (commit_steps < 0)
+        return distill__fail(p->ctx, DISTILL_E_INVAL, "%s: commit_steps must be >= 0, got %lld", fn,
+                             (long long)commit_steps);
+    p->mode = mode, p->commit_steps = commit_steps;
+    return DISTILL_OK;
+}
+
+distill_status distill_policy_act_ex(const distill_policy *p, void *ws, size_t ws_bytes, int64_t n,
+                                     const float *obs, int64_t ldobs, float *actions, int64_t ldact,
+                                     uint64_t *rng_state, int32_t *experts, float *log_q)
+{
+    if (!p)
+        return DISTILL_E_INVAL;
+    if (p->kind != DISTILL_POLICY_MOE)
+        return experts || log_q ? DISTILL_E_UNSUPPORTED
+                                : distill_policy_act(p, ws, ws_bytes, n, obs, ldobs, actions, ldact, rng_state);
+    if (!ws || !obs || !actions || n < 1 || (p->mode != DISTILL_POLICY_GREEDY && !rng_state))
+        return DISTILL_E_INVAL;
+    if (ldobs < p->obs_dim || ldact < p->moe.A)
+        return DISTILL_E_SHAPE;
+    return distill__moe_act(p, ws, ws_bytes, n, obs, ldobs, actions, ldact, rng_state, experts, log_q, NULL);
+}
+
+distill_status distill_policy_log_prob(const distill_policy *p, void *ws, size_t ws_bytes, int64_t n,
+                                       const float *obs, int64_t ldobs, const float *actions, int64_t ldact,
+                                       float *log_q)
+{
+    int64_t i, j;
+    if (!p || !ws || !obs || !actions || !log_q || n < 1)
+        return DISTILL_E_INVAL;
+    if (p->kind != DISTILL_POLICY_MOE)
+        return DISTILL_E_UNSUPPORTED;
+    if (ldobs < p->obs_dim || ldact < p->moe.A)
+        return DISTILL_E_SHAPE;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < p->moe.A; j++)
+            if (!isfinite(actions[i * ldact + j]))
+                return DISTILL_E_NUMERIC;
+    return distill__moe_act(p, ws, ws_bytes, n, obs, ldobs, NULL, ldact, NULL, NULL, log_q, actions);
 }

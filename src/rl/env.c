@@ -45,7 +45,7 @@ distill_status distill_env_create(distill_context *ctx, const distill_env_option
         DISTILL__TRY(distill__struct_read(ctx, fn, "options", opts, sizeof o, sizeof o, &o));
     if (!(task = distill__task_get(o.task)))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: unknown task %d (DISTILL_ENV_CARTPOLE or "
-                             "DISTILL_ENV_PENDULUM)", fn, (int)o.task);
+                             "DISTILL_ENV_PENDULUM or DISTILL_ENV_AVOID)", fn, (int)o.task);
     if (o.max_steps < 0)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: max_steps must be >= 0, got %lld", fn,
                              (long long)o.max_steps);

@@ -2,8 +2,12 @@
  * rollouts make offline data for tests, examples and benchmarks. */
 #include <math.h>
 
+#include "../core/abi.h"
+#include "../core/rng.h"
 #include "distill/rl.h"
 #include "internal.h"
+
+#define ROUTE_PURPOSE 0x726f757465ULL /* "route" */
 
 /* CartPole: linear state feedback on (x, x', theta, theta'). */
 static float cartpole_expert(const float *o)
@@ -20,13 +24,101 @@ static float pendulum_expert(const float *o)
     return (float)(u > 2 ? 2 : u < -2 ? -2 : u);
 }
 
+/* Avoid: three waypoints per route, by the row of obstacles the robot is
+ * below: beside the first obstacle, then in a gap of the second row, then
+ * straight up.  Routes 0..3: left-outer, left-middle, right-middle,
+ * right-outer.  Steps of 0.04 towards the waypoint. */
+static void avoid_expert(const float *o, int route, float *a)
+{
+    static const double first[2] = {-0.2, 0.2}, second[4] = {-0.55, 0.0, 0.0, 0.55};
+    const double x = o[0], y = o[1];
+    double tx, ty, dx, dy, len;
+    if (y < 0.28)
+        tx = first[route >= 2], ty = 0.3;
+    else if (y < 0.63)
+        tx = second[route], ty = 0.65;
+    else
+        tx = second[route], ty = 1.1;
+    dx = tx - x, dy = ty - y, len = sqrt(dx * dx + dy * dy);
+    len = len > 1e-9 ? 0.04 / len : 0.0;
+    a[0] = (float)(dx * len), a[1] = (float)(dy * len);
+}
+
 int distill_env_expert(void *env, int64_t n, const float *obs, int64_t ldobs, float *actions, int64_t ldact)
 {
     const distill_env *e = env;
     int64_t i;
     if (!e || !e->task || !obs || !actions || n < 0)
         return 1;
-    for (i = 0; i < n; i++)
-        actions[i * ldact] = e->task->obs_dim == 4 ? cartpole_expert(obs + i * ldobs) : pendulum_expert(obs + i * ldobs);
+    for (i = 0; i < n; i++) {
+        const float *o = obs + i * ldobs;
+        if (e->task == distill__task_get(DISTILL_ENV_CARTPOLE))
+            actions[i * ldact] = cartpole_expert(o);
+        else if (e->task == distill__task_get(DISTILL_ENV_PENDULUM))
+            actions[i * ldact] = pendulum_expert(o);
+        else /* one route: the middle gap on the side the robot starts */
+            avoid_expert(o, o[0] < 0.0f ? 1 : 2, actions + i * ldact);
+    }
     return 0;
+}
+
+typedef struct demo_user {
+    distill_env *env;
+    uint64_t seed;
+} demo_user;
+
+/* The scripted expert, Avoid's with a route drawn per episode. */
+static int demo_act(void *user, int64_t n, const float *obs, int64_t ldobs, float *actions, int64_t ldact,
+                    const int64_t *episode, const int64_t *step)
+{
+    const demo_user *u = user;
+    int64_t i;
+    (void)step;
+    if (u->env->task != distill__task_get(DISTILL_ENV_AVOID))
+        return distill_env_expert(u->env, n, obs, ldobs, actions, ldact);
+    for (i = 0; i < n; i++) {
+        distill__rng r;
+        distill__rng_init(&r, u->seed, distill__rng_derive(ROUTE_PURPOSE, (uint64_t)episode[i], 0, 0), 0);
+        avoid_expert(obs + i * ldobs, (int)distill__rng_below(&r, 4), actions + i * ldact);
+    }
+    return 0;
+}
+
+distill_status distill_env_demos(distill_env *env, const distill_rollout_options *opts, double *returns,
+                                 int64_t *lengths, distill_dataset **trajectories)
+{
+    static const char fn[] = "distill_env_demos";
+    distill_rollout_options o;
+    demo_user u;
+    if (!env)
+        return DISTILL_E_INVAL;
+    if (!env->task)
+        return distill__fail(env->ctx, DISTILL_E_UNSUPPORTED, "%s: a host env has no scripted expert", fn);
+    distill_rollout_options_init(&o);
+    if (opts)
+        DISTILL__TRY(distill__struct_read(env->ctx, fn, "options", opts, sizeof o, sizeof o, &o));
+    u.env = env, u.seed = o.seed;
+    return distill__env_rollout_slots(env, &o, demo_act, &u, returns, lengths, trajectories);
+}
+
+int32_t distill_env_route(const float *obs, int64_t steps, int64_t ldobs)
+{
+    int64_t t;
+    int side = -1;
+    if (!obs || steps < 1 || ldobs < 2)
+        return -1;
+    for (t = 0; t < steps; t++) {
+        const float x = obs[t * ldobs], y = obs[t * ldobs + 1];
+        if (side < 0 && y >= 0.3f)
+            side = x >= 0.0f;
+        if (side >= 0 && y >= 0.65f) {
+            const int gap = x < -0.3f ? 0 : x > 0.3f ? 2 : 1; /* outer left, middle, outer right */
+            if (gap == 1)
+                return side ? 2 : 1;
+            if (gap == 0)
+                return side ? 5 : 0;
+            return side ? 3 : 4;
+        }
+    }
+    return -1;
 }

@@ -24,6 +24,16 @@ typedef struct distill__task {
 
 const distill__task *distill__task_get(int32_t task);
 
+/* The Avoid task's geometry: start near (0, 0), goal the line y = GOAL,
+ * walls at |x| = WALL, obstacles of radius RADIUS (the robot's own size
+ * included), steps of at most SPEED per axis. */
+#define DISTILL__AVOID_OBSTACLES 3
+#define DISTILL__AVOID_RADIUS 0.1
+#define DISTILL__AVOID_WALL 0.75
+#define DISTILL__AVOID_GOAL 1.0
+#define DISTILL__AVOID_SPEED 0.05
+extern const double distill__avoid_obstacles[DISTILL__AVOID_OBSTACLES][2];
+
 struct distill_env {
     distill_context *ctx;
     const distill__task *task; /* or NULL: the host's vtable */
@@ -48,6 +58,16 @@ distill_status distill__env_action(const distill_env *env, const char *fn, const
 struct distill_rollout_options;
 distill_status distill__rollout_check(distill_context *ctx, const distill_env *env,
                                       const struct distill_rollout_options *o);
+
+/* A policy told, for each row, the episode it acts in and the step within
+ * it: what a policy that keeps something per episode (a committed expert,
+ * a scripted route) needs. */
+typedef int (*distill__act_slots_fn)(void *user, int64_t n, const float *obs, int64_t ldobs, float *actions,
+                                     int64_t ldact, const int64_t *episode, const int64_t *step);
+/* distill_env_rollout with such a policy. */
+distill_status distill__env_rollout_slots(distill_env *env, const struct distill_rollout_options *opts,
+                                          distill__act_slots_fn act, void *user, double *returns,
+                                          int64_t *lengths, distill_dataset **trajectories);
 
 /* distill_trajectories_from_hdf5 on a file image in memory (the fuzz
  * target's entry); DISTILL_E_UNSUPPORTED without HDF5. */

@@ -39,7 +39,9 @@ typedef struct rollout {
     distill_context *ctx;
     distill_rollout_options o;
     distill_act_fn act;
+    distill__act_slots_fn act_slots; /* instead of act: told each row's episode and step */
     void *user;
+    int64_t *row_ep;    /* per active row: episode, then step (act_slots) */
     int64_t od, ad, row_len, n_slots;
     slot *slots;
     int64_t *active;    /* slot indices with a running episode */
@@ -84,13 +86,14 @@ static distill_status setup(rollout *r)
     r->obs = distill__alloc_zero(r->ctx, r->n_slots * r->od, sizeof(float));
     r->acts = distill__alloc_zero(r->ctx, r->n_slots * r->ad, sizeof(float));
     r->batch = distill__alloc_zero(r->ctx, r->n_slots * r->od, sizeof(float));
+    r->row_ep = distill__alloc_zero(r->ctx, 2 * r->n_slots, sizeof(int64_t));
     r->returns = distill__alloc_zero(r->ctx, e, sizeof(double));
     r->lengths = distill__alloc_zero(r->ctx, e, sizeof(int64_t));
     if (r->record) {
         r->done_rows = distill__alloc_zero(r->ctx, e, sizeof(float *));
         r->done_len = distill__alloc_zero(r->ctx, e, sizeof(int64_t));
     }
-    if (!r->slots || !r->active || !r->obs || !r->acts || !r->batch || !r->returns || !r->lengths ||
+    if (!r->slots || !r->active || !r->obs || !r->acts || !r->batch || !r->row_ep || !r->returns || !r->lengths ||
         (r->record && (!r->done_rows || !r->done_len)))
         return distill__fail(r->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     return DISTILL_OK;
@@ -108,6 +111,7 @@ static void teardown(rollout *r)
     distill__free(r->ctx, r->obs);
     distill__free(r->ctx, r->acts);
     distill__free(r->ctx, r->batch);
+    distill__free(r->ctx, r->row_ep);
     distill__free(r->ctx, r->returns);
     distill__free(r->ctx, r->lengths);
     distill__free(r->ctx, r->done_rows);
@@ -241,9 +245,13 @@ static distill_status run(rollout *r)
     while (n_active > 0) {
         if (r->ctx->cancel) /* between steps, not only between episodes */
             return distill__progress(r->ctx, "rollout", finished, r->o.episodes);
-        for (k = 0; k < n_active; k++)
+        for (k = 0; k < n_active; k++) {
             memcpy(r->batch + k * r->od, r->obs + r->active[k] * r->od, sizeof(float) * (size_t)r->od);
-        if (r->act(r->user, n_active, r->batch, r->od, r->acts, r->ad) != 0)
+            r->row_ep[k] = r->slots[r->active[k]].episode, r->row_ep[r->n_slots + k] = r->slots[r->active[k]].t;
+        }
+        if (r->act_slots ? r->act_slots(r->user, n_active, r->batch, r->od, r->acts, r->ad, r->row_ep,
+                                        r->row_ep + r->n_slots) != 0
+                         : r->act(r->user, n_active, r->batch, r->od, r->acts, r->ad) != 0)
             return distill__fail(r->ctx, DISTILL_E_BACKEND, "%s: the policy's act callback failed", fn);
         for (k = 0; k < n_active; k++) {
             int ended = 0;
@@ -287,20 +295,21 @@ static distill_status assemble(rollout *r, distill_dataset **out)
     return st;
 }
 
-distill_status distill_env_rollout(distill_env *env, const distill_rollout_options *opts, distill_act_fn act,
-                                   void *user, double *returns, int64_t *lengths,
-                                   distill_dataset **trajectories)
+static distill_status rollout_main(distill_env *env, const distill_rollout_options *opts, distill_act_fn act,
+                                   distill__act_slots_fn act_slots, void *user, double *returns,
+                                   int64_t *lengths, distill_dataset **trajectories)
 {
     rollout r;
     distill_status st;
     if (!env)
         return DISTILL_E_INVAL;
     memset(&r, 0, sizeof r);
-    r.env = env, r.ctx = env->ctx, r.act = act, r.user = user, r.record = trajectories != NULL;
+    r.env = env, r.ctx = env->ctx, r.act = act, r.act_slots = act_slots, r.user = user;
+    r.record = trajectories != NULL;
     distill_rollout_options_init(&r.o);
     if (opts)
         DISTILL__TRY(distill__struct_read(r.ctx, fn, "options", opts, sizeof r.o, sizeof r.o, &r.o));
-    if (!act)
+    if (!act && !act_slots)
         return distill__fail(r.ctx, DISTILL_E_INVAL, "%s: act is NULL", fn);
     DISTILL__TRY(distill__rollout_check(r.ctx, env, &r.o));
     if (trajectories)
@@ -322,4 +331,18 @@ distill_status distill_env_rollout(distill_env *env, const distill_rollout_optio
         env->live = 0;
     teardown(&r);
     return st;
+}
+
+distill_status distill_env_rollout(distill_env *env, const distill_rollout_options *opts, distill_act_fn act,
+                                   void *user, double *returns, int64_t *lengths,
+                                   distill_dataset **trajectories)
+{
+    return rollout_main(env, opts, act, NULL, user, returns, lengths, trajectories);
+}
+
+distill_status distill__env_rollout_slots(distill_env *env, const distill_rollout_options *opts,
+                                          distill__act_slots_fn act, void *user, double *returns,
+                                          int64_t *lengths, distill_dataset **trajectories)
+{
+    return rollout_main(env, opts, NULL, act, user, returns, lengths, trajectories);
 }

@@ -112,9 +112,52 @@ static void pendulum_observe(const double *s, float *obs)
     obs[2] = (float)s[1];
 }
 
+/* ---- Avoid: a point robot past an obstacle field ------------------------
+ * (in the spirit of D3IL's "Avoiding"; the geometry is in avoid.h). */
+
+static void avoid_reset(uint64_t seed, double *s)
+{
+    distill__rng r;
+    distill__rng_init(&r, seed, TASK_STREAM, 0);
+    s[0] = uniform(&r, -0.03, 0.03);
+    s[1] = uniform(&r, -0.03, 0.0);
+    s[2] = s[3] = 0.0;
+}
+
+/* Does the segment p -> q come within `reach` of c? */
+static int segment_hits(const double *p, const double *q, const double *c, double reach)
+{
+    const double dx = q[0] - p[0], dy = q[1] - p[1], len2 = dx * dx + dy * dy;
+    double t = len2 > 0.0 ? ((c[0] - p[0]) * dx + (c[1] - p[1]) * dy) / len2 : 0.0, ex, ey;
+    t = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
+    ex = p[0] + t * dx - c[0], ey = p[1] + t * dy - c[1];
+    return ex * ex + ey * ey < reach * reach;
+}
+
+static void avoid_step(double *s, const float *action, float *reward, int32_t *terminated)
+{
+    const double p[2] = {s[0], s[1]}, q[2] = {s[0] + action[0], s[1] + action[1]};
+    int i, hit = q[0] < -DISTILL__AVOID_WALL || q[0] > DISTILL__AVOID_WALL || q[1] < -0.1;
+    for (i = 0; i < DISTILL__AVOID_OBSTACLES; i++)
+        hit |= segment_hits(p, q, distill__avoid_obstacles[i], DISTILL__AVOID_RADIUS);
+    s[0] = q[0], s[1] = q[1], s[2] = action[0], s[3] = action[1];
+    *reward = !hit && q[1] >= DISTILL__AVOID_GOAL ? 1.0f : 0.0f;
+    *terminated = hit || q[1] >= DISTILL__AVOID_GOAL;
+}
+
+static void avoid_observe(const double *s, float *obs)
+{
+    obs[0] = (float)s[0], obs[1] = (float)s[1];
+    obs[2] = (float)(s[2] / DISTILL__AVOID_SPEED), obs[3] = (float)(s[3] / DISTILL__AVOID_SPEED);
+}
+
+const double distill__avoid_obstacles[DISTILL__AVOID_OBSTACLES][2] = {{0.0, 0.3}, {-0.3, 0.65}, {0.3, 0.65}};
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const float torque_low[1] = {-2.0f}, torque_high[1] = {2.0f};
+static const float step_low[2] = {-(float)DISTILL__AVOID_SPEED, -(float)DISTILL__AVOID_SPEED};
+static const float step_high[2] = {(float)DISTILL__AVOID_SPEED, (float)DISTILL__AVOID_SPEED};
 
 static const distill__task tasks[] = {
     {"CartPole-v1", 4, 500, {sizeof(distill_space), DISTILL_SPACE_DISCRETE, 2, NULL, NULL},
@@ -122,6 +165,8 @@ static const distill__task tasks[] = {
      cartpole_reset, cartpole_step, cartpole_observe},
     {"Pendulum-v1", 3, 200, {sizeof(distill_space), DISTILL_SPACE_BOX, 1, torque_low, torque_high},
      {-1.0f, -1.0f, -8.0f}, {1.0f, 1.0f, 8.0f}, pendulum_reset, pendulum_step, pendulum_observe},
+    {"Avoid", 4, 60, {sizeof(distill_space), DISTILL_SPACE_BOX, 2, step_low, step_high},
+     {-0.9f, -0.2f, -1.0f, -1.0f}, {0.9f, 1.1f, 1.0f, 1.0f}, avoid_reset, avoid_step, avoid_observe},
 };
 
 const distill__task *distill__task_get(int32_t task)
@@ -130,5 +175,7 @@ const distill__task *distill__task_get(int32_t task)
         return &tasks[0];
     if (task == DISTILL_ENV_PENDULUM)
         return &tasks[1];
+    if (task == DISTILL_ENV_AVOID)
+        return &tasks[2];
     return NULL;
 }
