@@ -120,12 +120,398 @@ START_TEST(expert_gradient_matches_central_differences_of_the_objective)
 }
 END_TEST
 
+
+START_TEST(responsibilities_sum_to_one_and_match_a_direct_computation)
+{
+    const int K = 3;
+    const distill__moe m = distill__moe_layout(K, 2, 1, 1e-4, 0.7);
+    double row[15], dz[3], work[256], r[3], direct[3], lse, z64[3], sum = 0.0;
+    const float z[3] = {0.3f, -1.2f, 0.8f}, a[2] = {0.4f, -0.1f};
+    int i, k;
+    for (i = 0; i < 15; i++)
+        row[i] = 0.5 * cos(0.9 * (double)i);
+    (void)distill__vdd_gate_row(&m, row, z, a, dz, work);
+    for (k = 0; k < K; k++)
+        z64[k] = z[k];
+    lse = ref_lse(z64, K, 1.0);
+    for (k = 0; k < K; k++) {
+        double L[4], ad[2] = {a[0], a[1]};
+        test_chol(&m, row, k, L);
+        direct[k] = z64[k] - lse + test_logN(ad, row + 2 * k, L);
+        r[k] = exp(z64[k] - lse) - dz[k]; /* dz = softmax(z) - r */
+        sum += r[k];
+    }
+    lse = ref_lse(direct, K, 1.0);
+    ck_assert(fabs(sum - 1.0) < 1e-12);
+    for (k = 0; k < K; k++)
+        ck_assert_msg(fabs(r[k] - exp(direct[k] - lse)) < 1e-12, "expert %d: %.15g vs %.15g", k, r[k],
+                      exp(direct[k] - lse));
+}
+END_TEST
+
+START_TEST(covariances_stay_positive_definite_under_extreme_parameters)
+{
+    static const double extremes[] = {-1e30, -1e4, -80.0, 0.0, 80.0, 1e4};
+    const distill__moe m = distill__moe_layout(2, 3, 1, 1e-4, 1.0);
+    double row[2 * (3 + 6)], L[9], y[3], a[3] = {0.1, 0.2, 0.3};
+    size_t i, j;
+    for (i = 0; i < sizeof extremes / sizeof extremes[0]; i++) {
+        for (j = 0; j < sizeof row / sizeof row[0]; j++)
+            row[j] = j < 6 ? 0.0 : extremes[i];
+        distill__moe_chol(&m, row, 1, L);
+        for (j = 0; j < 3; j++)
+            ck_assert_msg(L[j * 3 + j] >= 1e-4 * 0.999 && isfinite(L[j * 3 + j]), "raw %g: diagonal %g", extremes[i],
+                          L[j * 3 + j]);
+        ck_assert(!isnan(distill__moe_logpdf(3, a, row + 3, L, y)));
+    }
+}
+END_TEST
+
+static int ring_score(void *u, int64_t n, const float *a, const float *s, const float *sg, float *out)
+{
+    int64_t i;
+    int m;
+    (void)u, (void)s, (void)sg;
+    for (i = 0; i < n; i++) {
+        double lp[8], mx = -1e300, w = 0, gx = 0, gy = 0;
+        for (m = 0; m < 8; m++) {
+            const double dx = a[2 * i] - 2 * cos(2 * PI * m / 8), dy = a[2 * i + 1] - 2 * sin(2 * PI * m / 8);
+            lp[m] = -(dx * dx + dy * dy) / 0.5, mx = lp[m] > mx ? lp[m] : mx;
+        }
+        for (m = 0; m < 8; m++) {
+            const double r = exp(lp[m] - mx);
+            w += r, gx += r * (2 * cos(2 * PI * m / 8) - a[2 * i]) / 0.25;
+            gy += r * (2 * sin(2 * PI * m / 8) - a[2 * i + 1]) / 0.25;
+        }
+        out[2 * i] = (float)(gx / w), out[2 * i + 1] = (float)(gy / w);
+    }
+    return 0;
+}
+
+/* A host score that fails from call fail_at on (-1: never). */
+typedef struct flaky {
+    int calls, fail_at;
+} flaky;
+
+static int flaky_ring(void *u, int64_t n, const float *a, const float *s, const float *sg, float *out)
+{
+    flaky *f = u;
+    if (f->fail_at >= 0 && f->calls++ >= f->fail_at)
+        return 1;
+    return ring_score(NULL, n, a, s, sg, out);
+}
+
+typedef struct ring_setup {
+    distill_dataset *data;
+    distill_diffusion *teacher;
+    distill_vdd *vdd;
+} ring_setup;
+
+static void ring_make(distill_context *ctx, ring_setup *r, int64_t iterations, int learn_gating, flaky *f)
+{
+    float x[64], y[128] = {0};
+    distill_score_vtable vt = {sizeof vt, f, f ? flaky_ring : ring_score, NULL};
+    distill_vdd_options o;
+    int i;
+    for (i = 0; i < 64; i++)
+        x[i] = 1.0f, y[2 * i] = (float)cos(i), y[2 * i + 1] = (float)sin(i);
+    ck_assert_status(distill_dataset_from_memory(ctx, 64, 1, x, 1, 2, y, 2, DISTILL_DATASET_COPY, &r->data),
+                     DISTILL_OK);
+    ck_assert_status(distill_diffusion_from_score(ctx, &vt, 1, 2, &r->teacher), DISTILL_OK);
+    distill_vdd_options_init(&o);
+    o.full_cov = 0, o.learn_gating = learn_gating, o.batch = 32, o.samples = 64, o.iterations = iterations;
+    ck_assert_status(distill_vdd_create(ctx, &o, r->teacher, r->data, &r->vdd), DISTILL_OK);
+}
+
+static void ring_free(ring_setup *r)
+{
+    distill_vdd_destroy(r->vdd), distill_diffusion_destroy(r->teacher), distill_dataset_destroy(r->data);
+}
+
+/* Every expert's mean at the observation 1, through the policy. */
+static void means_of(distill_vdd *v, float *means)
+{
+    distill_policy *p;
+    float obs[1] = {1.0f};
+    size_t bytes;
+    void *ws;
+    int32_t k;
+    ck_assert_status(distill_vdd_policy(v, DISTILL_POLICY_COMMITTED, 0, &p), DISTILL_OK);
+    ck_assert_status(distill_policy_workspace_size(p, 1, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    for (k = 0; k < distill_policy_n_experts(p); k++) {
+        int32_t e = k;
+        uint64_t rng = 0;
+        ck_assert_status(distill_policy_act_ex(p, ws, bytes, 1, obs, 1, means + 2 * k, 2, &rng, &e, NULL), DISTILL_OK);
+        ck_assert_int_eq(e, k);
+    }
+    free(ws);
+    distill_policy_destroy(p);
+}
+
+START_TEST(level0_ring_covers_all_eight_modes)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    ring_setup r;
+    float means[16];
+    int m, k, covered = 0;
+    ring_make(ctx, &r, 2000, 0, NULL); /* the spec's test: 2000 iterations */
+    ck_assert_status(distill_vdd_run(r.vdd, 0), DISTILL_OK);
+    ck_assert_int_eq(distill_vdd_steps_done(r.vdd), 2000);
+    means_of(r.vdd, means);
+    for (m = 0; m < 8; m++)
+        for (k = 0; k < 8; k++)
+            if (hypot(means[2 * k] - 2 * cos(2 * PI * m / 8), means[2 * k + 1] - 2 * sin(2 * PI * m / 8)) < 0.25) {
+                covered++;
+                break;
+            }
+    ck_assert_int_eq(covered, 8);
+    ring_free(&r);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(failing_score_is_a_backend_error_and_the_solver_resumes)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    flaky f = {0, -1};
+    ring_setup r;
+    float before[16], after[16];
+    ring_make(ctx, &r, 20, 1, &f);
+    ck_assert_status(distill_vdd_step(r.vdd, NULL), DISTILL_OK);
+    means_of(r.vdd, before);
+    f.calls = 0, f.fail_at = 1; /* the iteration's second expert step fails */
+    ck_assert_status(distill_vdd_step(r.vdd, NULL), DISTILL_E_BACKEND);
+    ck_assert(strstr(distill_context_last_error(ctx), "score") != NULL);
+    ck_assert_int_eq(distill_vdd_steps_done(r.vdd), 1);
+    means_of(r.vdd, after);
+    ck_assert_mem_eq(before, after, sizeof before);
+    f.fail_at = -1;
+    ck_assert_status(distill_vdd_step(r.vdd, NULL), DISTILL_OK);
+    ck_assert_int_eq(distill_vdd_steps_done(r.vdd), 2);
+    ring_free(&r);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(checkpoints_resume_bit_identically)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    const char *path = "vdd_test.ckpt";
+    ring_setup a, b;
+    float ma[16], mb[16];
+    ring_make(ctx, &a, 6, 1, NULL);
+    ck_assert_status(distill_vdd_run(a.vdd, 3), DISTILL_OK);
+    ck_assert_status(distill_vdd_checkpoint(a.vdd, path), DISTILL_OK);
+    ck_assert_status(distill_vdd_run(a.vdd, 6), DISTILL_OK);
+    ring_make(ctx, &b, 6, 1, NULL);
+    ck_assert_status(distill_vdd_resume(b.vdd, path), DISTILL_OK);
+    ck_assert_int_eq(distill_vdd_steps_done(b.vdd), 3);
+    ck_assert_status(distill_vdd_run(b.vdd, 6), DISTILL_OK);
+    means_of(a.vdd, ma), means_of(b.vdd, mb);
+    ck_assert_mem_eq(ma, mb, sizeof ma);
+    remove(path);
+    ring_free(&a), ring_free(&b);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(act_allocates_nothing_and_its_log_q_is_log_prob)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    ring_setup r;
+    distill_policy *p;
+    float obs[4] = {1, 1, 1, 1}, act[8], lq[4], lp[4];
+    int32_t experts[4] = {-1, 2, -1, 5};
+    uint64_t rng = 3;
+    size_t bytes;
+    void *ws;
+    int64_t calls;
+    int i;
+    ring_make(ctx, &r, 5, 1, NULL);
+    ck_assert_status(distill_vdd_run(r.vdd, 0), DISTILL_OK);
+    ck_assert_status(distill_vdd_policy(r.vdd, DISTILL_POLICY_COMMITTED, 0, &p), DISTILL_OK);
+    ck_assert_int_eq(distill_policy_kind(p), DISTILL_POLICY_MOE);
+    ck_assert_status(distill_policy_workspace_size(p, 4, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    calls = ca.calls;
+    ck_assert_status(distill_policy_act_ex(p, ws, bytes, 4, obs, 1, act, 2, &rng, experts, lq), DISTILL_OK);
+    ck_assert_status(distill_policy_log_prob(p, ws, bytes, 4, obs, 1, act, 2, lp), DISTILL_OK);
+    ck_assert_int_eq(ca.calls, calls);
+    ck_assert_int_eq(experts[1], 2);
+    ck_assert_int_eq(experts[3], 5);
+    for (i = 0; i < 4; i++) {
+        ck_assert(experts[i] >= 0 && experts[i] < 8);
+        ck_assert_msg(fabsf(lq[i] - lp[i]) < 1e-6f, "row %d: %g vs %g", i, lq[i], lp[i]);
+    }
+    ck_assert_status(distill_policy_act_ex(p, ws, bytes - 1, 4, obs, 1, act, 2, &rng, NULL, NULL),
+                     DISTILL_E_WORKSPACE);
+    obs[2] = NAN;
+    ck_assert_status(distill_policy_act(p, ws, bytes, 4, obs, 1, act, 2, &rng), DISTILL_E_NUMERIC);
+    free(ws);
+    distill_policy_destroy(p);
+    ring_free(&r);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+/* Load a file's bytes, damaged: truncated to len, or a byte flipped. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END), n = ftell(f), fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+START_TEST(policy_and_teacher_files_round_trip_and_damage_is_a_format_error)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    ring_setup r;
+    distill_policy *p, *q = NULL;
+    distill_diffusion *d, *d2 = NULL;
+    distill_diffusion_options o;
+    distill_diffusion_train_options to;
+    unsigned char *buf;
+    size_t len, cut;
+    float obs[2] = {1.0f, 1.0f}, a1[4], a2[4], x[64], y[64];
+    int32_t e1[2] = {3, 6}, e2[2] = {3, 6};
+    uint64_t r1 = 5, r2 = 5;
+    size_t bytes;
+    void *ws;
+    int i;
+    ring_make(ctx, &r, 3, 1, NULL);
+    ck_assert_status(distill_vdd_run(r.vdd, 0), DISTILL_OK);
+    ck_assert_status(distill_vdd_policy(r.vdd, DISTILL_POLICY_COMMITTED, 4, &p), DISTILL_OK);
+    ck_assert_status(distill_policy_save(p, "vdd_policy.bin"), DISTILL_OK);
+    ck_assert_msg(distill_policy_load(ctx, "vdd_policy.bin", &q) == DISTILL_OK, "%s", distill_context_last_error(ctx));
+    ck_assert_int_eq(distill_policy_mode(q), DISTILL_POLICY_COMMITTED);
+    ck_assert_int_eq(distill_policy_n_experts(q), 8);
+    ck_assert_status(distill_policy_workspace_size(p, 2, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    ck_assert_status(distill_policy_act_ex(p, ws, bytes, 2, obs, 1, a1, 2, &r1, e1, NULL), DISTILL_OK);
+    ck_assert_status(distill_policy_act_ex(q, ws, bytes, 2, obs, 1, a2, 2, &r2, e2, NULL), DISTILL_OK);
+    ck_assert_mem_eq(a1, a2, sizeof a1);
+    free(ws);
+    buf = slurp("vdd_policy.bin", &len);
+    for (cut = 0; cut < len; cut += 1 + len / 23) {
+        distill_policy *bad = NULL;
+        ck_assert_status(distill_policy_load_memory(ctx, buf, cut, &bad), DISTILL_E_FORMAT);
+        ck_assert_ptr_null(bad);
+    }
+    buf[len / 2] ^= 0x40;
+    {
+        distill_policy *bad = NULL;
+        ck_assert_status(distill_policy_load_memory(ctx, buf, len, &bad), DISTILL_E_FORMAT);
+    }
+    free(buf);
+    distill_policy_destroy(q);
+    remove("vdd_policy.bin");
+    /* a small trained teacher */
+    for (i = 0; i < 64; i++)
+        x[i] = (float)(i % 8) / 8.0f, y[i] = (float)((i * 7) % 5) / 5.0f;
+    distill_diffusion_options_init(&o);
+    o.obs_dim = 2, o.action_dim = 2, o.hidden = 8, o.layers = 2;
+    ck_assert_status(distill_diffusion_create(ctx, &o, &d), DISTILL_OK);
+    distill_diffusion_train_options_init(&to);
+    to.steps = 5, to.batch = 8;
+    {
+        distill_dataset *ds;
+        ck_assert_status(distill_dataset_from_memory(ctx, 32, 2, x, 2, 2, y, 2, DISTILL_DATASET_COPY, &ds), DISTILL_OK);
+        ck_assert_status(distill_diffusion_train(d, &to, ds, NULL), DISTILL_OK);
+        distill_dataset_destroy(ds);
+    }
+    ck_assert_status(distill_diffusion_save(d, "vdd_teacher.bin"), DISTILL_OK);
+    ck_assert_status(distill_diffusion_load(ctx, "vdd_teacher.bin", &d2), DISTILL_OK);
+    {
+        float s[2] = {0.3f, 0.6f}, act[2] = {0.1f, -0.2f}, sig[1] = {0.4f}, o1[2], o2[2];
+        ck_assert_status(distill_diffusion_score(d, 1, act, s, sig, o1), DISTILL_OK);
+        ck_assert_status(distill_diffusion_score(d2, 1, act, s, sig, o2), DISTILL_OK);
+        ck_assert_mem_eq(o1, o2, sizeof o1);
+    }
+    buf = slurp("vdd_teacher.bin", &len);
+    for (cut = 0; cut < len; cut += 1 + len / 23) {
+        distill_diffusion *bad = NULL;
+        ck_assert_status(distill_diffusion_load_memory(ctx, buf, cut, &bad), DISTILL_E_FORMAT);
+        ck_assert_ptr_null(bad);
+    }
+    buf[len - 3] ^= 0x01;
+    {
+        distill_diffusion *bad = NULL;
+        ck_assert_status(distill_diffusion_load_memory(ctx, buf, len, &bad), DISTILL_E_FORMAT);
+    }
+    free(buf);
+    remove("vdd_teacher.bin");
+    distill_diffusion_destroy(d), distill_diffusion_destroy(d2);
+    distill_policy_destroy(p);
+    ring_free(&r);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(the_denoiser_learns_a_conditional_mean)
+{
+    /* a = (s, -s) + 0.05 n: at s = 0.5, Heun-8 samples sit near (0.5, -0.5) */
+    distill_context *ctx = test_context(NULL, 1);
+    enum { N = 4000 };
+    static float x[N], y[2 * N], obs[200], act[400];
+    distill_diffusion_options o;
+    distill_diffusion_train_options to;
+    distill_diffusion *d;
+    distill_dataset *ds;
+    double mx = 0, my = 0, loss;
+    uint64_t rng = 1;
+    size_t bytes;
+    void *ws;
+    int i;
+    fill_random(x, N, 3);
+    fill_random(y, 2 * N, 4);
+    for (i = 0; i < N; i++)
+        y[2 * i] = x[i] + 0.05f * y[2 * i], y[2 * i + 1] = -x[i] + 0.05f * y[2 * i + 1];
+    ck_assert_status(distill_dataset_from_memory(ctx, N, 1, x, 1, 2, y, 2, DISTILL_DATASET_COPY, &ds), DISTILL_OK);
+    distill_diffusion_options_init(&o);
+    o.obs_dim = 1, o.action_dim = 2, o.hidden = 64;
+    ck_assert_status(distill_diffusion_create(ctx, &o, &d), DISTILL_OK);
+    distill_diffusion_train_options_init(&to);
+    to.steps = 600, to.batch = 256;
+    ck_assert_status(distill_diffusion_train(d, &to, ds, &loss), DISTILL_OK);
+    for (i = 0; i < 200; i++)
+        obs[i] = 0.5f;
+    ck_assert_status(distill_diffusion_workspace_size(d, 200, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    ck_assert_status(distill_diffusion_sample(d, ws, bytes, 200, obs, 1, 8, DISTILL_SAMPLER_HEUN, &rng, act, 2),
+                     DISTILL_OK);
+    for (i = 0; i < 200; i++)
+        mx += act[2 * i] / 200.0, my += act[2 * i + 1] / 200.0;
+    ck_assert_msg(fabs(mx - 0.5) < 0.1 && fabs(my + 0.5) < 0.1, "sample mean (%g, %g)", mx, my);
+    free(ws);
+    distill_diffusion_destroy(d), distill_dataset_destroy(ds);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_vdd(void)
 {
     Suite *s = suite_create("vdd");
     TCase *tc = tcase_create("vdd");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, expert_gradient_matches_central_differences_of_the_objective);
+    tcase_add_test(tc, responsibilities_sum_to_one_and_match_a_direct_computation);
+    tcase_add_test(tc, covariances_stay_positive_definite_under_extreme_parameters);
+    tcase_add_test(tc, level0_ring_covers_all_eight_modes);
+    tcase_add_test(tc, failing_score_is_a_backend_error_and_the_solver_resumes);
+    tcase_add_test(tc, checkpoints_resume_bit_identically);
+    tcase_add_test(tc, act_allocates_nothing_and_its_log_q_is_log_prob);
+    tcase_add_test(tc, policy_and_teacher_files_round_trip_and_damage_is_a_format_error);
+    tcase_add_test(tc, the_denoiser_learns_a_conditional_mean);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -140,6 +140,9 @@ void distill__section_end(distill__writer *w)
 const unsigned char *distill__writer_bytes(const distill__writer *w, size_t *len)
 {
     *len = w->len;
+    if (w->failed || !w->buf)
+        return NULL;
+    le32(w->buf + 12, w->count); /* the section count, as commit patches it */
     return w->buf;
 }
 

@@ -44,7 +44,8 @@ void distill__put_bytes(distill__writer *w, const void *p, size_t n);
 /* Write the container to path atomically (temporary file in the same
  * directory, fsync, rename), then free the writer. */
 distill_status distill__writer_commit(distill__writer *w, const char *path);
-/* The raw bytes (for in-memory users); valid until writer_free. */
+/* The whole container's bytes (for in-memory users: its section count
+ * patched in), or NULL after a failed allocation; valid until writer_free. */
 const unsigned char *distill__writer_bytes(const distill__writer *w, size_t *len);
 
 typedef struct distill__cursor {

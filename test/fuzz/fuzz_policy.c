@@ -33,7 +33,38 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     return 0;
 }
 
-/* Seeds: a sampling discrete policy and a box policy, saved by the library. */
+static int zero_score(void *u, int64_t n, const float *a, const float *s, const float *sigma, float *out)
+{
+    (void)u, (void)a, (void)s, (void)sigma;
+    memset(out, 0, sizeof(float) * (size_t)(2 * n));
+    return 0;
+}
+
+/* A mixture of experts with a learned gating (untrained: its layout is what
+ * matters). */
+static size_t moe_seed(unsigned char *buf, size_t cap)
+{
+    float x[8] = {0}, y[16] = {0};
+    distill_score_vtable vt = {sizeof vt, NULL, zero_score, NULL};
+    distill_dataset *d;
+    distill_diffusion *t;
+    distill_vdd_options o;
+    distill_vdd *v;
+    distill_policy *p;
+    distill_vdd_options_init(&o);
+    o.experts = 3, o.hidden = 4, o.gating_hidden = 4, o.layers = 1;
+    if (distill_dataset_from_memory(fuzz_context(), 4, 2, x, 2, 2, y, 4, DISTILL_DATASET_COPY, &d) != DISTILL_OK ||
+        distill_diffusion_from_score(fuzz_context(), &vt, 2, 2, &t) != DISTILL_OK ||
+        distill_vdd_create(fuzz_context(), &o, t, d, &v) != DISTILL_OK ||
+        distill_vdd_policy(v, DISTILL_POLICY_COMMITTED, 5, &p) != DISTILL_OK ||
+        distill_policy_save(p, fuzz_scratch()) != DISTILL_OK)
+        abort();
+    distill_policy_destroy(p), distill_vdd_destroy(v), distill_diffusion_destroy(t), distill_dataset_destroy(d);
+    return fuzz_take_scratch(buf, cap);
+}
+
+/* Seeds: a sampling discrete policy, a box policy and a mixture of experts,
+ * saved by the library. */
 size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
 {
     static const float low[2] = {-1.0f, -2.0f}, high[2] = {1.0f, 2.0f};
@@ -42,7 +73,9 @@ size_t fuzz_seed(int i, unsigned char *buf, size_t cap)
     distill_model_options o;
     distill_model *m;
     distill_policy *p;
-    if (i > 1)
+    if (i == 2)
+        return moe_seed(buf, cap);
+    if (i > 2)
         return 0;
     if (i)
         s.kind = DISTILL_SPACE_BOX, s.low = low, s.high = high;
