@@ -60,6 +60,10 @@ typedef struct distill_vdd_options {
     double min_std;         /* (1e-4) */
     double init_std;        /* (1.0) */
     double mean_bias_bound; /* (1.0) */
+    int32_t data_units;     /* 1: sigma_min, sigma_max, min_std, init_std and mean_bias_bound are in
+                               units of the teacher's sigma_data (the actions' scale; 1 for a host
+                               score), so one set of numbers fits any action scale (0) */
+    int32_t reserved;
 } distill_vdd_options;
 
 DISTILL_API void distill_vdd_options_init(distill_vdd_options *opts);

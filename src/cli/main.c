@@ -260,6 +260,7 @@ static int usage(void)
           "       distill transfer [options]  evaluate a distilled set against its baselines\n"
           "       distill kd [options]        generalized distillation from privileged features (docs/kd.md)\n"
           "       distill orl [options]       offline-RL dataset distillation on CartPole or Pendulum (docs/orl.md)\n"
+          "       distill vdd [options]       a diffusion policy distilled into a mixture of experts (docs/vdd.md)\n"
           "Run a subcommand with --help for its options.\n", stderr);
     return 2;
 }
@@ -284,6 +285,8 @@ int main(int argc, char **argv)
         return cmd_kd(argc - 1, argv + 1);
     if (strcmp(argv[1], "orl") == 0)
         return cmd_orl(argc - 1, argv + 1);
+    if (strcmp(argv[1], "vdd") == 0)
+        return cmd_vdd(argc - 1, argv + 1);
     usage();
     fprintf(stderr, "distill: unknown command '%s'\n", argv[1]);
     printf("{\"command\":\"help\",\"ok\":false}\n");

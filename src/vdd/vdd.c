@@ -48,8 +48,10 @@ static distill_status check_options(distill_context *ctx, const distill_vdd_opti
     if (o->experts < 1 || o->experts > DISTILL__MOE_MAX_EXPERTS)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: experts must be in [1, %d], got %lld", fn_create,
                              DISTILL__MOE_MAX_EXPERTS, (long long)o->experts);
-    if ((o->full_cov != 0 && o->full_cov != 1) || (o->learn_gating != 0 && o->learn_gating != 1))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: full_cov and learn_gating are 0 or 1", fn_create);
+    if ((o->full_cov != 0 && o->full_cov != 1) || (o->learn_gating != 0 && o->learn_gating != 1) ||
+        (o->data_units != 0 && o->data_units != 1) || o->reserved != 0)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: full_cov, learn_gating and data_units are 0 or 1, "
+                             "reserved 0", fn_create);
     if (o->hidden < 1 || o->hidden > 65536 || o->layers < 1 || o->layers > 16 || o->gating_hidden < 1 ||
         o->gating_hidden > 65536)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: hidden and gating_hidden must be in [1, 65536], layers in "
@@ -195,6 +197,11 @@ distill_status distill_vdd_create(distill_context *ctx, const distill_vdd_option
         st = check_options(ctx, &v->o);
     if (st == DISTILL_OK)
         st = check_inputs(ctx, &v->o, teacher, demos);
+    if (st == DISTILL_OK && v->o.data_units) {
+        const double sd = distill_diffusion_sigma_data(teacher) > 0.0 ? distill_diffusion_sigma_data(teacher) : 1.0;
+        v->o.sigma_min *= sd, v->o.sigma_max *= sd, v->o.min_std *= sd, v->o.init_std *= sd;
+        v->o.mean_bias_bound *= sd;
+    }
     if (st == DISTILL_OK) {
         v->teacher = teacher, v->demos = demos, v->stream = distill__new_stream(ctx);
         v->O = distill_diffusion_obs_dim(teacher), v->A = distill_diffusion_action_dim(teacher);
