@@ -31,8 +31,9 @@ from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe
 from .teacher import Teacher
 from . import kd
 from .kd import Kd
-from .rl import Env, Policy, bc_train, trajectory_top, trajectories_from_hdf5
+from .rl import Env, Policy, bc_train, trajectory_top, trajectories_from_hdf5, route
 from .orl import Orl
+from .vdd import Diffusion, Vdd
 
 __version__ = version()
 
@@ -48,5 +49,6 @@ __all__ = [
     "Model", "Optimizer", "npy_save", "schedule_lr", "KINDS", "INITS",
     "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
     "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "Teacher", "kd", "Kd",
-    "Env", "Policy", "bc_train", "trajectory_top", "trajectories_from_hdf5", "Orl",
+    "Env", "Policy", "bc_train", "trajectory_top", "trajectories_from_hdf5", "route", "Orl",
+    "Diffusion", "Vdd",
 ]

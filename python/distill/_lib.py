@@ -494,6 +494,77 @@ _sig("distill_policy_load", c_int, c_p, c_char_p, PP)
 _sig("distill_policy_load_memory", c_int, c_p, c_p, c_size, PP)
 _sig("distill_policy_evaluate", c_int, c_p, c_p, ctypes.POINTER(RolloutOptions), c_p, c_p, PP)
 
+_sig("distill_env_demos", c_int, c_p, ctypes.POINTER(RolloutOptions), c_p, c_p, PP)
+_sig("distill_env_route", ctypes.c_int32, c_p, c_i64, c_i64)
+_sig("distill_policy_n_experts", c_i64, c_p)
+_sig("distill_policy_mode", ctypes.c_int32, c_p)
+_sig("distill_policy_set_mode", c_int, c_p, ctypes.c_int32, c_i64)
+_sig("distill_policy_act_ex", c_int, c_p, c_p, c_size, c_i64, c_p, c_i64, c_p, c_i64, ctypes.POINTER(c_u64),
+     c_p, c_p)
+_sig("distill_policy_log_prob", c_int, c_p, c_p, c_size, c_i64, c_p, c_i64, c_p, c_i64, c_p)
+
+
+class DiffusionOptions(ctypes.Structure):
+    """Mirror of distill_diffusion_options."""
+    _fields_ = [("struct_size", c_u32), ("obs_dim", c_i64), ("action_dim", c_i64), ("hidden", c_i64),
+                ("layers", c_i64), ("sigma_data", c_double), ("sigma_min", c_double), ("sigma_max", c_double)]
+
+
+class DiffusionTrainOptions(ctypes.Structure):
+    """Mirror of distill_diffusion_train_options."""
+    _fields_ = [("struct_size", c_u32), ("steps", c_i64), ("batch", c_i64), ("lr", c_double), ("stream", c_u64)]
+
+
+SCORE_FN = ctypes.CFUNCTYPE(c_int, c_p, c_i64, ctypes.POINTER(c_float), ctypes.POINTER(c_float),
+                            ctypes.POINTER(c_float), ctypes.POINTER(c_float))
+
+
+class ScoreVtable(ctypes.Structure):
+    """Mirror of distill_score_vtable."""
+    _fields_ = [("struct_size", c_u32), ("user", c_p), ("score", SCORE_FN), ("release", RELEASE_FN)]
+
+
+class VddOptions(ctypes.Structure):
+    """Mirror of distill_vdd_options."""
+    _fields_ = [("struct_size", c_u32), ("experts", c_i64), ("full_cov", ctypes.c_int32),
+                ("learn_gating", ctypes.c_int32), ("hidden", c_i64), ("layers", c_i64), ("gating_hidden", c_i64),
+                ("batch", c_i64), ("samples", c_i64), ("expert_steps", c_i64), ("iterations", c_i64),
+                ("lr", c_double), ("gating_lr", c_double), ("sigma_min", c_double), ("sigma_max", c_double),
+                ("min_std", c_double), ("init_std", c_double), ("mean_bias_bound", c_double),
+                ("data_units", ctypes.c_int32), ("reserved", ctypes.c_int32)]
+
+
+_sig("distill_diffusion_max_action", c_i64)
+_sig("distill_diffusion_options_init", None, ctypes.POINTER(DiffusionOptions))
+_sig("distill_diffusion_options_size", c_size)
+_sig("distill_diffusion_train_options_init", None, ctypes.POINTER(DiffusionTrainOptions))
+_sig("distill_diffusion_train_options_size", c_size)
+_sig("distill_score_vtable_size", c_size)
+_sig("distill_diffusion_create", c_int, c_p, ctypes.POINTER(DiffusionOptions), PP)
+_sig("distill_diffusion_from_score", c_int, c_p, ctypes.POINTER(ScoreVtable), c_i64, c_i64, PP)
+_sig("distill_diffusion_destroy", None, c_p)
+_sig("distill_diffusion_obs_dim", c_i64, c_p)
+_sig("distill_diffusion_action_dim", c_i64, c_p)
+_sig("distill_diffusion_sigma_data", c_double, c_p)
+_sig("distill_diffusion_train", c_int, c_p, ctypes.POINTER(DiffusionTrainOptions), c_p, ctypes.POINTER(c_double))
+_sig("distill_diffusion_score", c_int, c_p, c_i64, c_p, c_p, c_p, c_p)
+_sig("distill_diffusion_workspace_size", c_int, c_p, c_i64, ctypes.POINTER(c_size))
+_sig("distill_diffusion_sample", c_int, c_p, c_p, c_size, c_i64, c_p, c_i64, ctypes.c_int32, ctypes.c_int32,
+     ctypes.POINTER(c_u64), c_p, c_i64)
+_sig("distill_diffusion_save", c_int, c_p, c_char_p)
+_sig("distill_diffusion_load", c_int, c_p, c_char_p, PP)
+_sig("distill_diffusion_load_memory", c_int, c_p, c_p, c_size, PP)
+_sig("distill_vdd_options_init", None, ctypes.POINTER(VddOptions))
+_sig("distill_vdd_options_size", c_size)
+_sig("distill_vdd_create", c_int, c_p, ctypes.POINTER(VddOptions), c_p, c_p, PP)
+_sig("distill_vdd_destroy", None, c_p)
+_sig("distill_vdd_step", c_int, c_p, ctypes.POINTER(c_double))
+_sig("distill_vdd_run", c_int, c_p, c_i64)
+_sig("distill_vdd_steps_done", c_i64, c_p)
+_sig("distill_vdd_policy", c_int, c_p, ctypes.c_int32, c_i64, PP)
+_sig("distill_vdd_checkpoint", c_int, c_p, c_char_p)
+_sig("distill_vdd_resume", c_int, c_p, c_char_p)
+
 # Every mirror has the size of the struct in the loaded library.
 _sig("distill_allocator_size", c_size)
 _sig("distill_backend_size", c_size)
@@ -517,7 +588,11 @@ for _struct, _size in ((Allocator, "distill_allocator_size"),
                        (EnvVtable, "distill_env_vtable_size"),
                        (RolloutOptions, "distill_rollout_options_size"),
                        (BcOptions, "distill_bc_options_size"),
-                       (OrlOptions, "distill_orl_options_size")):
+                       (OrlOptions, "distill_orl_options_size"),
+                       (DiffusionOptions, "distill_diffusion_options_size"),
+                       (DiffusionTrainOptions, "distill_diffusion_train_options_size"),
+                       (ScoreVtable, "distill_score_vtable_size"),
+                       (VddOptions, "distill_vdd_options_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library "
                           f"({ctypes.sizeof(_struct)} vs {getattr(lib, _size)()} bytes)")

@@ -17,11 +17,13 @@ from .data import Dataset
 from .kernels import _p
 
 SPACE_DISCRETE, SPACE_BOX = 1, 2
-ENV_CARTPOLE, ENV_PENDULUM = 1, 2
+ENV_CARTPOLE, ENV_PENDULUM, ENV_AVOID = 1, 2, 3
 TRAJ_REWARD, TRAJ_DONE, TRAJ_EPISODE, TRAJ_RTG, TRAJ_EXTRA = 0, 1, 2, 3, 4
-POLICY_GREEDY, POLICY_SAMPLE = 0, 1
+POLICY_GREEDY, POLICY_SAMPLE, POLICY_COMMITTED = 0, 1, 2
+POLICY_NETWORK, POLICY_MOE = 1, 2
+_MODES = {"greedy": POLICY_GREEDY, "sample": POLICY_SAMPLE, "committed": POLICY_COMMITTED}
 BC_LOSSES = {"mse": 0, "mae": 1, "xent": 2}
-_TASKS = {"cartpole": ENV_CARTPOLE, "pendulum": ENV_PENDULUM}
+_TASKS = {"cartpole": ENV_CARTPOLE, "pendulum": ENV_PENDULUM, "avoid": ENV_AVOID}
 
 
 def _space(n_actions=None, low=None, high=None):
@@ -57,8 +59,8 @@ def _rollout_options(episodes, seed, epsilon, action_noise, lockstep):
 
 
 class Env(Handle):
-    """Env(ctx, task, ...): a built-in task ("cartpole", "pendulum") or a
-    Python environment.
+    """Env(ctx, task, ...): a built-in task ("cartpole", "pendulum", "avoid":
+    the point robot of docs/vdd.md) or a Python environment.
 
     A Python environment is an object with reset(seed) -> observation and
     step(action) -> (observation, reward, terminated, truncated), like
@@ -193,6 +195,17 @@ class Env(Handle):
 
         return self._rollout(ACT_FN(cb), None, episodes, seed, epsilon, action_noise, lockstep, record)
 
+    def demos(self, episodes=100, seed=0, action_noise=0.0, lockstep=None):
+        """The built-in task's scripted expert, recorded: (returns, lengths,
+        trajectory Dataset).  Avoid's expert takes one of four routes per
+        episode (multi-modal demonstrations)."""
+        o = _rollout_options(episodes, seed, 0.0, action_noise, lockstep)
+        returns, lengths = np.empty(episodes, np.float64), np.empty(episodes, np.int64)
+        traj = ctypes.c_void_p()
+        self.ctx.check(lib.distill_env_demos(self._handle, ctypes.byref(o), _p(returns), _p(lengths),
+                                             ctypes.byref(traj)))
+        return returns, lengths, Dataset(self.ctx, traj)
+
     def _rollout(self, fn, user, episodes, seed, epsilon, action_noise, lockstep, record):
         o = _rollout_options(episodes, seed, epsilon, action_noise, lockstep)
         returns, lengths = np.empty(episodes, np.float64), np.empty(episodes, np.int64)
@@ -265,15 +278,37 @@ class Policy(Handle):
         self.ctx.check(lib.distill_policy_action_space(self._handle, ctypes.byref(s)))
         return _space_dict(s)
 
-    def act(self, obs):
-        """Action(s) for one observation (1-D in, 1-D out) or a batch (n, obs_dim)."""
+    @property
+    def kind(self):
+        """"network" or "moe" (a mixture of experts from VDD)."""
+        return "moe" if lib.distill_policy_kind(self._handle) == POLICY_MOE else "network"
+
+    @property
+    def n_experts(self):
+        """Experts of a mixture (0 for a network)."""
+        return lib.distill_policy_n_experts(self._handle)
+
+    @property
+    def mode(self):
+        """"greedy", "sample" or "committed"."""
+        m = lib.distill_policy_mode(self._handle)
+        return {v: k for k, v in _MODES.items()}[m]
+
+    def set_mode(self, mode, commit_steps=0):
+        """A mixture's mode: "greedy", "sample" or "committed" (keep the
+        drawn expert for the episode, or for commit_steps steps)."""
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
+        self.ctx.check(lib.distill_policy_set_mode(self._handle, _MODES[mode], commit_steps))
+
+    def _rows(self, obs):
         one = np.ndim(obs) == 1
         x = np.ascontiguousarray(np.reshape(obs, (1, -1)) if one else obs, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.obs_dim:
             raise ValueError(f"observations must be (n, {self.obs_dim}), got {np.shape(obs)}")
-        if x.shape[0] == 0:
-            return np.empty((0, self.action_dim), np.float32)
-        n = x.shape[0]
+        return one, x
+
+    def _workspace(self, n):
         ws = getattr(self._tls, "ws", None)
         if ws is None or ws[0] < n:
             size = ctypes.c_size_t()
@@ -281,6 +316,15 @@ class Policy(Handle):
             ws = self._tls.ws = (n, ctypes.create_string_buffer(size.value), size.value)
             if not hasattr(self._tls, "rng"):  # a sampling counter per thread
                 self._tls.rng = ctypes.c_uint64((threading.get_ident() & 0xffffffff) << 24)
+        return ws
+
+    def act(self, obs):
+        """Action(s) for one observation (1-D in, 1-D out) or a batch (n, obs_dim)."""
+        one, x = self._rows(obs)
+        if x.shape[0] == 0:
+            return np.empty((0, self.action_dim), np.float32)
+        n = x.shape[0]
+        ws = self._workspace(n)
         a = np.empty((n, self.action_dim), np.float32)
         st = lib.distill_policy_act(self._handle, ws[1], ws[2], n, _p(x), x.shape[1], _p(a), a.shape[1],
                                     ctypes.byref(self._tls.rng))
@@ -288,6 +332,38 @@ class Policy(Handle):
             # act has no context, so no message of its own
             raise error(st, "distill_policy_act: NaN or Inf in the observations, or a bad argument")
         return a[0] if one else a
+
+    def act_ex(self, obs, experts=None):
+        """A mixture's act with what a controller watches: (actions, experts,
+        log_q).  experts (int32, one per row; -1 = draw) carries committed
+        experts between calls; log_q is log q(a|s) of each action returned."""
+        one, x = self._rows(obs)
+        n = x.shape[0]
+        e = np.full(n, -1, np.int32) if experts is None else np.ascontiguousarray(experts, dtype=np.int32).ravel()
+        if e.size != n:
+            raise ValueError(f"experts needs {n} entries, got {e.size}")
+        ws = self._workspace(max(n, 1))
+        a, lq = np.empty((n, self.action_dim), np.float32), np.empty(n, np.float32)
+        st = lib.distill_policy_act_ex(self._handle, ws[1], ws[2], n, _p(x), x.shape[1], _p(a), a.shape[1],
+                                       ctypes.byref(self._tls.rng), _p(e), _p(lq))
+        if st != 0:
+            raise error(st, "distill_policy_act_ex: not a mixture, NaN or Inf in the observations, or a bad argument")
+        return (a[0], int(e[0]), float(lq[0])) if one else (a, e, lq)
+
+    def log_prob(self, obs, actions):
+        """log q(a|s) of given actions under a mixture (1-D in: a float)."""
+        one, x = self._rows(obs)
+        n = x.shape[0]
+        a = np.ascontiguousarray(np.reshape(actions, (n, -1)), dtype=np.float32)
+        if a.shape[1] != self.action_dim:
+            raise ValueError(f"actions must be (n, {self.action_dim}), got {np.shape(actions)}")
+        ws = self._workspace(max(n, 1))
+        lq = np.empty(n, np.float32)
+        st = lib.distill_policy_log_prob(self._handle, ws[1], ws[2], n, _p(x), x.shape[1], _p(a), a.shape[1],
+                                         _p(lq))
+        if st != 0:
+            raise error(st, "distill_policy_log_prob: not a mixture, NaN or Inf in the input, or a bad argument")
+        return float(lq[0]) if one else lq
 
     def evaluate(self, env, episodes=100, seed=0, epsilon=0.0, action_noise=0.0, lockstep=None,
                  record=False):
@@ -336,3 +412,12 @@ def trajectories_from_hdf5(ctx, path):
     out = ctypes.c_void_p()
     ctx.check(lib.distill_trajectories_from_hdf5(ctx.handle, _path(path), ctypes.byref(out)))
     return Dataset(ctx, out)
+
+
+def route(obs):
+    """The route an Avoid episode took from its observations (rows of at
+    least (x, y)): 0-3 the four routes, 4-5 the crossings, -1 none."""
+    x = np.ascontiguousarray(obs, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"observations must be (steps, >= 2), got {np.shape(obs)}")
+    return int(lib.distill_env_route(_p(x), x.shape[0], x.shape[1]))
