@@ -64,6 +64,15 @@ static const char *const exempt[] = {
     "distill_env_action_dim", "distill_env_max_steps", "distill_policy_destroy", "distill_policy_kind",
     "distill_policy_obs_dim", "distill_policy_action_dim", "distill_orl_destroy", "distill_orl_steps_done",
     "distill_orl_states", "distill_orl_actions", "distill_orl_shape", "distill_orl_network",
+    /* VDD and the diffusion teacher (0.2): sizes and defaults, getters, and
+     * the real-time paths of policy.h and diffusion.h */
+    "distill_diffusion_options_init", "distill_diffusion_options_size", "distill_diffusion_train_options_init",
+    "distill_diffusion_train_options_size", "distill_score_vtable_size", "distill_diffusion_max_action",
+    "distill_diffusion_destroy", "distill_diffusion_obs_dim", "distill_diffusion_action_dim",
+    "distill_diffusion_sigma_data", "distill_diffusion_workspace_size", "distill_diffusion_sample",
+    "distill_vdd_options_init", "distill_vdd_options_size", "distill_vdd_destroy", "distill_vdd_steps_done",
+    "distill_policy_act_ex", "distill_policy_log_prob", "distill_policy_n_experts", "distill_policy_mode",
+    "distill_env_route",
 };
 
 typedef struct fixture {
@@ -459,6 +468,63 @@ static int breakable_embed(void *user, int64_t n, const float *x, int64_t ldx, f
 /* The two solver steps fail only on a fault in what they read: a NaN in the
  * KD student, a host teacher failing under KRR-ST's augmentation (which asks
  * the teacher every step). */
+static int failing_score(void *u, int64_t n, const float *a, const float *s, const float *sigma, float *out)
+{
+    (void)u, (void)n, (void)a, (void)s, (void)sigma, (void)out;
+    return 1;
+}
+
+static void audit_vdd(fixture *f)
+{
+    static const char junk[] = "not a diffusion";
+    distill_score_vtable vt = {sizeof vt, NULL, failing_score, NULL};
+    distill_diffusion_options d;
+    distill_env_options eo;
+    distill_rollout_options ro;
+    distill_diffusion *dif = NULL, *host = NULL;
+    distill_dataset *demos = NULL;
+    distill_env *env = NULL;
+    distill_vdd *v = NULL;
+    distill_policy *p = NULL;
+    distill_space discrete = {sizeof discrete, DISTILL_SPACE_DISCRETE, K, NULL, NULL};
+    float a[2] = {0}, s[4] = {0}, sigma[1] = {0.1f}, out[2];
+    distill_vdd_options vo;
+    distill_env_options_init(&eo);
+    eo.task = DISTILL_ENV_AVOID;
+    distill_rollout_options_init(&ro);
+    ro.episodes = 2;
+    ck_assert_status(distill_env_create(f->ctx, &eo, &env), DISTILL_OK);
+    ck_assert_status(distill_env_demos(env, &ro, NULL, NULL, &demos), DISTILL_OK);
+    distill_diffusion_options_init(&d);
+    d.obs_dim = 4, d.action_dim = 2, d.hidden = 4, d.layers = 1;
+    ck_assert_status(distill_diffusion_create(f->ctx, &d, &dif), DISTILL_OK);
+    ck_assert_status(distill_diffusion_from_score(f->ctx, &vt, 4, 2, &host), DISTILL_OK);
+    distill_vdd_options_init(&vo);
+    vo.hidden = 4, vo.gating_hidden = 4, vo.batch = 2, vo.samples = 1;
+    ck_assert_status(distill_vdd_create(f->ctx, &vo, host, demos, &v), DISTILL_OK);
+    ck_assert_status(distill_policy_from_model(f->ctx, f->model, &discrete, DISTILL_POLICY_GREEDY, 1.0f, &p),
+                     DISTILL_OK);
+    ro.episodes = 0;
+    AUDIT(distill_env_demos, distill_env_demos(env, &ro, NULL, NULL, &(distill_dataset *){0}));
+    AUDIT(distill_diffusion_create, distill_diffusion_create(f->ctx, NULL, &(distill_diffusion *){0}));
+    AUDIT(distill_diffusion_from_score, distill_diffusion_from_score(f->ctx, NULL, 4, 2, &(distill_diffusion *){0}));
+    AUDIT(distill_diffusion_train, distill_diffusion_train(dif, NULL, NULL, NULL));
+    AUDIT(distill_diffusion_score, distill_diffusion_score(host, 1, a, s, sigma, out));
+    AUDIT(distill_diffusion_save, distill_diffusion_save(dif, "/nonexistent/d.dstl"));
+    AUDIT(distill_diffusion_load, distill_diffusion_load(f->ctx, "/nonexistent/d.dstl", &(distill_diffusion *){0}));
+    AUDIT(distill_diffusion_load_memory,
+          distill_diffusion_load_memory(f->ctx, junk, sizeof junk, &(distill_diffusion *){0}));
+    AUDIT(distill_vdd_create, distill_vdd_create(f->ctx, &vo, NULL, demos, &(distill_vdd *){0}));
+    AUDIT(distill_vdd_step, distill_vdd_step(v, NULL));
+    AUDIT(distill_vdd_run, distill_vdd_run(v, -1));
+    AUDIT(distill_vdd_policy, distill_vdd_policy(v, 7, 0, &(distill_policy *){0}));
+    AUDIT(distill_vdd_checkpoint, distill_vdd_checkpoint(v, "/nonexistent/v.ckpt"));
+    AUDIT(distill_vdd_resume, distill_vdd_resume(v, "/nonexistent/v.ckpt"));
+    AUDIT(distill_policy_set_mode, distill_policy_set_mode(p, DISTILL_POLICY_COMMITTED, 0));
+    distill_policy_destroy(p), distill_vdd_destroy(v), distill_diffusion_destroy(host);
+    distill_diffusion_destroy(dif), distill_dataset_destroy(demos), distill_env_destroy(env);
+}
+
 static void audit_steps(fixture *f)
 {
     float loss;
@@ -505,6 +571,7 @@ START_TEST(every_failing_call_sets_its_own_message)
     audit_methods(f);
     audit_rl(f);
     audit_orl(f);
+    audit_vdd(f);
     audit_steps(f);
     fixture_free(f);
     ck_assert_msg(f->failures == 0, "%d calls failed the message audit:%s", f->failures, f->report);

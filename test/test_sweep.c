@@ -2,7 +2,9 @@
  * datasets, teacher, KRR-ST create/step/checkpoint/resume/save/load, KD
  * create/step/checkpoint/resume/run, model save/load, env, rollout with
  * trajectories, policy from a model, evaluate, save, load, BC, offline-RL
- * distillation create/step/checkpoint/resume/save) run again and again with the k-th
+ * distillation create/step/checkpoint/resume/save, Avoid demonstrations, a
+ * diffusion teacher create/train/save/load/score, VDD create/step/
+ * checkpoint/resume/policy, a mixture policy save/load/act) run again and again with the k-th
  * allocation failing, once or from k on, for every k until the workflow
  * completes.  Each failure must be DISTILL_E_NOMEM with a message, leave the
  * handle it was called on as it was, and leak nothing.  A new solver adds
@@ -37,8 +39,13 @@ typedef struct flow {
     distill_policy *policy, *policy2;
     distill_dataset *traj;
     distill_orl *orl, *orl2;
+    distill_env *avoid;
+    distill_dataset *demos;
+    distill_diffusion *diffusion, *diffusion2;
+    distill_vdd *vdd, *vdd2;
+    distill_policy *moe, *moe2;
     distill_layer_spec feat[4];
-    char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64], orl_ck[64];
+    char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64], orl_ck[64], vdd_ck[64];
 } flow;
 
 static distill_status make_context(flow *f)
@@ -167,6 +174,62 @@ static distill_status orl_steps(flow *f, long k)
     return distill_orl_save(f->orl2, f->orl_ck);
 }
 
+static distill_status vdd_create(flow *f, distill_vdd **out)
+{
+    distill_vdd_options o;
+    distill_vdd_options_init(&o);
+    o.experts = 3, o.hidden = 4, o.gating_hidden = 4, o.layers = 1, o.batch = 4, o.samples = 2, o.iterations = 2;
+    o.data_units = 1;
+    return distill_vdd_create(f->ctx, &o, f->diffusion, f->demos, out);
+}
+
+/* Avoid's demonstrations, a diffusion teacher, VDD and its policy. */
+static distill_status vdd_steps(flow *f, long k)
+{
+    distill_env_options eo;
+    distill_rollout_options ro;
+    distill_diffusion_options d;
+    distill_diffusion_train_options t;
+    distill_status st;
+    float a[4] = {0.01f, 0.02f, 0.0f, -0.01f}, s[8] = {0}, sigma[2] = {0.1f, 0.2f}, out[4], lq[2];
+    int32_t e[2] = {-1, 1};
+    uint64_t rng = 0;
+    unsigned char ws[8192];
+    size_t bytes;
+    distill_env_options_init(&eo);
+    eo.task = DISTILL_ENV_AVOID;
+    DISTILL__TRY_TEST(distill_env_create(f->ctx, &eo, &f->avoid));
+    distill_rollout_options_init(&ro);
+    ro.episodes = 2, ro.lockstep = 2;
+    DISTILL__TRY_TEST(distill_env_demos(f->avoid, &ro, NULL, NULL, &f->demos));
+    distill_diffusion_options_init(&d);
+    d.obs_dim = 4, d.action_dim = 2, d.hidden = 4, d.layers = 1;
+    DISTILL__TRY_TEST(distill_diffusion_create(f->ctx, &d, &f->diffusion));
+    distill_diffusion_train_options_init(&t);
+    t.steps = 2, t.batch = 4;
+    DISTILL__TRY_TEST(distill_diffusion_train(f->diffusion, &t, f->demos, NULL));
+    DISTILL__TRY_TEST(distill_diffusion_save(f->diffusion, f->vdd_ck));
+    DISTILL__TRY_TEST(distill_diffusion_load(f->ctx, f->vdd_ck, &f->diffusion2));
+    DISTILL__TRY_TEST(distill_diffusion_score(f->diffusion2, 2, a, s, sigma, out));
+    DISTILL__TRY_TEST(vdd_create(f, &f->vdd));
+    if ((st = distill_vdd_step(f->vdd, NULL)) != DISTILL_OK) {
+        ck_assert_msg(distill_vdd_steps_done(f->vdd) == 0, "k = %ld: a failed step counted", k);
+        return st;
+    }
+    DISTILL__TRY_TEST(distill_vdd_checkpoint(f->vdd, f->vdd_ck));
+    DISTILL__TRY_TEST(vdd_create(f, &f->vdd2));
+    if ((st = distill_vdd_resume(f->vdd2, f->vdd_ck)) != DISTILL_OK) {
+        ck_assert_msg(distill_vdd_steps_done(f->vdd2) == 0, "k = %ld: a failed resume changed the VDD solver", k);
+        return st;
+    }
+    DISTILL__TRY_TEST(distill_vdd_policy(f->vdd2, DISTILL_POLICY_COMMITTED, 0, &f->moe));
+    DISTILL__TRY_TEST(distill_policy_save(f->moe, f->vdd_ck));
+    DISTILL__TRY_TEST(distill_policy_load(f->ctx, f->vdd_ck, &f->moe2));
+    DISTILL__TRY_TEST(distill_policy_workspace_size(f->moe2, 2, &bytes));
+    ck_assert(bytes <= sizeof ws);
+    return distill_policy_act_ex(f->moe2, ws, sizeof ws, 2, s, 4, out, 2, &rng, e, lq);
+}
+
 /* What a failed call on a handle must leave as it was. */
 typedef struct snapshot {
     float x[8 * DIM], p[DIM * K + K];
@@ -234,7 +297,8 @@ static distill_status workflow(flow *f, long k)
         return same_kd(f->kd, f->student, &sn, "resume", k), st;
     DISTILL__TRY_TEST(distill_kd_run(f->kd, 0));
     DISTILL__TRY_TEST(rl_steps(f));
-    return orl_steps(f, k);
+    DISTILL__TRY_TEST(orl_steps(f, k));
+    return vdd_steps(f, k);
 }
 
 static void flow_free(flow *f)
@@ -243,6 +307,10 @@ static void flow_free(flow *f)
     distill_policy_destroy(f->policy), distill_policy_destroy(f->policy2);
     distill_model_destroy(f->policy_model);
     distill_orl_destroy(f->orl), distill_orl_destroy(f->orl2);
+    distill_policy_destroy(f->moe), distill_policy_destroy(f->moe2);
+    distill_vdd_destroy(f->vdd), distill_vdd_destroy(f->vdd2);
+    distill_diffusion_destroy(f->diffusion), distill_diffusion_destroy(f->diffusion2);
+    distill_dataset_destroy(f->demos), distill_env_destroy(f->avoid);
     distill_dataset_destroy(f->traj);
     distill_env_destroy(f->env);
     distill_krrst_destroy(f->krrst), distill_krrst_destroy(f->krrst2);
@@ -252,7 +320,7 @@ static void flow_free(flow *f)
     distill_dataset_destroy(f->real), distill_dataset_destroy(f->labelled), distill_dataset_destroy(f->loaded);
     distill_context_destroy(f->ctx);
     unlink(f->krrst_ck), unlink(f->krrst_set), unlink(f->kd_ck), unlink(f->model);
-    unlink(f->policy_file), unlink(f->orl_ck);
+    unlink(f->policy_file), unlink(f->orl_ck), unlink(f->vdd_ck);
 }
 
 /* One run with allocation k failing (once, or from k on; k < 0: none);
@@ -270,6 +338,7 @@ static long run_once(long k, int from_k_on)
     snprintf(f.model, sizeof f.model, "/tmp/distill-sweep-%d.model", pid);
     snprintf(f.policy_file, sizeof f.policy_file, "/tmp/distill-sweep-%d.policy", pid);
     snprintf(f.orl_ck, sizeof f.orl_ck, "/tmp/distill-sweep-%d.orl", pid);
+    snprintf(f.vdd_ck, sizeof f.vdd_ck, "/tmp/distill-sweep-%d.vdd", pid);
     st = workflow(&f, k);
     ck_assert_msg(k >= 0 || st == DISTILL_OK, "the workflow fails without a failing allocation: %s",
                   f.ctx ? distill_context_last_error(f.ctx) : "no context");
