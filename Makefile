@@ -231,6 +231,7 @@ test-examples: $(EXAMPLES)
 	$(BUILD)/examples/privileged_info
 	$(BUILD)/examples/policy_student
 	$(BUILD)/examples/control_loop "" 400 2000
+	$(BUILD)/examples/robot_loop "" 400 2000
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) examples/hello_krr.py
 	DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PY_ENV) $(PYTHON) examples/privileged_info.py
 	$(PY_ENV) SANFLAGS="$(SANFLAGS)" CC="$(CC)" PYTHON="$(PYTHON)" sh scripts/test-readme.sh $(abspath $(OUT))

@@ -44,11 +44,14 @@ kd_opts="--data:path --n:int --val:int --unlabeled:int --test-limit:int --subset
 orl_opts="--task:text --data:path --episodes:int --epsilon:real --noise:real --m:int --steps:int
     --variant:text --lr:real --batch:int --bc-steps:int --eval-episodes:int --seeds:int --out:path
     --seed:int --threads:int"
+vdd_opts="--data:path --action-dim:int --episodes:int --noise:real --teacher-steps:int --hidden:int
+    --iterations:int --experts:int --diag:flag --uniform-gating:flag --samples:int --batch:int --mode:text
+    --eval-episodes:int --out:path --seed:int --threads:int"
 
 sweep() {
     cmd=$1 opts=$2
     # where a run would write, so that a wrongly accepted call shows
-    case $cmd in krrst|orl) dest="--out $OUT" ;; kd) dest="--save-student $OUT" ;; *) dest="" ;; esac
+    case $cmd in krrst|orl|vdd) dest="--out $OUT" ;; kd) dest="--save-student $OUT" ;; *) dest="" ;; esac
     for o in $opts; do
         name=${o%%:*} kind=${o#*:}
         [ "$kind" = flag ] && { refuse "$cmd $name twice" "$cmd" $name $name; continue; }
@@ -71,6 +74,7 @@ sweep krrst "$krrst_opts"
 sweep transfer "$transfer_opts"
 sweep kd "$kd_opts"
 sweep orl "$orl_opts"
+sweep vdd "$vdd_opts"
 # values that parse but mean nothing
 refuse "krrst --classes 7-3" krrst --classes 7-3 --out "$OUT"
 refuse "krrst --classes 0-100" krrst --classes 0-100 --out "$OUT"
@@ -86,9 +90,12 @@ refuse "orl --task walker" orl --task walker --out "$OUT"
 refuse "orl --variant nonsense" orl --variant nonsense --out "$OUT"
 refuse "orl --epsilon 2" orl --epsilon 2 --out "$OUT"
 refuse "orl --seeds 65" orl --seeds 65 --out "$OUT"
+refuse "vdd --mode nonsense" vdd --mode nonsense --out "$OUT"
+refuse "vdd --experts 65" vdd --experts 65 --out "$OUT"
+refuse "vdd --action-dim 17" vdd --action-dim 17 --out "$OUT"
 refuse "unknown command" nonsense
 # and what must work: help
-for cmd in krrst transfer kd; do
+for cmd in krrst transfer kd orl vdd; do
     runs=$((runs + 1))
     "$BIN" $cmd --help > "$DIR/stdout" 2> /dev/null && tail -n 1 "$DIR/stdout" | grep -q '"ok":true' ||
         { echo "test-cli-args: $cmd --help failed" >&2; bad=$((bad + 1)); }

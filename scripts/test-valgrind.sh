@@ -58,6 +58,14 @@ run orl-pendulum ok orl --task pendulum --episodes 2 --m 3 --steps 2 --bc-steps 
 run orl-data ok orl --data "$DIR/o/distilled.dstl" --m 2 --steps 2 --bc-steps 2 --eval-episodes 1 --seeds 1 \
     --out "$DIR/od" --threads 1
 run orl-bad-data fail orl --data "$DIR/kd.csv" --out "$DIR/ob" --threads 1
+run vdd ok vdd --episodes 3 --teacher-steps 2 --hidden 8 --iterations 2 --experts 2 --samples 1 --batch 4 \
+    --eval-episodes 2 --out "$DIR/v" --threads 1
+run vdd-dstl ok vdd --data "$DIR/o/distilled.dstl" --teacher-steps 2 --hidden 8 --iterations 1 --experts 2 \
+    --samples 1 --batch 4 --out "$DIR/vd" --threads 1
+run vdd-csv ok vdd --data "$DIR/kd.csv" --action-dim 1 --teacher-steps 2 --hidden 8 --iterations 1 --experts 2 \
+    --samples 1 --batch 4 --out "$DIR/vc" --threads 1
+run vdd-csv-no-action-dim fail vdd --data "$DIR/kd.csv" --out "$DIR/vb" --threads 1
+run vdd-missing-value fail vdd --data "$DIR/kd-missing.csv" --action-dim 1 --out "$DIR/vb" --threads 1
 run unknown-command fail nonsense
-[ $bad -eq 0 ] && echo "test-valgrind: $runs runs of distill krrst, transfer, kd and orl (good and bad input) clean under valgrind"
+[ $bad -eq 0 ] && echo "test-valgrind: $runs runs of distill krrst, transfer, kd, orl and vdd (good and bad input) clean under valgrind"
 exit $((bad > 0))

@@ -220,6 +220,7 @@ static void ring_make(distill_context *ctx, ring_setup *r, int64_t iterations, i
     ck_assert_status(distill_diffusion_from_score(ctx, &vt, 1, 2, &r->teacher), DISTILL_OK);
     distill_vdd_options_init(&o);
     o.full_cov = 0, o.learn_gating = learn_gating, o.batch = 32, o.samples = 64, o.iterations = iterations;
+    o.lr = 5e-4, o.gating_lr = 5e-4; /* the official toy's */
     ck_assert_status(distill_vdd_create(ctx, &o, r->teacher, r->data, &r->vdd), DISTILL_OK);
 }
 

@@ -16,7 +16,7 @@
  *   c_skip = sd^2 / (sigma^2 + sd^2),  c_out = sigma sd / sqrt(sigma^2 + sd^2),
  *   c_in = 1 / sqrt(sigma^2 + sd^2),   c_noise = ln(sigma) / 4,
  *   D(a, s, sigma) = c_skip a + c_out F([c_in a, (s - mean) / std, c_noise]),
- * F an MLP (Mish).  Training draws ln sigma ~ N(-1.2, 1.2^2) and regresses
+ * F an MLP (Mish).  Training draws ln(sigma / sd) ~ N(-1.2, 1.2^2) and regresses
  * F onto (a0 - c_skip a) / c_out for a = a0 + sigma n (the weighted loss of
  * EDM in its plain form).  The score is (D(a, s, sigma) - a) / sigma^2.
  *

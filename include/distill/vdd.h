@@ -53,8 +53,8 @@ typedef struct distill_vdd_options {
     int64_t samples;        /* V: samples per expert and state (4) */
     int64_t expert_steps;   /* expert steps per iteration (2) */
     int64_t iterations;     /* for distill_vdd_run(vdd, 0) (3000) */
-    double lr;              /* Adam, experts, decayed linearly to 0 over iterations (5e-4) */
-    double gating_lr;       /* Adam, gating (5e-4) */
+    double lr;              /* Adam, experts, decayed linearly to 0 over iterations (1e-3) */
+    double gating_lr;       /* Adam, gating (1e-3) */
     double sigma_min;       /* the teacher's score noise, uniform in [sigma_min, sigma_max] (0.05) */
     double sigma_max;       /* (0.3) */
     double min_std;         /* (1e-4) */

@@ -1,5 +1,7 @@
 /* Denoising score matching: the EDM loss in its plain form, F regressed
- * onto (a0 - c_skip a) / c_out at a = a0 + sigma n, ln sigma ~ N(-1.2, 1.2^2). */
+ * onto (a0 - c_skip a) / c_out at a = a0 + sigma n, ln(sigma / sigma_data)
+ * ~ N(-1.2, 1.2^2): the noise levels follow the actions' scale, so a
+ * robot's centimetre steps are trained where a sampler and VDD ask. */
 #include <string.h>
 
 #include "../core/abi.h"
@@ -90,7 +92,7 @@ static distill_status dsm_step(dsm_run *r, int64_t step, double *loss)
         r->idx[i] = (int64_t)distill__rng_below(&rng, (uint64_t)r->n);
     DISTILL__TRY(distill_dataset_get(r->data, r->idx, b, r->x, O, r->y, r->yd));
     for (i = 0; i < b; i++) {
-        const double sigma = exp(P_MEAN + P_STD * (double)distill__rng_normal(&rng));
+        const double sigma = d->o.sigma_data * exp(P_MEAN + P_STD * (double)distill__rng_normal(&rng));
         const distill__edm c = distill__edm_at(sigma, d->o.sigma_data);
         float noisy[DISTILL_DIFFUSION_MAX_ACTION];
         for (j = 0; j < A; j++)

@@ -30,8 +30,8 @@ void distill_vdd_options_init(distill_vdd_options *o)
     o->samples = 4;
     o->expert_steps = 2;
     o->iterations = 3000;
-    o->lr = 5e-4;
-    o->gating_lr = 5e-4;
+    o->lr = 1e-3;
+    o->gating_lr = 1e-3;
     o->sigma_min = 0.05;
     o->sigma_max = 0.3;
     o->min_std = 1e-4;
