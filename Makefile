@@ -75,6 +75,8 @@ $(TEST_OBJ) $(CLI_OBJ): OBJ_FLAGS += -Isrc
 $(BUILD)/src/cli/mpi.o: OBJ_FLAGS += $(MPI_CFLAGS)
 # Small GEMMs want fused multiply-adds (src/nn/gemm_small.c).
 $(BUILD)/src/nn/gemm_small.o: OBJ_FLAGS += -ffp-contract=fast
+# Mish's exponential vectorises once its clamps may be selects (src/nn/activation.c).
+$(BUILD)/src/nn/activation.o: OBJ_FLAGS += -fno-trapping-math
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
