@@ -904,6 +904,81 @@ def test_python_env_and_box_policy(ctx):
                                        max_steps=5), episodes=2)[1].tolist() == [5, 5]
 
 
+def test_vdd_from_a_python_score(ctx):
+    """A Python score (the 8-mode ring's) distilled; the policy's act_ex,
+    log_prob and modes; a failing score; a resume; files."""
+    modes = 2 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
+    calls = {"fail": False}
+
+    def ring(a, s, sigma):
+        if calls["fail"]:
+            raise RuntimeError("teacher down")
+        d = modes[None, :, :] - a[:, None, :]
+        lp = -(d ** 2).sum(2) / 0.5
+        w = np.exp(lp - lp.max(1, keepdims=True))
+        w /= w.sum(1, keepdims=True)
+        return (w[:, :, None] * d).sum(1) / 0.25
+
+    teacher = distill.Diffusion.from_score(ctx, ring, obs_dim=1, action_dim=2)
+    demos = distill.Dataset.from_numpy(ctx, np.ones((16, 1), np.float32), np.zeros((16, 2), np.float32))
+    vdd = distill.Vdd(ctx, teacher, demos, full_cov=0, learn_gating=0, batch=8, samples=8, iterations=40)
+    del teacher  # the solver keeps its teacher (and the callback) alive
+    vdd.run()
+    assert vdd.steps_done == 40
+    p = vdd.policy("sample")
+    assert p.kind == "moe" and p.n_experts == 8 and p.mode == "sample"
+    a, e, lq = p.act_ex(np.ones((5, 1), np.float32))
+    assert a.shape == (5, 2) and e.shape == (5,) and np.all((e >= 0) & (e < 8))
+    assert np.allclose(p.log_prob(np.ones((5, 1)), a), lq, atol=1e-5)
+    p.set_mode("committed")
+    _, kept, _ = p.act_ex(np.ones((3, 1), np.float32), experts=[2, 5, -1])
+    assert kept[0] == 2 and kept[1] == 5
+    with np.testing.assert_raises(ValueError):
+        p.set_mode("nope")
+    calls["fail"] = True
+    with np.testing.assert_raises(distill.DistillError):
+        vdd.step()
+    assert vdd.steps_done == 40
+    calls["fail"] = False
+    import pathlib
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        vdd.checkpoint(pathlib.Path(d) / "v.ck")
+        vdd.run(42)
+        after = vdd.policy("committed").act_ex(np.ones((1, 1), np.float32), experts=[3])[0]
+        vdd.resume(pathlib.Path(d) / "v.ck")
+        assert vdd.steps_done == 40
+        vdd.run(42)
+        again = vdd.policy("committed").act_ex(np.ones((1, 1), np.float32), experts=[3])[0]
+        assert np.array_equal(after, again)
+        p.save(pathlib.Path(d) / "p.dstl")
+        q = distill.Policy.load(ctx, pathlib.Path(d) / "p.dstl")
+        assert q.kind == "moe" and q.mode == "committed"
+
+
+def test_diffusion_teacher_and_avoid(ctx):
+    env = distill.Env(ctx, "avoid")
+    ret, lengths, demos = env.demos(episodes=8, action_noise=0.004)
+    assert np.all(ret == 1.0) and demos.x_dim == 4
+    x = demos.get_range(0, int(lengths[0]))[0]
+    assert 0 <= distill.route(x) <= 3
+    t = distill.Diffusion(ctx, obs_dim=4, action_dim=2, hidden=16, layers=2)
+    loss = t.train(demos, steps=20, batch=32)
+    assert np.isfinite(loss) and t.sigma_data > 0
+    a = t.sample(np.zeros((3, 4), np.float32), steps=4, sampler="heun")
+    assert a.shape == (3, 2) and np.all(np.isfinite(a))
+    sc = t.score(a, np.zeros((3, 4)), 0.01)
+    assert sc.shape == (3, 2)
+    import pathlib
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        t.save(pathlib.Path(d) / "t.dstl")
+        u = distill.Diffusion.load(ctx, pathlib.Path(d) / "t.dstl")
+        assert np.array_equal(u.score(a, np.zeros((3, 4)), 0.01), sc)
+    with np.testing.assert_raises(distill.DistillError):
+        t.sample(np.full((1, 4), np.nan, np.float32))
+
+
 class BindingTests(unittest.TestCase):
     """Every test_* function above, each with a context of its own."""
 
