@@ -433,9 +433,26 @@ static void avoid_level(int64_t iterations, avoid_result *out)
     distill_dataset_destroy(demos), distill_env_destroy(env), distill_context_destroy(ctx);
 }
 
+/* --latency POLICY: the act time of a saved policy alone (what
+ * bench/vdd_torch.py alternates with PyTorch's sampler). */
+static int latency_only(const char *path)
+{
+    distill_context *ctx = context(0);
+    distill_policy *p;
+    double p99, us;
+    CHECK(distill_policy_load(ctx, path, &p));
+    us = act_latency(p, NULL, &p99);
+    printf("{\"student_act_us\": %.3f, \"student_act_p99_us\": %.3f}\n", us, p99);
+    distill_policy_destroy(p);
+    distill_context_destroy(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* --quick: short runs; --only ring|gmm|avoid: one level (the others report zeros) */
+    if (argc == 3 && strcmp(argv[1], "--latency") == 0)
+        return latency_only(argv[2]);
     const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     const char *only = argc > 2 && strcmp(argv[argc - 2], "--only") == 0 ? argv[argc - 1] : "";
     distill_context *ctx = context(0);

@@ -46,7 +46,7 @@ orl_opts="--task:text --data:path --episodes:int --epsilon:real --noise:real --m
     --seed:int --threads:int"
 vdd_opts="--data:path --action-dim:int --episodes:int --noise:real --teacher-steps:int --hidden:int
     --iterations:int --experts:int --diag:flag --uniform-gating:flag --samples:int --batch:int --mode:text
-    --eval-episodes:int --out:path --seed:int --threads:int"
+    --eval-episodes:int --out:path --teacher:path --seed:int --threads:int"
 
 sweep() {
     cmd=$1 opts=$2

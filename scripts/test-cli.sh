@@ -59,6 +59,21 @@ last "$DIR.orl.out" | /usr/bin/python3 -c 'import json, sys
 r = json.loads(sys.stdin.read())["returns"]
 sys.exit(0 if r["distilled"]["mean"] >= r["random"]["mean"] + 100 else 1)' ||
     { echo "test-cli: orl: the distilled arm is not 100 above the random one"; cat "$DIR.orl.out"; exit 1; }
+# distill vdd: Avoid's demonstrations, a teacher that reaches the goal by several routes, a
+# student distilled from it, both written; then a second student from the saved teacher
+"$BIN" vdd --teacher-steps 3000 --iterations 300 --eval-episodes 100 --out "$DIR/vdd" > "$DIR.vdd.out" 2> /dev/null
+last "$DIR.vdd.out" | grep -q '"command":"vdd","ok":true,"demonstrations":' || { cat "$DIR.vdd.out"; exit 1; }
+for f in teacher.dstl policy.dstl; do
+    test -s "$DIR/vdd/$f" || { echo "test-cli: vdd did not write $f"; exit 1; }
+done
+last "$DIR.vdd.out" | /usr/bin/python3 -c 'import json, sys
+r = json.loads(sys.stdin.read())
+sys.exit(0 if r["success_teacher"] >= 0.8 and r["route_entropy_teacher"] >= 0.7 and r["experts"] == 8 else 1)' ||
+    { echo "test-cli: vdd: the teacher does not reach the goal by several routes"; cat "$DIR.vdd.out"; exit 1; }
+"$BIN" vdd --teacher "$DIR/vdd/teacher.dstl" --iterations 20 --mode sample --eval-episodes 10 \
+    --out "$DIR/vdd2" > "$DIR.vdd.out" 2> /dev/null
+last "$DIR.vdd.out" | grep -q '"command":"vdd","ok":true.*"teacher_loss":null.*"mode":"sample"' ||
+    { cat "$DIR.vdd.out"; exit 1; }
 
 # distill kd: images (the 7x7 view), a CSV with a privileged column, the grid, regression
 "$BIN" kd --n 200 --epochs 5 --test-limit 300 --save-student "$DIR/student.dstl" > "$DIR.kd.out" 2> /dev/null
@@ -101,4 +116,4 @@ if "$BIN" transfer --dir /nonexistent > "$DIR.bad.out" 2> /dev/null; then exit 1
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
 if "$BIN" nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
-echo "test-cli: distill krrst, transfer, resume, kd, orl, CSV data and failures behave"
+echo "test-cli: distill krrst, transfer, resume, kd, orl, vdd, CSV data and failures behave"

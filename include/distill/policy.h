@@ -46,9 +46,12 @@ typedef struct distill_policy distill_policy;
  * GREEDY takes the mean of the expert the gating rates highest; SAMPLE
  * draws an expert from the gating at every call and takes its mean;
  * COMMITTED draws an expert once and keeps it (for the episode, or for
- * commit_steps steps): distill_policy_act_ex carries the expert between
- * calls, distill_policy_evaluate per episode, and plain
- * distill_policy_act (which keeps nothing) draws anew as SAMPLE does. */
+ * commit_steps steps) while the gating still gives it at least a tenth of
+ * its largest weight there (experts specialise by region as well as by
+ * mode; one the gating has left behind is redrawn):
+ * distill_policy_act_ex carries the expert between calls,
+ * distill_policy_evaluate per episode, and plain distill_policy_act
+ * (which keeps nothing) draws anew as SAMPLE does. */
 #define DISTILL_POLICY_GREEDY 0
 #define DISTILL_POLICY_SAMPLE 1
 #define DISTILL_POLICY_COMMITTED 2

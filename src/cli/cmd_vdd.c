@@ -12,14 +12,15 @@
 static void help(void)
 {
     fputs("distill vdd [--data FILE.dstl|FILE.csv|FILE.h5] [--action-dim A] [--episodes 400] [--noise 0.004]\n"
-          "  [--teacher-steps 6000] [--hidden 128] [--iterations 2000] [--experts 8] [--diag]\n"
+          "  [--teacher FILE | --teacher-steps 6000 --hidden 128] [--iterations 2000] [--experts 8] [--diag]\n"
           "  [--uniform-gating] [--samples 4] [--batch 128] [--mode committed|sample|greedy]\n"
           "  [--eval-episodes 200] [--out DIR] [--seed 0] [--threads 0]\n"
           "Trains an EDM diffusion teacher on demonstrations (the Avoid point robot's scripted expert,\n"
           "four routes; or --data: a distilled-set file with x the observation and y the action, a CSV\n"
           "whose last A columns are the action, or a D4RL/Minari HDF5 file), distils it into a mixture\n"
           "of Gaussian experts (VDD), writes DIR/teacher.dstl and DIR/policy.dstl, and on Avoid scores\n"
-          "the teacher (Euler-8) and the student (--mode) by success rate and route entropy.\n", stderr);
+          "the teacher (Euler-8) and the student (--mode) by success rate and route entropy.  --teacher\n"
+          "reuses a teacher.dstl of an earlier run instead of training one.\n", stderr);
 }
 
 typedef struct run {
@@ -98,10 +99,24 @@ static distill_status demos_for(run *r, int argc, char **argv)
 
 static distill_status train_teacher(run *r, int argc, char **argv)
 {
+    const char *saved = cli_opt(argc, argv, "--teacher", NULL);
     distill_diffusion_options o;
     distill_diffusion_train_options to;
     char path[1024];
     distill_status st;
+    if (saved) { /* a teacher from an earlier run: not trained again, not copied */
+        st = distill_diffusion_load(r->ctx, saved, &r->teacher);
+        if (st == DISTILL_OK && (distill_diffusion_obs_dim(r->teacher) != distill_dataset_x_dim(r->demos) ||
+                                 distill_diffusion_action_dim(r->teacher) != r->action_dim)) {
+            fprintf(stderr, "distill vdd: --teacher takes %lld observations and %lld action floats, the "
+                    "demonstrations have %lld and %lld\n", (long long)distill_diffusion_obs_dim(r->teacher),
+                    (long long)distill_diffusion_action_dim(r->teacher), (long long)distill_dataset_x_dim(r->demos),
+                    (long long)r->action_dim);
+            st = DISTILL_E_SHAPE;
+        }
+        r->teacher_loss = NAN;
+        return st;
+    }
     distill_diffusion_options_init(&o);
     o.obs_dim = distill_dataset_x_dim(r->demos), o.action_dim = r->action_dim;
     o.hidden = cli_long(argc, argv, "--hidden", 128);
@@ -232,7 +247,7 @@ static const cli_spec options[] = {
     {"--diag", CLI_FLAG, 0, 0},          {"--uniform-gating", CLI_FLAG, 0, 0},
     {"--samples", CLI_INT, 1, 1024},     {"--batch", CLI_INT, 1, 1e6},
     {"--mode", CLI_TEXT, 0, 0},          {"--eval-episodes", CLI_INT, 1, 1e5},
-    {"--out", CLI_PATH, 0, 0},
+    {"--out", CLI_PATH, 0, 0},           {"--teacher", CLI_PATH, 0, 0},
 };
 
 int cmd_vdd(int argc, char **argv)

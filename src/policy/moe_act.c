@@ -54,19 +54,24 @@ distill_status distill__moe_workspace_size(const distill_policy *p, int64_t max_
     return distill__arena_total(&ar, bytes);
 }
 
+/* The committed expert is kept while the gating still gives it at least
+ * this share of its largest weight: experts specialise by region as well as
+ * by mode, and one the gating has left behind acts badly there. */
+#define COMMIT_KEEP_RATIO 0.1
+
 static int64_t pick_expert(const distill_policy *p, const double *logg, uint32_t word, int32_t keep)
 {
     const int64_t K = p->moe.K;
     double u = (double)(word >> 8) * (1.0 / 16777216.0), acc = 0.0;
     int64_t k, best = 0;
-    if (p->mode == DISTILL_POLICY_COMMITTED && keep >= 0 && keep < K)
+    for (k = 1; k < K; k++)
+        if (logg[k] > logg[best])
+            best = k;
+    if (p->mode == DISTILL_POLICY_COMMITTED && keep >= 0 && keep < K &&
+        logg[keep] >= logg[best] + log(COMMIT_KEEP_RATIO))
         return keep;
-    if (p->mode == DISTILL_POLICY_GREEDY) {
-        for (k = 1; k < K; k++)
-            if (logg[k] > logg[best])
-                best = k;
+    if (p->mode == DISTILL_POLICY_GREEDY)
         return best;
-    }
     for (k = 0; k < K; k++) {
         acc += exp(logg[k]);
         if (u < acc)
