@@ -499,6 +499,41 @@ START_TEST(the_denoiser_learns_a_conditional_mean)
 }
 END_TEST
 
+static int cancel_at_5(void *user, const char *stage, int64_t done, int64_t total)
+{
+    (void)stage, (void)total;
+    if (done == 5)
+        distill_context_cancel(user);
+    return 0;
+}
+
+START_TEST(a_cancelled_training_changes_nothing)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    float x[64], y[64], a[2] = {0.1f, 0.2f}, s[2] = {0.3f, 0.4f}, sig[1] = {0.3f}, before[2], after[2];
+    distill_diffusion_options o;
+    distill_diffusion_train_options to;
+    distill_diffusion *d;
+    distill_dataset *ds;
+    fill_random(x, 64, 5), fill_random(y, 64, 6);
+    ck_assert_status(distill_dataset_from_memory(ctx, 32, 2, x, 2, 2, y, 2, DISTILL_DATASET_COPY, &ds), DISTILL_OK);
+    distill_diffusion_options_init(&o);
+    o.obs_dim = 2, o.action_dim = 2, o.hidden = 8, o.layers = 1;
+    ck_assert_status(distill_diffusion_create(ctx, &o, &d), DISTILL_OK);
+    distill_diffusion_train_options_init(&to);
+    to.steps = 20, to.batch = 8;
+    ck_assert_status(distill_diffusion_train(d, &to, ds, NULL), DISTILL_OK);
+    ck_assert_status(distill_diffusion_score(d, 1, a, s, sig, before), DISTILL_OK);
+    distill_context_set_progress(ctx, cancel_at_5, ctx);
+    ck_assert_status(distill_diffusion_train(d, &to, ds, NULL), DISTILL_E_CANCELLED);
+    distill_context_reset_cancel(ctx);
+    ck_assert_status(distill_diffusion_score(d, 1, a, s, sig, after), DISTILL_OK);
+    ck_assert_mem_eq(before, after, sizeof before);
+    distill_diffusion_destroy(d), distill_dataset_destroy(ds);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_vdd(void)
 {
     Suite *s = suite_create("vdd");
@@ -513,6 +548,7 @@ Suite *distill_suite_vdd(void)
     tcase_add_test(tc, act_allocates_nothing_and_its_log_q_is_log_prob);
     tcase_add_test(tc, policy_and_teacher_files_round_trip_and_damage_is_a_format_error);
     tcase_add_test(tc, the_denoiser_learns_a_conditional_mean);
+    tcase_add_test(tc, a_cancelled_training_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

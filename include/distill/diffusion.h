@@ -26,7 +26,9 @@
  * turn).
  *
  * SAMPLING: x_0 = sigma_max n; Karras' schedule of `steps` noise levels
- * from sigma_max to sigma_min (rho = 7), then 0; Euler steps, or Heun's
+ * from sigma_max to sigma_min (rho = 7; both in units of sigma_data, so that
+ * 8 steps spend as many levels near the actions' scale for a robot's
+ * centimetre steps as for unit-scale actions), then 0; Euler steps, or Heun's
  * second-order correction on every step but the last.  distill_diffusion_
  * sample takes a caller workspace and allocates nothing: the teacher the
  * VDD student is timed against.
@@ -56,8 +58,8 @@ typedef struct distill_diffusion_options {
     int64_t hidden;       /* units of each hidden layer (128) */
     int64_t layers;       /* hidden layers (3) */
     double sigma_data;    /* the data's scale (0: the action std of the training data) */
-    double sigma_min;     /* sampler's smallest noise level (0.002) */
-    double sigma_max;     /* sampler's largest (10) */
+    double sigma_min;     /* sampler's smallest noise level, in units of sigma_data (0.002) */
+    double sigma_max;     /* sampler's largest, in units of sigma_data (10) */
 } distill_diffusion_options;
 
 #define DISTILL_DIFFUSION_MAX_ACTION 64
@@ -112,7 +114,7 @@ DISTILL_API size_t distill_diffusion_train_options_size(void);
  * The first training also fixes the observation normalisation (and
  * sigma_data when the options left it 0).  final_loss (may be NULL): the
  * mean loss of the last 10% of steps.  Progress per step, cancellation
- * between steps (the handle keeps what the finished steps did). */
+ * between steps; a failed or cancelled call leaves the handle as it was. */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_diffusion_train(distill_diffusion *d, const distill_diffusion_train_options *opts,
                         distill_dataset *demos, double *final_loss);

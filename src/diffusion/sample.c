@@ -34,18 +34,22 @@ distill_status distill_diffusion_workspace_size(const distill_diffusion *d, int6
     distill__arena ar;
     sample_ws w;
     size_t net_bytes;
-    if (!d || !bytes || max_batch < 1 || !d->net)
-        return !d || !d->net ? (d ? DISTILL_E_UNSUPPORTED : DISTILL_E_INVAL) : DISTILL_E_INVAL;
+    if (!d || !bytes || max_batch < 1)
+        return DISTILL_E_INVAL;
+    if (!d->net) /* a host score has no sampler */
+        return DISTILL_E_UNSUPPORTED;
     DISTILL__TRY(distill_model_workspace_size(d->net, max_batch, &net_bytes));
     distill__arena_init(&ar, NULL);
     layout(d, max_batch, net_bytes, &ar, &w);
     return distill__arena_total(&ar, bytes);
 }
 
-/* Noise level i of `steps` (Karras et al. 2022, eq. 5), 0 past the last. */
+/* Noise level i of `steps` (Karras et al. 2022, eq. 5), 0 past the last;
+ * the bounds are in units of sigma_data. */
 static double karras_sigma(const distill_diffusion *d, int32_t i, int32_t steps)
 {
-    const double hi = pow(d->o.sigma_max, 1.0 / RHO), lo = pow(d->o.sigma_min, 1.0 / RHO);
+    const double sd = d->o.sigma_data;
+    const double hi = pow(d->o.sigma_max * sd, 1.0 / RHO), lo = pow(d->o.sigma_min * sd, 1.0 / RHO);
     if (i >= steps)
         return 0.0;
     return pow(steps == 1 ? hi : hi + (double)i / (double)(steps - 1) * (lo - hi), RHO);
@@ -121,7 +125,7 @@ distill_status distill_diffusion_sample(const distill_diffusion *d, void *ws, si
     layout(d, n, net_bytes, &ar, &w);
     distill__rng_init(&rng, 0, SAMPLE_STREAM, *rng_state);
     for (i = 0; i < n * A; i++)
-        w.x[i] = (float)d->o.sigma_max * distill__rng_normal(&rng);
+        w.x[i] = (float)(d->o.sigma_max * d->o.sigma_data) * distill__rng_normal(&rng);
     *rng_state = rng.offset;
     DISTILL__TRY(run_steps(d, &w, net_bytes, n, obs, ldobs, steps, sampler));
     for (i = 0; i < n; i++)

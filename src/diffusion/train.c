@@ -36,7 +36,32 @@ typedef struct dsm_run {
     distill_optimizer *opt;
     int64_t n, yd, batch, *idx;
     float *x, *y, *rows, *target, *f, *df;
+    float *saved;              /* the parameters and normalisation before the call */
+    distill_diffusion_options o_saved;
+    int32_t fitted_saved;
 } dsm_run;
+
+/* A failed or cancelled training changes nothing: what it started from. */
+static distill_status save_state(dsm_run *r)
+{
+    distill_diffusion *d = r->d;
+    const int64_t np = distill_model_param_count(d->net), O = d->o.obs_dim;
+    if (!(r->saved = distill__alloc(d->ctx, sizeof(float) * (size_t)(np + 2 * O))))
+        return distill__fail(d->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    memcpy(r->saved, distill_model_params(d->net), sizeof(float) * (size_t)np);
+    memcpy(r->saved + np, d->obs_mean, sizeof(float) * (size_t)(2 * O));
+    r->o_saved = d->o, r->fitted_saved = d->fitted;
+    return DISTILL_OK;
+}
+
+static void restore_state(dsm_run *r)
+{
+    distill_diffusion *d = r->d;
+    const int64_t np = distill_model_param_count(d->net), O = d->o.obs_dim;
+    memcpy(distill_model_params(d->net), r->saved, sizeof(float) * (size_t)np);
+    memcpy(d->obs_mean, r->saved + np, sizeof(float) * (size_t)(2 * O));
+    d->o = r->o_saved, d->fitted = r->fitted_saved;
+}
 
 /* Mean and std of each observation, and sigma_data (the std of all action
  * entries) when the options left it 0: fixed by the first training. */
@@ -168,7 +193,9 @@ distill_status distill_diffusion_train(distill_diffusion *d, const distill_diffu
     r.d = d, r.data = demos, r.n = distill_dataset_count(demos), r.yd = distill_dataset_y_dim(demos);
     r.batch = r.o.batch;
     tail = r.o.steps / 10 + 1;
-    st = dsm_setup(&r);
+    st = save_state(&r);
+    if (st == DISTILL_OK)
+        st = dsm_setup(&r);
     if (st == DISTILL_OK && !d->fitted)
         st = fit_normalisation(&r);
     for (step = 0; st == DISTILL_OK && step < r.o.steps; step++) {
@@ -180,6 +207,9 @@ distill_status distill_diffusion_train(distill_diffusion *d, const distill_diffu
     }
     if (st == DISTILL_OK && final_loss)
         *final_loss = tail_sum / (double)(r.o.steps < tail ? r.o.steps : tail);
+    if (st != DISTILL_OK && r.saved)
+        restore_state(&r);
+    distill__free(d->ctx, r.saved);
     distill_optimizer_destroy(r.opt);
     distill__free(d->ctx, r.x);
     distill__free(d->ctx, r.idx);

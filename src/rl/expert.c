@@ -24,17 +24,18 @@ static float pendulum_expert(const float *o)
     return (float)(u > 2 ? 2 : u < -2 ? -2 : u);
 }
 
-/* Avoid: three waypoints per route, by the row of obstacles the robot is
- * below: beside the first obstacle, then in a gap of the second row, then
- * straight up.  Routes 0..3: left-outer, left-middle, right-middle,
- * right-outer.  Steps of 0.04 towards the waypoint. */
+/* Avoid: three waypoints per route, by how far up the robot is: one
+ * beside the first obstacle (each route its own, so the route shows in the
+ * first step's direction, 27 degrees from its neighbour's), one in a gap of
+ * the second row, then straight up.  Routes 0..3: left-outer, left-middle,
+ * right-middle, right-outer.  Steps of 0.04 towards the waypoint. */
 static void avoid_expert(const float *o, int route, float *a)
 {
-    static const double first[2] = {-0.2, 0.2}, second[4] = {-0.55, 0.0, 0.0, 0.55};
+    static const double first[4] = {-0.45, -0.17, 0.17, 0.45}, second[4] = {-0.55, 0.0, 0.0, 0.55};
     const double x = o[0], y = o[1];
     double tx, ty, dx, dy, len;
-    if (y < 0.28)
-        tx = first[route >= 2], ty = 0.3;
+    if (y < 0.23)
+        tx = first[route], ty = 0.25;
     else if (y < 0.63)
         tx = second[route], ty = 0.65;
     else
