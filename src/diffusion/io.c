@@ -99,10 +99,10 @@ distill_status distill_diffusion_load_memory(distill_context *ctx, const void *b
     if (st != DISTILL_OK)
         return st;
     if (distill_model_input_dim(net) != o.action_dim + o.obs_dim + 1 || distill_model_output_dim(net) != o.action_dim) {
+        const long long in = (long long)distill_model_input_dim(net), outs = (long long)distill_model_output_dim(net);
         distill_model_destroy(net);
         return distill__fail(ctx, DISTILL_E_FORMAT, "diffusion file: the denoiser takes %lld inputs and gives %lld "
-                             "outputs, not %lld and %lld", (long long)distill_model_input_dim(net),
-                             (long long)distill_model_output_dim(net), (long long)(o.action_dim + o.obs_dim + 1),
+                             "outputs, not %lld and %lld", in, outs, (long long)(o.action_dim + o.obs_dim + 1),
                              (long long)o.action_dim);
     }
     DISTILL__TRY(distill__diffusion_make(ctx, fn, &o, net, &d));

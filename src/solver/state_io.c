@@ -1,4 +1,6 @@
 /* A model's and an optimiser's state in a container section (state_io.h). */
+#include <math.h>
+
 #include "../core/internal.h"
 #include "../nn/internal.h"
 #include "state_io.h"
@@ -28,22 +30,31 @@ int64_t distill__model_bytes(const distill_model *m, const distill_optimizer *o)
     return 4 * (distill_model_param_count(m) + distill_model_buffer_count(m)) + distill__optimizer_bytes(o);
 }
 
+/* n floats at *c, all finite (a file whose CRCs were made to fit its
+ * damage still cannot put a NaN into a solver); advances *c past them. */
+static int finite_floats(distill__cursor *c, int64_t n)
+{
+    int64_t i;
+    if (c->bad || c->end - c->p < 4 * n)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!isfinite(distill__get_f32(c)))
+            return 0;
+    return 1;
+}
+
 int distill__optimizer_state_fits(distill__cursor *c, const distill_optimizer *o)
 {
     const int64_t steps = distill__get_i64(c), n = distill__get_i64(c);
-    if (c->bad || steps < 0 || n != distill_optimizer_state_count(o) || c->end - c->p < 4 * n)
+    if (c->bad || steps < 0 || n != distill_optimizer_state_count(o))
         return 0;
-    c->p += 4 * n;
-    return 1;
+    return finite_floats(c, n);
 }
 
 int distill__model_state_fits(distill__cursor *c, const distill_model *m, const distill_optimizer *o)
 {
-    const int64_t floats = distill_model_param_count(m) + distill_model_buffer_count(m);
-    if (c->end - c->p < 4 * floats)
-        return 0;
-    c->p += 4 * floats;
-    return distill__optimizer_state_fits(c, o);
+    return finite_floats(c, distill_model_param_count(m) + distill_model_buffer_count(m)) &&
+           distill__optimizer_state_fits(c, o);
 }
 
 distill_status distill__get_optimizer(distill__cursor *c, distill_context *ctx, distill_optimizer *o,

@@ -17,8 +17,9 @@ distill_status distill__put_model(distill__writer *w, distill_context *ctx, dist
 int64_t distill__optimizer_bytes(const distill_optimizer *o);
 int64_t distill__model_bytes(const distill_model *m, const distill_optimizer *o);
 /* Do the optimiser's (or the model's, then its optimiser's) step and
- * moment counts at *c fit?  Advances *c past them; reads nothing into the
- * model, so a solver can check a whole file before it changes anything. */
+ * moment counts at *c fit, and is every float finite?  Advances *c past
+ * them; reads nothing into the model, so a solver can check a whole file
+ * before it changes anything. */
 int distill__optimizer_state_fits(distill__cursor *c, const distill_optimizer *o);
 int distill__model_state_fits(distill__cursor *c, const distill_model *m, const distill_optimizer *o);
 /* Read them back (the section's length was checked): DISTILL_E_FORMAT if
