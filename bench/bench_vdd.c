@@ -316,30 +316,11 @@ static int teacher_act(void *user, int64_t n, const float *obs, int64_t ldobs, f
                                     actions, ldact) != DISTILL_OK;
 }
 
-/* Success rate and route entropy (normalised by log 4, over the
- * successful episodes) of a recorded evaluation. */
 static void score_routes(distill_dataset *tr, const double *ret, const int64_t *len, int64_t episodes,
                          double *success, double *entropy)
 {
-    const int64_t n = distill_dataset_count(tr);
-    float *x = malloc(sizeof(float) * 4 * (size_t)n);
-    int64_t e, at = 0, count[7] = {0}, wins = 0;
-    int j;
-    double h = 0.0;
-    if (distill_dataset_get_range(tr, 0, n, x, 4, NULL, 0) != DISTILL_OK)
+    if (distill_env_route_stats(tr, ret, len, episodes, success, entropy) != DISTILL_OK)
         exit(1);
-    for (e = 0; e < episodes; e++) {
-        if (ret[e] > 0.5) {
-            wins++;
-            count[distill_env_route(x + at * 4, len[e], 4) + 1]++;
-        }
-        at += len[e];
-    }
-    for (j = 0; j < 7; j++)
-        if (count[j])
-            h -= (double)count[j] / wins * log((double)count[j] / wins);
-    *success = (double)wins / episodes, *entropy = wins ? h / log(4.0) : 0.0;
-    free(x);
 }
 
 static double act_latency(distill_policy *p, distill_diffusion *t, double *p99)
@@ -394,13 +375,13 @@ static void avoid_level(int64_t iterations, avoid_result *out)
     eo.task = DISTILL_ENV_AVOID;
     CHECK(distill_env_create(ctx, &eo, &env));
     distill_rollout_options_init(&ro);
-    ro.episodes = 400, ro.action_noise = 0.004, ro.seed = 1000;
+    ro.episodes = 400, ro.action_noise = 0.002, ro.seed = 1000;
     CHECK(distill_env_demos(env, &ro, NULL, NULL, &demos));
     distill_diffusion_options_init(&dopt);
-    dopt.obs_dim = 4, dopt.action_dim = 2;
+    dopt.obs_dim = 4, dopt.action_dim = 2, dopt.hidden = 256; /* sharper at the start's four modes */
     CHECK(distill_diffusion_create(ctx, &dopt, &t));
     distill_diffusion_train_options_init(&to);
-    to.steps = 6000;
+    to.steps = 10000;
     CHECK(distill_diffusion_train(t, &to, demos, &loss));
     sd = distill_diffusion_sigma_data(t);
     fprintf(stderr, "avoid teacher: loss %.3f, sigma_data %.4f\n", loss, sd);

@@ -506,6 +506,7 @@ static void audit_vdd(fixture *f)
                      DISTILL_OK);
     ro.episodes = 0;
     AUDIT(distill_env_demos, distill_env_demos(env, &ro, NULL, NULL, &(distill_dataset *){0}));
+    AUDIT(distill_env_route_stats, distill_env_route_stats(demos, NULL, NULL, 2, NULL, NULL));
     AUDIT(distill_diffusion_create, distill_diffusion_create(f->ctx, NULL, &(distill_diffusion *){0}));
     AUDIT(distill_diffusion_from_score, distill_diffusion_from_score(f->ctx, NULL, 4, 2, &(distill_diffusion *){0}));
     AUDIT(distill_diffusion_train, distill_diffusion_train(dif, NULL, NULL, NULL));

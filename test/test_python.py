@@ -962,6 +962,8 @@ def test_diffusion_teacher_and_avoid(ctx):
     assert np.all(ret == 1.0) and demos.x_dim == 4
     x = demos.get_range(0, int(lengths[0]))[0]
     assert 0 <= distill.route(x) <= 3
+    success, entropy = distill.route_stats(demos, ret, lengths)
+    assert success == 1.0 and 0.0 < entropy <= 1.0
     t = distill.Diffusion(ctx, obs_dim=4, action_dim=2, hidden=16, layers=2)
     loss = t.train(demos, steps=20, batch=32)
     assert np.isfinite(loss) and t.sigma_data > 0

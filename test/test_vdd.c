@@ -534,6 +534,32 @@ START_TEST(a_cancelled_training_changes_nothing)
 }
 END_TEST
 
+START_TEST(avoid_demonstrations_take_every_route)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env_options eo;
+    distill_rollout_options ro;
+    distill_env *env;
+    distill_dataset *tr;
+    double ret[200], success, entropy;
+    int64_t len[200];
+    distill_env_options_init(&eo);
+    eo.task = DISTILL_ENV_AVOID;
+    ck_assert_status(distill_env_create(ctx, &eo, &env), DISTILL_OK);
+    distill_rollout_options_init(&ro);
+    ro.episodes = 200, ro.action_noise = 0.004;
+    ck_assert_status(distill_env_demos(env, &ro, ret, len, &tr), DISTILL_OK);
+    ck_assert_status(distill_env_route_stats(tr, ret, len, 200, &success, &entropy), DISTILL_OK);
+    ck_assert_msg(success == 1.0 && entropy > 0.97, "success %g, route entropy %g", success, entropy);
+    len[0] += 100000; /* lengths past the rows */
+    ck_assert_status(distill_env_route_stats(tr, ret, len, 200, &success, &entropy), DISTILL_E_SHAPE);
+    /* the single-route expert of distill_env_expert: one route per side */
+    ck_assert_status(distill_env_rollout(env, &ro, distill_env_expert, env, ret, len, NULL), DISTILL_OK);
+    distill_dataset_destroy(tr), distill_env_destroy(env);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_vdd(void)
 {
     Suite *s = suite_create("vdd");
@@ -549,6 +575,7 @@ Suite *distill_suite_vdd(void)
     tcase_add_test(tc, policy_and_teacher_files_round_trip_and_damage_is_a_format_error);
     tcase_add_test(tc, the_denoiser_learns_a_conditional_mean);
     tcase_add_test(tc, a_cancelled_training_changes_nothing);
+    tcase_add_test(tc, avoid_demonstrations_take_every_route);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -91,6 +91,14 @@ distill_env_demos(distill_env *env, const distill_rollout_options *opts, double 
  * round the right, right then round the left); -1 if the episode did not
  * reach the second row of obstacles. */
 DISTILL_API int32_t distill_env_route(const float *obs, int64_t steps, int64_t ldobs);
+/* Avoid's scores of a recorded evaluation (trajectories as
+ * distill_env_rollout records them, with its returns and lengths): the
+ * success rate (episodes with return > 0.5) and the route entropy (the
+ * entropy of distill_env_route over the successful episodes, divided by
+ * log 4: 0 one route, 1 all four alike; 0 without a success). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_env_route_stats(const distill_dataset *trajectories, const double *returns, const int64_t *lengths,
+                        int64_t episodes, double *success, double *entropy);
 /* Offline data in the D4RL layout (/observations, /actions, /rewards,
  * /terminals, optional /timeouts; episodes end at a terminal or timeout)
  * or Minari's (/episode_<i> groups with observations (one row more than

@@ -31,7 +31,7 @@ from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe
 from .teacher import Teacher
 from . import kd
 from .kd import Kd
-from .rl import Env, Policy, bc_train, trajectory_top, trajectories_from_hdf5, route
+from .rl import Env, Policy, bc_train, trajectory_top, trajectories_from_hdf5, route, route_stats
 from .orl import Orl
 from .vdd import Diffusion, Vdd
 
@@ -49,6 +49,6 @@ __all__ = [
     "Model", "Optimizer", "npy_save", "schedule_lr", "KINDS", "INITS",
     "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
     "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "Teacher", "kd", "Kd",
-    "Env", "Policy", "bc_train", "trajectory_top", "trajectories_from_hdf5", "route", "Orl",
+    "Env", "Policy", "bc_train", "trajectory_top", "trajectories_from_hdf5", "route", "route_stats", "Orl",
     "Diffusion", "Vdd",
 ]

@@ -496,6 +496,7 @@ _sig("distill_policy_evaluate", c_int, c_p, c_p, ctypes.POINTER(RolloutOptions),
 
 _sig("distill_env_demos", c_int, c_p, ctypes.POINTER(RolloutOptions), c_p, c_p, PP)
 _sig("distill_env_route", ctypes.c_int32, c_p, c_i64, c_i64)
+_sig("distill_env_route_stats", c_int, c_p, c_p, c_p, c_i64, ctypes.POINTER(c_double), ctypes.POINTER(c_double))
 _sig("distill_policy_n_experts", c_i64, c_p)
 _sig("distill_policy_mode", ctypes.c_int32, c_p)
 _sig("distill_policy_set_mode", c_int, c_p, ctypes.c_int32, c_i64)

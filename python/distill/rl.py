@@ -421,3 +421,16 @@ def route(obs):
     if x.ndim != 2 or x.shape[1] < 2:
         raise ValueError(f"observations must be (steps, >= 2), got {np.shape(obs)}")
     return int(lib.distill_env_route(_p(x), x.shape[0], x.shape[1]))
+
+
+def route_stats(trajectories, returns, lengths):
+    """Avoid's scores of a recorded evaluation: (success rate, route entropy
+    over log 4 of the successful episodes)."""
+    ret = np.ascontiguousarray(returns, dtype=np.float64)
+    lens = np.ascontiguousarray(lengths, dtype=np.int64)
+    if ret.shape != lens.shape or ret.ndim != 1:
+        raise ValueError("returns and lengths must be 1-D and of one length")
+    s, h = ctypes.c_double(), ctypes.c_double()
+    trajectories.ctx.check(lib.distill_env_route_stats(trajectories._handle, _p(ret), _p(lens), ret.size,
+                                                       ctypes.byref(s), ctypes.byref(h)))
+    return s.value, h.value

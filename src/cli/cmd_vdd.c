@@ -156,28 +156,6 @@ static distill_status distil(run *r, int argc, char **argv)
     return st == DISTILL_OK ? distill_policy_save(r->student, path) : st;
 }
 
-/* The Avoid scores: success rate, and the entropy of the routes of the
- * successful episodes over log 4. */
-static void routes(distill_dataset *tr, const double *ret, const int64_t *len, int64_t episodes, double *out)
-{
-    const int64_t n = distill_dataset_count(tr);
-    float *x = malloc(sizeof(float) * 4 * (size_t)(n > 0 ? n : 1));
-    int64_t e, at = 0, count[7] = {0}, wins = 0;
-    double h = 0.0;
-    int j;
-    if (x && distill_dataset_get_range(tr, 0, n, x, 4, NULL, 0) == DISTILL_OK)
-        for (e = 0; e < episodes; e++) {
-            if (ret[e] > 0.5)
-                wins++, count[distill_env_route(x + at * 4, len[e], 4) + 1]++;
-            at += len[e];
-        }
-    for (j = 0; j < 7; j++)
-        if (count[j])
-            h -= (double)count[j] / (double)wins * log((double)count[j] / (double)wins);
-    out[0] = (double)wins / (double)episodes, out[1] = wins ? h / log(4.0) : 0.0;
-    free(x);
-}
-
 typedef struct teacher_act_user {
     distill_diffusion *t;
     void *ws;
@@ -210,12 +188,12 @@ static distill_status evaluate(run *r)
     if (st == DISTILL_OK)
         st = distill_env_rollout(r->env, &ro, teacher_act, &u, ret, len, &tr);
     if (st == DISTILL_OK)
-        routes(tr, ret, len, r->eval_episodes, r->score[0]);
+        st = distill_env_route_stats(tr, ret, len, r->eval_episodes, &r->score[0][0], &r->score[0][1]);
     distill_dataset_destroy(tr), tr = NULL;
     if (st == DISTILL_OK)
         st = distill_policy_evaluate(r->student, r->env, &ro, ret, len, &tr);
     if (st == DISTILL_OK)
-        routes(tr, ret, len, r->eval_episodes, r->score[1]);
+        st = distill_env_route_stats(tr, ret, len, r->eval_episodes, &r->score[1][0], &r->score[1][1]);
     distill_dataset_destroy(tr);
     free(u.ws), free(ret), free(len);
     r->scored = st == DISTILL_OK;

@@ -4,6 +4,7 @@
 
 #include "../core/abi.h"
 #include "../core/rng.h"
+#include "../data/internal.h"
 #include "distill/rl.h"
 #include "internal.h"
 
@@ -26,12 +27,12 @@ static float pendulum_expert(const float *o)
 
 /* Avoid: three waypoints per route, by how far up the robot is: one
  * beside the first obstacle (each route its own, so the route shows in the
- * first step's direction, 27 degrees from its neighbour's), one in a gap of
+ * first step's direction, 24 degrees from its neighbour's), one in a gap of
  * the second row, then straight up.  Routes 0..3: left-outer, left-middle,
  * right-middle, right-outer.  Steps of 0.04 towards the waypoint. */
 static void avoid_expert(const float *o, int route, float *a)
 {
-    static const double first[4] = {-0.45, -0.17, 0.17, 0.45}, second[4] = {-0.55, 0.0, 0.0, 0.55};
+    static const double first[4] = {-0.5, -0.2, 0.2, 0.5}, second[4] = {-0.55, 0.0, 0.0, 0.55};
     const double x = o[0], y = o[1];
     double tx, ty, dx, dy, len;
     if (y < 0.23)
@@ -122,4 +123,44 @@ int32_t distill_env_route(const float *obs, int64_t steps, int64_t ldobs)
         }
     }
     return -1;
+}
+
+distill_status distill_env_route_stats(const distill_dataset *tr, const double *returns, const int64_t *lengths,
+                                       int64_t episodes, double *success, double *entropy)
+{
+    static const char fn[] = "distill_env_route_stats";
+    distill_context *ctx = tr ? tr->ctx : NULL;
+    int64_t e, at = 0, wins = 0, count[7] = {0}, rows = 0, od;
+    float *x = NULL;
+    double h = 0.0;
+    int j;
+    if (!tr)
+        return DISTILL_E_INVAL;
+    od = distill_dataset_x_dim(tr);
+    if (!returns || !lengths || !success || !entropy || episodes < 1 || od < 2)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: returns, lengths, success and entropy are required, "
+                             "episodes >= 1 and observations of at least (x, y)", fn);
+    for (e = 0; e < episodes; e++) {
+        if (lengths[e] < 0 || rows > distill_dataset_count(tr) - lengths[e])
+            return distill__fail(ctx, DISTILL_E_SHAPE, "%s: the lengths add up to more than the %lld rows", fn,
+                                 (long long)distill_dataset_count(tr));
+        rows += lengths[e];
+    }
+    if (rows > 0 && !(x = distill__alloc_zero(ctx, rows, sizeof(float) * (size_t)od)))
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
+    if (rows > 0 && distill_dataset_get_range((distill_dataset *)tr, 0, rows, x, od, NULL, 0) != DISTILL_OK) {
+        distill__free(ctx, x);
+        return ctx->last_status;
+    }
+    for (e = 0; e < episodes; e++) {
+        if (returns[e] > 0.5)
+            wins++, count[distill_env_route(x + at * od, lengths[e], od) + 1]++;
+        at += lengths[e];
+    }
+    distill__free(ctx, x);
+    for (j = 0; j < 7; j++)
+        if (count[j])
+            h -= (double)count[j] / (double)wins * log((double)count[j] / (double)wins);
+    *success = (double)wins / (double)episodes, *entropy = wins ? h / log(4.0) : 0.0;
+    return DISTILL_OK;
 }
