@@ -327,7 +327,7 @@ static double act_latency(distill_policy *p, distill_diffusion *t, double *p99)
 {
     enum { REPS = 20000 };
     static double tv[REPS];
-    float obs[4] = {0.01f, 0.2f, 0.1f, 0.8f}, a[2];
+    float obs[2] = {0.01f, 0.2f}, a[2];
     uint64_t r = 1;
     size_t b;
     void *ws;
@@ -340,9 +340,9 @@ static double act_latency(distill_policy *p, distill_diffusion *t, double *p99)
     for (i = 0; i < REPS; i++) {
         const double t0 = bench_now();
         if (p)
-            (void)!distill_policy_act(p, ws, b, 1, obs, 4, a, 2, &r);
+            (void)!distill_policy_act(p, ws, b, 1, obs, 2, a, 2, &r);
         else
-            (void)!distill_diffusion_sample(t, ws, b, 1, obs, 4, 8, DISTILL_SAMPLER_EULER, &r, a, 2);
+            (void)!distill_diffusion_sample(t, ws, b, 1, obs, 2, 8, DISTILL_SAMPLER_EULER, &r, a, 2);
         tv[i] = bench_now() - t0;
     }
     qsort(tv, REPS, sizeof tv[0], cmp_double);
@@ -378,10 +378,10 @@ static void avoid_level(int64_t iterations, avoid_result *out)
     ro.episodes = 400, ro.action_noise = 0.002, ro.seed = 1000;
     CHECK(distill_env_demos(env, &ro, NULL, NULL, &demos));
     distill_diffusion_options_init(&dopt);
-    dopt.obs_dim = 4, dopt.action_dim = 2, dopt.hidden = 256; /* sharper at the start's four modes */
+    dopt.obs_dim = 2, dopt.action_dim = 2;
     CHECK(distill_diffusion_create(ctx, &dopt, &t));
     distill_diffusion_train_options_init(&to);
-    to.steps = 10000;
+    to.steps = 6000;
     CHECK(distill_diffusion_train(t, &to, demos, &loss));
     sd = distill_diffusion_sigma_data(t);
     fprintf(stderr, "avoid teacher: loss %.3f, sigma_data %.4f\n", loss, sd);

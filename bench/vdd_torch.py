@@ -2,7 +2,7 @@
 the same teacher network, same run.
 
 The teacher is the library's EDM denoiser on Avoid (docs/vdd.md): an MLP
-(2 + 4 + 1) -> 3 x (128, Mish) -> 2, the EDM preconditioning, Karras'
+(2 + 2 + 1) -> 3 x (128, Mish) -> 2, the EDM preconditioning, Karras'
 schedule (sigma 10 .. 0.002, rho 7), 8 Euler steps at batch 1, in PyTorch
 (no_grad, one thread).  The student is a mixture of 8 experts as `distill
 vdd` makes it (2 x 64 backbone, full covariance, a 2 x 64 gating), timed by
@@ -42,7 +42,7 @@ torch.set_num_threads(1)
 class Denoiser(torch.nn.Module):
     """The library's denoiser in PyTorch (random weights: the timing is the point)."""
 
-    def __init__(self, obs_dim=4, action_dim=2, hidden=128, layers=3, sigma_data=0.0224):
+    def __init__(self, obs_dim=2, action_dim=2, hidden=128, layers=3, sigma_data=0.0224):
         super().__init__()
         dims = [action_dim + obs_dim + 1] + [hidden] * layers
         mods = []
@@ -65,7 +65,7 @@ def karras(steps=8, lo=0.002, hi=10.0, rho=7.0):
 
 def torch_sampler_us(net, reps=400):
     sig = karras()
-    s = torch.zeros(1, 4)
+    s = torch.zeros(1, 2)
     times = []
     with torch.no_grad():
         for _ in range(reps):
@@ -81,8 +81,8 @@ def torch_sampler_us(net, reps=400):
 def student_file(path):
     """An untrained student of the usual shape, saved (timing does not depend on the weights)."""
     with distill.Context(seed=0, threads=1) as ctx:
-        teacher = distill.Diffusion.from_score(ctx, lambda a, s, sigma: -a, 4, 2)
-        demos = distill.Dataset.from_numpy(ctx, np.zeros((4, 4), np.float32), np.zeros((4, 2), np.float32))
+        teacher = distill.Diffusion.from_score(ctx, lambda a, s, sigma: -a, 2, 2)
+        demos = distill.Dataset.from_numpy(ctx, np.zeros((4, 2), np.float32), np.zeros((4, 2), np.float32))
         distill.Vdd(ctx, teacher, demos).policy("sample").save(path)
 
 

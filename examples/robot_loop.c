@@ -42,14 +42,14 @@ static int zero_score(void *user, int64_t n, const float *a, const float *s, con
 /* An untrained student of the usual shape: 8 experts, a learned gating. */
 static distill_policy *untrained_policy(distill_context *ctx)
 {
-    static float x[8], y[4];
+    static float x[4], y[4];
     distill_score_vtable vt = {sizeof vt, NULL, zero_score, NULL};
     distill_diffusion *teacher = NULL;
     distill_dataset *demos = NULL;
     distill_vdd *vdd = NULL;
     distill_policy *p = NULL;
-    if (distill_dataset_from_memory(ctx, 2, 4, x, 4, 2, y, 2, DISTILL_DATASET_COPY, &demos) == DISTILL_OK &&
-        distill_diffusion_from_score(ctx, &vt, 4, 2, &teacher) == DISTILL_OK &&
+    if (distill_dataset_from_memory(ctx, 2, 2, x, 2, 2, y, 2, DISTILL_DATASET_COPY, &demos) == DISTILL_OK &&
+        distill_diffusion_from_score(ctx, &vt, 2, 2, &teacher) == DISTILL_OK &&
         distill_vdd_create(ctx, NULL, teacher, demos, &vdd) == DISTILL_OK)
         (void)!distill_vdd_policy(vdd, DISTILL_POLICY_COMMITTED, 0, &p);
     distill_vdd_destroy(vdd), distill_diffusion_destroy(teacher), distill_dataset_destroy(demos);
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     void *ws = NULL;
     size_t bytes = 0;
     double *lat = NULL, period, next, t0, min_log_q = 1e30;
-    float obs[4], action[2], reward, log_q;
+    float obs[2], action[2], reward, log_q;
     int32_t term, trunc, expert = -1;
     uint64_t rng = 1;
     long i, episodes = 0, successes = 0;
@@ -94,7 +94,7 @@ int main(int argc, char **argv)
     next = now_us();
     for (i = 0; i < steps; i++) {
         t0 = now_us();
-        if (distill_policy_act_ex(policy, ws, bytes, 1, obs, 4, action, 2, &rng, &expert, &log_q) != DISTILL_OK)
+        if (distill_policy_act_ex(policy, ws, bytes, 1, obs, 2, action, 2, &rng, &expert, &log_q) != DISTILL_OK)
             goto out;
         lat[i] = now_us() - t0;
         min_log_q = log_q < min_log_q ? log_q : min_log_q;

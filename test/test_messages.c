@@ -496,9 +496,9 @@ static void audit_vdd(fixture *f)
     ck_assert_status(distill_env_create(f->ctx, &eo, &env), DISTILL_OK);
     ck_assert_status(distill_env_demos(env, &ro, NULL, NULL, &demos), DISTILL_OK);
     distill_diffusion_options_init(&d);
-    d.obs_dim = 4, d.action_dim = 2, d.hidden = 4, d.layers = 1;
+    d.obs_dim = 2, d.action_dim = 2, d.hidden = 4, d.layers = 1;
     ck_assert_status(distill_diffusion_create(f->ctx, &d, &dif), DISTILL_OK);
-    ck_assert_status(distill_diffusion_from_score(f->ctx, &vt, 4, 2, &host), DISTILL_OK);
+    ck_assert_status(distill_diffusion_from_score(f->ctx, &vt, 2, 2, &host), DISTILL_OK);
     distill_vdd_options_init(&vo);
     vo.hidden = 4, vo.gating_hidden = 4, vo.batch = 2, vo.samples = 1;
     ck_assert_status(distill_vdd_create(f->ctx, &vo, host, demos, &v), DISTILL_OK);
@@ -508,7 +508,7 @@ static void audit_vdd(fixture *f)
     AUDIT(distill_env_demos, distill_env_demos(env, &ro, NULL, NULL, &(distill_dataset *){0}));
     AUDIT(distill_env_route_stats, distill_env_route_stats(demos, NULL, NULL, 2, NULL, NULL));
     AUDIT(distill_diffusion_create, distill_diffusion_create(f->ctx, NULL, &(distill_diffusion *){0}));
-    AUDIT(distill_diffusion_from_score, distill_diffusion_from_score(f->ctx, NULL, 4, 2, &(distill_diffusion *){0}));
+    AUDIT(distill_diffusion_from_score, distill_diffusion_from_score(f->ctx, NULL, 2, 2, &(distill_diffusion *){0}));
     AUDIT(distill_diffusion_train, distill_diffusion_train(dif, NULL, NULL, NULL));
     AUDIT(distill_diffusion_score, distill_diffusion_score(host, 1, a, s, sigma, out));
     AUDIT(distill_diffusion_save, distill_diffusion_save(dif, "/nonexistent/d.dstl"));

@@ -959,26 +959,26 @@ def test_vdd_from_a_python_score(ctx):
 def test_diffusion_teacher_and_avoid(ctx):
     env = distill.Env(ctx, "avoid")
     ret, lengths, demos = env.demos(episodes=8, action_noise=0.004)
-    assert np.all(ret == 1.0) and demos.x_dim == 4
+    assert np.all(ret == 1.0) and demos.x_dim == 2
     x = demos.get_range(0, int(lengths[0]))[0]
     assert 0 <= distill.route(x) <= 3
     success, entropy = distill.route_stats(demos, ret, lengths)
     assert success == 1.0 and 0.0 < entropy <= 1.0
-    t = distill.Diffusion(ctx, obs_dim=4, action_dim=2, hidden=16, layers=2)
+    t = distill.Diffusion(ctx, obs_dim=2, action_dim=2, hidden=16, layers=2)
     loss = t.train(demos, steps=20, batch=32)
     assert np.isfinite(loss) and t.sigma_data > 0
-    a = t.sample(np.zeros((3, 4), np.float32), steps=4, sampler="heun")
+    a = t.sample(np.zeros((3, 2), np.float32), steps=4, sampler="heun")
     assert a.shape == (3, 2) and np.all(np.isfinite(a))
-    sc = t.score(a, np.zeros((3, 4)), 0.01)
+    sc = t.score(a, np.zeros((3, 2)), 0.01)
     assert sc.shape == (3, 2)
     import pathlib
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         t.save(pathlib.Path(d) / "t.dstl")
         u = distill.Diffusion.load(ctx, pathlib.Path(d) / "t.dstl")
-        assert np.array_equal(u.score(a, np.zeros((3, 4)), 0.01), sc)
+        assert np.array_equal(u.score(a, np.zeros((3, 2)), 0.01), sc)
     with np.testing.assert_raises(distill.DistillError):
-        t.sample(np.full((1, 4), np.nan, np.float32))
+        t.sample(np.full((1, 2), np.nan, np.float32))
 
 
 class BindingTests(unittest.TestCase):

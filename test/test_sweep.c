@@ -203,7 +203,7 @@ static distill_status vdd_steps(flow *f, long k)
     ro.episodes = 2, ro.lockstep = 2;
     DISTILL__TRY_TEST(distill_env_demos(f->avoid, &ro, NULL, NULL, &f->demos));
     distill_diffusion_options_init(&d);
-    d.obs_dim = 4, d.action_dim = 2, d.hidden = 4, d.layers = 1;
+    d.obs_dim = 2, d.action_dim = 2, d.hidden = 4, d.layers = 1;
     DISTILL__TRY_TEST(distill_diffusion_create(f->ctx, &d, &f->diffusion));
     distill_diffusion_train_options_init(&t);
     t.steps = 2, t.batch = 4;
@@ -227,7 +227,7 @@ static distill_status vdd_steps(flow *f, long k)
     DISTILL__TRY_TEST(distill_policy_load(f->ctx, f->vdd_ck, &f->moe2));
     DISTILL__TRY_TEST(distill_policy_workspace_size(f->moe2, 2, &bytes));
     ck_assert(bytes <= sizeof ws);
-    return distill_policy_act_ex(f->moe2, ws, sizeof ws, 2, s, 4, out, 2, &rng, e, lq);
+    return distill_policy_act_ex(f->moe2, ws, sizeof ws, 2, s, 2, out, 2, &rng, e, lq);
 }
 
 /* What a failed call on a handle must leave as it was. */

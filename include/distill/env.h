@@ -56,8 +56,8 @@ DISTILL_API size_t distill_space_size(void);
  * (0, 0) past three obstacles (radius 0.1 at (0, 0.3), (-0.3, 0.65),
  * (0.3, 0.65)) between walls at |x| = 0.75, by four distinct routes (left
  * or right of the first obstacle, then through the middle gap or round the
- * outside).  Observation (x, y, vx, vy): the position and the last step
- * divided by 0.05; action: the step (dx, dy), each in [-0.05, 0.05];
+ * outside).  Observation (x, y): the position; action: the step (dx, dy),
+ * each in [-0.05, 0.05];
  * reward 1 on reaching the goal; a collision (the path of a step touching
  * an obstacle or a wall) ends the episode with 0; 60 steps.  In the spirit
  * of D3IL's "Avoiding"; distill_env_demos gives multi-route

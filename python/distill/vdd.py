@@ -3,7 +3,7 @@
 
     env = distill.Env(ctx, "avoid")
     _, _, demos = env.demos(episodes=400, action_noise=0.004)
-    teacher = distill.Diffusion(ctx, obs_dim=4, action_dim=2)
+    teacher = distill.Diffusion(ctx, obs_dim=2, action_dim=2)
     teacher.train(demos, steps=6000)
     vdd = distill.Vdd(ctx, teacher, demos, data_units=1, iterations=2000).run()
     policy = vdd.policy("committed")

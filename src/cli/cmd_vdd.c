@@ -261,7 +261,7 @@ int cmd_vdd(int argc, char **argv)
         rc = cli_fail(r.ctx, "vdd", "training the diffusion teacher");
     else if (distil(&r, argc, argv) != DISTILL_OK)
         rc = cli_fail(r.ctx, "vdd", "distilling the student");
-    else if (distill_dataset_x_dim(r.demos) == 4 && r.action_dim == 2 && evaluate(&r) != DISTILL_OK)
+    else if (distill_dataset_x_dim(r.demos) == 2 && r.action_dim == 2 && evaluate(&r) != DISTILL_OK)
         rc = cli_fail(r.ctx, "vdd", "scoring on the Avoid task");
     if (rc == 0)
         report(&r);
