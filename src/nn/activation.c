@@ -51,7 +51,7 @@ static inline float tanh_softplus(float x)
 }
 
 /* Mish over a range, in a loop the compiler vectorises. */
-static void mish(const float *restrict x, float *restrict y, int64_t lo, int64_t hi)
+DISTILL__CLONES static void mish(const float *restrict x, float *restrict y, int64_t lo, int64_t hi)
 {
     int64_t i;
     for (i = lo; i < hi; i++)

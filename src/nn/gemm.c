@@ -7,7 +7,10 @@
 
 /* Dot product with eight independent partial sums, so the compiler can
  * keep them in one vector register without reassociating a single sum. */
-static float dot(const float *a, const float *b, int64_t k)
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* into each clone of loops_gemm, with its vectors */
+#endif
+static inline float dot(const float *a, const float *b, int64_t k)
 {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s;
     int64_t p, q;
@@ -20,7 +23,7 @@ static float dot(const float *a, const float *b, int64_t k)
     return s;
 }
 
-static void loops_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+DISTILL__CLONES static void loops_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc)
 {

@@ -30,6 +30,16 @@ static inline int nn_threads_for(const nn_env *e, int64_t count)
     return count >= ((int64_t)1 << 16) ? nn_threads(e) : 1;
 }
 
+/* Loops worth wider vectors (the inference GEMM, Mish): x86-64 builds get
+ * AVX-512 and AVX2 clones picked at load time.  No clone contracts into
+ * fused multiply-adds (C99 mode), so every clone gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(DISTILL_NO_CLONES) && \
+    (!defined(__clang__) || __clang_major__ >= 14)
+#define DISTILL__CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#else
+#define DISTILL__CLONES
+#endif
+
 /* C = alpha op(A) op(B) + beta C, row-major, through BLIS or plain loops. */
 /* C = alpha op(A) op(B) + beta C by packed loops when the shape is small
  * (gemm_small.c); returns 0, doing nothing, when it is not. */
