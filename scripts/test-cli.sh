@@ -61,7 +61,7 @@ sys.exit(0 if r["distilled"]["mean"] >= r["random"]["mean"] + 100 else 1)' ||
     { echo "test-cli: orl: the distilled arm is not 100 above the random one"; cat "$DIR.orl.out"; exit 1; }
 # distill vdd: Avoid's demonstrations, a teacher that reaches the goal by several routes, a
 # student distilled from it, both written; then a second student from the saved teacher
-"$BIN" vdd --teacher-steps 3000 --iterations 300 --eval-episodes 100 --out "$DIR/vdd" > "$DIR.vdd.out" 2> /dev/null
+"$BIN" vdd --teacher-steps 6000 --iterations 300 --eval-episodes 100 --out "$DIR/vdd" > "$DIR.vdd.out" 2> /dev/null
 last "$DIR.vdd.out" | grep -q '"command":"vdd","ok":true,"demonstrations":' || { cat "$DIR.vdd.out"; exit 1; }
 for f in teacher.dstl policy.dstl; do
     test -s "$DIR/vdd/$f" || { echo "test-cli: vdd did not write $f"; exit 1; }

@@ -11,7 +11,7 @@
 
 static void help(void)
 {
-    fputs("distill vdd [--data FILE.dstl|FILE.csv|FILE.h5] [--action-dim A] [--episodes 400] [--noise 0.004]\n"
+    fputs("distill vdd [--data FILE.dstl|FILE.csv|FILE.h5] [--action-dim A] [--episodes 400] [--noise 0.002]\n"
           "  [--teacher FILE | --teacher-steps 6000 --hidden 128] [--iterations 2000] [--experts 8] [--diag]\n"
           "  [--uniform-gating] [--samples 4] [--batch 128] [--mode committed|sample|greedy]\n"
           "  [--eval-episodes 200] [--out DIR] [--seed 0] [--threads 0]\n"
@@ -78,7 +78,7 @@ static distill_status demos_for(run *r, int argc, char **argv)
     if (!file) {
         distill_rollout_options_init(&ro);
         ro.episodes = cli_long(argc, argv, "--episodes", 400), ro.seed = distill_context_seed(r->ctx);
-        ro.action_noise = cli_double(argc, argv, "--noise", 0.004);
+        ro.action_noise = cli_double(argc, argv, "--noise", 0.002);
         r->action_dim = 2;
         return distill_env_demos(r->env, &ro, NULL, NULL, &r->demos);
     }
