@@ -450,7 +450,7 @@ int main(int argc, char **argv)
     if (!*only || strcmp(only, "gmm") == 0)
         gmm_levels(quick ? 500 : 2500, &g);
     if (!*only || strcmp(only, "avoid") == 0)
-        avoid_level(quick ? 300 : 2000, &av);
+        avoid_level(quick ? 300 : 5000, &av);
     printf("{\"ring_modes_covered\": %d, \"ring_seeds_all_modes\": %d, \"gmm_nll_student\": %.3f, "
            "\"gmm_nll_teacher\": %.3f, \"gmm_nll_true\": %.3f, \"gmm_mode_coverage\": %.3f, "
            "\"gmm_mean_coverage\": %.3f, \"avoid_success_teacher\": %.3f, \"avoid_success_student\": %.3f, "
