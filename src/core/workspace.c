@@ -2,7 +2,8 @@
 
 void distill__arena_init(distill__arena *ar, void *base)
 {
-    ar->base = base;
+    /* a caller's buffer need not be aligned: arena_total counted the slack */
+    ar->base = base ? (char *)(((uintptr_t)base + DISTILL__ALIGN - 1) & ~(uintptr_t)(DISTILL__ALIGN - 1)) : NULL;
     ar->used = 0;
     ar->overflow = 0;
 }
@@ -51,8 +52,6 @@ distill_status distill__ws_acquire(distill_context *ctx, const char *fn, size_t 
                                  need);
         *ws = *owned;
     }
-    /* Align the start; the query added DISTILL__ALIGN bytes of slack. */
-    *ws = (void *)(((uintptr_t)*ws + DISTILL__ALIGN - 1) & ~(uintptr_t)(DISTILL__ALIGN - 1));
     return DISTILL_OK;
 }
 

@@ -17,6 +17,8 @@ typedef struct distill__arena {
     int overflow; /* a request overflowed size_t */
 } distill__arena;
 
+/* base: the buffer to carve (aligned up to DISTILL__ALIGN first: the
+ * total below counts that slack), or NULL to count only. */
 void distill__arena_init(distill__arena *ar, void *base);
 /* count elements of elem_size bytes, aligned to DISTILL__ALIGN; NULL when
  * counting or on overflow. */

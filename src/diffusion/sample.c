@@ -121,7 +121,7 @@ distill_status distill_diffusion_sample(const distill_diffusion *d, void *ws, si
         for (j = 0; j < d->o.obs_dim; j++)
             if (!isfinite(obs[i * ldobs + j]))
                 return DISTILL_E_NUMERIC;
-    distill__arena_init(&ar, (void *)(((uintptr_t)ws + DISTILL__ALIGN - 1) & ~(uintptr_t)(DISTILL__ALIGN - 1)));
+    distill__arena_init(&ar, ws);
     layout(d, n, net_bytes, &ar, &w);
     distill__rng_init(&rng, 0, SAMPLE_STREAM, *rng_state);
     for (i = 0; i < n * A; i++)

@@ -68,8 +68,7 @@ distill_status distill_model_infer(const distill_model *m, void *ws, size_t ws_b
     infer_layout(n, max_dim, max_scratch, &ar, &w);
     if (distill__arena_total(&ar, &need) != DISTILL_OK || ws_bytes < need)
         return DISTILL_E_WORKSPACE;
-    distill__arena_init(&ar, (void *)(((uintptr_t)ws + DISTILL__ALIGN - 1) &
-                                      ~(uintptr_t)(DISTILL__ALIGN - 1)));
+    distill__arena_init(&ar, ws);
     infer_layout(n, max_dim, max_scratch, &ar, &w);
     for (i = 0; i < n; i++)
         memcpy(w.a + i * din, x + i * ldx, sizeof(float) * (size_t)din);

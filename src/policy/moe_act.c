@@ -11,7 +11,7 @@
 #define EXPERT_STREAM 0x6d6f65ULL /* "moe" */
 
 /* The experts' rows, the gating logits, one network workspace (the two
- * networks run in turn), then one row's doubles: the row, every expert's
+ * networks run in turn), then one row's doubles: the row, one expert's
  * L, a solve, the log gate, the log densities and the action. */
 typedef struct moe_ws {
     float *out, *z;
@@ -26,7 +26,7 @@ static void layout(const distill_policy *p, int64_t n, size_t net_bytes, distill
     w->z = distill__arena_take(ar, n * m->K, sizeof(float));
     w->net_ws = distill__arena_take(ar, (int64_t)net_bytes, 1);
     w->row = distill__arena_take(ar, distill__moe_row(m), sizeof(double));
-    w->L = distill__arena_take(ar, m->K * m->A * m->A, sizeof(double));
+    w->L = distill__arena_take(ar, m->A * m->A, sizeof(double));
     w->y = distill__arena_take(ar, m->A, sizeof(double));
     w->logg = distill__arena_take(ar, m->K, sizeof(double));
     w->lp = distill__arena_take(ar, m->K, sizeof(double));
@@ -125,7 +125,7 @@ distill_status distill__moe_act(const distill_policy *p, void *ws, size_t ws_byt
     layout(p, n, nb, &ar, &w);
     if (distill__arena_total(&ar, &need) != DISTILL_OK || ws_bytes < need)
         return DISTILL_E_WORKSPACE;
-    distill__arena_init(&ar, (void *)(((uintptr_t)ws + DISTILL__ALIGN - 1) & ~(uintptr_t)(DISTILL__ALIGN - 1)));
+    distill__arena_init(&ar, ws);
     layout(p, n, nb, &ar, &w);
     DISTILL__TRY(distill_model_infer_checked(p->model, w.net_ws, nb, n, obs, ldobs, w.out, R));
     if (p->gating)

@@ -203,8 +203,7 @@ distill_status distill_policy_act(const distill_policy *p, void *ws, size_t ws_b
     act_layout(n, p->out_dim, model_bytes, &ar, &logits, &mws);
     if (distill__arena_total(&ar, &need) != DISTILL_OK || ws_bytes < need)
         return DISTILL_E_WORKSPACE;
-    /* the caller's pointer may be unaligned: the layout counted the slack */
-    distill__arena_init(&ar, (void *)(((uintptr_t)ws + DISTILL__ALIGN - 1) & ~(uintptr_t)(DISTILL__ALIGN - 1)));
+    distill__arena_init(&ar, ws);
     act_layout(n, p->out_dim, model_bytes, &ar, &logits, &mws);
     DISTILL__TRY(distill_model_infer_checked(p->model, mws, model_bytes, n, obs, ldobs, logits, p->out_dim));
     for (i = 0; i < n; i++) {
