@@ -46,7 +46,7 @@ orl_opts="--task:text --data:path --episodes:int --epsilon:real --noise:real --m
     --seed:int --threads:int"
 vdd_opts="--data:path --action-dim:int --episodes:int --noise:real --teacher-steps:int --hidden:int
     --iterations:int --experts:int --diag:flag --uniform-gating:flag --samples:int --batch:int --mode:text
-    --eval-episodes:int --out:path --teacher:path --seed:int --threads:int"
+    --eval-episodes:int --out:path --teacher:path --sigma-max:real --seed:int --threads:int"
 
 sweep() {
     cmd=$1 opts=$2
@@ -93,6 +93,7 @@ refuse "orl --seeds 65" orl --seeds 65 --out "$OUT"
 refuse "vdd --mode nonsense" vdd --mode nonsense --out "$OUT"
 refuse "vdd --experts 65" vdd --experts 65 --out "$OUT"
 refuse "vdd --action-dim 17" vdd --action-dim 17 --out "$OUT"
+refuse "vdd --sigma-max 0.01" vdd --sigma-max 0.01 --out "$OUT"
 refuse "unknown command" nonsense
 # and what must work: help
 for cmd in krrst transfer kd orl vdd; do

@@ -2,6 +2,7 @@
  * forward, and its backward against central finite differences of that
  * reference (parameters and inputs, train and eval mode). */
 #include "testutil.h"
+#include "nn/frozen.h"
 
 typedef struct shape3 {
     int64_t c, h, w;
@@ -531,6 +532,62 @@ START_TEST(bad_specs_and_calls)
 }
 END_TEST
 
+/* A frozen MLP (the policy's real-time path, transposed weights) agrees
+ * with the model's own inference; NaN in or out is DISTILL_E_NUMERIC;
+ * a model with other layers is not frozen. */
+START_TEST(frozen_mlp_matches_inference)
+{
+    static const int32_t acts[] = {DISTILL_LAYER_MISH, DISTILL_LAYER_TANH, DISTILL_LAYER_RELU, DISTILL_LAYER_GELU};
+    counting_alloc c;
+    distill_context *ctx = test_context(&c, 1);
+    distill_layer_spec l[7];
+    distill_model_options o;
+    distill_model *m, *conv;
+    distill__frozen *f = NULL;
+    float x[5 * 3], y[5 * 4], yf[4], scratch[64];
+    size_t bytes;
+    void *ws;
+    int i, j;
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_DENSE), l[0].units = 17;
+    distill_layer_spec_init(&l[1], acts[_i]);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_DENSE), l[2].units = 9, l[2].bias = _i % 2;
+    distill_layer_spec_init(&l[3], DISTILL_LAYER_SOFTPLUS);
+    distill_layer_spec_init(&l[4], DISTILL_LAYER_DENSE), l[4].units = 4;
+    distill_model_options_init(&o);
+    o.in_c = 3, o.in_h = o.in_w = 1, o.layers = l, o.n_layers = 5;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    fill_random(distill_model_params(m), distill_model_param_count(m), 7 + _i);
+    fill_random(x, 15, 3);
+    ck_assert_status(distill_model_workspace_size(m, 5, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    ck_assert_status(distill_model_infer(m, ws, bytes, 5, x, 3, y, 4), DISTILL_OK);
+    ck_assert_status(distill__frozen_make(m, &f), DISTILL_OK);
+    ck_assert_int_le(distill__frozen_scratch(f), 64);
+    for (i = 0; i < 5; i++) {
+        ck_assert_status(distill__frozen_row(f, x + 3 * i, yf, scratch), DISTILL_OK);
+        for (j = 0; j < 4; j++) /* another summation order: close, not equal */
+            ck_assert_double_eq_tol(yf[j], y[4 * i + j], 1e-5 * (1.0 + fabs(y[4 * i + j])));
+    }
+    x[1] = NAN;
+    ck_assert_status(distill__frozen_row(f, x, yf, scratch), DISTILL_E_NUMERIC);
+    x[1] = 0.5f; /* finite in, NaN out (a NaN weight) */
+    distill_model_params(m)[distill_model_param_count(m) - 1] = NAN;
+    distill__frozen_free(f);
+    ck_assert_status(distill__frozen_make(m, &f), DISTILL_OK);
+    ck_assert_status(distill__frozen_row(f, x, yf, scratch), DISTILL_E_NUMERIC);
+    distill__frozen_free(f);
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_LAYERNORM);
+    ck_assert_status(distill_model_create(ctx, &o, &conv), DISTILL_OK);
+    f = (distill__frozen *)&c; /* overwritten with NULL */
+    ck_assert_status(distill__frozen_make(conv, &f), DISTILL_E_UNSUPPORTED);
+    ck_assert_ptr_null(f);
+    free(ws);
+    distill_model_destroy(m), distill_model_destroy(conv);
+    ck_assert_int_eq(c.live, 1);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_model(void)
 {
     Suite *s = suite_create("learning-model");
@@ -542,6 +599,7 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, initialisers_have_their_distributions);
     tcase_add_test(tc, clone_copy_and_reinit);
     tcase_add_test(tc, bad_specs_and_calls);
+    tcase_add_loop_test(tc, frozen_mlp_matches_inference, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -112,6 +112,8 @@ extern const nn_ops distill__dense_ops, distill__conv2d_ops, distill__avgpool_op
 /* Activations (kind DISTILL_LAYER_RELU ... SOFTPLUS): value and derivative. */
 float distill__act(int kind, float x);
 float distill__act_grad(int kind, float x);
+/* y = act(x) over n floats, in the vectorised loops forward uses. */
+void distill__act_rows(int kind, const float *x, float *y, int64_t n);
 
 /* Initialise weights (rows x fan_in) by spec->init; bias (rows, may be NULL);
  * draws from r. */

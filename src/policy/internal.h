@@ -3,6 +3,7 @@
 #define DISTILL_POLICY_INTERNAL_H
 
 #include "../core/internal.h"
+#include "../nn/frozen.h"
 #include "distill/policy.h"
 #include "moe.h"
 
@@ -18,6 +19,7 @@ struct distill_policy {
     distill_model *gating; /* a mixture's gating network (owned), or NULL: uniform */
     distill__moe moe;
     int64_t commit_steps;  /* COMMITTED: redraw every this many steps (0: never) */
+    distill__frozen *frozen, *frozen_gating; /* a mixture's networks frozen for its act, or NULL */
 };
 
 /* A policy around `model` (taken over: destroyed on failure too), with the

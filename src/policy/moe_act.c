@@ -11,8 +11,9 @@
 #define EXPERT_STREAM 0x6d6f65ULL /* "moe" */
 
 /* The experts' rows, the gating logits, one network workspace (the two
- * networks run in turn), then one row's doubles: the row, one expert's
- * L, a solve, the log gate, the log densities and the action. */
+ * networks run in turn: frozen, one row's scratch), then one row's
+ * doubles: the row, one expert's L, a solve, the log gate, the log
+ * densities and the action. */
 typedef struct moe_ws {
     float *out, *z;
     void *net_ws;
@@ -36,6 +37,12 @@ static void layout(const distill_policy *p, int64_t n, size_t net_bytes, distill
 static distill_status net_bytes_for(const distill_policy *p, int64_t n, size_t *bytes)
 {
     size_t e, g = 0;
+    if (p->frozen) { /* both networks frozen, or neither */
+        const int64_t se = distill__frozen_scratch(p->frozen);
+        const int64_t sg = p->frozen_gating ? distill__frozen_scratch(p->frozen_gating) : 0;
+        *bytes = sizeof(float) * (size_t)(se > sg ? se : sg);
+        return DISTILL_OK;
+    }
     DISTILL__TRY(distill_model_workspace_size(p->model, n, &e));
     if (p->gating)
         DISTILL__TRY(distill_model_workspace_size(p->gating, n, &g));
@@ -110,6 +117,24 @@ static void act_row(const distill_policy *p, const moe_ws *w, const float *out, 
     *log_q = (float)distill__logsumexp(w->lp, m->K);
 }
 
+/* The experts' rows and the gating's logits of n observations. */
+static distill_status networks(const distill_policy *p, const moe_ws *w, size_t nb, int64_t n, const float *obs,
+                               int64_t ldobs)
+{
+    const int64_t R = distill__moe_row(&p->moe), K = p->moe.K;
+    int64_t i;
+    if (!p->frozen) {
+        DISTILL__TRY(distill_model_infer_checked(p->model, w->net_ws, nb, n, obs, ldobs, w->out, R));
+        return p->gating ? distill_model_infer_checked(p->gating, w->net_ws, nb, n, obs, ldobs, w->z, K) : DISTILL_OK;
+    }
+    for (i = 0; i < n; i++) {
+        DISTILL__TRY(distill__frozen_row(p->frozen, obs + i * ldobs, w->out + i * R, w->net_ws));
+        if (p->frozen_gating)
+            DISTILL__TRY(distill__frozen_row(p->frozen_gating, obs + i * ldobs, w->z + i * K, w->net_ws));
+    }
+    return DISTILL_OK;
+}
+
 distill_status distill__moe_act(const distill_policy *p, void *ws, size_t ws_bytes, int64_t n, const float *obs,
                                 int64_t ldobs, float *actions, int64_t ldact, uint64_t *rng_state,
                                 int32_t *experts, float *log_q, const float *given)
@@ -127,9 +152,7 @@ distill_status distill__moe_act(const distill_policy *p, void *ws, size_t ws_byt
         return DISTILL_E_WORKSPACE;
     distill__arena_init(&ar, ws);
     layout(p, n, nb, &ar, &w);
-    DISTILL__TRY(distill_model_infer_checked(p->model, w.net_ws, nb, n, obs, ldobs, w.out, R));
-    if (p->gating)
-        DISTILL__TRY(distill_model_infer_checked(p->gating, w.net_ws, nb, n, obs, ldobs, w.z, p->moe.K));
+    DISTILL__TRY(networks(p, &w, nb, n, obs, ldobs));
     for (i = 0; i < n; i++) {
         const uint32_t word = rng_state ? distill__rng_word(0, EXPERT_STREAM, *rng_state + (uint64_t)i) : 0;
         act_row(p, &w, w.out + i * R, p->gating ? w.z + i * p->moe.K : NULL, word, experts ? experts + i : NULL,
@@ -140,6 +163,20 @@ distill_status distill__moe_act(const distill_policy *p, void *ws, size_t ws_byt
     if (rng_state && p->mode != DISTILL_POLICY_GREEDY)
         *rng_state += (uint64_t)n;
     return DISTILL_OK;
+}
+
+/* The act runs the networks frozen (src/nn/frozen.h) when both can be. */
+static distill_status freeze(distill_policy *p)
+{
+    distill_status st = distill__frozen_make(p->model, &p->frozen);
+    if (st == DISTILL_OK && p->gating)
+        st = distill__frozen_make(p->gating, &p->frozen_gating);
+    if (st == DISTILL_E_UNSUPPORTED) { /* another kind of layer: the models' own inference */
+        distill__frozen_free(p->frozen), distill__frozen_free(p->frozen_gating);
+        p->frozen = p->frozen_gating = NULL;
+        st = DISTILL_OK;
+    }
+    return st;
 }
 
 distill_status distill__policy_make_moe(distill_context *ctx, const char *fn, distill_model *experts,
@@ -159,10 +196,11 @@ distill_status distill__policy_make_moe(distill_context *ctx, const char *fn, di
     }
     p = *out;
     p->kind = DISTILL_POLICY_MOE, p->moe = *m, p->gating = gating;
+    st = freeze(p);
     p->out_dim = m->A, p->action.n = m->A;
     distill__free(ctx, p->bounds);
     p->bounds = NULL, p->action.low = p->action.high = NULL;
-    for (j = 0; bounds && j < m->A; j++)
+    for (j = 0; st == DISTILL_OK && bounds && j < m->A; j++)
         if (isnan(bounds[j]) || isnan(bounds[m->A + j]) || bounds[j] > bounds[m->A + j])
             st = distill__fail(ctx, DISTILL_E_INVAL, "%s: action bounds at %lld are [%g, %g]", fn, (long long)j,
                                (double)bounds[j], (double)bounds[m->A + j]);

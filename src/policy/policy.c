@@ -104,6 +104,8 @@ void distill_policy_destroy(distill_policy *p)
         return;
     distill_model_destroy(p->model);
     distill_model_destroy(p->gating);
+    distill__frozen_free(p->frozen);
+    distill__frozen_free(p->frozen_gating);
     distill__free(p->ctx, p->bounds);
     distill__free(p->ctx, p);
 }
