@@ -6,8 +6,9 @@ The teacher is the library's EDM denoiser on Avoid (docs/vdd.md): an MLP
 schedule (sigma 10 .. 0.002, rho 7), 8 Euler steps at batch 1, in PyTorch
 (no_grad, one thread).  The student is a mixture of 8 experts as `distill
 vdd` makes it (2 x 64 backbone, full covariance, a 2 x 64 gating), timed by
-`bench_vdd --latency` in C: the act a controller calls.  The two alternate
-in whole processes so both see the same machine; medians of `rounds`.
+`bench_vdd --latency` in C: the act a controller calls, on the quietest core
+(it pins itself), where PyTorch is then pinned too.  The two alternate in
+whole processes so both see the same machine; medians of `rounds`.
 
 Usage: /usr/bin/python3 bench/vdd_torch.py [rounds]; skipped (exit 0)
 without Debian's python3-torch.  The last line is one JSON object with
@@ -95,10 +96,17 @@ def main():
         path = os.path.join(d, "student.dstl")
         student_file(path)
         ours, theirs = [], []
+        allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         for _ in range(ROUNDS):
             out = subprocess.run([BENCH, "--latency", path], capture_output=True, text=True, check=True)
-            ours.append(json.loads(out.stdout.strip().splitlines()[-1])["student_act_us"])
+            ours_json = json.loads(out.stdout.strip().splitlines()[-1])
+            ours.append(ours_json["student_act_us"])
+            core = ours_json.get("act_core", -1)
+            if allowed is not None and core in allowed:  # the core ours was timed on
+                os.sched_setaffinity(0, {core})
             theirs.append(torch_sampler_us(net))
+            if allowed is not None:
+                os.sched_setaffinity(0, allowed)
     o, t = float(np.median(ours)), float(np.median(theirs))
     print(json.dumps({"bench": "vdd_torch", "torch_sampler_us": round(t, 2), "student_act_us": round(o, 3),
                       "speedup_vs_torch_sampler": round(t / o, 1), "rounds": ROUNDS}))

@@ -1,7 +1,7 @@
 /* A model frozen for one-row inference (frozen.h). */
-#include <math.h>
 #include <string.h>
 
+#include "../core/check.h"
 #include "frozen.h"
 #include "internal.h"
 
@@ -92,21 +92,12 @@ DISTILL__CLONES static void dense_row(int64_t in, int64_t out, const float *rest
     }
 }
 
-static int all_finite(const float *x, int64_t n)
-{
-    int64_t i;
-    for (i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return 0;
-    return 1;
-}
-
 distill_status distill__frozen_row(const distill__frozen *f, const float *x, float *y, float *scratch)
 {
     float *cur = scratch, *next = scratch + f->max_dim, *t;
     int64_t i;
-    if (!all_finite(x, f->in_dim))
-        return DISTILL_E_NUMERIC;
+    /* the shared check, with no context: a status and no message, as infer_checked */
+    DISTILL__TRY(distill__check_finite(NULL, NULL, NULL, x, 1, f->in_dim, f->in_dim));
     memcpy(cur, x, sizeof(float) * (size_t)f->in_dim);
     for (i = 0; i < f->n_layers; i++) {
         const frozen_layer *l = &f->layers[i];
@@ -117,5 +108,5 @@ distill_status distill__frozen_row(const distill__frozen *f, const float *x, flo
         t = cur, cur = next, next = t;
     }
     memcpy(y, cur, sizeof(float) * (size_t)f->out_dim);
-    return all_finite(y, f->out_dim) ? DISTILL_OK : DISTILL_E_NUMERIC;
+    return distill__check_finite(NULL, NULL, NULL, y, 1, f->out_dim, f->out_dim);
 }
