@@ -364,11 +364,9 @@ static double act_latency(distill_policy *p, distill_diffusion *t, double *p99)
     size_t b;
     void *ws;
     int i;
-    if (p)
-        (void)!distill_policy_workspace_size(p, 1, &b);
-    else
-        (void)!distill_diffusion_workspace_size(t, 1, &b);
-    ws = malloc(b);
+    if ((p ? distill_policy_workspace_size(p, 1, &b) : distill_diffusion_workspace_size(t, 1, &b)) != DISTILL_OK ||
+        !(ws = malloc(b)))
+        exit(1);
     for (i = 0; i < ROUNDS; i++)
         act_round(p, t, ws, b, &p50s[i], &p99s[i]);
     free(ws);
@@ -400,8 +398,8 @@ static int pin_quietest(distill_policy *p)
         {
             size_t b;
             void *ws;
-            (void)!distill_policy_workspace_size(p, 1, &b);
-            ws = malloc(b);
+            if (distill_policy_workspace_size(p, 1, &b) != DISTILL_OK || !(ws = malloc(b)))
+                exit(1);
             act_round(p, NULL, ws, b, &us, &p99);
             free(ws);
         }
@@ -545,6 +543,7 @@ int main(int argc, char **argv)
     gmm_result g;
     int seed, ring_min = 0, ring_all = 0;
     memset(&av, 0, sizeof av), memset(&g, 0, sizeof g);
+    av.core = -1;
     av.student_us = 1.0;
     if (!*only || strcmp(only, "ring") == 0)
         for (seed = 1, ring_min = 8; seed <= 3; seed++) {

@@ -37,9 +37,11 @@ static void layout(const distill_policy *p, int64_t n, size_t net_bytes, distill
 static distill_status net_bytes_for(const distill_policy *p, int64_t n, size_t *bytes)
 {
     size_t e, g = 0;
-    if (p->frozen) { /* both networks frozen, or neither */
+    if (p->frozen) { /* both networks frozen, or neither; the batch cap is the models' */
         const int64_t se = distill__frozen_scratch(p->frozen);
         const int64_t sg = p->frozen_gating ? distill__frozen_scratch(p->frozen_gating) : 0;
+        if (n < 1 || n > ((int64_t)1 << 32))
+            return DISTILL_E_INVAL;
         *bytes = sizeof(float) * (size_t)(se > sg ? se : sg);
         return DISTILL_OK;
     }
