@@ -355,25 +355,23 @@ static void act_round(distill_policy *p, distill_diffusion *t, void *ws, size_t 
     *p50 = 1e6 * tv[REPS / 2], *p99 = 1e6 * tv[REPS * 99 / 100];
 }
 
-/* The act time of the student (p) or the teacher (t): five rounds, the
- * median of their medians and of their 99th percentiles. */
-static double act_latency(distill_policy *p, distill_diffusion *t, double *p99)
+/* The act time of the student (p) or the teacher (t): `rounds` rounds
+ * (at most 5), the median of their medians and of their 99th percentiles. */
+static double act_latency(distill_policy *p, distill_diffusion *t, int rounds, double *p99)
 {
-    enum { ROUNDS = 5 };
-    double p50s[ROUNDS], p99s[ROUNDS];
+    double p50s[5], p99s[5];
     size_t b;
     void *ws;
     int i;
     if ((p ? distill_policy_workspace_size(p, 1, &b) : distill_diffusion_workspace_size(t, 1, &b)) != DISTILL_OK ||
         !(ws = malloc(b)))
         exit(1);
-    for (i = 0; i < ROUNDS; i++)
+    for (i = 0; i < rounds; i++)
         act_round(p, t, ws, b, &p50s[i], &p99s[i]);
     free(ws);
-    qsort(p50s, ROUNDS, sizeof p50s[0], cmp_double), qsort(p99s, ROUNDS, sizeof p99s[0], cmp_double);
     if (p99)
-        *p99 = p99s[ROUNDS / 2];
-    return p50s[ROUNDS / 2];
+        *p99 = median(p99s, rounds);
+    return median(p50s, rounds);
 }
 
 /* A control loop pins itself to a core; the act times are taken on the
@@ -384,7 +382,7 @@ static int pin_quietest(distill_policy *p)
 {
 #if defined(__linux__)
     cpu_set_t allowed, one;
-    double best = INFINITY, us, p99;
+    double best = INFINITY, us;
     int cpu, pick = -1;
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
         return -1;
@@ -395,14 +393,7 @@ static int pin_quietest(distill_policy *p)
         CPU_SET(cpu, &one);
         if (sched_setaffinity(0, sizeof one, &one) != 0)
             continue;
-        {
-            size_t b;
-            void *ws;
-            if (distill_policy_workspace_size(p, 1, &b) != DISTILL_OK || !(ws = malloc(b)))
-                exit(1);
-            act_round(p, NULL, ws, b, &us, &p99);
-            free(ws);
-        }
+        us = act_latency(p, NULL, 1, NULL);
         if (us < best)
             best = us, pick = cpu;
     }
@@ -508,8 +499,8 @@ static void avoid_level(int64_t iterations, avoid_result *out)
         out->student_success[i] = median(success[i], SEEDS), out->student_entropy[i] = median(entropy[i], SEEDS);
     CHECK(distill_policy_set_mode(p, DISTILL_POLICY_SAMPLE, 0));
     out->core = pin_quietest(p);
-    out->student_us = act_latency(p, NULL, &out->student_p99_us);
-    out->teacher_us = act_latency(NULL, t, NULL);
+    out->student_us = act_latency(p, NULL, 5, &out->student_p99_us);
+    out->teacher_us = act_latency(NULL, t, 5, NULL);
     distill_policy_destroy(p), distill_diffusion_destroy(t);
     distill_dataset_destroy(demos), distill_env_destroy(env), distill_context_destroy(ctx);
 }
@@ -524,7 +515,7 @@ static int latency_only(const char *path)
     int core;
     CHECK(distill_policy_load(ctx, path, &p));
     core = pin_quietest(p);
-    us = act_latency(p, NULL, &p99);
+    us = act_latency(p, NULL, 5, &p99);
     printf("{\"student_act_us\": %.3f, \"student_act_p99_us\": %.3f, \"act_core\": %d}\n", us, p99, core);
     distill_policy_destroy(p);
     distill_context_destroy(ctx);

@@ -554,7 +554,11 @@ START_TEST(avoid_demonstrations_take_every_route)
     len[0] += 100000; /* lengths past the rows */
     ck_assert_status(distill_env_route_stats(tr, ret, len, 200, &success, &entropy), DISTILL_E_SHAPE);
     /* the single-route expert of distill_env_expert: one route per side */
-    ck_assert_status(distill_env_rollout(env, &ro, distill_env_expert, env, ret, len, NULL), DISTILL_OK);
+    distill_dataset_destroy(tr);
+    ck_assert_status(distill_env_rollout(env, &ro, distill_env_expert, env, ret, len, &tr), DISTILL_OK);
+    ck_assert_status(distill_env_route_stats(tr, ret, len, 200, &success, &entropy), DISTILL_OK);
+    ck_assert_msg(success == 1.0 && entropy > 0.4 && entropy <= 0.5 + 1e-12, "success %g, route entropy %g",
+                  success, entropy);
     distill_dataset_destroy(tr), distill_env_destroy(env);
     distill_context_destroy(ctx);
 }

@@ -28,7 +28,7 @@ distill_status distill__frozen_make(const distill_model *m, distill__frozen **ou
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
         if (l->spec.kind == DISTILL_LAYER_DENSE)
-            floats += l->in_dim * l->out_dim + (l->spec.bias ? l->out_dim : 0);
+            floats += l->p_count; /* the weights, transposed, then the biases if any */
         else if (!is_activation(l->spec.kind))
             return DISTILL_E_UNSUPPORTED;
     }

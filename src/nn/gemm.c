@@ -36,9 +36,9 @@ DISTILL__CLONES static void loops_gemm(int ta, int tb, int64_t m, int64_t n, int
             for (j = 0; j < n; j++) {
                 const float *bj = b + j * ldb;
                 float s = 0.0f;
-                if (ta || k < 8) /* (dot's own sum for k < 8, without its empty partial sums) */
+                if (ta)
                     for (p = 0; p < k; p++)
-                        s += (ta ? a[p * lda + i] : a[i * lda + p]) * bj[p];
+                        s += a[p * lda + i] * bj[p];
                 else
                     s = dot(a + i * lda, bj, k);
                 ci[j] += alpha * s;
