@@ -47,7 +47,7 @@ DEP_LIBS    := -lblis -lz -lm -lpthread -fopenmp $(HDF5_LIBS)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/data/*.c src/nn/*.c src/solver/*.c \
-                      src/teacher/*.c src/rl/*.c src/policy/*.c src/diffusion/*.c src/vdd/*.c src/krrst/*.c src/kd/*.c src/orl/*.c)
+                      src/teacher/*.c src/rl/*.c src/policy/*.c src/diffusion/*.c src/vdd/*.c src/krrst/*.c src/kd/*.c src/orl/*.c src/mask/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 STATIC  := $(OUT)/libdistill.a
 SONAME  := libdistill.so.$(MAJOR)

@@ -41,5 +41,6 @@ int main(void)
     srunner_add_suite(sr, distill_suite_policy());
     srunner_add_suite(sr, distill_suite_orl());
     srunner_add_suite(sr, distill_suite_vdd());
+    srunner_add_suite(sr, distill_suite_mask());
     return run(sr);
 }

@@ -32,6 +32,7 @@ Suite *distill_suite_rl(void);
 Suite *distill_suite_policy(void);
 Suite *distill_suite_orl(void);
 Suite *distill_suite_vdd(void);
+Suite *distill_suite_mask(void);
 /* The slow tier (`make test-slow`): fits on the whole real data. */
 Suite *distill_suite_slow(void);
 

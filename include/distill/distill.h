@@ -22,5 +22,6 @@
 #include "ssl.h"
 #include "krrst.h"
 #include "kd.h"
+#include "mask.h"
 
 #endif /* DISTILL_DISTILL_H */

@@ -1,0 +1,154 @@
+/* libdistill: modulating masks (Ben-Iwhiwhu et al. 2023; Nath et al. 2023;
+ * docs/masks.md).  A distill_masknet is an MLP whose weights never train:
+ * every layer is bias-free with frozen weights W = +-sqrt(2 / fan_in), the
+ * signs drawn from a backbone seed (never stored or sent: every agent with
+ * the same seed and shapes has the same backbone).  What a task learns is a
+ * real score per weight, S[t]; the task's network uses W (.) M(S[t]):
+ *
+ *   DISTILL_MASK_THRESHOLD   M = 1[S >= 0]               (the papers' default)
+ *   DISTILL_MASK_CONTINUOUS  M = S 1[S >= 0]
+ *   DISTILL_MASK_TOPK        M = 1 for the `topk` fraction of each layer's
+ *                            entries with the largest |S| (edge-popup)
+ *
+ * The gradient reaches S through the straight-through estimator (dL/dS :=
+ * dL/dM; CONTINUOUS: the true derivative, 1[S >= 0] dL/dM).
+ *
+ * TASKS.  distill_masknet_add_task makes task t (scores uniform in
+ * +-1/sqrt(fan_in)) the one in training; distill_masknet_consolidate ends
+ * it, and from then on its outputs never change (zero forgetting by
+ * construction: only the training task's scores, and its row of beta,
+ * receive gradient).  With `task_input` the one-hot label of the task
+ * (max_tasks values) is appended to the observation inside the network.
+ *
+ * COMPOSITION (compose), for a task t >= 1 in training:
+ *   DISTILL_MASK_RI   its own scores alone (random init);
+ *   DISTILL_MASK_LC   S_eff = sum_{j < t} p_j S[j] + p_t S[t] per layer,
+ *                     p = softmax(beta_l[t, 0..t]) with beta_l a learned
+ *                     row per layer (all logits equal at the start);
+ *   DISTILL_MASK_BLC  as LC, p_t starting at 0.5 and the earlier tasks
+ *                     sharing the other half.
+ * Consolidation stores S[t] <- S_eff, so a learned task stands alone.
+ *
+ * TRAINABLE PARAMETERS.  distill_masknet_params is the training task's
+ * block: its scores, layer by layer (row-major out x in, as
+ * distill_masknet_layer_shape gives), then max_tasks logits of beta per
+ * layer (entries past t are unused, their gradient 0).  Any optimiser on
+ * this buffer trains the task (distill_optimizer: RMSprop, as the papers).
+ *
+ * THREAD SAFETY: as the context; distill_masknet_infer (a learned task,
+ * the caller's workspace) allocates nothing and may run on many threads
+ * while no other call changes the net. */
+#ifndef DISTILL_MASK_H
+#define DISTILL_MASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "export.h"
+#include "status.h"
+
+DISTILL_BEGIN_DECLS
+
+typedef struct distill_masknet distill_masknet;
+
+#define DISTILL_MASK_THRESHOLD 0
+#define DISTILL_MASK_CONTINUOUS 1
+#define DISTILL_MASK_TOPK 2
+
+#define DISTILL_MASK_RI 0
+#define DISTILL_MASK_LC 1
+#define DISTILL_MASK_BLC 2
+
+#define DISTILL_MASK_MAX_LAYERS 16
+#define DISTILL_MASK_MAX_TASKS 1024
+
+typedef struct distill_masknet_options {
+    uint32_t struct_size;   /* sizeof(distill_masknet_options) */
+    int32_t binarize;       /* DISTILL_MASK_THRESHOLD (default), _CONTINUOUS or _TOPK */
+    int64_t inputs;         /* observation values, >= 1 (required) */
+    int64_t outputs;        /* >= 1 (required); for PPO: actions + 1 (the value) */
+    int64_t hidden;         /* units per hidden layer (64) */
+    int64_t layers;         /* hidden layers (ReLU), 0 .. DISTILL_MASK_MAX_LAYERS - 1 (3) */
+    int64_t max_tasks;      /* tasks the net can hold, 1 .. DISTILL_MASK_MAX_TASKS (8) */
+    int32_t task_input;     /* 1: append the one-hot task label (max_tasks values) to the input (1) */
+    int32_t compose;        /* DISTILL_MASK_RI (default), _LC or _BLC */
+    uint64_t backbone_seed; /* the signs of W (9157, the papers' code) */
+    double topk;            /* DISTILL_MASK_TOPK: fraction of each layer kept, in (0, 1] (0.5) */
+} distill_masknet_options;
+
+DISTILL_API void distill_masknet_options_init(distill_masknet_options *opts);
+DISTILL_API size_t distill_masknet_options_size(void);
+
+/* Scores are drawn from the context's seed (the backbone from
+ * backbone_seed only). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_create(distill_context *ctx, const distill_masknet_options *opts, distill_masknet **out);
+/* NULL-safe. */
+DISTILL_API void distill_masknet_destroy(distill_masknet *net);
+/* The options the net was made with (struct_size set by the caller). */
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_options_get(const distill_masknet *net,
+                                                                        distill_masknet_options *opts);
+
+/* ---- Shape ------------------------------------------------------------- */
+
+DISTILL_API int64_t distill_masknet_input_dim(const distill_masknet *net);  /* options' inputs */
+DISTILL_API int64_t distill_masknet_output_dim(const distill_masknet *net);
+DISTILL_API int64_t distill_masknet_n_layers(const distill_masknet *net);   /* layers + 1 */
+/* Layer i's weights are out x in (in counts the task label for i = 0). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_layer_shape(const distill_masknet *net, int64_t layer, int64_t *out, int64_t *in);
+/* Mask entries per task (the sum of out x in). */
+DISTILL_API int64_t distill_masknet_mask_count(const distill_masknet *net);
+/* CRC32 of the shapes and the backbone's signs: two nets whose hashes and
+ * seeds agree compute the same function from the same mask. */
+DISTILL_API uint32_t distill_masknet_backbone_hash(const distill_masknet *net);
+
+/* ---- Tasks ------------------------------------------------------------- */
+
+/* Tasks held (learned or in training). */
+DISTILL_API int64_t distill_masknet_tasks(const distill_masknet *net);
+/* The task in training, or -1. */
+DISTILL_API int64_t distill_masknet_training_task(const distill_masknet *net);
+/* 1 if task t is learned (consolidated), 0 if not, -1 if t is not held. */
+DISTILL_API int32_t distill_masknet_task_learned(const distill_masknet *net, int64_t t);
+/* Add a task (index distill_masknet_tasks() before the call, into *task,
+ * which may be NULL) and make it the one in training.  DISTILL_E_INVAL if
+ * another task is still in training or max_tasks are held. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_add_task(distill_masknet *net, int64_t *task);
+/* End the training task: S[t] <- S_eff; it is learned from now on. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_consolidate(distill_masknet *net);
+
+/* ---- Training ------------------------------------------------------------ */
+
+/* The training task's block (see TRAINABLE PARAMETERS), NULL without one. */
+DISTILL_API float *distill_masknet_params(distill_masknet *net);
+DISTILL_API float *distill_masknet_grads(distill_masknet *net);
+DISTILL_API int64_t distill_masknet_param_count(const distill_masknet *net);
+
+/* y (n x outputs, ldy) for observations x (n x inputs, ldx) under task t
+ * (learned or in training).  For the training task it keeps what backward
+ * needs and reads the scores as they are now. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_forward(distill_masknet *net, int64_t t, int64_t n, const float *x, int64_t ldx, float *y,
+                        int64_t ldy);
+/* Backpropagate dL/dy of the last forward, which must have been on the
+ * training task: the training block's gradient is written (accumulate 0)
+ * or added to (1); dx (n x inputs, may be NULL) receives dL/dx. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_backward(distill_masknet *net, const float *dy, int64_t lddy, float *dx, int64_t lddx,
+                         int accumulate);
+
+/* ---- Allocation-free inference of a learned task ------------------------ */
+
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_workspace_size(const distill_masknet *net, int64_t max_batch, size_t *bytes);
+/* y = f_t(x) for a learned task t with the caller's workspace (W (.) M is
+ * cached per learned task): no allocation, no lock, no log. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_infer(const distill_masknet *net, int64_t t, void *ws, size_t ws_bytes, int64_t n,
+                      const float *x, int64_t ldx, float *y, int64_t ldy);
+
+DISTILL_END_DECLS
+
+#endif /* DISTILL_MASK_H */

@@ -1,0 +1,432 @@
+/* Modulating masks: the straight-through and LC gradients against central
+ * differences of a double-precision reference (the step replaced by the
+ * identity), the binarisations, zero forgetting, the allocation-free
+ * inference, and bad input. */
+#include "testutil.h"
+#include "mask/internal.h"
+
+static distill_masknet *make_net(distill_context *ctx, int32_t compose, int32_t binarize, int64_t inputs,
+                                 int64_t hidden, int64_t layers, int64_t outputs, int64_t tasks)
+{
+    distill_masknet_options o;
+    distill_masknet *net = NULL;
+    distill_masknet_options_init(&o);
+    o.compose = compose, o.binarize = binarize, o.inputs = inputs, o.hidden = hidden, o.layers = layers;
+    o.outputs = outputs, o.max_tasks = tasks;
+    ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_OK);
+    return net;
+}
+
+/* ---- the reference: the training task's function in double -------------- */
+
+/* The effective scores of layer l for task t from `block` (the training
+ * block, doubles) and the learned tasks' floats. */
+static void ref_effective(const distill_masknet *net, int64_t t, int64_t l, const double *block, double *s)
+{
+    const int64_t n = net->out[l] * net->in[l], o = net->off[l];
+    int64_t i, j;
+    if (!distill__mask_composed(net, t)) {
+        for (i = 0; i < n; i++)
+            s[i] = block[o + i];
+        return;
+    }
+    {
+        const double *b = block + net->P + l * net->T;
+        double mx = b[0], z = 0.0, p[8];
+        for (j = 1; j <= t; j++)
+            mx = b[j] > mx ? b[j] : mx;
+        for (j = 0; j <= t; j++)
+            z += p[j] = exp(b[j] - mx);
+        for (i = 0; i < n; i++) {
+            s[i] = p[t] / z * block[o + i];
+            for (j = 0; j < t; j++)
+                s[i] += p[j] / z * net->task[j][o + i];
+        }
+    }
+}
+
+/* sum(y (.) r) of the net on x (n rows) with the training block `block`:
+ * identity masks (W (.) S) or, with `continuous`, W (.) S 1[S >= 0]. */
+static double ref_loss(const distill_masknet *net, int64_t t, const double *block, int continuous, int64_t n,
+                       const float *x, const float *r)
+{
+    double h[64], nh[64], s[512], loss = 0.0;
+    int64_t row, l, i, k;
+    for (row = 0; row < n; row++) {
+        for (k = 0; k < net->in[0]; k++)
+            h[k] = k < net->o.inputs ? x[row * net->o.inputs + k] : (k - net->o.inputs == t);
+        for (l = 0; l < net->L; l++) {
+            ref_effective(net, t, l, block, s);
+            for (i = 0; i < net->out[l]; i++) {
+                double acc = 0.0;
+                for (k = 0; k < net->in[l]; k++) {
+                    const double m = continuous ? (s[i * net->in[l] + k] >= 0 ? s[i * net->in[l] + k] : 0.0)
+                                                : s[i * net->in[l] + k];
+                    acc += net->w[net->off[l] + i * net->in[l] + k] * m * h[k];
+                }
+                nh[i] = l < net->L - 1 && acc < 0.0 ? 0.0 : acc;
+            }
+            memcpy(h, nh, sizeof(double) * (size_t)net->out[l]);
+        }
+        for (i = 0; i < net->o.outputs; i++)
+            loss += h[i] * r[row * net->o.outputs + i];
+    }
+    return loss;
+}
+
+/* The library's gradient of sum(y (.) r) against central differences of
+ * the reference, every entry of the training block; entries whose score is
+ * within `skip` of 0 are left out (CONTINUOUS has a kink there). */
+static void check_block_gradient(distill_masknet *net, int continuous, double skip)
+{
+    enum { n = 5 };
+    const int64_t t = distill_masknet_training_task(net), B = distill_masknet_param_count(net);
+    float x[n * 8], y[n * 8], r[n * 8];
+    double *block = malloc(sizeof(double) * (size_t)B), *fd = malloc(sizeof(double) * (size_t)B);
+    float *got = malloc(sizeof(float) * (size_t)B);
+    int64_t i, kept = 0;
+    fill_random(x, n * net->o.inputs, 41), fill_random(r, n * net->o.outputs, 42);
+    ck_assert_status(distill_masknet_forward(net, t, n, x, net->o.inputs, y, net->o.outputs), DISTILL_OK);
+    ck_assert_status(distill_masknet_backward(net, r, net->o.outputs, NULL, 0, 0), DISTILL_OK);
+    for (i = 0; i < B; i++)
+        block[i] = distill_masknet_params(net)[i];
+    for (i = 0; i < B; i++) {
+        const double h = 1e-6, keep = block[i];
+        if (i < net->P && fabs(keep) < skip) {
+            fd[i] = 0.0, got[i] = 0.0f;
+            continue;
+        }
+        block[i] = keep + h;
+        fd[i] = ref_loss(net, t, block, continuous, n, x, r);
+        block[i] = keep - h;
+        fd[i] = (fd[i] - ref_loss(net, t, block, continuous, n, x, r)) / (2.0 * h);
+        block[i] = keep, got[i] = distill_masknet_grads(net)[i], kept++;
+    }
+    ck_assert_msg(rel_err_fd(got, fd, B) < 1e-3, "relative error %g over %lld entries", rel_err_fd(got, fd, B),
+                  (long long)kept);
+    /* accumulate adds the same again */
+    ck_assert_status(distill_masknet_backward(net, r, net->o.outputs, NULL, 0, 1), DISTILL_OK);
+    for (i = 0; i < B; i++)
+        fd[i] *= 2.0, got[i] = fd[i] == 0.0 ? 0.0f : distill_masknet_grads(net)[i];
+    ck_assert_msg(rel_err_fd(got, fd, B) < 1e-3, "accumulated: relative error %g", rel_err_fd(got, fd, B));
+    free(block), free(fd), free(got);
+}
+
+START_TEST(straight_through_and_lc_gradients_match_central_differences)
+{
+    static const int32_t modes[3] = {DISTILL_MASK_RI, DISTILL_MASK_LC, DISTILL_MASK_BLC};
+    distill_context *ctx = test_context(NULL, 1);
+    int m;
+    for (m = 0; m < 3; m++) {
+        distill_masknet *net = make_net(ctx, modes[m], DISTILL_MASK_THRESHOLD, 3, 6, 2, 2, 4);
+        float *beta;
+        int64_t l, j, t;
+        net->ste_identity = 1; /* the estimator's gradient is exact for M = S */
+        for (t = 0; t < 3; t++) {
+            ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+            ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
+        }
+        ck_assert_status(distill_masknet_add_task(net, &t), DISTILL_OK);
+        ck_assert_int_eq(t, 3);
+        beta = distill_masknet_params(net) + net->P;
+        for (l = 0; l < net->L; l++) /* unequal weights, so every term of the softmax Jacobian shows */
+            for (j = 0; j <= t; j++)
+                beta[l * net->T + j] += 0.3f * (float)(j - l) + 0.1f * (float)j * (float)j;
+        check_block_gradient(net, 0, 0.0);
+        if (modes[m] != DISTILL_MASK_RI) { /* the beta rows got gradient, the unused entries none */
+            for (l = 0; l < net->L; l++) {
+                ck_assert(distill_masknet_grads(net)[net->P + l * net->T] != 0.0f);
+                ck_assert(distill_masknet_grads(net)[net->P + l * net->T + t] != 0.0f);
+            }
+        } else {
+            for (j = 0; j < net->L * net->T; j++)
+                ck_assert(distill_masknet_grads(net)[net->P + j] == 0.0f);
+        }
+        distill_masknet_destroy(net);
+    }
+    {   /* CONTINUOUS: its true derivative, no estimator */
+        distill_masknet *net = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_CONTINUOUS, 4, 5, 1, 3, 2);
+        ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+        check_block_gradient(net, 1, 1e-4);
+        distill_masknet_destroy(net);
+    }
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(binarisations_switch_the_right_weights)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    static const int32_t kinds[3] = {DISTILL_MASK_THRESHOLD, DISTILL_MASK_CONTINUOUS, DISTILL_MASK_TOPK};
+    int k;
+    for (k = 0; k < 3; k++) {
+        distill_masknet *net = make_net(ctx, DISTILL_MASK_RI, kinds[k], 5, 7, 1, 3, 2);
+        const float *s;
+        float *weff;
+        int64_t l, i, j;
+        ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+        s = distill_masknet_params(net);
+        ((float *)s)[3] = 0.0f; /* ties at 0 count as on */
+        ((float *)s)[net->off[1] + 2] = s[net->off[1] + 5]; /* a tie of |S| for TOPK */
+        weff = malloc(sizeof(float) * (size_t)net->P);
+        for (l = 0; l < net->L; l++) {
+            const int64_t n = net->out[l] * net->in[l], o = net->off[l];
+            int64_t on = 0;
+            distill__mask_weights(net, l, s, weff + o);
+            for (i = 0; i < n; i++) {
+                const float w = net->w[o + i], si = s[o + i];
+                on += weff[o + i] != 0.0f;
+                ck_assert(fabsf(w) == sqrtf(2.0f / (float)net->in[l]));
+                if (kinds[k] == DISTILL_MASK_THRESHOLD)
+                    ck_assert(weff[o + i] == (si >= 0.0f ? w : 0.0f));
+                else if (kinds[k] == DISTILL_MASK_CONTINUOUS)
+                    ck_assert(weff[o + i] == (si >= 0.0f ? w * si : 0.0f));
+                else { /* on exactly when fewer than k entries beat it (ties to the earlier) */
+                    int64_t above = 0;
+                    for (j = 0; j < n; j++)
+                        above += fabsf(s[o + j]) > fabsf(si) || (fabsf(s[o + j]) == fabsf(si) && j < i);
+                    ck_assert_msg((weff[o + i] != 0.0f) == (above < (int64_t)(0.5 * (double)n + 0.5)),
+                                  "layer %lld entry %lld", (long long)l, (long long)i);
+                    ck_assert(weff[o + i] == 0.0f || weff[o + i] == w);
+                }
+            }
+            if (kinds[k] == DISTILL_MASK_TOPK)
+                ck_assert_int_eq(on, (int64_t)(0.5 * (double)n + 0.5));
+        }
+        free(weff);
+        distill_masknet_destroy(net);
+    }
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- learning tasks in sequence: a permuted Gaussian mixture per task ---- */
+
+#define GM_IN 8
+#define GM_CLASSES 4
+
+/* n samples of task `task`: class centres +-1, noise 0.3, inputs permuted per task. */
+static void gm_batch(int64_t task, int64_t n, uint64_t seed, float *x, int *y)
+{
+    float centre[GM_CLASSES * GM_IN], noise[GM_IN];
+    int perm[GM_IN], i, j;
+    int64_t r;
+    fill_random(centre, GM_CLASSES * GM_IN, 77);
+    for (i = 0; i < GM_IN; i++)
+        perm[i] = (int)((i * (2 * task + 3) + task) % GM_IN); /* odd strides: permutations of 8 */
+    for (r = 0; r < n; r++) {
+        y[r] = (int)((r * 7 + seed) % GM_CLASSES);
+        fill_random(noise, GM_IN, seed * 1000003u + (uint64_t)r);
+        for (j = 0; j < GM_IN; j++)
+            x[r * GM_IN + perm[j]] = (centre[y[r] * GM_IN + j] >= 0 ? 1.0f : -1.0f) + 0.3f * noise[j];
+    }
+}
+
+/* Train the training task by RMSprop on softmax cross-entropy; returns the
+ * accuracy on a held-out batch. */
+static double train_task(distill_context *ctx, distill_masknet *net, int64_t task, int steps)
+{
+    enum { B = 64 };
+    const int64_t t = distill_masknet_training_task(net);
+    distill_optimizer_options oo;
+    distill_optimizer *opt = NULL;
+    float x[B * GM_IN], z[B * GM_CLASSES], dz[B * GM_CLASSES];
+    int y[B], s, right = 0;
+    int64_t r, c;
+    distill_optimizer_options_init(&oo);
+    oo.kind = DISTILL_OPTIM_RMSPROP, oo.lr = 3e-3;
+    ck_assert_status(distill_optimizer_create(ctx, &oo, distill_masknet_param_count(net), &opt), DISTILL_OK);
+    for (s = 0; s < steps; s++) {
+        gm_batch(task, B, (uint64_t)s + 1, x, y);
+        ck_assert_status(distill_masknet_forward(net, t, B, x, GM_IN, z, GM_CLASSES), DISTILL_OK);
+        for (r = 0; r < B; r++) {
+            double mx = z[r * GM_CLASSES], sum = 0.0;
+            for (c = 1; c < GM_CLASSES; c++)
+                mx = z[r * GM_CLASSES + c] > mx ? z[r * GM_CLASSES + c] : mx;
+            for (c = 0; c < GM_CLASSES; c++)
+                sum += exp(z[r * GM_CLASSES + c] - mx);
+            for (c = 0; c < GM_CLASSES; c++)
+                dz[r * GM_CLASSES + c] = (float)((exp(z[r * GM_CLASSES + c] - mx) / sum - (c == y[r])) / B);
+        }
+        ck_assert_status(distill_masknet_backward(net, dz, GM_CLASSES, NULL, 0, 0), DISTILL_OK);
+        ck_assert_status(distill_optimizer_step(opt, distill_masknet_params(net), distill_masknet_grads(net)),
+                         DISTILL_OK);
+    }
+    distill_optimizer_destroy(opt);
+    gm_batch(task, B, 999, x, y);
+    ck_assert_status(distill_masknet_forward(net, t, B, x, GM_IN, z, GM_CLASSES), DISTILL_OK);
+    for (r = 0; r < B; r++) {
+        int best = 0;
+        for (c = 1; c < GM_CLASSES; c++)
+            best = z[r * GM_CLASSES + c] > z[r * GM_CLASSES + best] ? (int)c : best;
+        right += best == y[r];
+    }
+    return (double)right / B;
+}
+
+START_TEST(learned_tasks_never_change)
+{
+    enum { TASKS = 3, PROBE = 16 };
+    static const int32_t modes[3] = {DISTILL_MASK_RI, DISTILL_MASK_LC, DISTILL_MASK_BLC};
+    distill_context *ctx = test_context(NULL, 2);
+    float probe[PROBE * GM_IN], ref[TASKS][PROBE * GM_CLASSES], now[PROBE * GM_CLASSES];
+    int py[PROBE], m;
+    gm_batch(0, PROBE, 4242, probe, py);
+    for (m = 0; m < 3; m++) {
+        distill_masknet *net = make_net(ctx, modes[m], DISTILL_MASK_THRESHOLD, GM_IN, 32, 2, GM_CLASSES, TASKS);
+        int64_t t, u;
+        for (t = 0; t < TASKS; t++) {
+            double acc;
+            float before[PROBE * GM_CLASSES];
+            ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+            ck_assert_status(distill_masknet_forward(net, t, PROBE, probe, GM_IN, before, GM_CLASSES), DISTILL_OK);
+            acc = train_task(ctx, net, t, 300);
+            ck_assert_msg(acc >= 0.9, "compose %d task %lld: accuracy %g", (int)modes[m], (long long)t, acc);
+            ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
+            ck_assert_status(distill_masknet_forward(net, t, PROBE, probe, GM_IN, ref[t], GM_CLASSES), DISTILL_OK);
+            ck_assert_msg(memcmp(before, ref[t], sizeof before) != 0, "training changed nothing");
+            for (u = 0; u <= t; u++) { /* every learned task, bit for bit */
+                ck_assert_status(distill_masknet_forward(net, u, PROBE, probe, GM_IN, now, GM_CLASSES), DISTILL_OK);
+                ck_assert_msg(memcmp(now, ref[u], sizeof now) == 0, "compose %d: task %lld changed after task %lld",
+                              (int)modes[m], (long long)u, (long long)t);
+            }
+        }
+        distill_masknet_destroy(net);
+    }
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(inference_allocates_nothing_and_agrees_with_forward)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_masknet *net = make_net(ctx, DISTILL_MASK_LC, DISTILL_MASK_THRESHOLD, 6, 16, 3, 3, 4);
+    float x[7 * 6], y[7 * 3], yi[7 * 3];
+    size_t bytes;
+    void *ws;
+    long calls;
+    int64_t t, i;
+    fill_random(x, 7 * 6, 5);
+    for (t = 0; t < 2; t++) {
+        ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+        ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
+    }
+    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK); /* task 2 in training */
+    ck_assert_status(distill_masknet_workspace_size(net, 7, &bytes), DISTILL_OK);
+    ws = malloc(bytes);
+    for (t = 0; t < 2; t++) {
+        ck_assert_status(distill_masknet_forward(net, t, 7, x, 6, y, 3), DISTILL_OK);
+        calls = ca.calls;
+        ck_assert_status(distill_masknet_infer(net, t, ws, bytes, 7, x, 6, yi, 3), DISTILL_OK);
+        ck_assert_int_eq(ca.calls, calls);
+        for (i = 0; i < 7 * 3; i++)
+            ck_assert_msg(fabsf(y[i] - yi[i]) <= 1e-5f * (1.0f + fabsf(y[i])), "%g vs %g", y[i], yi[i]);
+    }
+    ck_assert_status(distill_masknet_infer(net, 2, ws, bytes, 7, x, 6, yi, 3), DISTILL_E_INVAL);
+    ck_assert_status(distill_masknet_infer(net, 0, ws, bytes / 2, 7, x, 6, yi, 3), DISTILL_E_WORKSPACE);
+    x[4] = NAN;
+    ck_assert_status(distill_masknet_infer(net, 0, ws, bytes, 7, x, 6, yi, 3), DISTILL_E_NUMERIC);
+    free(ws);
+    distill_masknet_destroy(net);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+START_TEST(the_backbone_comes_from_its_seed_alone)
+{
+    distill_context_options co;
+    distill_context *a = test_context(NULL, 1), *b;
+    distill_masknet_options o;
+    distill_masknet *n1, *n2, *n3;
+    distill_context_options_init(&co);
+    co.seed = 99;
+    ck_assert_status(distill_context_create(&co, &b), DISTILL_OK);
+    n1 = make_net(a, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 4, 8, 2, 3, 2);
+    n2 = make_net(b, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 4, 8, 2, 3, 2);
+    ck_assert(distill_masknet_backbone_hash(n1) == distill_masknet_backbone_hash(n2));
+    ck_assert(memcmp(n1->w, n2->w, sizeof(float) * (size_t)n1->P) == 0);
+    ck_assert_status(distill_masknet_add_task(n1, NULL), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(n2, NULL), DISTILL_OK);
+    ck_assert(memcmp(n1->task[0], n2->task[0], sizeof(float) * (size_t)n1->P) != 0); /* scores: the context's seed */
+    distill_masknet_options_init(&o);
+    o.inputs = 4, o.hidden = 8, o.layers = 2, o.outputs = 3, o.max_tasks = 2, o.backbone_seed = 1;
+    ck_assert_status(distill_masknet_create(a, &o, &n3), DISTILL_OK);
+    ck_assert(distill_masknet_backbone_hash(n3) != distill_masknet_backbone_hash(n1));
+    ck_assert_int_eq(distill_masknet_mask_count(n3), (4 + 2) * 8 + 8 * 8 + 8 * 3);
+    distill_masknet_destroy(n1), distill_masknet_destroy(n2), distill_masknet_destroy(n3);
+    distill_context_destroy(a), distill_context_destroy(b);
+}
+END_TEST
+
+START_TEST(bad_input_is_refused_and_changes_nothing)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_masknet_options o;
+    distill_masknet *net = NULL;
+    float x[2 * 3] = {0}, y[2 * 2], g[2 * 2] = {0}, *copy;
+    int64_t t;
+    distill_masknet_options_init(&o);
+    ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_E_INVAL); /* no inputs */
+    ck_assert_ptr_null(net);
+    ck_assert_status(distill_masknet_create(ctx, NULL, &net), DISTILL_E_INVAL);
+    o.inputs = 3, o.outputs = 2, o.hidden = 4, o.layers = 1, o.max_tasks = 2;
+    o.layers = DISTILL_MASK_MAX_LAYERS;
+    ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_E_INVAL);
+    o.layers = 1, o.topk = 0.0;
+    ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_E_INVAL);
+    o.topk = 0.5, o.compose = 3;
+    ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_E_INVAL);
+    o.compose = DISTILL_MASK_RI, o.hidden = (int64_t)1 << 40;
+    ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_E_INVAL);
+    o.hidden = 4;
+    ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_OK);
+    ck_assert_status(distill_masknet_consolidate(net), DISTILL_E_INVAL);
+    ck_assert_status(distill_masknet_forward(net, 0, 2, x, 3, y, 2), DISTILL_E_INVAL); /* no task */
+    ck_assert_status(distill_masknet_add_task(net, &t), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_E_INVAL); /* one in training */
+    ck_assert_status(distill_masknet_backward(net, g, 2, NULL, 0, 0), DISTILL_E_INVAL); /* no forward */
+    ck_assert_status(distill_masknet_forward(net, 0, 2, x, 2, y, 2), DISTILL_E_SHAPE); /* ldx < inputs */
+    x[1] = NAN;
+    ck_assert_status(distill_masknet_forward(net, 0, 2, x, 3, y, 2), DISTILL_E_NUMERIC);
+    x[1] = 0.0f;
+    ck_assert_status(distill_masknet_forward(net, 0, 2, x, 3, y, 2), DISTILL_OK);
+    ck_assert_status(distill_masknet_backward(net, g, 2, NULL, 0, 2), DISTILL_E_INVAL);
+    copy = malloc(sizeof(float) * (size_t)distill_masknet_param_count(net));
+    memcpy(copy, distill_masknet_params(net), sizeof(float) * (size_t)distill_masknet_param_count(net));
+    distill_masknet_params(net)[1] = INFINITY; /* a consolidation of broken scores fails and keeps the task */
+    ck_assert_status(distill_masknet_consolidate(net), DISTILL_E_NUMERIC);
+    ck_assert_int_eq(distill_masknet_training_task(net), 0);
+    distill_masknet_params(net)[1] = copy[1];
+    ck_assert(memcmp(copy, distill_masknet_params(net), sizeof(float) * (size_t)distill_masknet_param_count(net)) == 0);
+    ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
+    ck_assert_status(distill_masknet_backward(net, g, 2, NULL, 0, 0), DISTILL_E_INVAL); /* learned now */
+    ck_assert_ptr_null(distill_masknet_params(net));
+    ck_assert_int_eq(distill_masknet_task_learned(net, 0), 1);
+    ck_assert_int_eq(distill_masknet_task_learned(net, 1), -1);
+    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+    ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_E_INVAL); /* max_tasks held */
+    free(copy);
+    distill_masknet_destroy(net);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+Suite *distill_suite_mask(void)
+{
+    Suite *s = suite_create("mask");
+    TCase *tc = tcase_create("mask");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, straight_through_and_lc_gradients_match_central_differences);
+    tcase_add_test(tc, binarisations_switch_the_right_weights);
+    tcase_add_test(tc, learned_tasks_never_change);
+    tcase_add_test(tc, inference_allocates_nothing_and_agrees_with_forward);
+    tcase_add_test(tc, the_backbone_comes_from_its_seed_alone);
+    tcase_add_test(tc, bad_input_is_refused_and_changes_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
