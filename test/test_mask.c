@@ -30,17 +30,17 @@ static void ref_effective(const distill_masknet *net, int64_t t, int64_t l, cons
             s[i] = block[o + i];
         return;
     }
-    {
+    {   /* the composition: every task learned before t was added (here: all others held) */
         const double *b = block + net->P + l * net->T;
-        double mx = b[0], z = 0.0, p[8];
-        for (j = 1; j <= t; j++)
-            mx = b[j] > mx ? b[j] : mx;
-        for (j = 0; j <= t; j++)
-            z += p[j] = exp(b[j] - mx);
+        double z = 0.0, p[8];
+        for (j = 0; j < net->T; j++)
+            if (j == t || distill_masknet_task_learned(net, j) == 1)
+                z += p[j] = exp(b[j]);
         for (i = 0; i < n; i++) {
             s[i] = p[t] / z * block[o + i];
-            for (j = 0; j < t; j++)
-                s[i] += p[j] / z * net->task[j][o + i];
+            for (j = 0; j < net->T; j++)
+                if (j != t && distill_masknet_task_learned(net, j) == 1)
+                    s[i] += p[j] / z * net->task[j][o + i];
         }
     }
 }
@@ -122,15 +122,16 @@ START_TEST(straight_through_and_lc_gradients_match_central_differences)
         float *beta;
         int64_t l, j, t;
         net->ste_identity = 1; /* the estimator's gradient is exact for M = S */
-        for (t = 0; t < 3; t++) {
-            ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+        for (t = 0; t < 4; t++) { /* slots 0, 2 and 3 learned: task 1 composes them */
+            if (t == 1)
+                continue;
+            ck_assert_status(distill_masknet_add_task(net, t), DISTILL_OK);
             ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
         }
-        ck_assert_status(distill_masknet_add_task(net, &t), DISTILL_OK);
-        ck_assert_int_eq(t, 3);
+        ck_assert_status(distill_masknet_add_task(net, t = 1), DISTILL_OK);
         beta = distill_masknet_params(net) + net->P;
         for (l = 0; l < net->L; l++) /* unequal weights, so every term of the softmax Jacobian shows */
-            for (j = 0; j <= t; j++)
+            for (j = 0; j < 4; j++)
                 beta[l * net->T + j] += 0.3f * (float)(j - l) + 0.1f * (float)j * (float)j;
         check_block_gradient(net, 0, 0.0);
         if (modes[m] != DISTILL_MASK_RI) { /* the beta rows got gradient, the unused entries none */
@@ -146,7 +147,7 @@ START_TEST(straight_through_and_lc_gradients_match_central_differences)
     }
     {   /* CONTINUOUS: its true derivative, no estimator */
         distill_masknet *net = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_CONTINUOUS, 4, 5, 1, 3, 2);
-        ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+        ck_assert_status(distill_masknet_add_task(net, 0), DISTILL_OK);
         check_block_gradient(net, 1, 1e-4);
         distill_masknet_destroy(net);
     }
@@ -164,7 +165,7 @@ START_TEST(binarisations_switch_the_right_weights)
         const float *s;
         float *weff;
         int64_t l, i, j;
-        ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+        ck_assert_status(distill_masknet_add_task(net, 0), DISTILL_OK);
         s = distill_masknet_params(net);
         ((float *)s)[3] = 0.0f; /* ties at 0 count as on */
         ((float *)s)[net->off[1] + 2] = s[net->off[1] + 5]; /* a tie of |S| for TOPK */
@@ -278,7 +279,7 @@ START_TEST(learned_tasks_never_change)
         for (t = 0; t < TASKS; t++) {
             double acc;
             float before[PROBE * GM_CLASSES];
-            ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+            ck_assert_status(distill_masknet_add_task(net, t), DISTILL_OK);
             ck_assert_status(distill_masknet_forward(net, t, PROBE, probe, GM_IN, before, GM_CLASSES), DISTILL_OK);
             acc = train_task(ctx, net, t, 300);
             ck_assert_msg(acc >= 0.9, "compose %d task %lld: accuracy %g", (int)modes[m], (long long)t, acc);
@@ -309,10 +310,10 @@ START_TEST(inference_allocates_nothing_and_agrees_with_forward)
     int64_t t, i;
     fill_random(x, 7 * 6, 5);
     for (t = 0; t < 2; t++) {
-        ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+        ck_assert_status(distill_masknet_add_task(net, t), DISTILL_OK);
         ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
     }
-    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK); /* task 2 in training */
+    ck_assert_status(distill_masknet_add_task(net, 2), DISTILL_OK); /* task 2 in training */
     ck_assert_status(distill_masknet_workspace_size(net, 7, &bytes), DISTILL_OK);
     ws = malloc(bytes);
     for (t = 0; t < 2; t++) {
@@ -347,8 +348,8 @@ START_TEST(the_backbone_comes_from_its_seed_alone)
     n2 = make_net(b, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 4, 8, 2, 3, 2);
     ck_assert(distill_masknet_backbone_hash(n1) == distill_masknet_backbone_hash(n2));
     ck_assert(memcmp(n1->w, n2->w, sizeof(float) * (size_t)n1->P) == 0);
-    ck_assert_status(distill_masknet_add_task(n1, NULL), DISTILL_OK);
-    ck_assert_status(distill_masknet_add_task(n2, NULL), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(n1, 0), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(n2, 0), DISTILL_OK);
     ck_assert(memcmp(n1->task[0], n2->task[0], sizeof(float) * (size_t)n1->P) != 0); /* scores: the context's seed */
     distill_masknet_options_init(&o);
     o.inputs = 4, o.hidden = 8, o.layers = 2, o.outputs = 3, o.max_tasks = 2, o.backbone_seed = 1;
@@ -367,7 +368,6 @@ START_TEST(bad_input_is_refused_and_changes_nothing)
     distill_masknet_options o;
     distill_masknet *net = NULL;
     float x[2 * 3] = {0}, y[2 * 2], g[2 * 2] = {0}, *copy;
-    int64_t t;
     distill_masknet_options_init(&o);
     ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_E_INVAL); /* no inputs */
     ck_assert_ptr_null(net);
@@ -385,8 +385,8 @@ START_TEST(bad_input_is_refused_and_changes_nothing)
     ck_assert_status(distill_masknet_create(ctx, &o, &net), DISTILL_OK);
     ck_assert_status(distill_masknet_consolidate(net), DISTILL_E_INVAL);
     ck_assert_status(distill_masknet_forward(net, 0, 2, x, 3, y, 2), DISTILL_E_INVAL); /* no task */
-    ck_assert_status(distill_masknet_add_task(net, &t), DISTILL_OK);
-    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_E_INVAL); /* one in training */
+    ck_assert_status(distill_masknet_add_task(net, 0), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(net, 1), DISTILL_E_INVAL); /* one in training */
     ck_assert_status(distill_masknet_backward(net, g, 2, NULL, 0, 0), DISTILL_E_INVAL); /* no forward */
     ck_assert_status(distill_masknet_forward(net, 0, 2, x, 2, y, 2), DISTILL_E_SHAPE); /* ldx < inputs */
     x[1] = NAN;
@@ -406,11 +406,143 @@ START_TEST(bad_input_is_refused_and_changes_nothing)
     ck_assert_ptr_null(distill_masknet_params(net));
     ck_assert_int_eq(distill_masknet_task_learned(net, 0), 1);
     ck_assert_int_eq(distill_masknet_task_learned(net, 1), -1);
-    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(net, 0), DISTILL_E_INVAL); /* held */
+    ck_assert_status(distill_masknet_add_task(net, 1), DISTILL_OK);
     ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
-    ck_assert_status(distill_masknet_add_task(net, NULL), DISTILL_E_INVAL); /* max_tasks held */
+    ck_assert_status(distill_masknet_add_task(net, 2), DISTILL_E_INVAL); /* outside max_tasks */
+    ck_assert_status(distill_masknet_add_task(net, -1), DISTILL_E_INVAL);
     free(copy);
     distill_masknet_destroy(net);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+/* ---- messages ------------------------------------------------------------ */
+
+static void encode_new(distill_masknet *net, int64_t t, int32_t payload, unsigned char **buf, size_t *len)
+{
+    distill_mask_meta m;
+    distill_mask_meta_init(&m);
+    m.payload = payload, m.reward = 0.75f, m.sender = 3, m.task_seq = 9, m.emb_dim = 2;
+    m.embedding[0] = 0.0f, m.embedding[1] = 1.0f;
+    ck_assert_status(distill_masknet_encode(net, t, &m, NULL, 0, len), DISTILL_OK);
+    *buf = malloc(*len);
+    ck_assert_status(distill_masknet_encode(net, t, &m, *buf, *len - 1, len), DISTILL_E_INVAL);
+    ck_assert_status(distill_masknet_encode(net, t, &m, *buf, *len, len), DISTILL_OK);
+}
+
+START_TEST(a_sent_mask_reproduces_the_senders_outputs_exactly)
+{
+    static const int32_t kinds[3] = {DISTILL_MASK_THRESHOLD, DISTILL_MASK_CONTINUOUS, DISTILL_MASK_TOPK};
+    distill_context_options co;
+    distill_context *a = test_context(NULL, 1), *b;
+    float x[5 * 6], ya[5 * 3], yb[5 * 3];
+    int k, pl;
+    distill_context_options_init(&co);
+    co.seed = 7;
+    ck_assert_status(distill_context_create(&co, &b), DISTILL_OK);
+    fill_random(x, 5 * 6, 3);
+    for (k = 0; k < 3; k++)
+        for (pl = DISTILL_MASK_PAYLOAD_BITS; pl <= DISTILL_MASK_PAYLOAD_F32; pl++) {
+            distill_masknet *s = make_net(a, DISTILL_MASK_LC, kinds[k], 6, 40, 2, 3, 4);
+            distill_masknet *r = make_net(b, DISTILL_MASK_LC, kinds[k], 6, 40, 2, 3, 4);
+            distill_masknet *r2 = make_net(b, DISTILL_MASK_LC, kinds[k], 6, 40, 2, 3, 4);
+            distill_mask_meta m;
+            unsigned char *buf;
+            size_t len, bits = 0;
+            int64_t l;
+            ck_assert_status(distill_masknet_add_task(s, 0), DISTILL_OK);
+            ck_assert_status(distill_masknet_consolidate(s), DISTILL_OK);
+            ck_assert_status(distill_masknet_add_task(s, 1), DISTILL_OK); /* task 1: composed, in training */
+            ck_assert_status(distill_masknet_add_task(r2, 1), DISTILL_OK);
+            if (pl == DISTILL_MASK_PAYLOAD_BITS && kinds[k] == DISTILL_MASK_CONTINUOUS) {
+                distill_mask_meta_init(&m);
+                ck_assert_status(distill_masknet_encode(s, 0, &m, NULL, 0, &len), DISTILL_E_UNSUPPORTED);
+                distill_masknet_destroy(s), distill_masknet_destroy(r), distill_masknet_destroy(r2);
+                continue;
+            }
+            encode_new(s, 1, pl, &buf, &len);
+            for (l = 0; l < s->L; l++)
+                bits += 8 * (size_t)((s->out[l] * s->in[l] + 63) / 64);
+            ck_assert_uint_eq(len, 4 + 2 + 2 + 8 + 4 + 2 + 8 * 3 + 2 + 8 + 12 + 4 +
+                                       (pl == DISTILL_MASK_PAYLOAD_BITS ? bits : (size_t)s->P * (pl == 1 ? 2 : 4)));
+            ck_assert_status(distill_mask_message_read(b, buf, len, &m), DISTILL_OK);
+            ck_assert(m.reward == 0.75f && m.sender == 3 && m.task_seq == 9 && m.emb_dim == 2 &&
+                      m.embedding[1] == 1.0f && m.consolidated == 1 && m.payload == pl && m.binarize == kinds[k]);
+            ck_assert_status(distill_masknet_consolidate(s), DISTILL_OK);
+            ck_assert_status(distill_masknet_forward(s, 1, 5, x, 6, ya, 3), DISTILL_OK);
+            /* into the sender's slot, not held by the receiver: a learned task */
+            ck_assert_status(distill_masknet_decode(r, 1, buf, len, &m), DISTILL_OK);
+            ck_assert_int_eq(distill_masknet_task_learned(r, 1), 1);
+            ck_assert_status(distill_masknet_forward(r, 1, 5, x, 6, yb, 3), DISTILL_OK);
+            if (pl != DISTILL_MASK_PAYLOAD_F16 || kinds[k] != DISTILL_MASK_CONTINUOUS)
+                ck_assert_msg(memcmp(ya, yb, sizeof ya) == 0, "binarize %d payload %d: outputs differ", kinds[k], pl);
+            else
+                for (l = 0; l < 15; l++)
+                    ck_assert(fabsf(ya[l] - yb[l]) <= 2e-3f * (1.0f + fabsf(ya[l])));
+            /* into a receiver training that slot: its scores are replaced, and it trains on from them */
+            ck_assert_status(distill_masknet_decode(r2, 1, buf, len, NULL), DISTILL_OK);
+            ck_assert_int_eq(distill_masknet_training_task(r2), 1);
+            ck_assert_status(distill_masknet_consolidate(r2), DISTILL_OK);
+            ck_assert_status(distill_masknet_forward(r2, 1, 5, x, 6, yb, 3), DISTILL_OK);
+            if (pl != DISTILL_MASK_PAYLOAD_F16 || kinds[k] != DISTILL_MASK_CONTINUOUS)
+                ck_assert(memcmp(ya, yb, sizeof ya) == 0);
+            free(buf);
+            distill_masknet_destroy(s), distill_masknet_destroy(r), distill_masknet_destroy(r2);
+        }
+    distill_context_destroy(a), distill_context_destroy(b);
+}
+END_TEST
+
+START_TEST(the_decoder_rejects_hostile_messages_and_changes_nothing)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_masknet *s = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 4, 8, 1, 2, 3);
+    distill_masknet *r = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 4, 8, 1, 2, 3);
+    distill_masknet *other = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 4, 9, 1, 2, 3);
+    distill_masknet *topk = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_TOPK, 4, 8, 1, 2, 3);
+    distill_masknet_options o;
+    distill_masknet *seed2;
+    float x[3 * 4], before[3 * 2], after[3 * 2];
+    unsigned char *buf, *copy;
+    size_t len, i;
+    int bit, pl;
+    distill_masknet_options_init(&o);
+    o.inputs = 4, o.hidden = 8, o.layers = 1, o.outputs = 2, o.max_tasks = 3, o.backbone_seed = 5;
+    ck_assert_status(distill_masknet_create(ctx, &o, &seed2), DISTILL_OK);
+    fill_random(x, 12, 8);
+    ck_assert_status(distill_masknet_add_task(s, 0), DISTILL_OK);
+    ck_assert_status(distill_masknet_consolidate(s), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(r, 0), DISTILL_OK);
+    ck_assert_status(distill_masknet_consolidate(r), DISTILL_OK);
+    ck_assert_status(distill_masknet_forward(r, 0, 3, x, 4, before, 2), DISTILL_OK);
+    for (pl = DISTILL_MASK_PAYLOAD_BITS; pl <= DISTILL_MASK_PAYLOAD_F32; pl++) {
+        encode_new(s, 0, pl, &buf, &len);
+        copy = malloc(len);
+        /* another backbone, other shapes, another binarisation */
+        ck_assert_status(distill_masknet_decode(seed2, 0, buf, len, NULL), DISTILL_E_FORMAT);
+        ck_assert_status(distill_masknet_decode(other, 0, buf, len, NULL), DISTILL_E_FORMAT);
+        ck_assert_status(distill_masknet_decode(topk, 0, buf, len, NULL), DISTILL_E_FORMAT);
+        ck_assert_int_eq(distill_masknet_tasks(seed2) + distill_masknet_tasks(other) + distill_masknet_tasks(topk), 0);
+        for (i = 0; i < len; i++) /* every truncation */
+            ck_assert_status(distill_masknet_decode(r, 1, buf, i, NULL), DISTILL_E_FORMAT);
+        ck_assert_status(distill_masknet_decode(r, 1, NULL, len, NULL), DISTILL_E_INVAL);
+        ck_assert_status(distill_masknet_decode(r, 3, buf, len, NULL), DISTILL_E_INVAL); /* no such slot */
+        for (i = 0; i < len; i++) /* every bit flipped: the CRC, or the check behind it */
+            for (bit = 0; bit < 8; bit++) {
+                memcpy(copy, buf, len);
+                copy[i] ^= (unsigned char)(1u << bit);
+                ck_assert_status(distill_masknet_decode(r, 1, copy, len, NULL), DISTILL_E_FORMAT);
+            }
+        ck_assert_int_eq(distill_masknet_tasks(r), 1);
+        ck_assert_status(distill_masknet_forward(r, 0, 3, x, 4, after, 2), DISTILL_OK);
+        ck_assert(memcmp(before, after, sizeof before) == 0);
+        free(buf), free(copy);
+    }
+    distill_masknet_destroy(s), distill_masknet_destroy(r), distill_masknet_destroy(other);
+    distill_masknet_destroy(topk), distill_masknet_destroy(seed2);
     distill_context_destroy(ctx);
     ck_assert_int_eq(ca.live, 0);
 }
@@ -427,6 +559,8 @@ Suite *distill_suite_mask(void)
     tcase_add_test(tc, inference_allocates_nothing_and_agrees_with_forward);
     tcase_add_test(tc, the_backbone_comes_from_its_seed_alone);
     tcase_add_test(tc, bad_input_is_refused_and_changes_nothing);
+    tcase_add_test(tc, a_sent_mask_reproduces_the_senders_outputs_exactly);
+    tcase_add_test(tc, the_decoder_rejects_hostile_messages_and_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

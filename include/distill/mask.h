@@ -20,20 +20,21 @@
  * receive gradient).  With `task_input` the one-hot label of the task
  * (max_tasks values) is appended to the observation inside the network.
  *
- * COMPOSITION (compose), for a task t >= 1 in training:
+ * COMPOSITION (compose), for the task t in training when tasks J are
+ * learned (J fixed when t was added; none: t alone):
  *   DISTILL_MASK_RI   its own scores alone (random init);
- *   DISTILL_MASK_LC   S_eff = sum_{j < t} p_j S[j] + p_t S[t] per layer,
- *                     p = softmax(beta_l[t, 0..t]) with beta_l a learned
- *                     row per layer (all logits equal at the start);
- *   DISTILL_MASK_BLC  as LC, p_t starting at 0.5 and the earlier tasks
- *                     sharing the other half.
+ *   DISTILL_MASK_LC   S_eff = sum_{j in J} p_j S[j] + p_t S[t] per layer,
+ *                     p = softmax(beta_l[t, J + t]) with beta_l[t] a
+ *                     learned row per layer (all logits equal at the start);
+ *   DISTILL_MASK_BLC  as LC, p_t starting at 0.5 and J sharing the other half.
  * Consolidation stores S[t] <- S_eff, so a learned task stands alone.
  *
  * TRAINABLE PARAMETERS.  distill_masknet_params is the training task's
  * block: its scores, layer by layer (row-major out x in, as
  * distill_masknet_layer_shape gives), then max_tasks logits of beta per
- * layer (entries past t are unused, their gradient 0).  Any optimiser on
+ * layer (entries outside J + t are unused, their gradient 0).  Any optimiser on
  * this buffer trains the task (distill_optimizer: RMSprop, as the papers).
+ * beta_l[t, j] sits at index P + l max_tasks + j (P: mask_count).
  *
  * THREAD SAFETY: as the context; distill_masknet_infer (a learned task,
  * the caller's workspace) allocates nothing and may run on many threads
@@ -106,16 +107,18 @@ DISTILL_API uint32_t distill_masknet_backbone_hash(const distill_masknet *net);
 
 /* ---- Tasks ------------------------------------------------------------- */
 
-/* Tasks held (learned or in training). */
+/* Tasks held (learned or in training).  Tasks are slots 0 .. max_tasks - 1
+ * (with task_input, slot t is the label e_t: agents sharing masks use the
+ * same slot for the same task). */
 DISTILL_API int64_t distill_masknet_tasks(const distill_masknet *net);
 /* The task in training, or -1. */
 DISTILL_API int64_t distill_masknet_training_task(const distill_masknet *net);
-/* 1 if task t is learned (consolidated), 0 if not, -1 if t is not held. */
+/* 1 if task t is learned (consolidated), 0 if in training, -1 if not held. */
 DISTILL_API int32_t distill_masknet_task_learned(const distill_masknet *net, int64_t t);
-/* Add a task (index distill_masknet_tasks() before the call, into *task,
- * which may be NULL) and make it the one in training.  DISTILL_E_INVAL if
- * another task is still in training or max_tasks are held. */
-DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_add_task(distill_masknet *net, int64_t *task);
+/* Start task t (a slot not held) as the one in training; LC and BLC
+ * compose the tasks learned at this moment.  DISTILL_E_INVAL if another
+ * task is still in training or t is held or out of range. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_add_task(distill_masknet *net, int64_t t);
 /* End the training task: S[t] <- S_eff; it is learned from now on. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_consolidate(distill_masknet *net);
 
@@ -148,6 +151,56 @@ distill_masknet_workspace_size(const distill_masknet *net, int64_t max_batch, si
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_masknet_infer(const distill_masknet *net, int64_t t, void *ws, size_t ws_bytes, int64_t n,
                       const float *x, int64_t ldx, float *y, int64_t ldy);
+
+/* ---- Mask messages: one task's mask on the wire (docs/masks.md) --------
+ * A message carries a header (format version, the backbone's seed and
+ * hash, the layer shapes, the binarisation, a task embedding, the sender's
+ * reward, sender id and sequence number), a payload and a CRC32 of all of
+ * it.  Payloads: BITS (1 bit per weight, M itself: the receiver computes
+ * exactly the sender's function; not for CONTINUOUS masks), F16 or F32
+ * (the scores, so training can go on from them).  Decoding checks every
+ * byte before it changes anything. */
+
+#define DISTILL_MASK_PAYLOAD_BITS 0
+#define DISTILL_MASK_PAYLOAD_F16 1
+#define DISTILL_MASK_PAYLOAD_F32 2
+#define DISTILL_MASK_MAX_EMBEDDING 256
+
+typedef struct distill_mask_meta {
+    uint32_t struct_size;    /* sizeof(distill_mask_meta) */
+    int32_t payload;         /* DISTILL_MASK_PAYLOAD_* (BITS) */
+    float reward;            /* the sender's latest return on the task (0) */
+    uint32_t sender;         /* the sender's id (0) */
+    uint32_t task_seq;       /* the sender's sequence number (0) */
+    int32_t consolidated;    /* read: 1 when the mask was composed by LC/BLC before it was sent */
+    uint64_t backbone_seed;  /* read: the sender's backbone */
+    uint32_t backbone_hash;  /* read */
+    int32_t binarize;        /* read: the sender's DISTILL_MASK_* binarisation */
+    int64_t emb_dim;         /* values of embedding used, 0 .. DISTILL_MASK_MAX_EMBEDDING (0) */
+    float embedding[DISTILL_MASK_MAX_EMBEDDING]; /* the task's embedding (e.g. its one-hot label) */
+} distill_mask_meta;
+
+DISTILL_API void distill_mask_meta_init(distill_mask_meta *meta);
+DISTILL_API size_t distill_mask_meta_size(void);
+
+/* Encode task t (learned, or the one in training: its composed scores) as
+ * a message with meta's payload, reward, sender, task_seq and embedding.
+ * buf NULL (cap 0): *len receives the size only.  Too small a cap is
+ * DISTILL_E_INVAL and writes nothing. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_encode(distill_masknet *net, int64_t t, const distill_mask_meta *meta, void *buf,
+                       size_t cap, size_t *len);
+/* Read and check a message's header and CRC (any net): meta receives it. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_mask_message_read(distill_context *ctx, const void *buf, size_t len, distill_mask_meta *meta);
+/* Install a message's mask as task t (with task_input: the sender's slot
+ * for the task): a held task's scores are overwritten (a learned task
+ * stays learned, the task in training keeps training from them), a slot
+ * not held becomes a learned task.  Another backbone or binarisation, other shapes, a bad
+ * CRC or any malformed byte is DISTILL_E_FORMAT with a message, and the net
+ * is left as it was.  meta (may be NULL) receives the header. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_decode(distill_masknet *net, int64_t t, const void *buf, size_t len, distill_mask_meta *meta);
 
 DISTILL_END_DECLS
 

@@ -117,6 +117,20 @@ void distill__section_begin(distill__writer *w, uint32_t type)
     w->count++;
 }
 
+uint32_t distill__crc32(const void *p, size_t n)
+{
+    /* zlib's crc32 takes uInt lengths: feed large buffers in chunks */
+    const unsigned char *b = p;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t off = 0;
+    while (off < n) {
+        const size_t chunk = n - off < (1u << 30) ? n - off : (1u << 30);
+        crc = crc32(crc, b + off, (uInt)chunk);
+        off += chunk;
+    }
+    return (uint32_t)crc;
+}
+
 void distill__section_end(distill__writer *w)
 {
     size_t start = w->section + SECTION, n;
@@ -124,17 +138,7 @@ void distill__section_end(distill__writer *w)
         return;
     n = w->len - start;
     le64(w->buf + w->section + 8, (uint64_t)n);
-    {
-        /* zlib's crc32 takes uInt lengths: feed large payloads in chunks */
-        uLong crc = crc32(0L, Z_NULL, 0);
-        size_t off = 0;
-        while (off < n) {
-            size_t chunk = n - off < (1u << 30) ? n - off : (1u << 30);
-            crc = crc32(crc, w->buf + start + off, (uInt)chunk);
-            off += chunk;
-        }
-        le32(w->buf + w->section + 16, (uint32_t)crc);
-    }
+    le32(w->buf + w->section + 16, distill__crc32(w->buf + start, n));
 }
 
 const unsigned char *distill__writer_bytes(const distill__writer *w, size_t *len)
@@ -254,8 +258,6 @@ distill_status distill__container_check(distill_context *ctx, const char *what,
         return distill__fail(ctx, DISTILL_E_FORMAT, "%s: %u sections", what, (unsigned)n);
     for (i = 0; i < n; i++) {
         uint64_t plen;
-        uLong crc = crc32(0L, Z_NULL, 0);
-        size_t done = 0;
         if (len - off < SECTION)
             return distill__fail(ctx, DISTILL_E_FORMAT, "%s: truncated at section %u", what, (unsigned)i);
         plen = rd64(buf + off + 8);
@@ -268,12 +270,7 @@ distill_status distill__container_check(distill_context *ctx, const char *what,
         if (plen > len - off - SECTION)
             return distill__fail(ctx, DISTILL_E_FORMAT, "%s: section %u claims %llu bytes, %zu remain", what,
                                  (unsigned)i, (unsigned long long)plen, len - off - SECTION);
-        while (done < plen) {
-            size_t chunk = plen - done < (1u << 30) ? (size_t)(plen - done) : (1u << 30);
-            crc = crc32(crc, buf + off + SECTION + done, (uInt)chunk);
-            done += chunk;
-        }
-        if ((uint32_t)crc != rd32(buf + off + 16))
+        if (distill__crc32(buf + off + SECTION, (size_t)plen) != rd32(buf + off + 16))
             return distill__fail(ctx, DISTILL_E_FORMAT, "%s: section %u fails its CRC check", what, (unsigned)i);
         off += SECTION + (size_t)plen;
     }

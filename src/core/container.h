@@ -64,6 +64,9 @@ int64_t distill__get_i64(distill__cursor *c);
 float distill__get_f32(distill__cursor *c);
 void distill__get_f32s(distill__cursor *c, float *out, int64_t n);
 
+/* CRC32 (zlib's) of n bytes, any n. */
+uint32_t distill__crc32(const void *p, size_t n);
+
 /* Read a whole plain file (at most limit bytes). */
 distill_status distill__read_all(distill_context *ctx, const char *path, size_t limit,
                                  unsigned char **buf, size_t *len);

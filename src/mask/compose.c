@@ -7,30 +7,33 @@
 
 int distill__mask_composed(const distill_masknet *net, int64_t t)
 {
-    return net->o.compose != DISTILL_MASK_RI && t >= 1 && t == net->training;
+    return net->o.compose != DISTILL_MASK_RI && t == net->training && net->n_comp > 0;
 }
 
-/* p = softmax(beta_l[t, 0..t]) for every layer, into net->prob. */
+/* p = softmax(beta_l[t, j]) over j in the composition and t, every layer,
+ * into net->prob (by task index). */
 static void softmax_rows(distill_masknet *net, int64_t t)
 {
     const float *beta = net->task[t] + net->P;
-    int64_t l, j;
+    int64_t l, c;
     for (l = 0; l < net->L; l++) {
         const float *b = beta + l * net->T;
         float *p = net->prob + l * net->T;
-        double mx = b[0], s = 0.0;
-        for (j = 1; j <= t; j++)
-            mx = b[j] > mx ? b[j] : mx;
-        for (j = 0; j <= t; j++)
-            s += exp((double)b[j] - mx);
-        for (j = 0; j <= t; j++)
-            p[j] = (float)(exp((double)b[j] - mx) / s);
+        double mx = b[t], s;
+        for (c = 0; c < net->n_comp; c++)
+            mx = b[net->comp[c]] > mx ? b[net->comp[c]] : mx;
+        s = exp((double)b[t] - mx);
+        for (c = 0; c < net->n_comp; c++)
+            s += exp((double)b[net->comp[c]] - mx);
+        p[t] = (float)(exp((double)b[t] - mx) / s);
+        for (c = 0; c < net->n_comp; c++)
+            p[net->comp[c]] = (float)(exp((double)b[net->comp[c]] - mx) / s);
     }
 }
 
 const float *distill__mask_effective(distill_masknet *net, int64_t t)
 {
-    int64_t l, j, i;
+    int64_t l, c, i;
     if (!distill__mask_composed(net, t))
         return net->task[t];
     softmax_rows(net, t);
@@ -40,9 +43,11 @@ const float *distill__mask_effective(distill_masknet *net, int64_t t)
         float *s = net->seff + o;
         for (i = 0; i < n; i++)
             s[i] = p[t] * net->task[t][o + i];
-        for (j = 0; j < t; j++)
+        for (c = 0; c < net->n_comp; c++) {
+            const int64_t j = net->comp[c];
             for (i = 0; i < n; i++)
                 s[i] += p[j] * net->task[j][o + i];
+        }
     }
     return net->seff;
 }
@@ -142,24 +147,36 @@ static void effective_grad(const distill_masknet *net, const float *s, const flo
         g[i] = continuous && s[i] < 0.0f ? 0.0f : dweff[i] * net->w[i];
 }
 
-/* LC: dS[t] = p_t G (in place) and dbeta_j += p_j (a_j - sum_m p_m a_m), a_j = <G, S[j]>. */
+/* <G, S[j]> over layer l's entries, in double. */
+static double layer_dot(const distill_masknet *net, int64_t l, const float *g, int64_t j)
+{
+    const int64_t n = net->out[l] * net->in[l], o = net->off[l];
+    const float *sj = net->task[j] + o;
+    double acc = 0.0;
+    int64_t i;
+    for (i = 0; i < n; i++)
+        acc += (double)g[o + i] * sj[i];
+    return acc;
+}
+
+/* LC: dS[t] = p_t G (in place) and dbeta_j += p_j (a_j - sum_m p_m a_m),
+ * a_j = <G, S[j]>, for j in the composition and t. */
 static void compose_grad(distill_masknet *net, int64_t t, float *g, float *grad)
 {
-    int64_t l, j, i;
+    int64_t l, c, i;
     for (l = 0; l < net->L; l++) {
         const int64_t n = net->out[l] * net->in[l], o = net->off[l];
         const float *p = net->prob + l * net->T;
         float *db = grad + net->P + l * net->T;
-        double a[DISTILL_MASK_MAX_TASKS], mean = 0.0;
-        for (j = 0; j <= t; j++) {
-            const float *sj = net->task[j] + o;
-            double acc = 0.0;
-            for (i = 0; i < n; i++)
-                acc += (double)g[o + i] * sj[i];
-            a[j] = acc, mean += p[j] * acc;
+        double *a = net->dots, mean;
+        a[t] = layer_dot(net, l, g, t), mean = p[t] * a[t];
+        for (c = 0; c < net->n_comp; c++) {
+            const int64_t j = net->comp[c];
+            a[j] = layer_dot(net, l, g, j), mean += p[j] * a[j];
         }
-        for (j = 0; j <= t; j++)
-            db[j] += (float)(p[j] * (a[j] - mean));
+        db[t] += (float)(p[t] * (a[t] - mean));
+        for (c = 0; c < net->n_comp; c++)
+            db[net->comp[c]] += (float)(p[net->comp[c]] * (a[net->comp[c]] - mean));
         for (i = 0; i < n; i++)
             g[o + i] *= p[t];
     }

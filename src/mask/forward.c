@@ -68,9 +68,8 @@ static const char fn_forward[] = "distill_masknet_forward";
 
 static distill_status check_task(const distill_masknet *net, const char *fn, int64_t t)
 {
-    if (t < 0 || t >= net->n_tasks)
-        return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: task %lld is not held (%lld tasks)", fn, (long long)t,
-                             (long long)net->n_tasks);
+    if (t < 0 || t >= net->T || !net->task[t])
+        return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: task %lld is not held", fn, (long long)t);
     return DISTILL_OK;
 }
 
@@ -157,7 +156,7 @@ distill_status distill_masknet_workspace_size(const distill_masknet *net, int64_
 distill_status distill_masknet_infer(const distill_masknet *net, int64_t t, void *ws, size_t ws_bytes, int64_t n,
                                      const float *x, int64_t ldx, float *y, int64_t ldy)
 {
-    if (!net || t < 0 || t >= net->n_tasks || !net->frozen[t])
+    if (!net || t < 0 || t >= net->T || !net->frozen[t])
         return DISTILL_E_INVAL;
     return distill_model_infer_checked(net->frozen[t], ws, ws_bytes, n, x, ldx, y, ldy);
 }

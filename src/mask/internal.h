@@ -22,7 +22,9 @@ struct distill_masknet {
     float *w;                               /* the backbone: P floats, +-sqrt(2 / fan_in) */
     float **task;                           /* T blocks (NULL: not held) */
     distill_model **frozen;                 /* per learned task: W (.) M, the label as first bias */
-    int64_t n_tasks, training;              /* training: the task in training, or -1 */
+    int64_t n_tasks, training;              /* tasks held; the task in training, or -1 */
+    int64_t *comp, n_comp;                  /* LC/BLC: the learned tasks the training task composes */
+    double *dots;                           /* T: LC's <G, S[j]> */
     float *grad;                            /* the training block's gradient */
     float *seff;                            /* P: the training task's composed scores */
     float *prob;                            /* L x T: their softmax weights */
@@ -35,7 +37,7 @@ struct distill_masknet {
     int ste_identity;                       /* tests only: M = S (checks the estimator by differences) */
 };
 
-/* Does the training task t compose earlier masks (LC or BLC, t >= 1)? */
+/* Does the training task t compose learned masks (LC or BLC, some learned)? */
 int distill__mask_composed(const distill_masknet *net, int64_t t);
 /* S_eff of task t into net->seff (and net->prob), or a pointer to S[t]
  * when it composes nothing. */

@@ -117,9 +117,11 @@ static distill_status alloc_all(distill_masknet *net)
     net->seff = distill__alloc_zero(net->ctx, net->P, sizeof(float));
     net->scratch_grad = distill__alloc_zero(net->ctx, net->P, sizeof(float));
     net->prob = distill__alloc_zero(net->ctx, net->L * net->T, sizeof(float));
+    net->comp = distill__alloc_zero(net->ctx, net->T, sizeof(int64_t));
+    net->dots = distill__alloc_zero(net->ctx, net->T, sizeof(double));
     net->scratch = distill__alloc_zero(net->ctx, widest, sizeof(float));
     if (!net->w || !net->task || !net->frozen || !net->grad || !net->seff || !net->scratch_grad || !net->prob ||
-        !net->scratch)
+        !net->scratch || !net->comp || !net->dots)
         return distill__fail(net->ctx, DISTILL_E_NOMEM, "%s: out of memory (%lld mask entries per task)", fn_create,
                              (long long)net->P);
     make_backbone(net);
@@ -177,6 +179,8 @@ void distill_masknet_destroy(distill_masknet *net)
     distill__free(ctx, net->seff);
     distill__free(ctx, net->scratch_grad);
     distill__free(ctx, net->prob);
+    distill__free(ctx, net->comp);
+    distill__free(ctx, net->dots);
     distill__free(ctx, net->scratch);
     distill__free(ctx, net->xaug);
     distill__free(ctx, net);
@@ -208,7 +212,7 @@ float *distill_masknet_grads(distill_masknet *net) { return net && net->training
 
 int32_t distill_masknet_task_learned(const distill_masknet *net, int64_t t)
 {
-    if (!net || t < 0 || t >= net->n_tasks)
+    if (!net || t < 0 || t >= net->T || !net->task[t])
         return -1;
     return net->frozen[t] != NULL;
 }
@@ -224,11 +228,12 @@ distill_status distill_masknet_layer_shape(const distill_masknet *net, int64_t l
     return DISTILL_OK;
 }
 
-/* Scores U(+-1/sqrt(fan_in)) (supsup's init); beta's row: LC all equal,
- * BLC half the weight on the new task. */
+/* Scores U(+-1/sqrt(fan_in)) (supsup's init); beta's row over the
+ * composition and t: LC all equal, BLC half the weight on the new task. */
 static void init_block(distill_masknet *net, int64_t t, float *b)
 {
-    int64_t l, i, j;
+    const int64_t k = net->n_comp;
+    int64_t l, i, c;
     for (l = 0; l < net->L; l++) {
         const int64_t n = net->out[l] * net->in[l];
         const float bound = 1.0f / sqrtf((float)net->in[l]);
@@ -238,32 +243,36 @@ static void init_block(distill_masknet *net, int64_t t, float *b)
                                                                   (uint64_t)l), 0);
         for (i = 0; i < n; i++)
             b[net->off[l] + i] = bound * (2.0f * distill__rng_uniform(&r) - 1.0f);
-        for (j = 0; j <= t && net->o.compose != DISTILL_MASK_RI; j++)
-            beta[j] = net->o.compose == DISTILL_MASK_LC ? 1.0f / (float)(t + 1)
-                      : j == t ? logf(0.5f) : logf(0.5f / (float)t);
+        if (net->o.compose == DISTILL_MASK_RI || k == 0)
+            continue;
+        beta[t] = net->o.compose == DISTILL_MASK_LC ? 1.0f / (float)(k + 1) : logf(0.5f);
+        for (c = 0; c < k; c++)
+            beta[net->comp[c]] = net->o.compose == DISTILL_MASK_LC ? 1.0f / (float)(k + 1) : logf(0.5f / (float)k);
     }
 }
 
-distill_status distill_masknet_add_task(distill_masknet *net, int64_t *task)
+distill_status distill_masknet_add_task(distill_masknet *net, int64_t t)
 {
     static const char fn[] = "distill_masknet_add_task";
     float *b;
+    int64_t j;
     if (!net)
         return DISTILL_E_INVAL;
     if (net->training >= 0)
         return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: task %lld is still in training (consolidate it "
                              "first)", fn, (long long)net->training);
-    if (net->n_tasks >= net->T)
-        return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: the net holds its max_tasks (%lld) already", fn,
-                             (long long)net->T);
+    if (t < 0 || t >= net->T || net->task[t])
+        return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: task %lld is %s", fn, (long long)t,
+                             t < 0 || t >= net->T ? "outside [0, max_tasks)" : "held already");
     if (!(b = distill__alloc_zero(net->ctx, net->block, sizeof(float))))
         return distill__fail(net->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
-    init_block(net, net->n_tasks, b);
-    net->task[net->n_tasks] = b;
-    net->training = net->n_tasks++;
+    for (j = 0, net->n_comp = 0; j < net->T && net->o.compose != DISTILL_MASK_RI; j++)
+        if (net->frozen[j]) /* the learned tasks of now, fixed for this task's training */
+            net->comp[net->n_comp++] = j;
+    init_block(net, t, b);
+    net->task[t] = b;
+    net->training = t, net->n_tasks++;
     net->fwd_task = -1;
-    if (task)
-        *task = net->training;
     return DISTILL_OK;
 }
 
