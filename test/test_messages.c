@@ -73,6 +73,14 @@ static const char *const exempt[] = {
     "distill_vdd_options_init", "distill_vdd_options_size", "distill_vdd_destroy", "distill_vdd_steps_done",
     "distill_policy_act_ex", "distill_policy_log_prob", "distill_policy_n_experts", "distill_policy_mode",
     "distill_env_route",
+    /* modulating masks (0.2): sizes and defaults, getters, the real-time inference */
+    "distill_masknet_options_init", "distill_masknet_options_size", "distill_masknet_destroy",
+    "distill_masknet_options_get", "distill_masknet_input_dim", "distill_masknet_output_dim",
+    "distill_masknet_n_layers", "distill_masknet_layer_shape", "distill_masknet_mask_count",
+    "distill_masknet_backbone_hash", "distill_masknet_tasks", "distill_masknet_training_task",
+    "distill_masknet_task_learned", "distill_masknet_params", "distill_masknet_grads",
+    "distill_masknet_param_count", "distill_masknet_workspace_size", "distill_masknet_infer",
+    "distill_mask_meta_init", "distill_mask_meta_size",
 };
 
 typedef struct fixture {
@@ -526,6 +534,30 @@ static void audit_vdd(fixture *f)
     distill_diffusion_destroy(dif), distill_dataset_destroy(demos), distill_env_destroy(env);
 }
 
+static void audit_mask(fixture *f)
+{
+    static const unsigned char junk[64] = "LDMK";
+    distill_masknet_options o;
+    distill_masknet *net = NULL;
+    distill_mask_meta m;
+    float x[3] = {0}, y[2], dy[2] = {0};
+    size_t len;
+    distill_masknet_options_init(&o);
+    o.inputs = 3, o.outputs = 2, o.hidden = 4, o.layers = 1, o.max_tasks = 2;
+    ck_assert_status(distill_masknet_create(f->ctx, &o, &net), DISTILL_OK);
+    distill_mask_meta_init(&m);
+    AUDIT(distill_masknet_create, distill_masknet_create(f->ctx, NULL, &(distill_masknet *){0}));
+    AUDIT(distill_masknet_consolidate, distill_masknet_consolidate(net));
+    AUDIT(distill_masknet_forward, distill_masknet_forward(net, 0, 1, x, 3, y, 2));
+    AUDIT(distill_masknet_backward, distill_masknet_backward(net, dy, 2, NULL, 0, 0));
+    AUDIT(distill_masknet_encode, distill_masknet_encode(net, 0, &m, NULL, 0, &len));
+    AUDIT(distill_masknet_decode, distill_masknet_decode(net, 0, junk, sizeof junk, NULL));
+    AUDIT(distill_mask_message_read, distill_mask_message_read(f->ctx, junk, sizeof junk, &m));
+    ck_assert_status(distill_masknet_add_task(net, 0), DISTILL_OK);
+    AUDIT(distill_masknet_add_task, distill_masknet_add_task(net, 1));
+    distill_masknet_destroy(net);
+}
+
 static void audit_steps(fixture *f)
 {
     float loss;
@@ -573,6 +605,7 @@ START_TEST(every_failing_call_sets_its_own_message)
     audit_rl(f);
     audit_orl(f);
     audit_vdd(f);
+    audit_mask(f);
     audit_steps(f);
     fixture_free(f);
     ck_assert_msg(f->failures == 0, "%d calls failed the message audit:%s", f->failures, f->report);

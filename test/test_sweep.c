@@ -4,7 +4,8 @@
  * trajectories, policy from a model, evaluate, save, load, BC, offline-RL
  * distillation create/step/checkpoint/resume/save, Avoid demonstrations, a
  * diffusion teacher create/train/save/load/score, VDD create/step/
- * checkpoint/resume/policy, a mixture policy save/load/act) run again and again with the k-th
+ * checkpoint/resume/policy, a mixture policy save/load/act, a masknet
+ * add/forward/backward/consolidate under LC, encode and decode) run again and again with the k-th
  * allocation failing, once or from k on, for every k until the workflow
  * completes.  Each failure must be DISTILL_E_NOMEM with a message, leave the
  * handle it was called on as it was, and leak nothing.  A new solver adds
@@ -44,6 +45,8 @@ typedef struct flow {
     distill_diffusion *diffusion, *diffusion2;
     distill_vdd *vdd, *vdd2;
     distill_policy *moe, *moe2;
+    distill_masknet *mask, *mask2;
+    unsigned char *message;
     distill_layer_spec feat[4];
     char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64], orl_ck[64], vdd_ck[64];
 } flow;
@@ -265,6 +268,48 @@ static void same_kd(distill_kd *kd, distill_model *student, const snapshot *sn, 
 
 /* The workflow; returns the first failure, having checked that the handle
  * it was called on is unchanged. */
+/* A failed call on a masknet leaves its tasks as they were. */
+static distill_status same_mask(const distill_masknet *net, int64_t tasks, int64_t training, distill_status st,
+                                const char *what, long k)
+{
+    ck_assert_msg(distill_masknet_tasks(net) == tasks && distill_masknet_training_task(net) == training,
+                  "k = %ld: a failed %s changed the masknet's tasks", k, what);
+    return st;
+}
+
+/* Two tasks under LC (the second composes the first), forward, backward,
+ * consolidation, and the second sent as bits into another net. */
+static distill_status mask_steps(flow *f, long k)
+{
+    distill_masknet_options o;
+    distill_mask_meta m;
+    float x[6 * 3], y[6 * 2], dy[6 * 2];
+    distill_status st;
+    size_t len;
+    int64_t t;
+    distill_masknet_options_init(&o);
+    o.inputs = 3, o.outputs = 2, o.hidden = 5, o.layers = 2, o.max_tasks = 3, o.compose = DISTILL_MASK_LC;
+    DISTILL__TRY_TEST(distill_masknet_create(f->ctx, &o, &f->mask));
+    DISTILL__TRY_TEST(distill_masknet_create(f->ctx, &o, &f->mask2));
+    fill_random(x, 18, 2), fill_random(dy, 12, 3);
+    for (t = 0; t < 2; t++) {
+        if ((st = distill_masknet_add_task(f->mask, t)) != DISTILL_OK)
+            return same_mask(f->mask, t, -1, st, "add_task", k);
+        DISTILL__TRY_TEST(distill_masknet_forward(f->mask, t, 6, x, 3, y, 2));
+        DISTILL__TRY_TEST(distill_masknet_backward(f->mask, dy, 2, x, 3, 0));
+        if ((st = distill_masknet_consolidate(f->mask)) != DISTILL_OK)
+            return same_mask(f->mask, t + 1, t, st, "consolidate", k);
+    }
+    distill_mask_meta_init(&m);
+    DISTILL__TRY_TEST(distill_masknet_encode(f->mask, 1, &m, NULL, 0, &len));
+    if (!(f->message = malloc(len)))
+        return DISTILL_E_NOMEM;
+    DISTILL__TRY_TEST(distill_masknet_encode(f->mask, 1, &m, f->message, len, &len));
+    if ((st = distill_masknet_decode(f->mask2, 1, f->message, len, NULL)) != DISTILL_OK)
+        return same_mask(f->mask2, 0, -1, st, "decode", k);
+    return distill_masknet_forward(f->mask2, 1, 6, x, 3, y, 2);
+}
+
 static distill_status workflow(flow *f, long k)
 {
     snapshot sn;
@@ -298,11 +343,14 @@ static distill_status workflow(flow *f, long k)
     DISTILL__TRY_TEST(distill_kd_run(f->kd, 0));
     DISTILL__TRY_TEST(rl_steps(f));
     DISTILL__TRY_TEST(orl_steps(f, k));
-    return vdd_steps(f, k);
+    DISTILL__TRY_TEST(vdd_steps(f, k));
+    return mask_steps(f, k);
 }
 
 static void flow_free(flow *f)
 {
+    distill_masknet_destroy(f->mask), distill_masknet_destroy(f->mask2);
+    free(f->message);
     distill_kd_destroy(f->kd);
     distill_policy_destroy(f->policy), distill_policy_destroy(f->policy2);
     distill_model_destroy(f->policy_model);
