@@ -443,6 +443,106 @@ START_TEST(experts_solve_their_tasks)
 }
 END_TEST
 
+/* Run the action sequence acts (n) on env from a reset; returns the return,
+ * *steps the steps taken before the episode ended (n if it did not). */
+static double run_actions(distill_env *env, const float *acts, int n, int *steps, float *first_obs)
+{
+    float obs[64];
+    float r;
+    double total = 0.0;
+    int32_t term = 0, trunc = 0;
+    int i;
+    ck_assert_status(distill_env_reset(env, 1, obs), DISTILL_OK);
+    if (first_obs)
+        memcpy(first_obs, obs, sizeof obs);
+    for (i = 0; i < n && !term && !trunc; i++) {
+        ck_assert_status(distill_env_step(env, &acts[i], obs, &r, &term, &trunc), DISTILL_OK);
+        total += r;
+    }
+    *steps = i;
+    return total;
+}
+
+START_TEST(ctgraph_rewards_its_goal_leaf_only)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env_options o;
+    distill_env *env;
+    float seen[2][64], obs[64];
+    int depth, goal, leaf, steps, i;
+    distill_env_options_init(&o);
+    o.task = DISTILL_ENV_CTGRAPH;
+    for (depth = 2; depth <= 3; depth++)
+        for (goal = 0; goal < (1 << depth); goal++) {
+            o.depth = depth, o.goal = goal, o.image_seed = 3;
+            ck_assert_status(distill_env_create(ctx, &o, &env), DISTILL_OK);
+            ck_assert_int_eq(distill_env_obs_dim(env), 64);
+            for (leaf = 0; leaf < (1 << depth); leaf++) { /* wait, turn, wait, turn, ... */
+                float acts[8];
+                int d;
+                for (d = 0; d < depth; d++)
+                    acts[2 * d] = 0.0f, acts[2 * d + 1] = (float)(1 + (leaf >> (depth - 1 - d) & 1));
+                ck_assert(run_actions(env, acts, 2 * depth, &steps, NULL) == (leaf == goal ? 1.0 : 0.0));
+                ck_assert_int_eq(steps, 2 * depth);
+            }
+            {   /* a turn at the start, or a wait at a decision, crashes */
+                const float turn[1] = {1.0f}, waits[2] = {0.0f, 0.0f};
+                ck_assert(run_actions(env, turn, 1, &steps, NULL) == 0.0 && steps == 1);
+                ck_assert(run_actions(env, waits, 2, &steps, NULL) == 0.0 && steps == 2);
+                ck_assert_status(distill_env_step(env, waits, obs, &obs[0], NULL, NULL), DISTILL_E_INVAL); /* ended */
+            }
+            distill_env_destroy(env);
+        }
+    for (i = 0; i < 2; i++) { /* the images: every node its own, in [0, 1], from the seed */
+        const float wait[1] = {0.0f};
+        float r;
+        o.depth = 2, o.goal = 0, o.image_seed = (uint64_t)i;
+        ck_assert_status(distill_env_create(ctx, &o, &env), DISTILL_OK);
+        (void)run_actions(env, wait, 0, &steps, seen[i]);
+        ck_assert_status(distill_env_step(env, wait, obs, &r, NULL, NULL), DISTILL_OK);
+        ck_assert(memcmp(obs, seen[i], sizeof obs) != 0);
+        for (steps = 0; steps < 64; steps++)
+            ck_assert(seen[i][steps] >= 0.0f && seen[i][steps] < 1.0f);
+        distill_env_destroy(env);
+    }
+    ck_assert(memcmp(seen[0], seen[1], sizeof seen[0]) != 0);
+    o.depth = 4;
+    ck_assert_status(distill_env_create(ctx, &o, &env), DISTILL_E_INVAL);
+    o.depth = 2, o.goal = 4;
+    ck_assert_status(distill_env_create(ctx, &o, &env), DISTILL_E_INVAL);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(grid_rewards_its_corner)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    distill_env_options o;
+    distill_env *env;
+    float obs[64];
+    int goal, steps, i;
+    distill_env_options_init(&o);
+    o.task = DISTILL_ENV_GRID;
+    for (goal = 0; goal < 4; goal++) {
+        float acts[20];
+        o.goal = goal;
+        ck_assert_status(distill_env_create(ctx, &o, &env), DISTILL_OK);
+        ck_assert_int_eq(distill_env_obs_dim(env), 25);
+        /* up or down twice, left or right twice: the corner in 4 steps */
+        acts[0] = acts[1] = goal & 2 ? 1.0f : 0.0f, acts[2] = acts[3] = goal & 1 ? 3.0f : 2.0f;
+        ck_assert(run_actions(env, acts, 4, &steps, obs) == 1.0 && steps == 4);
+        ck_assert(obs[12] == 1.0f); /* started in the middle */
+        for (i = 0; i < 20; i++) /* into the wall and back: no goal, the time limit */
+            acts[i] = i & 1 ? 0.0f : 1.0f;
+        ck_assert(run_actions(env, acts, 20, &steps, NULL) == 0.0 && steps == 20);
+        distill_env_destroy(env);
+    }
+    o.goal = 4;
+    ck_assert_status(distill_env_create(ctx, &o, &env), DISTILL_E_INVAL);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_rl(void)
 {
     Suite *s = suite_create("rl");
@@ -456,6 +556,8 @@ Suite *distill_suite_rl(void)
     tcase_add_test(tc, bc_loss_gradients_match_central_differences);
     tcase_add_test(tc, bc_learns_the_controller_and_fails_cleanly);
     tcase_add_test(tc, experts_solve_their_tasks);
+    tcase_add_test(tc, ctgraph_rewards_its_goal_leaf_only);
+    tcase_add_test(tc, grid_rewards_its_corner);
     suite_add_tcase(s, tc);
     return s;
 }

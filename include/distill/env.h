@@ -63,11 +63,31 @@ DISTILL_API size_t distill_space_size(void);
  * of D3IL's "Avoiding"; distill_env_demos gives multi-route
  * demonstrations, distill_env_route names the route an episode took. */
 #define DISTILL_ENV_AVOID 3
+/* The mini CT-graph (0.2; docs/masks.md): a binary tree of `depth` (2 or
+ * 3) decision levels.  The agent sees an 8 x 8 image (64 values in [0, 1])
+ * of the node it is at, each node its own image drawn from `image_seed`;
+ * actions: 0 wait, 1 left, 2 right.  From the start, wait leads to the
+ * root's decision node; at a decision node a turn leads to that child's
+ * wait node (or, at the last level, to a leaf) and wait crashes; at a start
+ * or wait node wait goes on and a turn crashes.  Reward 1 on reaching leaf
+ * `goal` (0 .. 2^depth - 1, left to right), 0 at any other leaf or a crash,
+ * which end the episode.  A task is (image_seed, goal): 2 seeds give 8
+ * tasks at depth 2, 16 at depth 3.  Limit 4 depth steps. */
+#define DISTILL_ENV_CTGRAPH 4
+/* Grid navigation (0.2): a 5 x 5 grid, the agent starts in the middle,
+ * observes its cell one-hot (25 values) and moves up, down, left or right
+ * (actions 0 .. 3; into a wall: stays); reward 1 on reaching corner `goal`
+ * (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right), which ends the
+ * episode; 20 steps. */
+#define DISTILL_ENV_GRID 5
 
 typedef struct distill_env_options {
     uint32_t struct_size; /* sizeof(distill_env_options) */
-    int32_t task;         /* DISTILL_ENV_CARTPOLE (default), _PENDULUM or _AVOID */
+    int32_t task;         /* DISTILL_ENV_CARTPOLE (default), _PENDULUM, _AVOID, _CTGRAPH or _GRID */
     int64_t max_steps;    /* truncate episodes after this many steps (0: the task's limit) */
+    int64_t depth;        /* CT-graph: 2 or 3 (2) */
+    int64_t goal;         /* CT-graph: the rewarded leaf; grid: the goal corner (0) */
+    uint64_t image_seed;  /* CT-graph: the nodes' images (0) */
 } distill_env_options;
 
 DISTILL_API void distill_env_options_init(distill_env_options *opts);

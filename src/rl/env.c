@@ -19,6 +19,7 @@ void distill_env_options_init(distill_env_options *o)
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     o->task = DISTILL_ENV_CARTPOLE;
+    o->depth = 2;
 }
 
 static distill_env *env_new(distill_context *ctx)
@@ -30,11 +31,31 @@ static distill_env *env_new(distill_context *ctx)
     return e;
 }
 
+static distill_status own_bounds(distill_env *e, const char *fn);
+
+/* The CT-graph's and the grid's own options. */
+static distill_status check_task_options(distill_context *ctx, const char *fn, const distill_env_options *o)
+{
+    if (o->task == DISTILL_ENV_CTGRAPH && (o->depth < 2 || o->depth > 3))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: the CT-graph's depth is 2 or 3, got %lld", fn,
+                             (long long)o->depth);
+    if (o->task == DISTILL_ENV_CTGRAPH && (o->goal < 0 || o->goal >= ((int64_t)1 << o->depth)))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: the CT-graph's goal is a leaf, 0 .. %lld, got %lld", fn,
+                             (long long)(((int64_t)1 << o->depth) - 1), (long long)o->goal);
+    if (o->task == DISTILL_ENV_CTGRAPH && o->image_seed > ((uint64_t)1 << 53))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: image_seed must be at most 2^53", fn);
+    if (o->task == DISTILL_ENV_GRID && (o->goal < 0 || o->goal > 3))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: the grid's goal is a corner, 0 .. 3, got %lld", fn,
+                             (long long)o->goal);
+    return DISTILL_OK;
+}
+
 distill_status distill_env_create(distill_context *ctx, const distill_env_options *opts, distill_env **out)
 {
     static const char fn[] = "distill_env_create";
     distill_env_options o;
     const distill__task *task;
+    distill_status st;
     distill_env *e;
     if (!ctx)
         return DISTILL_E_INVAL;
@@ -44,19 +65,28 @@ distill_status distill_env_create(distill_context *ctx, const distill_env_option
     if (opts)
         DISTILL__TRY(distill__struct_read(ctx, fn, "options", opts, sizeof o, sizeof o, &o));
     if (!(task = distill__task_get(o.task)))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: unknown task %d (DISTILL_ENV_CARTPOLE or "
-                             "DISTILL_ENV_PENDULUM or DISTILL_ENV_AVOID)", fn, (int)o.task);
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: unknown task %d (DISTILL_ENV_CARTPOLE, _PENDULUM, _AVOID, "
+                             "_CTGRAPH or _GRID)", fn, (int)o.task);
     if (o.max_steps < 0)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: max_steps must be >= 0, got %lld", fn,
                              (long long)o.max_steps);
+    DISTILL__TRY(check_task_options(ctx, fn, &o));
     if (!(e = env_new(ctx)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     e->task = task;
+    e->param[0] = (double)o.depth, e->param[1] = (double)o.goal, e->param[2] = (double)o.image_seed;
     e->obs.struct_size = sizeof e->obs;
     e->obs.kind = DISTILL_SPACE_BOX, e->obs.n = task->obs_dim;
     e->obs.low = task->obs_low, e->obs.high = task->obs_high;
     e->action = task->action;
-    e->max_steps = o.max_steps ? o.max_steps : task->max_steps;
+    e->max_steps = o.max_steps ? o.max_steps : task->max_steps ? task->max_steps : 4 * o.depth;
+    if (task->obs_dim > DISTILL__BOUNDS_MAX) { /* no bounds in the table: unbounded, owned */
+        e->obs.low = e->obs.high = NULL;
+        if ((st = own_bounds(e, fn)) != DISTILL_OK) {
+            distill_env_destroy(e);
+            return st;
+        }
+    }
     *out = e;
     return DISTILL_OK;
 }
@@ -216,7 +246,7 @@ distill_status distill_env_reset(distill_env *e, uint64_t seed, float *obs)
     DISTILL__TRY(distill__check_out(e->ctx, "distill_env_reset", "obs", obs));
     e->live = 0, e->t = 0;
     if (e->task) {
-        e->task->reset(seed, e->state);
+        e->task->reset(e->param, seed, e->state);
         e->task->observe(e->state, obs);
     } else if (e->vt.reset(e->vt.user, seed, obs) != 0) {
         return distill__fail(e->ctx, DISTILL_E_BACKEND, "distill_env_reset: the host's reset callback "

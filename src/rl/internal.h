@@ -6,8 +6,10 @@
 #include "distill/env.h"
 #include "distill/data.h"
 
-#define DISTILL__TASK_STATE 4 /* doubles of state a built-in task keeps */
-#define DISTILL__SPACE_MAX 8  /* largest built-in observation or action */
+#define DISTILL__TASK_STATE 8 /* doubles of state a built-in task keeps */
+#define DISTILL__TASK_PARAMS 3 /* the options a task reads: depth, goal, image seed */
+#define DISTILL__SPACE_MAX 64 /* largest built-in observation or action */
+#define DISTILL__BOUNDS_MAX 8 /* observations with bounds in the table (wider: unbounded) */
 
 /* A built-in task: pure functions of a small state, so a rollout can run
  * many episodes side by side. */
@@ -15,8 +17,9 @@ typedef struct distill__task {
     const char *name;
     int64_t obs_dim, max_steps;
     distill_space action;                         /* bounds point into the table */
-    float obs_low[DISTILL__SPACE_MAX], obs_high[DISTILL__SPACE_MAX];
-    void (*reset)(uint64_t seed, double *state);
+    float obs_low[DISTILL__BOUNDS_MAX], obs_high[DISTILL__BOUNDS_MAX];
+    /* param: the env's DISTILL__TASK_PARAMS values, for reset to keep in the state */
+    void (*reset)(const double *param, uint64_t seed, double *state);
     /* action already checked (discrete) or clipped (box) */
     void (*step)(double *state, const float *action, float *reward, int32_t *terminated);
     void (*observe)(const double *state, float *obs);
@@ -41,6 +44,7 @@ struct distill_env {
     distill_space obs, action;
     float *bounds;             /* obs low, high, action low, high (owned), or NULL */
     int64_t max_steps;
+    double param[DISTILL__TASK_PARAMS];
     double state[DISTILL__TASK_STATE];
     int64_t t;                 /* steps into the episode */
     int32_t live;              /* reset done and the episode not ended */

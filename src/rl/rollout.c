@@ -126,7 +126,7 @@ static distill_status slot_start(rollout *r, int64_t i, int64_t episode)
     s->episode = episode, s->t = 0, s->ret = 0.0;
     distill__rng_init(&s->rng, r->o.seed, distill__rng_derive(NOISE_PURPOSE, (uint64_t)episode, 0, 0), 0);
     if (r->env->task) {
-        r->env->task->reset(seed, s->state);
+        r->env->task->reset(r->env->param, seed, s->state);
         r->env->task->observe(s->state, obs);
         return DISTILL_OK;
     }

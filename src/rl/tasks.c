@@ -27,8 +27,9 @@ static double uniform(distill__rng *r, double lo, double hi)
 #define CP_THETA_LIMIT (12.0 * 2.0 * 3.14159265358979323846 / 360.0)
 #define CP_X_LIMIT 2.4
 
-static void cartpole_reset(uint64_t seed, double *s)
+static void cartpole_reset(const double *param, uint64_t seed, double *s)
 {
+    (void)param;
     distill__rng r;
     int i;
     distill__rng_init(&r, seed, TASK_STREAM, 0);
@@ -72,8 +73,9 @@ static void cartpole_observe(const double *s, float *obs)
 #define PD_L 1.0
 #define PD_PI 3.14159265358979323846
 
-static void pendulum_reset(uint64_t seed, double *s)
+static void pendulum_reset(const double *param, uint64_t seed, double *s)
 {
+    (void)param;
     distill__rng r;
     distill__rng_init(&r, seed, TASK_STREAM, 0);
     s[0] = uniform(&r, -PD_PI, PD_PI);
@@ -115,8 +117,9 @@ static void pendulum_observe(const double *s, float *obs)
 /* ---- Avoid: a point robot past an obstacle field ------------------------
  * (in the spirit of D3IL's "Avoiding"; the geometry is in avoid.h). */
 
-static void avoid_reset(uint64_t seed, double *s)
+static void avoid_reset(const double *param, uint64_t seed, double *s)
 {
+    (void)param;
     distill__rng r;
     distill__rng_init(&r, seed, TASK_STREAM, 0);
     s[0] = uniform(&r, -0.03, 0.03);
@@ -155,6 +158,84 @@ static void avoid_observe(const double *s, float *obs)
 
 const double distill__avoid_obstacles[DISTILL__AVOID_OBSTACLES][2] = {{0.0, 0.3}, {-0.3, 0.65}, {0.3, 0.65}};
 
+/* ---- the mini CT-graph ----------------------------------------------------
+ * state: kind (0 start, 1 decision, 2 wait), level, index within the
+ * level, goal, depth, image seed (as two 32-bit halves). */
+
+enum { CT_START = 0, CT_DECISION = 1, CT_WAIT = 2 };
+
+static void ct_reset(const double *param, uint64_t seed, double *s)
+{
+    (void)seed; /* deterministic: the tree is the task */
+    s[0] = CT_START, s[1] = 0.0, s[2] = 0.0;
+    s[3] = param[1], s[4] = param[0];
+    s[5] = (double)((uint64_t)param[2] & 0xffffffffu), s[6] = (double)((uint64_t)param[2] >> 32);
+}
+
+static void ct_step(double *s, const float *action, float *reward, int32_t *terminated)
+{
+    const int a = (int)action[0], kind = (int)s[0], level = (int)s[1], depth = (int)s[4];
+    const int64_t index = (int64_t)s[2];
+    *reward = 0.0f, *terminated = 0;
+    if (kind != CT_DECISION) { /* start or wait: wait goes on, a turn crashes */
+        if (a != 0) {
+            *terminated = 1;
+            return;
+        }
+        s[0] = CT_DECISION;
+        return;
+    }
+    if (a == 0) { /* waiting at a decision crashes */
+        *terminated = 1;
+        return;
+    }
+    s[2] = (double)(2 * index + (a - 1));
+    if (level + 1 == depth) { /* a leaf */
+        *reward = (int64_t)s[2] == (int64_t)s[3] ? 1.0f : 0.0f;
+        *terminated = 1;
+        return;
+    }
+    s[0] = CT_WAIT, s[1] = level + 1;
+}
+
+/* Every node its own image: 64 uniform values from (image seed, node). */
+static void ct_observe(const double *s, float *obs)
+{
+    const uint64_t seed = (uint64_t)s[5] | (uint64_t)s[6] << 32;
+    const uint64_t heap = ((uint64_t)1 << (int)s[1]) - 1 + (uint64_t)s[2]; /* the node's place in the tree */
+    const uint64_t node = s[0] == CT_START ? 0 : 2 * heap + (uint64_t)s[0];
+    int k;
+    for (k = 0; k < 64; k++)
+        obs[k] = (float)(distill__rng_word(seed, TASK_STREAM + 1 + node, (uint64_t)k) >> 8) * (1.0f / 16777216.0f);
+}
+
+/* ---- grid navigation: state x, y (0 .. 4), goal ------------------------- */
+
+static void grid_reset(const double *param, uint64_t seed, double *s)
+{
+    (void)seed;
+    s[0] = 2.0, s[1] = 2.0, s[2] = param[1];
+}
+
+static void grid_step(double *s, const float *action, float *reward, int32_t *terminated)
+{
+    static const int dx[4] = {0, 0, -1, 1}, dy[4] = {-1, 1, 0, 0};
+    const int a = (int)action[0], goal = (int)s[2];
+    const int x = (int)s[0] + dx[a], y = (int)s[1] + dy[a];
+    if (x >= 0 && x < 5 && y >= 0 && y < 5)
+        s[0] = x, s[1] = y;
+    *terminated = (int)s[0] == (goal & 1 ? 4 : 0) && (int)s[1] == (goal & 2 ? 4 : 0);
+    *reward = *terminated ? 1.0f : 0.0f;
+}
+
+static void grid_observe(const double *s, float *obs)
+{
+    int k;
+    for (k = 0; k < 25; k++)
+        obs[k] = 0.0f;
+    obs[(int)s[1] * 5 + (int)s[0]] = 1.0f;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const float torque_low[1] = {-2.0f}, torque_high[1] = {2.0f};
@@ -169,6 +250,10 @@ static const distill__task tasks[] = {
      {-1.0f, -1.0f, -8.0f}, {1.0f, 1.0f, 8.0f}, pendulum_reset, pendulum_step, pendulum_observe},
     {"Avoid", 2, 60, {sizeof(distill_space), DISTILL_SPACE_BOX, 2, step_low, step_high},
      {-0.9f, -0.2f}, {0.9f, 1.1f}, avoid_reset, avoid_step, avoid_observe},
+    {"CT-graph", 64, 0, {sizeof(distill_space), DISTILL_SPACE_DISCRETE, 3, NULL, NULL}, {0}, {0},
+     ct_reset, ct_step, ct_observe},
+    {"Grid", 25, 20, {sizeof(distill_space), DISTILL_SPACE_DISCRETE, 4, NULL, NULL}, {0}, {0},
+     grid_reset, grid_step, grid_observe},
 };
 
 const distill__task *distill__task_get(int32_t task)
@@ -179,5 +264,9 @@ const distill__task *distill__task_get(int32_t task)
         return &tasks[1];
     if (task == DISTILL_ENV_AVOID)
         return &tasks[2];
+    if (task == DISTILL_ENV_CTGRAPH)
+        return &tasks[3];
+    if (task == DISTILL_ENV_GRID)
+        return &tasks[4];
     return NULL;
 }
