@@ -30,6 +30,7 @@
 #include "data.h"
 #include "env.h"
 #include "model.h"
+#include "optim.h"
 #include "export.h"
 #include "status.h"
 
@@ -151,6 +152,92 @@ distill_bc_train(distill_context *ctx, const distill_bc_options *opts, distill_m
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_trajectory_top(const distill_dataset *trajectories, int64_t action_dim, double fraction,
                        distill_dataset **out);
+
+/* ---- PPO (0.2) -------------------------------------------------------------
+ * Proximal policy optimisation on a discrete-action env: an actor-critic
+ * network (outputs: the env's n action logits, then the state value),
+ * envs x steps samples per iteration, GAE(gamma, lambda), advantages
+ * normalised per batch, epochs x minibatches updates of
+ *     -min(r A, clip(r, 1 - clip, 1 + clip) A) + value_coef (V - R)^2 / 2 - entropy H,
+ * global-norm clipping and RMSprop (the modulating-masks papers' settings
+ * are the defaults).  The network is a distill_model or any network
+ * behind distill_network_vtable (a masknet's task in training: mask.h).
+ * A time limit ends an episode like a terminal state (no bootstrap).
+ * Results are bit-identical for the same seed and thread count. */
+
+/* A trainable network behind callbacks: forward keeps what backward needs;
+ * backward writes (not adds) the gradient of sum(dy . y) into `grads`.
+ * params and grads (n_params floats each) stay where they are while the
+ * vtable is in use.  Callbacks return 0, or non-zero on failure. */
+typedef struct distill_network_vtable {
+    uint32_t struct_size; /* sizeof(distill_network_vtable) */
+    void *user;
+    int64_t inputs, outputs, n_params;
+    float *params, *grads;
+    int (*forward)(void *user, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy);
+    int (*backward)(void *user, const float *dy, int64_t lddy);
+} distill_network_vtable;
+
+DISTILL_API size_t distill_network_vtable_size(void);
+
+typedef struct distill_ppo distill_ppo;
+
+typedef struct distill_ppo_options {
+    uint32_t struct_size;  /* sizeof(distill_ppo_options) */
+    int32_t optimizer;     /* DISTILL_OPTIM_RMSPROP (default) or DISTILL_OPTIM_ADAM */
+    int64_t envs;          /* episodes run side by side (4; a host env runs them one after another) */
+    int64_t steps;         /* steps per env and iteration (128) */
+    int64_t epochs;        /* passes over an iteration's samples (8) */
+    int64_t minibatches;   /* per epoch (64: 8 samples each) */
+    double lr;             /* (1.5e-4) */
+    double gamma;          /* (0.99) */
+    double lambda;         /* GAE (0.99) */
+    double clip;           /* the ratio's clip (0.1) */
+    double entropy;        /* the entropy bonus' weight (0.1) */
+    double value_coef;     /* (0.5) */
+    double max_grad_norm;  /* global-norm clipping, 0: none (5) */
+    uint64_t seed;         /* episode i (over all envs, in order) resets with seed + i (0) */
+} distill_ppo_options;
+
+DISTILL_API void distill_ppo_options_init(distill_ppo_options *opts);
+DISTILL_API size_t distill_ppo_options_size(void);
+
+/* What an iteration did. */
+typedef struct distill_ppo_stats {
+    uint32_t struct_size;   /* sizeof(distill_ppo_stats) */
+    int64_t episodes;       /* episodes that ended in the iteration */
+    double mean_return;     /* their mean return (NaN without one) */
+    double success;         /* the fraction of them with a positive return */
+    double policy_loss, value_loss, entropy;  /* means over the updates */
+    double clip_fraction;   /* the samples whose ratio was clipped */
+    int64_t env_steps;      /* env steps so far */
+} distill_ppo_stats;
+
+DISTILL_API size_t distill_ppo_stats_size(void);
+
+/* PPO on env (discrete actions; the network's inputs are its observations,
+ * its outputs the actions plus one).  The learner keeps references to env
+ * and the network, which must outlive it (or the next distill_ppo_retarget). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_ppo_create(distill_context *ctx, const distill_ppo_options *opts, distill_env *env,
+                   const distill_network_vtable *net, distill_ppo **out);
+/* The same with a distill_model as the network (trained in place). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_ppo_create_model(distill_context *ctx, const distill_ppo_options *opts, distill_env *env,
+                         distill_model *model, distill_ppo **out);
+DISTILL_API void distill_ppo_destroy(distill_ppo *ppo);
+/* A new task: another env (same spaces) and/or network binding (same shape;
+ * NULL keeps the current), fresh episodes and optimiser moments; the
+ * iteration count goes on. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_ppo_retarget(distill_ppo *ppo, distill_env *env, const distill_network_vtable *net);
+/* One iteration (collect, then update); stats may be NULL.  A failing
+ * network or env callback is DISTILL_E_BACKEND; the parameters are then as
+ * before the update. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_step(distill_ppo *ppo, distill_ppo_stats *stats);
+/* Iterations until `until` are done, with progress and cancellation. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_run(distill_ppo *ppo, int64_t until);
+DISTILL_API int64_t distill_ppo_iterations(const distill_ppo *ppo);
 
 DISTILL_END_DECLS
 
