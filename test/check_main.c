@@ -42,5 +42,6 @@ int main(void)
     srunner_add_suite(sr, distill_suite_orl());
     srunner_add_suite(sr, distill_suite_vdd());
     srunner_add_suite(sr, distill_suite_mask());
+    srunner_add_suite(sr, distill_suite_ppo());
     return run(sr);
 }

@@ -33,6 +33,7 @@ Suite *distill_suite_policy(void);
 Suite *distill_suite_orl(void);
 Suite *distill_suite_vdd(void);
 Suite *distill_suite_mask(void);
+Suite *distill_suite_ppo(void);
 /* The slow tier (`make test-slow`): fits on the whole real data. */
 Suite *distill_suite_slow(void);
 

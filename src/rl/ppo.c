@@ -53,9 +53,9 @@ static distill_status check_pair(distill_context *ctx, const char *fn, distill_e
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: env is required", fn);
     a.struct_size = sizeof a;
     DISTILL__TRY(distill_env_action_space(env, &a));
-    if (a.kind != DISTILL_SPACE_DISCRETE || a.n < 2)
-        return distill__fail(ctx, DISTILL_E_UNSUPPORTED, "%s: PPO here takes a discrete action space of >= 2 "
-                             "actions", fn);
+    if (a.kind != DISTILL_SPACE_DISCRETE || a.n < 2 || a.n > DISTILL_BC_MAX_ACTIONS)
+        return distill__fail(ctx, DISTILL_E_UNSUPPORTED, "%s: PPO here takes a discrete action space of 2 .. %d "
+                             "actions", fn, DISTILL_BC_MAX_ACTIONS);
     if (!v->forward || !v->backward || !v->params || !v->grads || v->n_params < 1)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: the network needs forward, backward, params and grads", fn);
     if (v->inputs != distill_env_obs_dim(env) || v->outputs != a.n + 1)

@@ -34,7 +34,7 @@ struct distill_ppo {
  * (V - R)^2 / 2 from z (A logits, then V): returns it and writes its
  * gradient in z into dz (A + 1); stats += (surrogate, value loss, H,
  * clipped). */
-double distill__ppo_sample_loss(int64_t A, const float *z, int64_t a, double logp_old, double adv, double ret,
+double distill__ppo_sample_loss(int64_t A, const double *z, int64_t a, double logp_old, double adv, double ret,
                                 double clip, double entropy, double value_coef, double *dz, double stats[4]);
 
 /* Floats of parameters and optimiser moments in `saved`. */

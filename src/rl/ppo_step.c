@@ -51,7 +51,7 @@ static distill_status slot_step(distill_ppo *p, int64_t i, float a, float *rewar
 }
 
 /* log softmax of z (A) into lp, in double. */
-static void log_softmax(const float *z, int64_t A, double *lp)
+static void log_softmax(const double *z, int64_t A, double *lp)
 {
     double mx = z[0], s = 0.0;
     int64_t j;
@@ -92,9 +92,12 @@ static distill_status collect(distill_ppo *p, distill_ppo_stats *st)
         memcpy(p->obs + k * p->S * p->O, p->cur, sizeof(float) * (size_t)(p->S * p->O));
         for (i = 0; i < p->S; i++) {
             const int64_t row = k * p->S + i;
+            double z[DISTILL_BC_MAX_ACTIONS], ret;
+            int64_t j;
             int ended;
-            double ret;
-            log_softmax(p->out + i * Y, A, lp);
+            for (j = 0; j < A; j++)
+                z[j] = p->out[i * Y + j];
+            log_softmax(z, A, lp);
             p->act[row] = (float)sample(lp, A, &r);
             p->logp[row] = (float)lp[(int64_t)p->act[row]], p->val[row] = p->out[i * Y + A];
             DISTILL__TRY(slot_step(p, i, p->act[row], &p->rew[row], &ended, &ret));
@@ -139,11 +142,13 @@ static distill_status advantages(distill_ppo *p)
     return DISTILL_OK;
 }
 
-double distill__ppo_sample_loss(int64_t A, const float *z, int64_t a, double logp_old, double adv, double ret,
+double distill__ppo_sample_loss(int64_t A, const double *z, int64_t a, double logp_old, double adv, double ret,
                                 double clip, double entropy, double value_coef, double *dz, double stats[4])
 {
     double lp[DISTILL_BC_MAX_ACTIONS], ratio, clipped, h = 0.0, dlogp = 0.0, v, loss;
     int64_t j;
+    if (A < 1 || A > DISTILL_BC_MAX_ACTIONS || a < 0 || a >= A)
+        return NAN;
     log_softmax(z, A, lp);
     ratio = exp(lp[a] - logp_old);
     clipped = ratio < 1.0 - clip ? 1.0 - clip : ratio > 1.0 + clip ? 1.0 + clip : ratio;
@@ -168,11 +173,13 @@ double distill__ppo_sample_loss(int64_t A, const float *z, int64_t a, double log
 static void minibatch_grad(distill_ppo *p, const int64_t *idx, double acc[4])
 {
     const int64_t A = p->A, Y = A + 1, B = p->mb;
-    double dz[DISTILL_BC_MAX_ACTIONS + 1];
+    double z[DISTILL_BC_MAX_ACTIONS + 1], dz[DISTILL_BC_MAX_ACTIONS + 1];
     int64_t b, j;
     for (b = 0; b < B; b++) {
         const int64_t n = idx[b];
-        (void)distill__ppo_sample_loss(A, p->out + b * Y, (int64_t)p->act[n], p->logp[n], p->adv[n], p->ret[n],
+        for (j = 0; j < Y; j++)
+            z[j] = p->out[b * Y + j];
+        (void)distill__ppo_sample_loss(A, z, (int64_t)p->act[n], p->logp[n], p->adv[n], p->ret[n],
                                        p->o.clip, p->o.entropy, p->o.value_coef, dz, acc);
         for (j = 0; j < Y; j++)
             p->dout[b * Y + j] = (float)(dz[j] / (double)B);
