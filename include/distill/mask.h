@@ -47,6 +47,7 @@
 
 #include "core.h"
 #include "export.h"
+#include "rl.h"
 #include "status.h"
 
 DISTILL_BEGIN_DECLS
@@ -141,6 +142,12 @@ distill_masknet_forward(distill_masknet *net, int64_t t, int64_t n, const float 
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_masknet_backward(distill_masknet *net, const float *dy, int64_t lddy, float *dx, int64_t lddx,
                          int accumulate);
+
+/* The training task as a network for distill_ppo (rl.h): forward and
+ * backward of the task in training, its block as the parameters.  Take it
+ * again after each distill_masknet_add_task (distill_ppo_retarget). */
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_network(distill_masknet *net,
+                                                                    distill_network_vtable *out);
 
 /* ---- Allocation-free inference of a learned task ------------------------ */
 

@@ -160,3 +160,32 @@ distill_status distill_masknet_infer(const distill_masknet *net, int64_t t, void
         return DISTILL_E_INVAL;
     return distill_model_infer_checked(net->frozen[t], ws, ws_bytes, n, x, ldx, y, ldy);
 }
+
+/* ---- the training task behind distill_network_vtable ----------------------- */
+
+static int net_forward(void *user, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy)
+{
+    distill_masknet *net = user;
+    return distill_masknet_forward(net, net->training, n, x, ldx, y, ldy) != DISTILL_OK;
+}
+
+static int net_backward(void *user, const float *dy, int64_t lddy)
+{
+    return distill_masknet_backward(user, dy, lddy, NULL, 0, 0) != DISTILL_OK;
+}
+
+distill_status distill_masknet_network(distill_masknet *net, distill_network_vtable *out)
+{
+    static const char fn[] = "distill_masknet_network";
+    if (!net)
+        return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(net->ctx, fn, "out", out));
+    if (net->training < 0)
+        return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: no task is in training", fn);
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out, out->user = net;
+    out->inputs = net->o.inputs, out->outputs = net->o.outputs, out->n_params = net->block;
+    out->params = net->task[net->training], out->grads = net->grad;
+    out->forward = net_forward, out->backward = net_backward;
+    return DISTILL_OK;
+}
