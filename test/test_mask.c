@@ -548,6 +548,175 @@ START_TEST(the_decoder_rejects_hostile_messages_and_changes_nothing)
 }
 END_TEST
 
+/* ---- sharing ------------------------------------------------------------- */
+
+/* A transport that keeps every message, to deliver by hand. */
+typedef struct mailbox {
+    int n;
+    uint32_t to[64];
+    size_t len[64];
+    unsigned char *msg[64];
+} mailbox;
+
+static int mailbox_send(void *user, uint32_t to, const void *msg, size_t len)
+{
+    mailbox *m = user;
+    if (m->n >= 64)
+        return 1;
+    m->to[m->n] = to, m->len[m->n] = len, m->msg[m->n] = malloc(len);
+    memcpy(m->msg[m->n++], msg, len);
+    return 0;
+}
+
+static void mailbox_clear(mailbox *m)
+{
+    int i;
+    for (i = 0; i < m->n; i++)
+        free(m->msg[i]);
+    m->n = 0;
+}
+
+/* The last message in m (and its index). */
+static int last(const mailbox *m)
+{
+    ck_assert_int_gt(m->n, 0);
+    return m->n - 1;
+}
+
+static distill_masknet *share_net(distill_context *ctx)
+{
+    return make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 4, 16, 2, 3, 4);
+}
+
+START_TEST(sharing_survives_lost_duplicated_and_reordered_messages)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_masknet *na = share_net(ctx), *nb = share_net(ctx);
+    distill_share *a, *b;
+    distill_share_stats st;
+    mailbox ma = {0}, mb = {0};
+    float x[2 * 4], ya[2 * 3], yb[2 * 3];
+    unsigned char *bad;
+    int i, mask_at;
+    fill_random(x, 8, 9);
+    ck_assert_status(distill_masknet_add_task(na, 2), DISTILL_OK);
+    ck_assert_status(distill_masknet_consolidate(na), DISTILL_OK);
+    ck_assert_status(distill_share_create(ctx, NULL, na, 1, mailbox_send, &ma, &a), DISTILL_OK);
+    ck_assert_status(distill_share_create(ctx, NULL, nb, 2, mailbox_send, &mb, &b), DISTILL_OK);
+    ck_assert_status(distill_share_set_reward(a, 2, 1.0f), DISTILL_OK);
+    ck_assert_status(distill_share_add_peer(b, 1), DISTILL_OK);
+    /* B asks; A answers META (and, B being new to it, its TABLE) */
+    ck_assert_status(distill_share_query(b, 2), DISTILL_OK);
+    ck_assert_int_eq(mb.n, 1);
+    ck_assert_status(distill_share_receive(a, mb.msg[0], mb.len[0]), DISTILL_OK);
+    ck_assert_int_eq(ma.n, 2); /* TABLE, META */
+    ck_assert_int_eq(distill_share_peers(a), 1);
+    for (i = 0; i < 2; i++) /* the META twice */
+        ck_assert_status(distill_share_receive(b, ma.msg[1], ma.len[1]), DISTILL_OK);
+    ck_assert_status(distill_share_receive(b, ma.msg[0], ma.len[0]), DISTILL_OK); /* the TABLE late */
+    ck_assert_status(distill_share_tick(b), DISTILL_OK); /* the window closes: REQ */
+    ck_assert_int_eq(mb.n, 2);
+    mailbox_clear(&ma);
+    for (i = 0; i < 2; i++) /* the REQ twice: two MASKs */
+        ck_assert_status(distill_share_receive(a, mb.msg[1], mb.len[1]), DISTILL_OK);
+    ck_assert_int_eq(ma.n, 2);
+    mask_at = last(&ma);
+    /* a damaged MASK is a format error and installs nothing */
+    bad = malloc(ma.len[0]);
+    for (i = 0; i < (int)ma.len[0]; i += 7) {
+        memcpy(bad, ma.msg[0], ma.len[0]);
+        bad[i] ^= 0x10;
+        ck_assert_status(distill_share_receive(b, bad, ma.len[0]), DISTILL_E_FORMAT);
+    }
+    ck_assert_status(distill_share_receive(b, ma.msg[0], ma.len[0] - 1), DISTILL_E_FORMAT);
+    ck_assert_int_eq(distill_masknet_tasks(nb), 0);
+    free(bad);
+    /* the first MASK installs; the duplicate is ignored */
+    ck_assert_status(distill_share_receive(b, ma.msg[0], ma.len[0]), DISTILL_OK);
+    ck_assert_status(distill_share_receive(b, ma.msg[mask_at], ma.len[mask_at]), DISTILL_OK);
+    ck_assert_int_eq(distill_masknet_task_learned(nb, 2), 1);
+    ck_assert(distill_share_reward(b, 2) == 1.0f);
+    ck_assert_status(distill_masknet_forward(na, 2, 2, x, 4, ya, 3), DISTILL_OK);
+    ck_assert_status(distill_masknet_forward(nb, 2, 2, x, 4, yb, 3), DISTILL_OK);
+    ck_assert(memcmp(ya, yb, sizeof ya) == 0);
+    st.struct_size = sizeof st;
+    ck_assert_status(distill_share_get_stats(b, &st), DISTILL_OK);
+    ck_assert_int_eq(st.masks_installed, 1);
+    ck_assert_int_eq(st.rejected, (int64_t)((ma.len[0] + 6) / 7) + 1);
+    /* a MASK nobody asked for (A never asked) changes nothing */
+    ck_assert_status(distill_share_receive(a, ma.msg[0], ma.len[0]), DISTILL_E_FORMAT); /* its own id */
+    mailbox_clear(&ma), mailbox_clear(&mb);
+    /* B, now as good as A, no longer asks: the gate */
+    ck_assert_status(distill_share_query(b, 2), DISTILL_OK);
+    ck_assert_status(distill_share_receive(a, mb.msg[0], mb.len[0]), DISTILL_OK);
+    ck_assert_int_eq(ma.n, 0); /* no META: 0.9 x 1.0 is not above 1.0 */
+    mailbox_clear(&ma), mailbox_clear(&mb);
+    distill_share_destroy(a), distill_share_destroy(b);
+    distill_masknet_destroy(na), distill_masknet_destroy(nb);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
+START_TEST(agents_on_a_bus_share_and_discover_each_other)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_masknet *n[3];
+    distill_share *ag[3];
+    distill_share_bus *bus, *lossy;
+    distill_share_options so;
+    int64_t delivered, bytes, lost;
+    int i, k;
+    distill_share_options_init(&so);
+    so.meta_window = 4; /* a QUERY and its META: twice the latency */
+    ck_assert_status(distill_share_bus_create(ctx, 2, 0.0, 1, &bus), DISTILL_OK);
+    for (i = 0; i < 3; i++) {
+        n[i] = share_net(ctx);
+        ck_assert_status(distill_share_create(ctx, &so, n[i], (uint32_t)(10 + i), distill_share_bus_send, bus,
+                                             &ag[i]), DISTILL_OK);
+        ck_assert_status(distill_share_bus_attach(bus, (uint32_t)(10 + i), ag[i]), DISTILL_OK);
+        ck_assert_status(distill_masknet_add_task(n[i], i), DISTILL_OK); /* agent i knows task i */
+        ck_assert_status(distill_masknet_consolidate(n[i]), DISTILL_OK);
+        ck_assert_status(distill_share_set_reward(ag[i], i, 0.5f + 0.1f * (float)i), DISTILL_OK);
+    }
+    /* 11 and 12 know only 10; 10 knows nobody */
+    ck_assert_status(distill_share_add_peer(ag[1], 10), DISTILL_OK);
+    ck_assert_status(distill_share_add_peer(ag[2], 10), DISTILL_OK);
+    for (k = 0; k < 3; k++) {
+        ck_assert_status(distill_share_query(ag[1], 0), DISTILL_OK);
+        ck_assert_status(distill_share_query(ag[2], 1), DISTILL_OK);
+        for (i = 0; i < 6; i++)
+            ck_assert_status(distill_share_bus_tick(bus), DISTILL_OK);
+    }
+    ck_assert_int_eq(distill_masknet_task_learned(n[1], 0), 1);  /* from 10 */
+    ck_assert_int_eq(distill_masknet_task_learned(n[2], 1), 1);  /* from 11, found through 10's TABLE */
+    ck_assert_int_eq(distill_share_peers(ag[2]), 2);
+    ck_assert(distill_share_reward(ag[2], 1) == 0.6f);
+    /* 12 leaves: messages to it are lost, nobody waits */
+    ck_assert_status(distill_share_bus_attach(bus, 12, NULL), DISTILL_OK);
+    ck_assert_status(distill_share_query(ag[0], 2), DISTILL_OK);
+    for (i = 0; i < 6; i++)
+        ck_assert_status(distill_share_bus_tick(bus), DISTILL_OK);
+    distill_share_bus_counts(bus, &delivered, &bytes, &lost);
+    ck_assert(delivered > 0 && bytes > 0 && lost >= 1);
+    ck_assert_int_eq(distill_masknet_task_learned(n[0], 2), -1);
+    /* everything lost: nothing arrives, nothing breaks */
+    ck_assert_status(distill_share_bus_create(ctx, 1, 1.0, 1, &lossy), DISTILL_OK);
+    ck_assert_int_eq(distill_share_bus_send(lossy, 10, "x", 1), 0);
+    ck_assert_status(distill_share_bus_tick(lossy), DISTILL_OK);
+    distill_share_bus_counts(lossy, &delivered, NULL, &lost);
+    ck_assert(delivered == 0 && lost == 1);
+    ck_assert_status(distill_share_bus_create(ctx, 0, 0.0, 1, &(distill_share_bus *){0}), DISTILL_E_INVAL);
+    distill_share_bus_destroy(lossy), distill_share_bus_destroy(bus);
+    for (i = 0; i < 3; i++)
+        distill_share_destroy(ag[i]), distill_masknet_destroy(n[i]);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
 Suite *distill_suite_mask(void)
 {
     Suite *s = suite_create("mask");
@@ -561,6 +730,8 @@ Suite *distill_suite_mask(void)
     tcase_add_test(tc, bad_input_is_refused_and_changes_nothing);
     tcase_add_test(tc, a_sent_mask_reproduces_the_senders_outputs_exactly);
     tcase_add_test(tc, the_decoder_rejects_hostile_messages_and_changes_nothing);
+    tcase_add_test(tc, sharing_survives_lost_duplicated_and_reordered_messages);
+    tcase_add_test(tc, agents_on_a_bus_share_and_discover_each_other);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -209,6 +209,104 @@ distill_mask_message_read(distill_context *ctx, const void *buf, size_t len, dis
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_masknet_decode(distill_masknet *net, int64_t t, const void *buf, size_t len, distill_mask_meta *meta);
 
+/* ---- Sharing masks between agents (docs/masks.md, "Sharing") -----------
+ * The protocol of L2D2-C as a state machine on byte buffers: the host
+ * carries messages over its own transport (a send callback; it polls its
+ * transport and hands what arrives to distill_share_receive).  A task is
+ * a masknet slot; its embedding is the slot's one-hot label (L1 distance,
+ * threshold 0: the same slot).
+ *
+ *   distill_share_query(t):  QUERY(t, own reward) to every known peer
+ *   a peer on QUERY:         adds the sender (TABLE of its peers back to a
+ *                            newcomer); META(t, r) for a task it holds
+ *                            with r > 0 and gate r > the asker's reward
+ *   distill_share_tick:      when the query's window (meta_window ticks)
+ *                            closes, REQ(t) to the best META (highest r)
+ *                            if still gate r > own reward
+ *   a peer on REQ:           MASK(t, r, the encoded mask)
+ *   on MASK:                 only as the answer to an open REQ, and if
+ *                            still gate r > own reward: installed into
+ *                            slot t (distill_masknet_decode), own reward r
+ *
+ * Lost, duplicated, late or reordered messages never corrupt an agent: a
+ * MASK nobody asked for (or asked for already) is ignored, a malformed
+ * message is DISTILL_E_FORMAT and changes nothing, and nothing waits on a
+ * reply. */
+
+typedef struct distill_share distill_share;
+
+/* Send `len` bytes to agent `to`; return 0, or non-zero if it could not
+ * (counted, not an error: peers may leave). */
+typedef int (*distill_share_send_fn)(void *user, uint32_t to, const void *msg, size_t len);
+
+typedef struct distill_share_options {
+    uint32_t struct_size;  /* sizeof(distill_share_options) */
+    int32_t payload;       /* how masks travel: DISTILL_MASK_PAYLOAD_BITS (default), _F16 or _F32 */
+    double gate;           /* a peer's reward r counts when gate r > own reward (0.9) */
+    int64_t meta_window;   /* ticks from a QUERY to the choice of a peer (1) */
+    int64_t max_peers;     /* peers an agent keeps (64) */
+} distill_share_options;
+
+DISTILL_API void distill_share_options_init(distill_share_options *opts);
+DISTILL_API size_t distill_share_options_size(void);
+
+typedef struct distill_share_stats {
+    uint32_t struct_size;    /* sizeof(distill_share_stats) */
+    int64_t sent[5];         /* messages sent by type: QUERY, META, REQ, MASK, TABLE */
+    int64_t received[5];
+    int64_t bytes_sent;
+    int64_t send_failures;   /* the send callback's non-zero returns */
+    int64_t masks_installed; /* masks taken from peers */
+    int64_t ignored;         /* well-formed messages with nothing to do (late, unasked, gated) */
+    int64_t rejected;        /* malformed messages */
+} distill_share_stats;
+
+DISTILL_API size_t distill_share_stats_size(void);
+
+/* An agent `id` sharing the masks of `net` (kept by reference). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_share_create(distill_context *ctx, const distill_share_options *opts, distill_masknet *net, uint32_t id,
+                     distill_share_send_fn send, void *user, distill_share **out);
+DISTILL_API void distill_share_destroy(distill_share *agent);
+/* Know peer `id` (bootstrap); adding a known peer or oneself changes nothing. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_add_peer(distill_share *agent, uint32_t peer);
+DISTILL_API int64_t distill_share_peers(const distill_share *agent);
+/* The agent's own latest return on task t (its knowledge base). */
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_set_reward(distill_share *agent, int64_t t, float reward);
+/* The knowledge base's reward of task t (0 when unknown). */
+DISTILL_API float distill_share_reward(const distill_share *agent, int64_t t);
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_query(distill_share *agent, int64_t t);
+/* Handle one message from the transport. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_receive(distill_share *agent, const void *msg,
+                                                                   size_t len);
+/* One unit of time: closes the META windows that are due. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_tick(distill_share *agent);
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_get_stats(const distill_share *agent,
+                                                                     distill_share_stats *stats);
+
+/* ---- An in-process bus: agents of one process, simulated time -----------
+ * Messages sent during tick k arrive at tick k + latency (latency >= 1),
+ * in the order sent; each is lost with probability `drop` (a seeded draw);
+ * messages to an agent not attached are lost (it left).  Agents attach and
+ * detach at any tick.  Pass distill_share_bus_send and the bus as the
+ * agents' send callback and user. */
+
+typedef struct distill_share_bus distill_share_bus;
+
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_share_bus_create(distill_context *ctx, int64_t latency, double drop, uint64_t seed, distill_share_bus **out);
+DISTILL_API void distill_share_bus_destroy(distill_share_bus *bus);
+/* A distill_share_send_fn (user: the bus). */
+DISTILL_API int distill_share_bus_send(void *bus, uint32_t to, const void *msg, size_t len);
+/* Route messages for `id` to agent (NULL: detach, the agent left). */
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_bus_attach(distill_share_bus *bus, uint32_t id,
+                                                                      distill_share *agent);
+/* One tick: deliver what is due, then distill_share_tick every attached agent. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_share_bus_tick(distill_share_bus *bus);
+/* Messages and bytes delivered, messages lost (dropped or unroutable). */
+DISTILL_API void distill_share_bus_counts(const distill_share_bus *bus, int64_t *delivered, int64_t *bytes,
+                                          int64_t *lost);
+
 DISTILL_END_DECLS
 
 #endif /* DISTILL_MASK_H */
