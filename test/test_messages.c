@@ -80,7 +80,14 @@ static const char *const exempt[] = {
     "distill_masknet_backbone_hash", "distill_masknet_tasks", "distill_masknet_training_task",
     "distill_masknet_task_learned", "distill_masknet_params", "distill_masknet_grads",
     "distill_masknet_param_count", "distill_masknet_workspace_size", "distill_masknet_infer",
-    "distill_mask_meta_init", "distill_mask_meta_size",
+    "distill_mask_meta_init", "distill_mask_meta_size", "distill_share_options_init", "distill_share_options_size",
+    "distill_share_stats_size", "distill_share_destroy", "distill_share_peers", "distill_share_reward",
+    "distill_share_bus_destroy", "distill_share_bus_counts",
+    "distill_share_bus_send" /* a callback: non-zero */, "distill_network_vtable_size", "distill_ppo_options_init",
+    "distill_ppo_options_size", "distill_ppo_stats_size", "distill_ppo_destroy", "distill_ppo_iterations",
+    /* fail only on NULL (no context to write to), or a bus at 4096 agents; the
+     * ticks pass on their agents' own failures */
+    "distill_share_tick", "distill_share_bus_tick", "distill_share_bus_attach",
 };
 
 typedef struct fixture {
@@ -553,8 +560,44 @@ static void audit_mask(fixture *f)
     AUDIT(distill_masknet_encode, distill_masknet_encode(net, 0, &m, NULL, 0, &len));
     AUDIT(distill_masknet_decode, distill_masknet_decode(net, 0, junk, sizeof junk, NULL));
     AUDIT(distill_mask_message_read, distill_mask_message_read(f->ctx, junk, sizeof junk, &m));
+    AUDIT(distill_masknet_network, distill_masknet_network(net, &(distill_network_vtable){0}));
     ck_assert_status(distill_masknet_add_task(net, 0), DISTILL_OK);
     AUDIT(distill_masknet_add_task, distill_masknet_add_task(net, 1));
+    {
+        distill_share *a = NULL;
+        distill_share_bus *bus = NULL;
+        distill_env *env = NULL;
+        distill_ppo *p = NULL;
+        distill_model *cp;
+        distill_network_vtable v;
+        distill_share_stats st;
+        ck_assert_status(distill_share_bus_create(f->ctx, 1, 0.0, 1, &bus), DISTILL_OK);
+        distill_share_options so;
+        distill_share_options_init(&so);
+        so.max_peers = 1;
+        ck_assert_status(distill_share_create(f->ctx, &so, net, 1, distill_share_bus_send, bus, &a), DISTILL_OK);
+        ck_assert_status(distill_share_add_peer(a, 2), DISTILL_OK);
+        memset(&st, 0, sizeof st);
+        AUDIT(distill_share_create, distill_share_create(f->ctx, NULL, NULL, 1, distill_share_bus_send, bus,
+                                                         &(distill_share *){0}));
+        AUDIT(distill_share_add_peer, distill_share_add_peer(a, 3)); /* max_peers reached */
+        AUDIT(distill_share_set_reward, distill_share_set_reward(a, 99, 1.0f));
+        AUDIT(distill_share_query, distill_share_query(a, -1));
+        AUDIT(distill_share_receive, distill_share_receive(a, junk, sizeof junk));
+        AUDIT(distill_share_get_stats, distill_share_get_stats(a, &st));
+        AUDIT(distill_share_bus_create, distill_share_bus_create(f->ctx, 0, 0.0, 1, &(distill_share_bus *){0}));
+        ck_assert_status(distill_env_create(f->ctx, NULL, &env), DISTILL_OK);
+        ck_assert_status(distill_masknet_network(net, &v), DISTILL_OK);
+        AUDIT(distill_ppo_create, distill_ppo_create(f->ctx, NULL, env, &v, &(distill_ppo *){0}));
+        AUDIT(distill_ppo_create_model, distill_ppo_create_model(f->ctx, NULL, env, NULL, &(distill_ppo *){0}));
+        cp = dense(f, 4, 3);
+        ck_assert_status(distill_ppo_create_model(f->ctx, NULL, env, cp, &p), DISTILL_OK);
+        AUDIT(distill_ppo_retarget, distill_ppo_retarget(p, NULL, &v));
+        AUDIT(distill_ppo_run, distill_ppo_run(p, -1));
+        AUDIT(distill_ppo_step, distill_ppo_step(p, (distill_ppo_stats *)&st));
+        distill_ppo_destroy(p), distill_env_destroy(env), distill_model_destroy(cp);
+        distill_share_destroy(a), distill_share_bus_destroy(bus);
+    }
     distill_masknet_destroy(net);
 }
 

@@ -47,6 +47,10 @@ typedef struct flow {
     distill_policy *moe, *moe2;
     distill_masknet *mask, *mask2;
     unsigned char *message;
+    distill_share *agent, *agent2;
+    distill_share_bus *bus;
+    distill_ppo *ppo;
+    distill_env *ct;
     distill_layer_spec feat[4];
     char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64], orl_ck[64], vdd_ck[64];
 } flow;
@@ -277,6 +281,55 @@ static distill_status same_mask(const distill_masknet *net, int64_t tasks, int64
     return st;
 }
 
+/* Two agents on a bus: the second asks the first for task 0; then PPO on
+ * the CT-graph with the first net's next task. */
+static distill_status share_steps(flow *f, long k)
+{
+    distill_share_options so;
+    distill_env_options eo;
+    distill_ppo_options po;
+    distill_network_vtable v;
+    distill_status st;
+    int i;
+    distill_share_options_init(&so);
+    so.meta_window = 2;
+    DISTILL__TRY_TEST(distill_share_bus_create(f->ctx, 1, 0.0, 3, &f->bus));
+    DISTILL__TRY_TEST(distill_share_create(f->ctx, &so, f->mask, 1, distill_share_bus_send, f->bus, &f->agent));
+    DISTILL__TRY_TEST(distill_share_create(f->ctx, &so, f->mask2, 2, distill_share_bus_send, f->bus, &f->agent2));
+    DISTILL__TRY_TEST(distill_share_bus_attach(f->bus, 1, f->agent));
+    DISTILL__TRY_TEST(distill_share_bus_attach(f->bus, 2, f->agent2));
+    DISTILL__TRY_TEST(distill_share_set_reward(f->agent, 0, 1.0f));
+    DISTILL__TRY_TEST(distill_share_add_peer(f->agent2, 1));
+    DISTILL__TRY_TEST(distill_share_query(f->agent2, 0));
+    for (i = 0; i < 4; i++)
+        if ((st = distill_share_bus_tick(f->bus)) != DISTILL_OK)
+            return same_mask(f->mask2, 1, -1, st, "bus tick", k);
+    distill_env_options_init(&eo);
+    eo.task = DISTILL_ENV_GRID, eo.goal = 3;
+    DISTILL__TRY_TEST(distill_env_create(f->ctx, &eo, &f->ct));
+    {   /* a net of the grid's shape: 25 cells in, 4 actions and the value out */
+        distill_masknet_options o;
+        distill_masknet_destroy(f->mask2), distill_share_destroy(f->agent2);
+        f->mask2 = NULL, f->agent2 = NULL;
+        DISTILL__TRY_TEST(distill_share_bus_attach(f->bus, 2, NULL));
+        distill_masknet_options_init(&o);
+        o.inputs = 25, o.outputs = 5, o.hidden = 6, o.layers = 1, o.max_tasks = 2;
+        DISTILL__TRY_TEST(distill_masknet_create(f->ctx, &o, &f->mask2));
+    }
+    DISTILL__TRY_TEST(distill_masknet_add_task(f->mask2, 0));
+    DISTILL__TRY_TEST(distill_masknet_network(f->mask2, &v));
+    distill_ppo_options_init(&po);
+    po.envs = 2, po.steps = 8, po.epochs = 1, po.minibatches = 2;
+    DISTILL__TRY_TEST(distill_ppo_create(f->ctx, &po, f->ct, &v, &f->ppo));
+    DISTILL__TRY_TEST(distill_ppo_step(f->ppo, NULL));
+    DISTILL__TRY_TEST(distill_masknet_consolidate(f->mask2));
+    DISTILL__TRY_TEST(distill_masknet_add_task(f->mask2, 1));
+    DISTILL__TRY_TEST(distill_masknet_network(f->mask2, &v));
+    if ((st = distill_ppo_retarget(f->ppo, NULL, &v)) != DISTILL_OK)
+        return st;
+    return distill_ppo_step(f->ppo, NULL);
+}
+
 /* Two tasks under LC (the second composes the first), forward, backward,
  * consolidation, and the second sent as bits into another net. */
 static distill_status mask_steps(flow *f, long k)
@@ -307,7 +360,8 @@ static distill_status mask_steps(flow *f, long k)
     DISTILL__TRY_TEST(distill_masknet_encode(f->mask, 1, &m, f->message, len, &len));
     if ((st = distill_masknet_decode(f->mask2, 1, f->message, len, NULL)) != DISTILL_OK)
         return same_mask(f->mask2, 0, -1, st, "decode", k);
-    return distill_masknet_forward(f->mask2, 1, 6, x, 3, y, 2);
+    DISTILL__TRY_TEST(distill_masknet_forward(f->mask2, 1, 6, x, 3, y, 2));
+    return share_steps(f, k);
 }
 
 static distill_status workflow(flow *f, long k)
@@ -349,6 +403,8 @@ static distill_status workflow(flow *f, long k)
 
 static void flow_free(flow *f)
 {
+    distill_ppo_destroy(f->ppo), distill_env_destroy(f->ct);
+    distill_share_destroy(f->agent), distill_share_destroy(f->agent2), distill_share_bus_destroy(f->bus);
     distill_masknet_destroy(f->mask), distill_masknet_destroy(f->mask2);
     free(f->message);
     distill_kd_destroy(f->kd);

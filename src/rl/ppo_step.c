@@ -14,9 +14,27 @@
 
 static const char fn_step[] = "distill_ppo_step";
 
-static distill_status backend(distill_ppo *p, const char *what)
+/* The network's callbacks.  One that failed inside a library call on
+ * this context (a masknet's own pass) keeps that call's status when it is
+ * DISTILL_E_NOMEM (an allocation failure stays one); any other failure is
+ * the host's: DISTILL_E_BACKEND. */
+static distill_status failed(distill_ppo *p, const char *what)
 {
+    if (p->ctx->last_status == DISTILL_E_NOMEM)
+        return DISTILL_E_NOMEM;
     return distill__fail(p->ctx, DISTILL_E_BACKEND, "%s: the network's %s callback failed", fn_step, what);
+}
+
+static distill_status forward(distill_ppo *p, int64_t n, const float *x)
+{
+    p->ctx->last_status = DISTILL_OK;
+    return p->net.forward(p->net.user, n, x, p->O, p->out, p->A + 1) ? failed(p, "forward") : DISTILL_OK;
+}
+
+static distill_status backward(distill_ppo *p)
+{
+    p->ctx->last_status = DISTILL_OK;
+    return p->net.backward(p->net.user, p->dout, p->A + 1) ? failed(p, "backward") : DISTILL_OK;
 }
 
 /* ---- the slots: episodes side by side ------------------------------------ */
@@ -86,8 +104,7 @@ static distill_status collect(distill_ppo *p, distill_ppo_stats *st)
         DISTILL__TRY(slot_reset(p, i));
     p->live = 1;
     for (k = 0; k < p->T; k++) {
-        if (p->net.forward(p->net.user, p->S, p->cur, p->O, p->out, Y))
-            return backend(p, "forward");
+        DISTILL__TRY(forward(p, p->S, p->cur));
         DISTILL__TRY(distill__check_finite(p->ctx, fn_step, "the network's outputs", p->out, p->S, Y, Y));
         memcpy(p->obs + k * p->S * p->O, p->cur, sizeof(float) * (size_t)(p->S * p->O));
         for (i = 0; i < p->S; i++) {
@@ -118,8 +135,7 @@ static distill_status advantages(distill_ppo *p)
     const int64_t Y = p->A + 1;
     double mean = 0.0, var = 0.0;
     int64_t k, i, n;
-    if (p->net.forward(p->net.user, p->S, p->cur, p->O, p->out, Y))
-        return backend(p, "forward");
+    DISTILL__TRY(forward(p, p->S, p->cur));
     for (i = 0; i < p->S; i++) {
         double next_v = p->out[i * Y + p->A], gae = 0.0;
         for (k = p->T - 1; k >= 0; k--) {
@@ -205,7 +221,7 @@ static void restore_params(distill_ppo *p)
 
 static distill_status update(distill_ppo *p, distill_ppo_stats *st)
 {
-    const int64_t Y = p->A + 1, per = p->o.minibatches;
+    const int64_t per = p->o.minibatches;
     double acc[4] = {0.0, 0.0, 0.0, 0.0};
     int64_t e, m, b;
     for (e = 0; e < p->o.epochs; e++) {
@@ -216,11 +232,9 @@ static distill_status update(distill_ppo *p, distill_ppo_stats *st)
             distill_status s;
             for (b = 0; b < p->mb; b++)
                 memcpy(p->mbx + b * p->O, p->obs + idx[b] * p->O, sizeof(float) * (size_t)p->O);
-            if (p->net.forward(p->net.user, p->mb, p->mbx, p->O, p->out, Y))
-                return backend(p, "forward");
+            DISTILL__TRY(forward(p, p->mb, p->mbx));
             minibatch_grad(p, idx, acc);
-            if (p->net.backward(p->net.user, p->dout, Y))
-                return backend(p, "backward");
+            DISTILL__TRY(backward(p));
             if ((s = distill_optimizer_step(p->opt, p->net.params, p->net.grads)) != DISTILL_OK)
                 return distill__fail(p->ctx, s, "%s: the gradient is not finite", fn_step);
         }
