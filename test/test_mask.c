@@ -2,6 +2,8 @@
  * differences of a double-precision reference (the step replaced by the
  * identity), the binarisations, zero forgetting, the allocation-free
  * inference, and bad input. */
+#include <unistd.h>
+
 #include "testutil.h"
 #include "mask/internal.h"
 
@@ -717,6 +719,48 @@ START_TEST(agents_on_a_bus_share_and_discover_each_other)
 }
 END_TEST
 
+START_TEST(a_learned_task_is_a_deployable_policy)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    int64_t layers;
+    for (layers = 0; layers <= 2; layers += 2) {
+        distill_masknet *net = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 5, 12, layers, 4, 3);
+        distill_policy *p, *q;
+        float x[16 * 5], y[16 * 4], a[16], b[16];
+        size_t bytes;
+        void *ws;
+        int64_t i, j;
+        char path[64];
+        fill_random(x, 16 * 5, 21);
+        ck_assert_status(distill_masknet_add_task(net, 1), DISTILL_OK);
+        ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
+        ck_assert_status(distill_masknet_policy(net, 0, 3, DISTILL_POLICY_GREEDY, 1.0f, &p), DISTILL_E_INVAL);
+        ck_assert_status(distill_masknet_policy(net, 1, 5, DISTILL_POLICY_GREEDY, 1.0f, &p), DISTILL_E_INVAL);
+        ck_assert_status(distill_masknet_policy(net, 1, 3, DISTILL_POLICY_GREEDY, 1.0f, &p), DISTILL_OK);
+        ck_assert_int_eq(distill_policy_obs_dim(p), 5);
+        ck_assert_status(distill_policy_workspace_size(p, 16, &bytes), DISTILL_OK);
+        ws = malloc(bytes);
+        ck_assert_status(distill_policy_act(p, ws, bytes, 16, x, 5, a, 1, NULL), DISTILL_OK);
+        ck_assert_status(distill_masknet_forward(net, 1, 16, x, 5, y, 4), DISTILL_OK);
+        for (i = 0; i < 16; i++) { /* the argmax of the first three outputs */
+            int64_t best = 0;
+            for (j = 1; j < 3; j++)
+                best = y[i * 4 + j] > y[i * 4 + best] ? j : best;
+            ck_assert_int_eq((int64_t)a[i], best);
+        }
+        snprintf(path, sizeof path, "/tmp/distill-mask-policy-%d", (int)getpid());
+        ck_assert_status(distill_policy_save(p, path), DISTILL_OK);
+        ck_assert_status(distill_policy_load(ctx, path, &q), DISTILL_OK);
+        ck_assert_status(distill_policy_act(q, ws, bytes, 16, x, 5, b, 1, NULL), DISTILL_OK);
+        ck_assert(memcmp(a, b, sizeof a) == 0);
+        unlink(path);
+        free(ws);
+        distill_policy_destroy(p), distill_policy_destroy(q), distill_masknet_destroy(net);
+    }
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_mask(void)
 {
     Suite *s = suite_create("mask");
@@ -732,6 +776,7 @@ Suite *distill_suite_mask(void)
     tcase_add_test(tc, the_decoder_rejects_hostile_messages_and_changes_nothing);
     tcase_add_test(tc, sharing_survives_lost_duplicated_and_reordered_messages);
     tcase_add_test(tc, agents_on_a_bus_share_and_discover_each_other);
+    tcase_add_test(tc, a_learned_task_is_a_deployable_policy);
     suite_add_tcase(s, tc);
     return s;
 }

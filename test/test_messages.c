@@ -561,6 +561,7 @@ static void audit_mask(fixture *f)
     AUDIT(distill_masknet_decode, distill_masknet_decode(net, 0, junk, sizeof junk, NULL));
     AUDIT(distill_mask_message_read, distill_mask_message_read(f->ctx, junk, sizeof junk, &m));
     AUDIT(distill_masknet_network, distill_masknet_network(net, &(distill_network_vtable){0}));
+    AUDIT(distill_masknet_policy, distill_masknet_policy(net, 0, 2, DISTILL_POLICY_GREEDY, 1.0f, &(distill_policy *){0}));
     ck_assert_status(distill_masknet_add_task(net, 0), DISTILL_OK);
     AUDIT(distill_masknet_add_task, distill_masknet_add_task(net, 1));
     {

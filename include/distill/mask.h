@@ -47,6 +47,7 @@
 
 #include "core.h"
 #include "export.h"
+#include "policy.h"
 #include "rl.h"
 #include "status.h"
 
@@ -148,6 +149,14 @@ distill_masknet_backward(distill_masknet *net, const float *dy, int64_t lddy, fl
  * again after each distill_masknet_add_task (distill_ppo_retarget). */
 DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_network(distill_masknet *net,
                                                                     distill_network_vtable *out);
+
+/* A learned task as a deployable policy (policy.h; a network policy, so it
+ * saves, loads and acts as any other): its first n_actions outputs are the
+ * logits of a discrete action space (the value output of a PPO net is
+ * left out); mode DISTILL_POLICY_GREEDY or _SAMPLE (softmax(z / T)). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_masknet_policy(const distill_masknet *net, int64_t t, int64_t n_actions, int32_t mode, float temperature,
+                       distill_policy **out);
 
 /* ---- Allocation-free inference of a learned task ------------------------ */
 

@@ -6,22 +6,29 @@
 #include "../core/check.h"
 #include "internal.h"
 
-/* Bias-free dense layers of the given widths, ReLU between; `bias0`: the
- * first layer has a bias. */
-static distill_status make_mlp(distill_masknet *net, int64_t in, int bias0, distill_model **out)
+/* Bias-free dense layers of the given widths (the last `last` wide), ReLU
+ * between; `bias0`: the first layer has a bias. */
+static distill_status make_mlp_out(const distill_masknet *net, int64_t in, int bias0, int64_t last,
+                                   distill_model **out)
 {
     distill_layer_spec spec[2 * DISTILL_MASK_MAX_LAYERS];
     distill_model_options mo;
     int64_t l, n = 0;
     for (l = 0; l < net->L; l++) {
         distill_layer_spec_init(&spec[n], DISTILL_LAYER_DENSE);
-        spec[n].units = net->out[l], spec[n].bias = l == 0 && bias0, spec[n++].init = DISTILL_INIT_ZEROS;
+        spec[n].units = l == net->L - 1 ? last : net->out[l], spec[n].bias = l == 0 && bias0;
+        spec[n++].init = DISTILL_INIT_ZEROS;
         if (l < net->L - 1)
             distill_layer_spec_init(&spec[n++], DISTILL_LAYER_RELU);
     }
     distill_model_options_init(&mo);
     mo.in_c = in, mo.in_h = mo.in_w = 1, mo.layers = spec, mo.n_layers = n;
     return distill_model_create(net->ctx, &mo, out);
+}
+
+static distill_status make_mlp(const distill_masknet *net, int64_t in, int bias0, distill_model **out)
+{
+    return make_mlp_out(net, in, bias0, net->out[net->L - 1], out);
 }
 
 distill_status distill__mask_make_work(distill_masknet *net)
@@ -188,4 +195,43 @@ distill_status distill_masknet_network(distill_masknet *net, distill_network_vta
     out->params = net->task[net->training], out->grads = net->grad;
     out->forward = net_forward, out->backward = net_backward;
     return DISTILL_OK;
+}
+
+distill_status distill_masknet_policy(const distill_masknet *net, int64_t t, int64_t n_actions, int32_t mode,
+                                      float temperature, distill_policy **out)
+{
+    static const char fn[] = "distill_masknet_policy";
+    distill_space space;
+    distill_model *m;
+    distill_status st;
+    int64_t from, count, to, tcount, l;
+    if (!net)
+        return DISTILL_E_INVAL;
+    DISTILL__TRY(distill__check_out(net->ctx, fn, "out", out));
+    *out = NULL;
+    if (t < 0 || t >= net->T || !net->frozen[t])
+        return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: task %lld is not learned", fn, (long long)t);
+    if (n_actions < 2 || n_actions > net->o.outputs)
+        return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: n_actions must be in [2, %lld], got %lld", fn,
+                             (long long)net->o.outputs, (long long)n_actions);
+    DISTILL__TRY(make_mlp_out(net, net->o.inputs, net->o.task_input, n_actions, &m));
+    for (l = 0; l < 2 * net->L - 1; l += 2) { /* the dense layers; the last keeps its first n_actions rows */
+        st = distill_model_layer_params(net->frozen[t], l, &from, &count);
+        if (st == DISTILL_OK)
+            st = distill_model_layer_params(m, l, &to, &tcount);
+        if (st != DISTILL_OK) {
+            distill_model_destroy(m);
+            return st;
+        }
+        memcpy(distill_model_params(m) + to, distill_model_params(net->frozen[t]) + from,
+               sizeof(float) * (size_t)tcount);
+        if (l == 2 * net->L - 2 && net->L == 1 && net->o.task_input) /* one layer: its bias after the rows */
+            memcpy(distill_model_params(m) + to + tcount - n_actions,
+                   distill_model_params(net->frozen[t]) + from + count - net->o.outputs, sizeof(float) * (size_t)n_actions);
+    }
+    memset(&space, 0, sizeof space);
+    space.struct_size = sizeof space, space.kind = DISTILL_SPACE_DISCRETE, space.n = n_actions;
+    st = distill_policy_from_model(net->ctx, m, &space, mode, temperature, out);
+    distill_model_destroy(m);
+    return st;
 }
