@@ -596,6 +596,8 @@ static void audit_mask(fixture *f)
         AUDIT(distill_ppo_retarget, distill_ppo_retarget(p, NULL, &v));
         AUDIT(distill_ppo_run, distill_ppo_run(p, -1));
         AUDIT(distill_ppo_step, distill_ppo_step(p, (distill_ppo_stats *)&st));
+        AUDIT(distill_ppo_checkpoint, distill_ppo_checkpoint(p, "/nonexistent/p.ckpt"));
+        AUDIT(distill_ppo_resume, distill_ppo_resume(p, "/nonexistent/p.ckpt"));
         distill_ppo_destroy(p), distill_env_destroy(env), distill_model_destroy(cp);
         distill_share_destroy(a), distill_share_bus_destroy(bus);
     }

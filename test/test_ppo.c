@@ -1,6 +1,8 @@
 /* PPO: the per-sample loss gradient against central differences (double),
  * CartPole solved (mean return >= 475), bit-identical reruns, a failing
  * network callback, bad arguments. */
+#include <unistd.h>
+
 #include "testutil.h"
 #include "rl/ppo.h"
 
@@ -203,6 +205,60 @@ START_TEST(a_failing_network_is_a_backend_error_and_changes_nothing)
 }
 END_TEST
 
+START_TEST(ppo_checkpoints_resume_bit_identically)
+{
+    distill_context *ctx = test_context(NULL, 2);
+    distill_model *m = cartpole_net(ctx), *m2 = cartpole_net(ctx);
+    distill_env *env;
+    distill_ppo_options o;
+    distill_ppo *p, *q;
+    const int64_t n = distill_model_param_count(m);
+    float *mid, *end;
+    char path[64];
+    FILE *f;
+    long size, cut;
+    unsigned char *bytes;
+    snprintf(path, sizeof path, "/tmp/distill-ppo-%d.ckpt", (int)getpid());
+    ck_assert_status(distill_env_create(ctx, NULL, &env), DISTILL_OK);
+    cartpole_options(&o);
+    o.steps = 24; /* episodes run across iterations */
+    ck_assert_status(distill_ppo_create_model(ctx, &o, env, m, &p), DISTILL_OK);
+    ck_assert_status(distill_ppo_create_model(ctx, &o, env, m2, &q), DISTILL_OK);
+    ck_assert_status(distill_ppo_run(p, 2), DISTILL_OK);
+    ck_assert_status(distill_ppo_checkpoint(p, path), DISTILL_OK);
+    ck_assert_status(distill_ppo_run(p, 4), DISTILL_OK);
+    end = malloc(sizeof(float) * (size_t)n), mid = malloc(sizeof(float) * (size_t)n);
+    memcpy(end, distill_model_params(m), sizeof(float) * (size_t)n);
+    /* damaged copies are refused and change nothing */
+    ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+    fseek(f, 0, SEEK_END), size = ftell(f), fseek(f, 0, SEEK_SET);
+    bytes = malloc((size_t)size);
+    ck_assert_int_eq((long)fread(bytes, 1, (size_t)size, f), size);
+    fclose(f);
+    memcpy(mid, distill_model_params(m2), sizeof(float) * (size_t)n);
+    for (cut = 1; cut < size; cut += size / 7) {
+        ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+        ck_assert_int_eq((long)fwrite(bytes, 1, (size_t)cut, f), cut);
+        fclose(f);
+        ck_assert_status(distill_ppo_resume(q, path), DISTILL_E_FORMAT);
+    }
+    ck_assert(memcmp(mid, distill_model_params(m2), sizeof(float) * (size_t)n) == 0);
+    ck_assert_int_eq(distill_ppo_iterations(q), 0);
+    ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+    ck_assert_int_eq((long)fwrite(bytes, 1, (size_t)size, f), size);
+    fclose(f);
+    ck_assert_status(distill_ppo_resume(q, path), DISTILL_OK);
+    ck_assert_int_eq(distill_ppo_iterations(q), 2);
+    ck_assert_status(distill_ppo_run(q, 4), DISTILL_OK);
+    ck_assert(memcmp(end, distill_model_params(m2), sizeof(float) * (size_t)n) == 0);
+    unlink(path);
+    free(bytes), free(mid), free(end);
+    distill_ppo_destroy(p), distill_ppo_destroy(q), distill_env_destroy(env);
+    distill_model_destroy(m), distill_model_destroy(m2);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 Suite *distill_suite_ppo(void)
 {
     Suite *s = suite_create("ppo");
@@ -212,6 +268,7 @@ Suite *distill_suite_ppo(void)
     tcase_add_test(tc, ppo_solves_cartpole);
     tcase_add_test(tc, ppo_reruns_are_bit_identical);
     tcase_add_test(tc, a_failing_network_is_a_backend_error_and_changes_nothing);
+    tcase_add_test(tc, ppo_checkpoints_resume_bit_identically);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -238,6 +238,13 @@ DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_step(distill_ppo *ppo, 
 /* Iterations until `until` are done, with progress and cancellation. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_run(distill_ppo *ppo, int64_t until);
 DISTILL_API int64_t distill_ppo_iterations(const distill_ppo *ppo);
+/* A checkpoint of the learner: the episodes in progress (a built-in env's;
+ * a host env's cannot be saved: DISTILL_E_UNSUPPORTED), the network's
+ * parameters and the optimiser's moments; a resume under the same options,
+ * env, network shape and context seed continues bit-identically, and a
+ * refused file changes nothing. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_checkpoint(const distill_ppo *ppo, const char *path);
+DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_resume(distill_ppo *ppo, const char *path);
 
 DISTILL_END_DECLS
 
