@@ -316,6 +316,48 @@ DISTILL_API DISTILL_NODISCARD distill_status distill_share_bus_tick(distill_shar
 DISTILL_API void distill_share_bus_counts(const distill_share_bus *bus, int64_t *delivered, int64_t *bytes,
                                           int64_t *lost);
 
+/* ---- A lifelong agent: a curriculum of tasks on one masknet ------------
+ * distill_lifelong drives a masknet through a curriculum: task k of it is
+ * env envs[k] learned in slot slots[k] by PPO (rl.h); a task ends when an
+ * iteration's mean return reaches done_return or after task_iterations
+ * iterations, and is consolidated; a slot already learned (from a peer) is
+ * skipped.  With a sharing agent (may be NULL) the agent's knowledge base
+ * follows its returns and it queries its current task when it starts it
+ * and every query_every iterations: a better peer's mask replaces the
+ * task's scores and training goes on from it. */
+
+typedef struct distill_lifelong distill_lifelong;
+
+typedef struct distill_lifelong_options {
+    uint32_t struct_size;    /* sizeof(distill_lifelong_options) */
+    int32_t reserved;
+    int64_t task_iterations; /* the most PPO iterations a task gets (100) */
+    double done_return;      /* an iteration's mean return that ends a task early (0.9; > 1e300: never) */
+    int64_t query_every;     /* with sharing: iterations between queries of the current task (5) */
+} distill_lifelong_options;
+
+DISTILL_API void distill_lifelong_options_init(distill_lifelong_options *opts);
+DISTILL_API size_t distill_lifelong_options_size(void);
+
+/* envs (n_tasks, kept by reference) and slots (copied): the curriculum;
+ * ppo: the learner's options (NULL: the defaults). */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_lifelong_create(distill_context *ctx, const distill_lifelong_options *opts, const distill_ppo_options *ppo,
+                        distill_masknet *net, distill_env *const *envs, const int64_t *slots, int64_t n_tasks,
+                        distill_share *share, distill_lifelong **out);
+DISTILL_API void distill_lifelong_destroy(distill_lifelong *agent);
+/* One PPO iteration of the current task (starting, skipping and ending
+ * tasks as above); stats may be NULL.  DISTILL_E_INVAL when the curriculum
+ * is done. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_lifelong_step(distill_lifelong *agent, distill_ppo_stats *stats);
+/* End the current task now (the host's own criterion): consolidate it and
+ * move on.  DISTILL_E_INVAL when no task is under way. */
+DISTILL_API DISTILL_NODISCARD distill_status distill_lifelong_next(distill_lifelong *agent);
+/* The curriculum position (0 .. n_tasks; n_tasks: done) and the
+ * iterations spent so far (in all tasks). */
+DISTILL_API int64_t distill_lifelong_position(const distill_lifelong *agent);
+DISTILL_API int64_t distill_lifelong_iterations(const distill_lifelong *agent);
+
 DISTILL_END_DECLS
 
 #endif /* DISTILL_MASK_H */
