@@ -72,7 +72,7 @@ all: static shared $(CLI_BIN)
 # so a header change rebuilds only what depends on it.
 $(LIB_OBJ): OBJ_FLAGS += -fvisibility=hidden -fopenmp
 $(TEST_OBJ) $(CLI_OBJ): OBJ_FLAGS += -Isrc
-$(BUILD)/src/cli/mpi.o: OBJ_FLAGS += $(MPI_CFLAGS)
+$(BUILD)/src/cli/mpi.o $(BUILD)/src/cli/masks_mpi.o: OBJ_FLAGS += $(MPI_CFLAGS)
 # Small GEMMs want fused multiply-adds (src/nn/gemm_small.c).
 $(BUILD)/src/nn/gemm_small.o: OBJ_FLAGS += -ffp-contract=fast
 # Mish's exponential vectorises once its clamps may be selects (src/nn/activation.c).

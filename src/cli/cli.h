@@ -85,5 +85,6 @@ int cmd_kd(int argc, char **argv);
 int cmd_transfer(int argc, char **argv);
 int cmd_orl(int argc, char **argv);
 int cmd_vdd(int argc, char **argv);
+int cmd_masks(int argc, char **argv);
 
 #endif /* DISTILL_CLI_H */

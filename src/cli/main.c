@@ -261,6 +261,7 @@ static int usage(void)
           "       distill kd [options]        generalized distillation from privileged features (docs/kd.md)\n"
           "       distill orl [options]       offline-RL dataset distillation on CartPole or Pendulum (docs/orl.md)\n"
           "       distill vdd [options]       a diffusion policy distilled into a mixture of experts (docs/vdd.md)\n"
+          "       distill masks [options]     lifelong RL with modulating masks, shared between agents (docs/masks.md)\n"
           "Run a subcommand with --help for its options.\n", stderr);
     return 2;
 }
@@ -287,6 +288,8 @@ int main(int argc, char **argv)
         return cmd_orl(argc - 1, argv + 1);
     if (strcmp(argv[1], "vdd") == 0)
         return cmd_vdd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "masks") == 0)
+        return cmd_masks(argc - 1, argv + 1);
     usage();
     fprintf(stderr, "distill: unknown command '%s'\n", argv[1]);
     printf("{\"command\":\"help\",\"ok\":false}\n");
