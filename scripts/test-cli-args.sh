@@ -47,6 +47,9 @@ orl_opts="--task:text --data:path --episodes:int --epsilon:real --noise:real --m
 vdd_opts="--data:path --action-dim:int --episodes:int --noise:real --teacher-steps:int --hidden:int
     --iterations:int --experts:int --diag:flag --uniform-gating:flag --samples:int --batch:int --mode:text
     --eval-episodes:int --out:path --teacher:path --sigma-max:real --seed:int --threads:int"
+masks_opts="--depth:int --image-seeds:int --compose:text --budget:int --done:real --lr:real --hidden:int
+    --agents:int --no-share:flag --drop:real --latency:int --payload:text --finetune:flag --mpi:flag --seed:int
+    --threads:int"
 
 sweep() {
     cmd=$1 opts=$2
@@ -75,6 +78,7 @@ sweep transfer "$transfer_opts"
 sweep kd "$kd_opts"
 sweep orl "$orl_opts"
 sweep vdd "$vdd_opts"
+sweep masks "$masks_opts"
 # values that parse but mean nothing
 refuse "krrst --classes 7-3" krrst --classes 7-3 --out "$OUT"
 refuse "krrst --classes 0-100" krrst --classes 0-100 --out "$OUT"
@@ -94,9 +98,13 @@ refuse "vdd --mode nonsense" vdd --mode nonsense --out "$OUT"
 refuse "vdd --experts 65" vdd --experts 65 --out "$OUT"
 refuse "vdd --action-dim 17" vdd --action-dim 17 --out "$OUT"
 refuse "vdd --sigma-max 0.01" vdd --sigma-max 0.01 --out "$OUT"
+refuse "masks --compose xx" masks --compose xx
+refuse "masks --payload f64" masks --payload f64
+refuse "masks --depth 4" masks --depth 4
+refuse "masks --agents 65" masks --agents 65
 refuse "unknown command" nonsense
 # and what must work: help
-for cmd in krrst transfer kd orl vdd; do
+for cmd in krrst transfer kd orl vdd masks; do
     runs=$((runs + 1))
     "$BIN" $cmd --help > "$DIR/stdout" 2> /dev/null && tail -n 1 "$DIR/stdout" | grep -q '"ok":true' ||
         { echo "test-cli-args: $cmd --help failed" >&2; bad=$((bad + 1)); }

@@ -75,6 +75,17 @@ sys.exit(0 if r["success_teacher"] >= 0.8 and r["route_entropy_teacher"] >= 0.7 
 last "$DIR.vdd.out" | grep -q '"command":"vdd","ok":true.*"teacher_loss":null.*"mode":"sample"' ||
     { cat "$DIR.vdd.out"; exit 1; }
 
+# distill masks: four CT-graph tasks learned one after another with nothing forgotten; two agents sharing
+"$BIN" masks --image-seeds 1 --budget 40 --compose lc > "$DIR.masks.out" 2> /dev/null
+last "$DIR.masks.out" | /usr/bin/python3 -c 'import json, sys
+r = json.loads(sys.stdin.read())
+sys.exit(0 if r["ok"] and r["tasks"] == 4 and r["forgetting_max"] == 0 and min(r["final"]) >= 0.5
+         and r["mask_bytes_bits"] < r["mask_bytes_f32"] / 30 else 1)' ||
+    { echo "test-cli: masks: tasks not learned, or forgotten"; cat "$DIR.masks.out"; exit 1; }
+"$BIN" masks --image-seeds 1 --budget 40 --agents 2 --drop 0.25 > "$DIR.masks.out" 2> /dev/null
+last "$DIR.masks.out" | grep -q '"command":"masks","ok":true,"mode":"share","agents":2,"sharing":true,"drop":0.25' ||
+    { cat "$DIR.masks.out"; exit 1; }
+
 # distill kd: images (the 7x7 view), a CSV with a privileged column, the grid, regression
 "$BIN" kd --n 200 --epochs 5 --test-limit 300 --save-student "$DIR/student.dstl" > "$DIR.kd.out" 2> /dev/null
 last "$DIR.kd.out" | grep -q '"command":"kd","ok":true,"mode":"gd".*"regular_features":49,"privileged_features":784' ||

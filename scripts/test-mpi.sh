@@ -31,3 +31,11 @@ if not rel <= 1e-5:
     sys.exit(f"test-mpi: 2 ranks x 8 rows differ from 1 x 16 by {rel:.3g} (relative), more than 1e-5")
 print(f"test-mpi: mpirun -n 2 --mpi matches one process with the doubled batch ({rel:.2g} relative after 50 steps)")
 PYEOF
+# Sharing masks over MPI: four ranks, one agent each, every agent learns every task
+mpirun --allow-run-as-root --oversubscribe -n 4 "$BIN" masks --mpi --image-seeds 1 --budget 60 --threads 1 \
+    > "$DIR/masks.out" 2> "$DIR/masks.err" || { cat "$DIR/masks.err"; exit 1; }
+[ "$(grep -c '"command":"masks","ok":true,"mode":"mpi","agents":4' "$DIR/masks.out")" -eq 1 ] ||
+    { echo "test-mpi: expected one masks summary from rank 0:"; cat "$DIR/masks.out"; exit 1; }
+grep -q '"mpi_agents_ok":true' "$DIR/masks.out" ||
+    { echo "test-mpi: not every MPI agent learned every task:"; cat "$DIR/masks.out"; exit 1; }
+echo "test-mpi: mpirun -n 4 distill masks --mpi: every agent learned every task"

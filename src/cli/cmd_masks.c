@@ -384,6 +384,7 @@ int cmd_masks(int argc, char **argv)
         return cli_bad_args("masks");
     s.hidden = cli_long(argc, argv, "--hidden", 64), s.budget = cli_long(argc, argv, "--budget", 60);
     s.done = cli_double(argc, argv, "--done", 0.9), s.lr = cli_double(argc, argv, "--lr", 1e-3);
+    s.window = cli_flag(argc, argv, "--mpi") ? 4 : 2 * cli_long(argc, argv, "--latency", 1); /* a QUERY and its META */
     if (cli_flag(argc, argv, "--mpi"))
         return cmd_masks_mpi(argc, argv, &s);
     if (!(ctx = cli_context(argc, argv)))

@@ -49,6 +49,7 @@ typedef struct masks_agent {
 typedef struct masks_setup {
     int32_t compose, payload;
     int64_t hidden, budget, first;   /* first: the curriculum starts at this task */
+    int64_t window;                  /* the sharing agents' META window, in their own iterations */
     double done, lr;
 } masks_setup;
 

@@ -117,7 +117,7 @@ int cmd_masks_mpi(int argc, char **argv, const masks_setup *setup)
         return cli_mpi_finalize(), cli_fail(NULL, "masks", "context");
     distill_context_set_seed(ctx, distill_context_seed(ctx) + (uint64_t)rank); /* own scores and episodes */
     st = masks_world_init(&w, ctx, cli_long(argc, argv, "--depth", 2), cli_long(argc, argv, "--image-seeds", 2));
-    s.first = rank % (w.n_tasks ? w.n_tasks : 1);
+    s.first = w.n_tasks ? rank * w.n_tasks / world % w.n_tasks : 0; /* spread, as on the bus */
     if (st == DISTILL_OK)
         st = masks_agent_init(&a, &w, &s, (uint32_t)rank, mpi_send, &o);
     for (r = 0; r < world && st == DISTILL_OK; r++)

@@ -71,7 +71,7 @@ distill_status masks_agent_init(masks_agent *a, const masks_world *w, const mask
     if (send) {
         distill_share_options so;
         distill_share_options_init(&so);
-        so.payload = s->payload, so.meta_window = 2;
+        so.payload = s->payload, so.meta_window = s->window;
         MASKS_TRY(distill_share_create(w->ctx, &so, a->net, id, send, user, &a->share));
     }
     for (k = 0; k < w->n_tasks; k++)

@@ -141,6 +141,8 @@ distill_status distill_lifelong_step(distill_lifelong *a, distill_ppo_stats *sta
     if (a->k == a->n)
         return distill__fail(a->ctx, DISTILL_E_INVAL, "%s: the curriculum is done", fn_step);
     slot = a->slots[a->k];
+    DISTILL__TRY(distill__progress(a->ctx, "lifelong", a->k * a->o.task_iterations + a->in_task,
+                                   a->n * a->o.task_iterations));
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
     DISTILL__TRY(distill_ppo_step(a->ppo, &st));
