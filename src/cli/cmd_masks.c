@@ -102,7 +102,8 @@ static int lifelong(distill_context *ctx, const masks_world *w, const masks_setu
         for (i = 0; i < w->steps * 4; i++)
             forget = fmax(forget, fabs((double)after[i] - (double)before[k][i]));
         final[k] = masks_path_prob(w, k, net_outputs, a.net, 4), avg += final[k] / (double)w->n_tasks;
-        auc[k] = a.in_task[k] ? a.auc[k] / (double)a.in_task[k] : 0.0;
+        /* over the whole budget, the task held at its end value after it ended (it never changes again) */
+        auc[k] = (a.auc[k] + (double)(s->budget - a.in_task[k]) * final[k]) / (double)s->budget;
     }
     if (mask_sizes(a.net, 0, sizes) != DISTILL_OK) {
         masks_agent_free(&a);
