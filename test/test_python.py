@@ -981,6 +981,63 @@ def test_diffusion_teacher_and_avoid(ctx):
         t.sample(np.full((1, 2), np.nan, np.float32))
 
 
+def test_masks_through_the_binding(ctx):
+    """A masknet learns a grid task by PPO and keeps it; its bits reproduce
+    it in another net; two agents share over a bus; a lifelong curriculum;
+    views keep their net alive."""
+    net = distill.Masknet(ctx, inputs=25, outputs=5, hidden=16, layers=1, max_tasks=4, compose="lc")
+    envs = [distill.Env(ctx, "grid", goal=g) for g in range(2)]
+    net.add_task(0)
+    params = net.params
+    params_before = params.copy()
+    ppo = distill.Ppo(ctx, envs[0], net, lr=1e-2, envs=4, steps=32, epochs=2, minibatches=4, entropy=0.01)
+    st = ppo.step()
+    assert st["env_steps"] == 128 and not np.array_equal(params, params_before)
+    ppo.run(20)
+    net.consolidate()
+    x = np.eye(25, dtype=np.float32)
+    y0 = net.forward(0, x)
+    assert np.allclose(net.infer(0, x), y0, atol=1e-5)
+    net.add_task(1)
+    ppo.retarget(envs[1], net)
+    ppo.run(23)
+    assert np.array_equal(net.forward(0, x), y0)            # task 0 unchanged, bit for bit
+    other = distill.Masknet(ctx, inputs=25, outputs=5, hidden=16, layers=1, max_tasks=4, compose="lc")
+    head = other.decode(0, net.encode(0, reward=0.5, embedding=[1, 0, 0, 0]))
+    assert head["reward"] == 0.5 and head["embedding"] == [1, 0, 0, 0]
+    assert np.array_equal(other.forward(0, x), y0)
+    assert len(net.encode(0, "bits")) * 10 < len(net.encode(0, "f32"))
+    p = net.policy(0, n_actions=4)
+    returns, _ = p.evaluate(envs[0], episodes=5)
+    assert returns.shape == (5,)
+    bus = distill.Bus(ctx, latency=1)
+    a = distill.Share(ctx, net, 1, bus=bus, meta_window=2)
+    b = distill.Share(ctx, other, 2, bus=bus, meta_window=2)
+    a.set_reward(0, 0.9)
+    a.add_peer(2), b.add_peer(1)
+    net2 = other
+    assert net2.learned(0) == 1 and net2.learned(1) == -1
+    del net  # the agent and the params view keep it alive
+    assert params.shape[0] > 0 and a.peers == 1
+    sent = []
+    lonely = distill.Share(ctx, distill.Masknet(ctx, inputs=25, outputs=5, hidden=16, layers=1, max_tasks=4), 9,
+                           send=lambda to, msg: sent.append((to, msg)))
+    lonely.add_peer(1)
+    lonely.query(0)
+    assert len(sent) == 1 and sent[0][0] == 1
+    a.receive(sent[0][1])                    # a newcomer: a TABLE and a META, lost (9 is not on the bus)
+    for _ in range(3):
+        bus.tick()
+    assert bus.counts[2] == 2 and a.stats["sent"][1] == 1 and a.stats["sent"][4] == 1
+    with np.testing.assert_raises(distill.DistillError):
+        a.receive(b"LDSH" + bytes(20))
+    life_net = distill.Masknet(ctx, inputs=25, outputs=5, hidden=16, layers=1, max_tasks=4)
+    life = distill.Lifelong(ctx, life_net, envs, task_iterations=3, ppo=dict(envs=2, steps=16, minibatches=2))
+    while not life.done:
+        life.step()
+    assert life.iterations == 6 and life_net.learned(0) == 1 and life_net.learned(1) == 1
+
+
 class BindingTests(unittest.TestCase):
     """Every test_* function above, each with a context of its own."""
 

@@ -34,6 +34,7 @@ from .kd import Kd
 from .rl import Env, Policy, bc_train, trajectory_top, trajectories_from_hdf5, route, route_stats
 from .orl import Orl
 from .vdd import Diffusion, Vdd
+from .mask import Masknet, Ppo, Share, Bus, Lifelong
 
 __version__ = version()
 
@@ -50,5 +51,5 @@ __all__ = [
     "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
     "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "Teacher", "kd", "Kd",
     "Env", "Policy", "bc_train", "trajectory_top", "trajectories_from_hdf5", "route", "route_stats", "Orl",
-    "Diffusion", "Vdd",
+    "Diffusion", "Vdd", "Masknet", "Ppo", "Share", "Bus", "Lifelong",
 ]

@@ -395,7 +395,8 @@ class Space(ctypes.Structure):
 
 class EnvOptions(ctypes.Structure):
     """Mirror of distill_env_options."""
-    _fields_ = [("struct_size", c_u32), ("task", ctypes.c_int32), ("max_steps", c_i64)]
+    _fields_ = [("struct_size", c_u32), ("task", ctypes.c_int32), ("max_steps", c_i64), ("depth", c_i64),
+                ("goal", c_i64), ("image_seed", c_u64)]
 
 
 ENV_RESET_FN = ctypes.CFUNCTYPE(c_int, c_p, c_u64, ctypes.POINTER(c_float))
@@ -566,6 +567,131 @@ _sig("distill_vdd_policy", c_int, c_p, ctypes.c_int32, c_i64, PP)
 _sig("distill_vdd_checkpoint", c_int, c_p, c_char_p)
 _sig("distill_vdd_resume", c_int, c_p, c_char_p)
 
+
+class NetworkVtable(ctypes.Structure):
+    """Mirror of distill_network_vtable."""
+    _fields_ = [("struct_size", c_u32), ("user", c_p), ("inputs", c_i64), ("outputs", c_i64), ("n_params", c_i64),
+                ("params", ctypes.POINTER(c_float)), ("grads", ctypes.POINTER(c_float)), ("forward", c_p),
+                ("backward", c_p)]
+
+
+class PpoOptions(ctypes.Structure):
+    """Mirror of distill_ppo_options."""
+    _fields_ = [("struct_size", c_u32), ("optimizer", ctypes.c_int32), ("envs", c_i64), ("steps", c_i64),
+                ("epochs", c_i64), ("minibatches", c_i64), ("lr", c_double), ("gamma", c_double),
+                ("lambda_", c_double), ("clip", c_double), ("entropy", c_double), ("value_coef", c_double),
+                ("max_grad_norm", c_double), ("seed", c_u64)]
+
+
+class PpoStats(ctypes.Structure):
+    """Mirror of distill_ppo_stats."""
+    _fields_ = [("struct_size", c_u32), ("episodes", c_i64), ("mean_return", c_double), ("success", c_double),
+                ("policy_loss", c_double), ("value_loss", c_double), ("entropy", c_double),
+                ("clip_fraction", c_double), ("env_steps", c_i64)]
+
+
+class MasknetOptions(ctypes.Structure):
+    """Mirror of distill_masknet_options."""
+    _fields_ = [("struct_size", c_u32), ("binarize", ctypes.c_int32), ("inputs", c_i64), ("outputs", c_i64),
+                ("hidden", c_i64), ("layers", c_i64), ("max_tasks", c_i64), ("task_input", ctypes.c_int32),
+                ("compose", ctypes.c_int32), ("backbone_seed", c_u64), ("topk", c_double)]
+
+
+class MaskMeta(ctypes.Structure):
+    """Mirror of distill_mask_meta."""
+    _fields_ = [("struct_size", c_u32), ("payload", ctypes.c_int32), ("reward", c_float), ("sender", c_u32),
+                ("task_seq", c_u32), ("consolidated", ctypes.c_int32), ("backbone_seed", c_u64),
+                ("backbone_hash", c_u32), ("binarize", ctypes.c_int32), ("emb_dim", c_i64),
+                ("embedding", c_float * 256)]
+
+
+class ShareOptions(ctypes.Structure):
+    """Mirror of distill_share_options."""
+    _fields_ = [("struct_size", c_u32), ("payload", ctypes.c_int32), ("gate", c_double), ("meta_window", c_i64),
+                ("max_peers", c_i64)]
+
+
+class ShareStats(ctypes.Structure):
+    """Mirror of distill_share_stats."""
+    _fields_ = [("struct_size", c_u32), ("sent", c_i64 * 5), ("received", c_i64 * 5), ("bytes_sent", c_i64),
+                ("send_failures", c_i64), ("masks_installed", c_i64), ("ignored", c_i64), ("rejected", c_i64)]
+
+
+class LifelongOptions(ctypes.Structure):
+    """Mirror of distill_lifelong_options."""
+    _fields_ = [("struct_size", c_u32), ("reserved", ctypes.c_int32), ("task_iterations", c_i64),
+                ("done_return", c_double), ("query_every", c_i64)]
+
+
+SHARE_SEND_FN = ctypes.CFUNCTYPE(c_int, c_p, c_u32, c_p, c_size)
+
+_sig("distill_network_vtable_size", c_size)
+_sig("distill_ppo_options_init", None, ctypes.POINTER(PpoOptions))
+_sig("distill_ppo_options_size", c_size)
+_sig("distill_ppo_stats_size", c_size)
+_sig("distill_ppo_create", c_int, c_p, ctypes.POINTER(PpoOptions), c_p, ctypes.POINTER(NetworkVtable), PP)
+_sig("distill_ppo_create_model", c_int, c_p, ctypes.POINTER(PpoOptions), c_p, c_p, PP)
+_sig("distill_ppo_destroy", None, c_p)
+_sig("distill_ppo_retarget", c_int, c_p, c_p, ctypes.POINTER(NetworkVtable))
+_sig("distill_ppo_step", c_int, c_p, ctypes.POINTER(PpoStats))
+_sig("distill_ppo_run", c_int, c_p, c_i64)
+_sig("distill_ppo_iterations", c_i64, c_p)
+_sig("distill_ppo_checkpoint", c_int, c_p, c_char_p)
+_sig("distill_ppo_resume", c_int, c_p, c_char_p)
+_sig("distill_masknet_options_init", None, ctypes.POINTER(MasknetOptions))
+_sig("distill_masknet_options_size", c_size)
+_sig("distill_masknet_create", c_int, c_p, ctypes.POINTER(MasknetOptions), PP)
+_sig("distill_masknet_destroy", None, c_p)
+_sig("distill_masknet_options_get", c_int, c_p, ctypes.POINTER(MasknetOptions))
+for _name in ("input_dim", "output_dim", "n_layers", "mask_count", "tasks", "training_task", "param_count"):
+    _sig("distill_masknet_" + _name, c_i64, c_p)
+_sig("distill_masknet_backbone_hash", c_u32, c_p)
+_sig("distill_masknet_layer_shape", c_int, c_p, c_i64, ctypes.POINTER(c_i64), ctypes.POINTER(c_i64))
+_sig("distill_masknet_task_learned", ctypes.c_int32, c_p, c_i64)
+_sig("distill_masknet_add_task", c_int, c_p, c_i64)
+_sig("distill_masknet_consolidate", c_int, c_p)
+_sig("distill_masknet_params", ctypes.POINTER(c_float), c_p)
+_sig("distill_masknet_grads", ctypes.POINTER(c_float), c_p)
+_sig("distill_masknet_forward", c_int, c_p, c_i64, c_i64, c_p, c_i64, c_p, c_i64)
+_sig("distill_masknet_backward", c_int, c_p, c_p, c_i64, c_p, c_i64, c_int)
+_sig("distill_masknet_network", c_int, c_p, ctypes.POINTER(NetworkVtable))
+_sig("distill_masknet_policy", c_int, c_p, c_i64, c_i64, ctypes.c_int32, c_float, PP)
+_sig("distill_masknet_workspace_size", c_int, c_p, c_i64, ctypes.POINTER(c_size))
+_sig("distill_masknet_infer", c_int, c_p, c_i64, c_p, c_size, c_i64, c_p, c_i64, c_p, c_i64)
+_sig("distill_mask_meta_init", None, ctypes.POINTER(MaskMeta))
+_sig("distill_mask_meta_size", c_size)
+_sig("distill_masknet_encode", c_int, c_p, c_i64, ctypes.POINTER(MaskMeta), c_p, c_size, ctypes.POINTER(c_size))
+_sig("distill_mask_message_read", c_int, c_p, c_p, c_size, ctypes.POINTER(MaskMeta))
+_sig("distill_masknet_decode", c_int, c_p, c_i64, c_p, c_size, ctypes.POINTER(MaskMeta))
+_sig("distill_share_options_init", None, ctypes.POINTER(ShareOptions))
+_sig("distill_share_options_size", c_size)
+_sig("distill_share_stats_size", c_size)
+_sig("distill_share_create", c_int, c_p, ctypes.POINTER(ShareOptions), c_p, c_u32, c_p, c_p, PP)
+_sig("distill_share_destroy", None, c_p)
+_sig("distill_share_add_peer", c_int, c_p, c_u32)
+_sig("distill_share_peers", c_i64, c_p)
+_sig("distill_share_set_reward", c_int, c_p, c_i64, c_float)
+_sig("distill_share_reward", c_float, c_p, c_i64)
+_sig("distill_share_query", c_int, c_p, c_i64)
+_sig("distill_share_receive", c_int, c_p, c_p, c_size)
+_sig("distill_share_tick", c_int, c_p)
+_sig("distill_share_get_stats", c_int, c_p, ctypes.POINTER(ShareStats))
+_sig("distill_share_bus_create", c_int, c_p, c_i64, c_double, c_u64, PP)
+_sig("distill_share_bus_destroy", None, c_p)
+_sig("distill_share_bus_send", c_int, c_p, c_u32, c_p, c_size)
+_sig("distill_share_bus_attach", c_int, c_p, c_u32, c_p)
+_sig("distill_share_bus_tick", c_int, c_p)
+_sig("distill_share_bus_counts", None, c_p, ctypes.POINTER(c_i64), ctypes.POINTER(c_i64), ctypes.POINTER(c_i64))
+_sig("distill_lifelong_options_init", None, ctypes.POINTER(LifelongOptions))
+_sig("distill_lifelong_options_size", c_size)
+_sig("distill_lifelong_create", c_int, c_p, ctypes.POINTER(LifelongOptions), ctypes.POINTER(PpoOptions), c_p,
+     ctypes.POINTER(c_p), ctypes.POINTER(c_i64), c_i64, c_p, PP)
+_sig("distill_lifelong_destroy", None, c_p)
+_sig("distill_lifelong_step", c_int, c_p, ctypes.POINTER(PpoStats))
+_sig("distill_lifelong_next", c_int, c_p)
+_sig("distill_lifelong_position", c_i64, c_p)
+_sig("distill_lifelong_iterations", c_i64, c_p)
+
 # Every mirror has the size of the struct in the loaded library.
 _sig("distill_allocator_size", c_size)
 _sig("distill_backend_size", c_size)
@@ -593,7 +719,15 @@ for _struct, _size in ((Allocator, "distill_allocator_size"),
                        (DiffusionOptions, "distill_diffusion_options_size"),
                        (DiffusionTrainOptions, "distill_diffusion_train_options_size"),
                        (ScoreVtable, "distill_score_vtable_size"),
-                       (VddOptions, "distill_vdd_options_size")):
+                       (VddOptions, "distill_vdd_options_size"),
+                       (NetworkVtable, "distill_network_vtable_size"),
+                       (PpoOptions, "distill_ppo_options_size"),
+                       (PpoStats, "distill_ppo_stats_size"),
+                       (MasknetOptions, "distill_masknet_options_size"),
+                       (MaskMeta, "distill_mask_meta_size"),
+                       (ShareOptions, "distill_share_options_size"),
+                       (ShareStats, "distill_share_stats_size"),
+                       (LifelongOptions, "distill_lifelong_options_size")):
     if ctypes.sizeof(_struct) != getattr(lib, _size)():
         raise ImportError(f"distill: {_struct.__name__} does not match the loaded library "
                           f"({ctypes.sizeof(_struct)} vs {getattr(lib, _size)()} bytes)")

@@ -17,13 +17,14 @@ from .data import Dataset
 from .kernels import _p
 
 SPACE_DISCRETE, SPACE_BOX = 1, 2
-ENV_CARTPOLE, ENV_PENDULUM, ENV_AVOID = 1, 2, 3
+ENV_CARTPOLE, ENV_PENDULUM, ENV_AVOID, ENV_CTGRAPH, ENV_GRID = 1, 2, 3, 4, 5
 TRAJ_REWARD, TRAJ_DONE, TRAJ_EPISODE, TRAJ_RTG, TRAJ_EXTRA = 0, 1, 2, 3, 4
 POLICY_GREEDY, POLICY_SAMPLE, POLICY_COMMITTED = 0, 1, 2
 POLICY_NETWORK, POLICY_MOE = 1, 2
 _MODES = {"greedy": POLICY_GREEDY, "sample": POLICY_SAMPLE, "committed": POLICY_COMMITTED}
 BC_LOSSES = {"mse": 0, "mae": 1, "xent": 2}
-_TASKS = {"cartpole": ENV_CARTPOLE, "pendulum": ENV_PENDULUM, "avoid": ENV_AVOID}
+_TASKS = {"cartpole": ENV_CARTPOLE, "pendulum": ENV_PENDULUM, "avoid": ENV_AVOID, "ctgraph": ENV_CTGRAPH,
+          "grid": ENV_GRID}
 
 
 def _space(n_actions=None, low=None, high=None):
@@ -60,7 +61,8 @@ def _rollout_options(episodes, seed, epsilon, action_noise, lockstep):
 
 class Env(Handle):
     """Env(ctx, task, ...): a built-in task ("cartpole", "pendulum", "avoid":
-    the point robot of docs/vdd.md) or a Python environment.
+    the point robot of docs/vdd.md; "ctgraph" with depth, goal and
+    image_seed, "grid" with goal: docs/masks.md) or a Python environment.
 
     A Python environment is an object with reset(seed) -> observation and
     step(action) -> (observation, reward, terminated, truncated), like
@@ -73,7 +75,7 @@ class Env(Handle):
     _destroy = lib.distill_env_destroy
 
     def __init__(self, ctx, task="cartpole", obs_dim=None, n_actions=None, action_low=None,
-                 action_high=None, max_steps=0):
+                 action_high=None, max_steps=0, depth=2, goal=0, image_seed=0):
         self.ctx, self._keep = ctx, []
         self._handle = ctypes.c_void_p()
         out = ctypes.byref(self._handle)
@@ -83,6 +85,7 @@ class Env(Handle):
             o = EnvOptions()
             lib.distill_env_options_init(ctypes.byref(o))
             o.task, o.max_steps = _TASKS[task.lower()], max_steps
+            o.depth, o.goal, o.image_seed = depth, goal, image_seed
             ctx.check(lib.distill_env_create(ctx.handle, ctypes.byref(o), out))
             return
         if obs_dim is None or (n_actions is None) == (action_low is None):
