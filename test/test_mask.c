@@ -710,7 +710,7 @@ START_TEST(agents_on_a_bus_share_and_discover_each_other)
     ck_assert_status(distill_share_bus_tick(lossy), DISTILL_OK);
     distill_share_bus_counts(lossy, &delivered, NULL, &lost);
     ck_assert(delivered == 0 && lost == 1);
-    ck_assert_status(distill_share_bus_create(ctx, 0, 0.0, 1, &(distill_share_bus *){0}), DISTILL_E_INVAL);
+    ck_assert_status(distill_share_bus_create(ctx, -1, 0.0, 1, &(distill_share_bus *){0}), DISTILL_E_INVAL);
     distill_share_bus_destroy(lossy), distill_share_bus_destroy(bus);
     for (i = 0; i < 3; i++)
         distill_share_destroy(ag[i]), distill_masknet_destroy(n[i]);

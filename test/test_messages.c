@@ -586,7 +586,7 @@ static void audit_mask(fixture *f)
         AUDIT(distill_share_query, distill_share_query(a, -1));
         AUDIT(distill_share_receive, distill_share_receive(a, junk, sizeof junk));
         AUDIT(distill_share_get_stats, distill_share_get_stats(a, &st));
-        AUDIT(distill_share_bus_create, distill_share_bus_create(f->ctx, 0, 0.0, 1, &(distill_share_bus *){0}));
+        AUDIT(distill_share_bus_create, distill_share_bus_create(f->ctx, -1, 0.0, 1, &(distill_share_bus *){0}));
         ck_assert_status(distill_env_create(f->ctx, NULL, &env), DISTILL_OK);
         ck_assert_status(distill_masknet_network(net, &v), DISTILL_OK);
         AUDIT(distill_ppo_create, distill_ppo_create(f->ctx, NULL, env, &v, &(distill_ppo *){0}));

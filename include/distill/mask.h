@@ -294,8 +294,9 @@ DISTILL_API DISTILL_NODISCARD distill_status distill_share_get_stats(const disti
                                                                      distill_share_stats *stats);
 
 /* ---- An in-process bus: agents of one process, simulated time -----------
- * Messages sent during tick k arrive at tick k + latency (latency >= 1),
- * in the order sent; each is lost with probability `drop` (a seeded draw);
+ * Messages sent during tick k arrive at tick k + latency, in the order
+ * sent (latency 0: within the tick, answers included: messages that are
+ * fast next to an agent's iteration); each is lost with probability `drop` (a seeded draw);
  * messages to an agent not attached are lost (it left).  Agents attach and
  * detach at any tick.  Pass distill_share_bus_send and the bus as the
  * agents' send callback and user. */

@@ -12,13 +12,14 @@
 static void help(void)
 {
     fputs("distill masks [--depth 2] [--image-seeds 2] [--compose ri|lc|blc] [--budget 60] [--done 0.9]\n"
-          "  [--lr 1e-3] [--hidden 64] [--agents 1] [--no-share] [--drop 0] [--latency 1]\n"
+          "  [--lr 1e-3] [--hidden 64] [--agents 1] [--no-share] [--drop 0] [--latency 0]\n"
           "  [--payload bits|f16|f32] [--finetune] [--mpi] [--seed 0] [--threads 0]\n"
           "Learns the mini CT-graph's tasks (image seeds x 2^depth goal leaves) one after another\n"
           "with PPO on a masknet: one binary mask per task on a fixed random backbone, no forgetting.\n"
           "A task ends when the probability that the sampled policy follows its path reaches --done\n"
           "or after --budget iterations of 512 samples.  --agents N: N agents, agent i starting at\n"
-          "task i, sharing masks over an in-process bus (--drop: the probability a message is lost;\n"
+          "task i, sharing masks over an in-process bus (--latency: in iterations, 0: within one;\n"
+          "--drop: the probability a message is lost;\n"
           "--no-share: the same agents alone); --mpi: one agent per MPI rank.  --finetune: a plain\n"
           "network fine-tuned through the same tasks (the forgetting baseline).\n", stderr);
 }
@@ -346,7 +347,7 @@ static const cli_spec options[] = {
     {"--done", CLI_REAL, 0, 1},          {"--lr", CLI_REAL, 1e-8, 1},
     {"--hidden", CLI_INT, 1, 4096},      {"--agents", CLI_INT, 1, MASKS_MAX_AGENTS},
     {"--no-share", CLI_FLAG, 0, 0},      {"--drop", CLI_REAL, 0, 1},
-    {"--latency", CLI_INT, 1, 1000},     {"--payload", CLI_TEXT, 0, 0},
+    {"--latency", CLI_INT, 0, 1000},     {"--payload", CLI_TEXT, 0, 0},
     {"--finetune", CLI_FLAG, 0, 0},      {"--mpi", CLI_FLAG, 0, 0},
 };
 
@@ -385,7 +386,7 @@ int cmd_masks(int argc, char **argv)
         return cli_bad_args("masks");
     s.hidden = cli_long(argc, argv, "--hidden", 64), s.budget = cli_long(argc, argv, "--budget", 60);
     s.done = cli_double(argc, argv, "--done", 0.9), s.lr = cli_double(argc, argv, "--lr", 1e-3);
-    s.window = cli_flag(argc, argv, "--mpi") ? 4 : 2 * cli_long(argc, argv, "--latency", 1); /* a QUERY and its META */
+    s.window = cli_flag(argc, argv, "--mpi") ? 4 : 2 * cli_long(argc, argv, "--latency", 0); /* a QUERY and its META */
     if (cli_flag(argc, argv, "--mpi"))
         return cmd_masks_mpi(argc, argv, &s);
     if (!(ctx = cli_context(argc, argv)))
@@ -399,7 +400,7 @@ int cmd_masks(int argc, char **argv)
         rc = lifelong(ctx, &w, &s, compose);
     else
         rc = share(ctx, &w, s, cli_long(argc, argv, "--agents", 1), !cli_flag(argc, argv, "--no-share"),
-                   cli_double(argc, argv, "--drop", 0.0), cli_long(argc, argv, "--latency", 1));
+                   cli_double(argc, argv, "--drop", 0.0), cli_long(argc, argv, "--latency", 0));
     masks_world_free(&w);
     distill_context_destroy(ctx);
     return rc;

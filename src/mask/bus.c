@@ -43,8 +43,8 @@ distill_status distill_share_bus_create(distill_context *ctx, int64_t latency, d
         return DISTILL_E_INVAL;
     DISTILL__TRY(distill__check_out(ctx, fn, "out", out));
     *out = NULL;
-    if (latency < 1 || !(drop >= 0.0 && drop <= 1.0))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: need latency >= 1 and drop in [0, 1], got %lld and %g", fn,
+    if (latency < 0 || latency > ((int64_t)1 << 40) || !(drop >= 0.0 && drop <= 1.0))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: need latency in [0, 2^40] and drop in [0, 1], got %lld and %g", fn,
                              (long long)latency, drop);
     if (!(b = distill__alloc_zero(ctx, 1, sizeof *b)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
@@ -127,6 +127,8 @@ distill_status distill_share_bus_tick(distill_share_bus *b)
                              "memory");
     }
     b->now++;
+    /* latency 0: replies sent during the delivery are due now and delivered
+     * in this same loop (every exchange of the protocol ends) */
     while (b->head && b->head->due <= b->now) {
         parcel *p = b->head;
         distill_share *to = lookup(b, p->to);
