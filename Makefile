@@ -255,6 +255,7 @@ bench: deps $(BENCHES) $(CLI_BIN)
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/compare_torch.py
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/orl_torch.py
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python BENCH_VDD=$(abspath $(BUILD)/bench/bench_vdd) $(PYTHON) bench/vdd_torch.py
+	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/ppo_torch.py
 
 # The main job (docs/krrst.md): a supervised teacher on Fashion-MNIST
 # classes 0-4, KRR-ST distillation of those images into 100, then transfer

@@ -16,6 +16,7 @@
 #define SEEDS 5
 #define TASKS 8
 #define BUDGET 60
+#define SHARE_SEEDS 3
 
 /* Run a command; its last stdout line into line (cap bytes). */
 static int run(const char *cmd, char *line, size_t cap)
@@ -196,12 +197,13 @@ int main(void)
     if (share_run(bin, threads, "--finetune", 1, line, sizeof line))
         return 1;
     finetune = num(line, "ppo_finetune_forgetting");
-    for (seed = 1; seed <= 2; seed++) {
+    for (seed = 1; seed <= SHARE_SEEDS; seed++) {
         double with[64], without[64];
         int n;
         if (share_run(bin, threads, "--agents 4", seed, line, sizeof line))
             return 1;
-        n = nums(line, "tt80_agents", with, 4), four += num(line, "tt80_collective") / 2, icr0 += num(line, "icr_final") / 2;
+        n = nums(line, "tt80_agents", with, 4), four += num(line, "tt80_collective") / SHARE_SEEDS;
+        icr0 += num(line, "icr_final") / SHARE_SEEDS;
         if (share_run(bin, threads, "--agents 4 --no-share", seed, line, sizeof line) ||
             nums(line, "tt80_agents", without, 4) != n)
             return 1;
@@ -210,10 +212,10 @@ int main(void)
                 gain += without[i] / with[i], gains++;
         if (share_run(bin, threads, "--agents 1 --no-share --drop 0", seed, line, sizeof line))
             return 1;
-        one += num(line, "tt80_collective") / 2;
+        one += num(line, "tt80_collective") / SHARE_SEEDS;
         if (share_run(bin, threads, "--agents 4 --drop 0.5", seed, line, sizeof line))
             return 1;
-        icr50 += num(line, "icr_final") / 2;
+        icr50 += num(line, "icr_final") / SHARE_SEEDS;
     }
     snprintf(cmd, sizeof cmd, "command -v mpirun >/dev/null 2>&1 && test -x %s && mpirun --allow-run-as-root "
              "--oversubscribe -n 4 %s masks --mpi --budget %d --threads 1 2>/dev/null", mpi, mpi, BUDGET);
@@ -234,9 +236,9 @@ int main(void)
            "\"avg_performance_lc\": %.3f, \"forward_transfer\": %.3f, \"first_task_iters\": %.0f, "
            "\"lc_vs_ri_steps\": %.3f, \"lc_vs_ri_related\": %.3f, \"speedup_4\": %.2f, \"sharing_gain_4\": %.2f, "
            "\"icr_drop50_final\": %.3f, \"mask_bytes_bits\": %.0f, \"mask_bytes_f32\": %.0f, \"mpi_agents_ok\": %s, "
-           "\"ppo_cartpole_steps_s\": %.0f, \"seeds\": %d, \"threads\": %d, \"blis_arch\": \"%s\"}\n",
+           "\"ppo_cartpole_steps_s\": %.0f, \"seeds\": %d, \"share_seeds\": %d, \"threads\": %d, \"blis_arch\": \"%s\"}\n",
            r.forget, finetune, r.avg[0], r.avg[1], forward_transfer(&r), r.first[SEEDS / 2], lc_over_ri(&r, 0),
            lc_over_ri(&r, 1), one / four, gains ? gain / gains : NAN, icr50 / icr0, r.bits, r.f32,
-           mpi_ok < 0 ? "null" : mpi_ok ? "true" : "false", cartpole, SEEDS, threads, arch);
+           mpi_ok < 0 ? "null" : mpi_ok ? "true" : "false", cartpole, SEEDS, SHARE_SEEDS, threads, arch);
     return 0;
 }

@@ -77,7 +77,7 @@ distill_status masks_agent_init(masks_agent *a, const masks_world *w, const mask
     for (k = 0; k < w->n_tasks; k++)
         a->order[k] = (s->first + k) % w->n_tasks, a->to90[k] = -1;
     distill_lifelong_options_init(&lo);
-    lo.task_iterations = s->budget, lo.done_return = HUGE_VAL, lo.query_every = 5;
+    lo.task_iterations = s->budget, lo.done_return = HUGE_VAL, lo.query_every = 2;
     distill_ppo_options_init(&po);
     po.lr = s->lr;
     {
@@ -131,6 +131,9 @@ distill_status masks_agent_step(masks_agent *a, const masks_world *w, const mask
     }
     k = a->order[pos];
     refresh(a, w);
+    /* the knowledge base gets the exact success, not the iteration's noisy return */
+    if (a->share)
+        MASKS_TRY(distill_share_set_reward(a->share, k, (float)a->value[k]));
     a->in_task[k]++, a->auc[k] += a->value[k];
     if (a->value[k] >= 0.9 && a->to90[k] < 0)
         a->to90[k] = a->in_task[k];
