@@ -88,6 +88,8 @@ static const char *const exempt[] = {
     /* fail only on NULL (no context to write to), or a bus at 4096 agents; the
      * ticks pass on their agents' own failures */
     "distill_share_tick", "distill_share_bus_tick", "distill_share_bus_attach",
+    "distill_lifelong_options_init", "distill_lifelong_options_size", "distill_lifelong_destroy",
+    "distill_lifelong_position", "distill_lifelong_iterations",
 };
 
 typedef struct fixture {
@@ -598,6 +600,31 @@ static void audit_mask(fixture *f)
         AUDIT(distill_ppo_step, distill_ppo_step(p, (distill_ppo_stats *)&st));
         AUDIT(distill_ppo_checkpoint, distill_ppo_checkpoint(p, "/nonexistent/p.ckpt"));
         AUDIT(distill_ppo_resume, distill_ppo_resume(p, "/nonexistent/p.ckpt"));
+        {
+            distill_env_options eo;
+            distill_env *grid = NULL;
+            distill_masknet_options gmo;
+            distill_masknet *gnet = NULL;
+            distill_lifelong_options lo;
+            distill_lifelong *life = NULL;
+            const int64_t slot = 0;
+            distill_env_options_init(&eo);
+            eo.task = DISTILL_ENV_GRID;
+            distill_masknet_options_init(&gmo);
+            gmo.inputs = 25, gmo.outputs = 5, gmo.hidden = 4, gmo.layers = 1, gmo.max_tasks = 2;
+            distill_lifelong_options_init(&lo);
+            lo.task_iterations = 1;
+            ck_assert_status(distill_env_create(f->ctx, &eo, &grid), DISTILL_OK);
+            ck_assert_status(distill_masknet_create(f->ctx, &gmo, &gnet), DISTILL_OK);
+            AUDIT(distill_lifelong_create, distill_lifelong_create(f->ctx, &lo, NULL, gnet, &grid, &slot, 0, NULL,
+                                                                   &(distill_lifelong *){0}));
+            ck_assert_status(distill_lifelong_create(f->ctx, &lo, NULL, gnet, &grid, &slot, 1, NULL, &life),
+                             DISTILL_OK);
+            AUDIT(distill_lifelong_next, distill_lifelong_next(life));
+            ck_assert_status(distill_lifelong_step(life, NULL), DISTILL_OK); /* its one iteration: done */
+            AUDIT(distill_lifelong_step, distill_lifelong_step(life, NULL));
+            distill_lifelong_destroy(life), distill_masknet_destroy(gnet), distill_env_destroy(grid);
+        }
         distill_ppo_destroy(p), distill_env_destroy(env), distill_model_destroy(cp);
         distill_share_destroy(a), distill_share_bus_destroy(bus);
     }

@@ -51,6 +51,8 @@ typedef struct flow {
     distill_share_bus *bus;
     distill_ppo *ppo;
     distill_env *ct;
+    distill_masknet *mask3;
+    distill_lifelong *life;
     distill_layer_spec feat[4];
     char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64], orl_ck[64], vdd_ck[64];
 } flow;
@@ -281,6 +283,32 @@ static distill_status same_mask(const distill_masknet *net, int64_t tasks, int64
     return st;
 }
 
+/* A lifelong agent through two grid tasks, one iteration each, sharing
+ * on the bus as agent 3. */
+static distill_status lifelong_steps(flow *f, long k)
+{
+    distill_masknet_options o;
+    distill_lifelong_options lo;
+    distill_ppo_options po;
+    distill_env *envs[2];
+    const int64_t slots[2] = {1, 0};
+    distill_status st;
+    distill_masknet_options_init(&o);
+    o.inputs = 25, o.outputs = 5, o.hidden = 6, o.layers = 1, o.max_tasks = 2;
+    DISTILL__TRY_TEST(distill_masknet_create(f->ctx, &o, &f->mask3));
+    distill_lifelong_options_init(&lo);
+    lo.task_iterations = 1;
+    distill_ppo_options_init(&po);
+    po.envs = 2, po.steps = 8, po.epochs = 1, po.minibatches = 2;
+    envs[0] = envs[1] = f->ct;
+    DISTILL__TRY_TEST(distill_lifelong_create(f->ctx, &lo, &po, f->mask3, envs, slots, 2, NULL, &f->life));
+    if ((st = distill_lifelong_step(f->life, NULL)) != DISTILL_OK) {
+        ck_assert_msg(distill_lifelong_iterations(f->life) == 0, "k = %ld: a failed lifelong step counted", k);
+        return st;
+    }
+    return distill_lifelong_step(f->life, NULL);
+}
+
 /* Two agents on a bus: the second asks the first for task 0; then PPO on
  * the CT-graph with the first net's next task. */
 static distill_status share_steps(flow *f, long k)
@@ -327,7 +355,8 @@ static distill_status share_steps(flow *f, long k)
     DISTILL__TRY_TEST(distill_masknet_network(f->mask2, &v));
     if ((st = distill_ppo_retarget(f->ppo, NULL, &v)) != DISTILL_OK)
         return st;
-    return distill_ppo_step(f->ppo, NULL);
+    DISTILL__TRY_TEST(distill_ppo_step(f->ppo, NULL));
+    return lifelong_steps(f, k);
 }
 
 /* Two tasks under LC (the second composes the first), forward, backward,
@@ -403,6 +432,7 @@ static distill_status workflow(flow *f, long k)
 
 static void flow_free(flow *f)
 {
+    distill_lifelong_destroy(f->life), distill_masknet_destroy(f->mask3);
     distill_ppo_destroy(f->ppo), distill_env_destroy(f->ct);
     distill_share_destroy(f->agent), distill_share_destroy(f->agent2), distill_share_bus_destroy(f->bus);
     distill_masknet_destroy(f->mask), distill_masknet_destroy(f->mask2);

@@ -48,16 +48,18 @@ static void set_work_weights(distill_masknet *net, const float *s)
         distill__mask_weights(net, l, s, p + net->off[l]);
 }
 
-distill_status distill__mask_freeze(distill_masknet *net, int64_t t, const float *s, distill_model **out)
+distill_status distill__mask_frozen_new(distill_masknet *net, distill_model **out)
+{
+    return make_mlp(net, net->o.inputs, net->o.task_input, out);
+}
+
+void distill__mask_freeze_into(distill_masknet *net, int64_t t, const float *s, distill_model *m)
 {
     const int label = net->o.task_input;
     const int64_t in = net->o.inputs, o0 = net->out[0], in0 = net->in[0];
     const float *weff = distill_model_params(net->work);
-    distill_model *m;
     float *p;
     int64_t r;
-    *out = NULL;
-    DISTILL__TRY(make_mlp(net, in, label, &m));
     set_work_weights(net, s);
     net->fwd_task = -1; /* the work model's weights are no longer the last forward's */
     p = distill_model_params(m);
@@ -67,7 +69,13 @@ distill_status distill__mask_freeze(distill_masknet *net, int64_t t, const float
         p[o0 * in + r] = weff[r * in0 + in + t];
     if (net->L > 1) /* the other layers as they are */
         memcpy(p + o0 * in + (label ? o0 : 0), weff + net->off[1], sizeof(float) * (size_t)(net->P - net->off[1]));
-    *out = m;
+}
+
+distill_status distill__mask_freeze(distill_masknet *net, int64_t t, const float *s, distill_model **out)
+{
+    *out = NULL;
+    DISTILL__TRY(distill__mask_frozen_new(net, out));
+    distill__mask_freeze_into(net, t, s, *out);
     return DISTILL_OK;
 }
 

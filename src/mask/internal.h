@@ -22,6 +22,7 @@ struct distill_masknet {
     float *w;                               /* the backbone: P floats, +-sqrt(2 / fan_in) */
     float **task;                           /* T blocks (NULL: not held) */
     distill_model **frozen;                 /* per learned task: W (.) M, the label as first bias */
+    distill_model *spare;                   /* the training task's frozen model, made when it was added */
     int64_t n_tasks, training;              /* tasks held; the task in training, or -1 */
     int64_t *comp, n_comp;                  /* LC/BLC: the learned tasks the training task composes */
     double *dots;                           /* T: LC's <G, S[j]> */
@@ -51,6 +52,11 @@ void distill__mask_score_grad(distill_masknet *net, int64_t t, const float *s, c
 /* A model computing the function of scores s (P floats) for task t on the
  * observation alone (the task's label folded into the first layer's bias). */
 distill_status distill__mask_freeze(distill_masknet *net, int64_t t, const float *s, distill_model **out);
+/* The same in two parts: an empty frozen model (allocates), then filling
+ * one (cannot fail: what consolidation does with the model set aside when
+ * the task was added). */
+distill_status distill__mask_frozen_new(distill_masknet *net, distill_model **out);
+void distill__mask_freeze_into(distill_masknet *net, int64_t t, const float *s, distill_model *m);
 /* The training network (bias-free dense layers, ReLU between). */
 distill_status distill__mask_make_work(distill_masknet *net);
 

@@ -107,6 +107,16 @@ distill_status distill_lifelong_create(distill_context *ctx, const distill_lifel
     return DISTILL_OK;
 }
 
+/* Ask the peers for slot t.  Sharing is best effort (a lost message is no
+ * error either): a query that could not go out is logged and training goes
+ * on, so a step that trained is never reported as failed. */
+static void query(distill_lifelong *a, int64_t t)
+{
+    if (a->share && distill_share_query(a->share, t) != DISTILL_OK)
+        distill__log(a->ctx, DISTILL_LOG_WARN, "distill_lifelong_step: the query of task %lld failed (%s); "
+                     "training goes on", (long long)t, distill_context_last_error(a->ctx));
+}
+
 /* Start the next task not yet learned: its slot in training, PPO on it. */
 static distill_status start_task(distill_lifelong *a)
 {
@@ -123,7 +133,8 @@ static distill_status start_task(distill_lifelong *a)
     else
         DISTILL__TRY(distill_ppo_retarget(a->ppo, a->envs[a->k], &v));
     a->in_task = 0;
-    return a->share ? distill_share_query(a->share, a->slots[a->k]) : DISTILL_OK;
+    query(a, a->slots[a->k]);
+    return DISTILL_OK;
 }
 
 distill_status distill_lifelong_step(distill_lifelong *a, distill_ppo_stats *stats)
@@ -149,8 +160,8 @@ distill_status distill_lifelong_step(distill_lifelong *a, distill_ppo_stats *sta
     a->in_task++, a->iterations++;
     if (a->share && st.episodes > 0)
         DISTILL__TRY(distill_share_set_reward(a->share, slot, (float)st.mean_return));
-    if (a->share && a->in_task % a->o.query_every == 0)
-        DISTILL__TRY(distill_share_query(a->share, slot));
+    if (a->in_task % a->o.query_every == 0)
+        query(a, slot);
     if (a->in_task >= a->o.task_iterations || (st.episodes > 0 && st.mean_return >= a->o.done_return)) {
         DISTILL__TRY(distill_masknet_consolidate(a->net));
         a->k++;

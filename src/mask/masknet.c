@@ -172,6 +172,7 @@ void distill_masknet_destroy(distill_masknet *net)
     for (t = 0; net->frozen && t < net->T; t++)
         distill_model_destroy(net->frozen[t]);
     distill_model_destroy(net->work);
+    distill_model_destroy(net->spare);
     distill__free(ctx, net->task);
     distill__free(ctx, net->frozen);
     distill__free(ctx, net->w);
@@ -264,6 +265,8 @@ distill_status distill_masknet_add_task(distill_masknet *net, int64_t t)
     if (t < 0 || t >= net->T || net->task[t])
         return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: task %lld is %s", fn, (long long)t,
                              t < 0 || t >= net->T ? "outside [0, max_tasks)" : "held already");
+    if (!net->spare)
+        DISTILL__TRY(distill__mask_frozen_new(net, &net->spare)); /* so that consolidation cannot fail for memory */
     if (!(b = distill__alloc_zero(net->ctx, net->block, sizeof(float))))
         return distill__fail(net->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     for (j = 0, net->n_comp = 0; j < net->T && net->o.compose != DISTILL_MASK_RI; j++)
@@ -289,7 +292,9 @@ distill_status distill_masknet_consolidate(distill_masknet *net)
     s = distill__mask_effective(net, t);
     if (distill__check_finite(net->ctx, fn, "the task's scores", s, 1, net->P, net->P) != DISTILL_OK)
         return DISTILL_E_NUMERIC;
-    DISTILL__TRY(distill__mask_freeze(net, t, s, &frozen));
+    frozen = net->spare, net->spare = NULL;
+    distill__mask_freeze_into(net, t, s, frozen);
+    net->fwd_task = -1;
     if (s == net->seff) /* S[t] <- S_eff: the task stands alone from now on */
         memcpy(net->task[t], s, sizeof(float) * (size_t)net->P);
     memset(net->task[t] + net->P, 0, sizeof(float) * (size_t)(net->L * net->T));
