@@ -66,6 +66,10 @@ run vdd-csv ok vdd --data "$DIR/kd.csv" --action-dim 1 --teacher-steps 2 --hidde
     --samples 1 --batch 4 --out "$DIR/vc" --threads 1
 run vdd-csv-no-action-dim fail vdd --data "$DIR/kd.csv" --out "$DIR/vb" --threads 1
 run vdd-missing-value fail vdd --data "$DIR/kd-missing.csv" --action-dim 1 --out "$DIR/vb" --threads 1
+run masks ok masks --image-seeds 1 --budget 2 --hidden 8 --compose lc --threads 1
+run masks-share ok masks --image-seeds 1 --budget 2 --hidden 8 --agents 2 --drop 0.3 --threads 1
+run masks-finetune ok masks --image-seeds 1 --budget 1 --hidden 8 --finetune --threads 1
+run masks-mpi-unbuilt fail masks --mpi --threads 1
 run unknown-command fail nonsense
-[ $bad -eq 0 ] && echo "test-valgrind: $runs runs of distill krrst, transfer, kd, orl and vdd (good and bad input) clean under valgrind"
+[ $bad -eq 0 ] && echo "test-valgrind: $runs runs of distill krrst, transfer, kd, orl, vdd and masks (good and bad input) clean under valgrind"
 exit $((bad > 0))
