@@ -1032,7 +1032,8 @@ def test_masks_through_the_binding(ctx):
     with np.testing.assert_raises(distill.DistillError):
         a.receive(b"LDSH" + bytes(20))
     life_net = distill.Masknet(ctx, inputs=25, outputs=5, hidden=16, layers=1, max_tasks=4)
-    life = distill.Lifelong(ctx, life_net, envs, task_iterations=3, ppo=dict(envs=2, steps=16, minibatches=2))
+    life = distill.Lifelong(ctx, life_net, envs, task_iterations=3, done_return=2.0,
+                            ppo=dict(envs=2, steps=16, minibatches=2))
     while not life.done:
         life.step()
     assert life.iterations == 6 and life_net.learned(0) == 1 and life_net.learned(1) == 1
