@@ -114,7 +114,7 @@ $(TEST_BIN): $(TEST_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $(WRAP_ALLOC) -o $@ $(TEST_OBJ) $(STATIC) $(DEP_LIBS) $(CHECK_LIBS)
 
-FUZZ_TARGETS := idx model distilled csv kd_resume krrst_resume policy orl_resume diffusion vdd_resume mask share ppo_resume
+FUZZ_TARGETS := idx model distilled csv kd_resume krrst_resume policy orl_resume diffusion vdd_resume mask share ppo_resume masknet
 
 $(BUILD)/test/fuzz_%_smoke: test/fuzz/fuzz_%.c test/fuzz/driver.c $(STATIC)
 	@mkdir -p $(dir $@)

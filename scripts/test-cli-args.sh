@@ -48,13 +48,13 @@ vdd_opts="--data:path --action-dim:int --episodes:int --noise:real --teacher-ste
     --iterations:int --experts:int --diag:flag --uniform-gating:flag --samples:int --batch:int --mode:text
     --eval-episodes:int --out:path --teacher:path --sigma-max:real --seed:int --threads:int"
 masks_opts="--depth:int --image-seeds:int --compose:text --budget:int --done:real --lr:real --hidden:int
-    --agents:int --no-share:flag --drop:real --latency:int --payload:text --finetune:flag --mpi:flag --seed:int
-    --threads:int"
+    --agents:int --no-share:flag --drop:real --latency:int --payload:text --finetune:flag --mpi:flag --out:path
+    --seed:int --threads:int"
 
 sweep() {
     cmd=$1 opts=$2
     # where a run would write, so that a wrongly accepted call shows
-    case $cmd in krrst|orl|vdd) dest="--out $OUT" ;; kd) dest="--save-student $OUT" ;; *) dest="" ;; esac
+    case $cmd in krrst|orl|vdd|masks) dest="--out $OUT" ;; kd) dest="--save-student $OUT" ;; *) dest="" ;; esac
     for o in $opts; do
         name=${o%%:*} kind=${o#*:}
         [ "$kind" = flag ] && { refuse "$cmd $name twice" "$cmd" $name $name; continue; }

@@ -76,7 +76,8 @@ last "$DIR.vdd.out" | grep -q '"command":"vdd","ok":true.*"teacher_loss":null.*"
     { cat "$DIR.vdd.out"; exit 1; }
 
 # distill masks: four CT-graph tasks learned one after another with nothing forgotten; two agents sharing
-"$BIN" masks --image-seeds 1 --budget 40 --compose lc > "$DIR.masks.out" 2> /dev/null
+"$BIN" masks --image-seeds 1 --budget 40 --compose lc --out "$DIR/masks.dstl" > "$DIR.masks.out" 2> /dev/null
+test -s "$DIR/masks.dstl" || { echo "test-cli: masks did not write its net"; exit 1; }
 last "$DIR.masks.out" | /usr/bin/python3 -c 'import json, sys
 r = json.loads(sys.stdin.read())
 sys.exit(0 if r["ok"] and r["tasks"] == 4 and r["forgetting_max"] == 0 and min(r["final"]) >= 0.5
@@ -127,4 +128,4 @@ if "$BIN" transfer --dir /nonexistent > "$DIR.bad.out" 2> /dev/null; then exit 1
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
 if "$BIN" nonsense > "$DIR.bad.out" 2> /dev/null; then exit 1; fi
 last "$DIR.bad.out" | grep -q '"ok":false' || exit 1
-echo "test-cli: distill krrst, transfer, resume, kd, orl, vdd, CSV data and failures behave"
+echo "test-cli: distill krrst, transfer, resume, kd, orl, vdd, masks, CSV data and failures behave"

@@ -761,6 +761,64 @@ START_TEST(a_learned_task_is_a_deployable_policy)
 }
 END_TEST
 
+START_TEST(a_saved_net_loads_whole_and_damage_is_a_format_error)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_masknet *net = make_net(ctx, DISTILL_MASK_LC, DISTILL_MASK_THRESHOLD, 4, 8, 2, 3, 4), *back, *other;
+    float x[3 * 4], ya[3 * 3], yb[3 * 3], dy[3 * 3];
+    char path[64];
+    unsigned char *bytes;
+    size_t size, i;
+    FILE *f;
+    int64_t t;
+    snprintf(path, sizeof path, "/tmp/distill-masknet-%d.dstl", (int)getpid());
+    fill_random(x, 12, 4), fill_random(dy, 9, 5);
+    for (t = 0; t < 4; t += 2) { /* slots 0 and 2 learned, 3 in training (composing them) */
+        ck_assert_status(distill_masknet_add_task(net, t), DISTILL_OK);
+        ck_assert_status(distill_masknet_consolidate(net), DISTILL_OK);
+    }
+    ck_assert_status(distill_masknet_add_task(net, 3), DISTILL_OK);
+    distill_masknet_params(net)[net->P + 1] = 0.7f; /* a beta logit moved */
+    ck_assert_status(distill_masknet_save(net, path), DISTILL_OK);
+    ck_assert_status(distill_masknet_load(ctx, path, &back), DISTILL_OK);
+    ck_assert_int_eq(distill_masknet_tasks(back), 3);
+    ck_assert_int_eq(distill_masknet_training_task(back), 3);
+    ck_assert_int_eq(distill_masknet_task_learned(back, 2), 1);
+    for (t = 0; t < 4; t++) { /* every task, the one in training too, computes the same */
+        if (t == 1)
+            continue;
+        ck_assert_status(distill_masknet_forward(net, t, 3, x, 4, ya, 3), DISTILL_OK);
+        ck_assert_status(distill_masknet_forward(back, t, 3, x, 4, yb, 3), DISTILL_OK);
+        ck_assert_msg(memcmp(ya, yb, sizeof ya) == 0, "task %lld differs after a load", (long long)t);
+    }
+    ck_assert_status(distill_masknet_backward(net, dy, 3, NULL, 0, 0), DISTILL_OK);
+    ck_assert_status(distill_masknet_backward(back, dy, 3, NULL, 0, 0), DISTILL_OK);
+    ck_assert(memcmp(distill_masknet_grads(net), distill_masknet_grads(back),
+                     sizeof(float) * (size_t)distill_masknet_param_count(net)) == 0);
+    ck_assert_status(distill_masknet_consolidate(back), DISTILL_OK);
+    /* damage: every cut and a flip in every byte (CRCs, then the checks behind them) */
+    ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+    fseek(f, 0, SEEK_END), size = (size_t)ftell(f), fseek(f, 0, SEEK_SET);
+    bytes = malloc(size);
+    ck_assert_uint_eq(fread(bytes, 1, size, f), size);
+    fclose(f);
+    for (i = 0; i < size; i += 1 + size / 97) {
+        ck_assert_status(distill_masknet_load_memory(ctx, bytes, i, &other), DISTILL_E_FORMAT);
+        bytes[i] ^= 0x20;
+        ck_assert_status(distill_masknet_load_memory(ctx, bytes, size, &other), DISTILL_E_FORMAT);
+        bytes[i] ^= 0x20;
+        ck_assert_ptr_null(other);
+    }
+    ck_assert_status(distill_masknet_load(ctx, "/nonexistent/m.dstl", &other), DISTILL_E_IO);
+    unlink(path);
+    free(bytes);
+    distill_masknet_destroy(net), distill_masknet_destroy(back);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
 Suite *distill_suite_mask(void)
 {
     Suite *s = suite_create("mask");
@@ -777,6 +835,7 @@ Suite *distill_suite_mask(void)
     tcase_add_test(tc, sharing_survives_lost_duplicated_and_reordered_messages);
     tcase_add_test(tc, agents_on_a_bus_share_and_discover_each_other);
     tcase_add_test(tc, a_learned_task_is_a_deployable_policy);
+    tcase_add_test(tc, a_saved_net_loads_whole_and_damage_is_a_format_error);
     suite_add_tcase(s, tc);
     return s;
 }

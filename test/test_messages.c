@@ -561,6 +561,10 @@ static void audit_mask(fixture *f)
     AUDIT(distill_masknet_backward, distill_masknet_backward(net, dy, 2, NULL, 0, 0));
     AUDIT(distill_masknet_encode, distill_masknet_encode(net, 0, &m, NULL, 0, &len));
     AUDIT(distill_masknet_decode, distill_masknet_decode(net, 0, junk, sizeof junk, NULL));
+    AUDIT(distill_masknet_save, distill_masknet_save(net, "/nonexistent/m.dstl"));
+    AUDIT(distill_masknet_load, distill_masknet_load(f->ctx, "/nonexistent/m.dstl", &(distill_masknet *){0}));
+    AUDIT(distill_masknet_load_memory, distill_masknet_load_memory(f->ctx, junk, sizeof junk,
+                                                                   &(distill_masknet *){0}));
     AUDIT(distill_mask_message_read, distill_mask_message_read(f->ctx, junk, sizeof junk, &m));
     AUDIT(distill_masknet_network, distill_masknet_network(net, &(distill_network_vtable){0}));
     AUDIT(distill_masknet_policy, distill_masknet_policy(net, 0, 2, DISTILL_POLICY_GREEDY, 1.0f, &(distill_policy *){0}));

@@ -1006,6 +1006,11 @@ def test_masks_through_the_binding(ctx):
     head = other.decode(0, net.encode(0, reward=0.5, embedding=[1, 0, 0, 0]))
     assert head["reward"] == 0.5 and head["embedding"] == [1, 0, 0, 0]
     assert np.array_equal(other.forward(0, x), y0)
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        other.save(os.path.join(d, "net.dstl"))
+        again = distill.Masknet.load(ctx, os.path.join(d, "net.dstl"))
+    assert again.learned(0) == 1 and np.array_equal(again.forward(0, x), y0)
     assert len(net.encode(0, "bits")) * 10 < len(net.encode(0, "f32"))
     p = net.policy(0, n_actions=4)
     returns, _ = p.evaluate(envs[0], episodes=5)

@@ -51,7 +51,7 @@ typedef struct flow {
     distill_share_bus *bus;
     distill_ppo *ppo;
     distill_env *ct;
-    distill_masknet *mask3;
+    distill_masknet *mask3, *mask4;
     distill_lifelong *life;
     distill_layer_spec feat[4];
     char krrst_ck[64], krrst_set[64], kd_ck[64], model[64], policy_file[64], orl_ck[64], vdd_ck[64];
@@ -390,6 +390,8 @@ static distill_status mask_steps(flow *f, long k)
     if ((st = distill_masknet_decode(f->mask2, 1, f->message, len, NULL)) != DISTILL_OK)
         return same_mask(f->mask2, 0, -1, st, "decode", k);
     DISTILL__TRY_TEST(distill_masknet_forward(f->mask2, 1, 6, x, 3, y, 2));
+    DISTILL__TRY_TEST(distill_masknet_save(f->mask, f->vdd_ck));
+    DISTILL__TRY_TEST(distill_masknet_load(f->ctx, f->vdd_ck, &f->mask4));
     return share_steps(f, k);
 }
 
@@ -432,7 +434,7 @@ static distill_status workflow(flow *f, long k)
 
 static void flow_free(flow *f)
 {
-    distill_lifelong_destroy(f->life), distill_masknet_destroy(f->mask3);
+    distill_lifelong_destroy(f->life), distill_masknet_destroy(f->mask3), distill_masknet_destroy(f->mask4);
     distill_ppo_destroy(f->ppo), distill_env_destroy(f->ct);
     distill_share_destroy(f->agent), distill_share_destroy(f->agent2), distill_share_bus_destroy(f->bus);
     distill_masknet_destroy(f->mask), distill_masknet_destroy(f->mask2);

@@ -158,6 +158,19 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_masknet_policy(const distill_masknet *net, int64_t t, int64_t n_actions, int32_t mode, float temperature,
                        distill_policy **out);
 
+/* ---- Files ----------------------------------------------------------------
+ * The whole net in the container format: its options, the backbone's hash
+ * (the backbone itself comes from its seed), every held task's block and
+ * which is learned, and the training task with its composition, so a
+ * lifelong agent stops and goes on.  Saving replaces the file atomically;
+ * loading checks everything (another backbone, bad counts, a non-finite
+ * value: DISTILL_E_FORMAT). */
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_save(const distill_masknet *net, const char *path);
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_load(distill_context *ctx, const char *path,
+                                                                  distill_masknet **out);
+DISTILL_API DISTILL_NODISCARD distill_status distill_masknet_load_memory(distill_context *ctx, const void *buf,
+                                                                         size_t len, distill_masknet **out);
+
 /* ---- Allocation-free inference of a learned task ------------------------ */
 
 DISTILL_API DISTILL_NODISCARD distill_status

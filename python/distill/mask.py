@@ -38,12 +38,27 @@ class Masknet(Handle):
 
     _destroy = lib.distill_masknet_destroy
 
-    def __init__(self, ctx, inputs, outputs, binarize="threshold", compose="ri", **options):
+    def __init__(self, ctx, inputs=None, outputs=None, binarize="threshold", compose="ri", _handle=None,
+                 **options):
         self.ctx = ctx
+        if _handle is not None:
+            self._handle = _handle
+            return
         o = _options(MasknetOptions, lib.distill_masknet_options_init, "masknet", options)
         o.inputs, o.outputs, o.binarize, o.compose = int(inputs), int(outputs), BINARIZE[binarize], COMPOSE[compose]
         self._handle = ctypes.c_void_p()
         ctx.check(lib.distill_masknet_create(ctx.handle, ctypes.byref(o), ctypes.byref(self._handle)))
+
+    @classmethod
+    def load(cls, ctx, path):
+        """A net saved by save (every task, the one in training too)."""
+        out = ctypes.c_void_p()
+        ctx.check(lib.distill_masknet_load(ctx.handle, _path(path), ctypes.byref(out)))
+        return cls(ctx, _handle=out)
+
+    def save(self, path):
+        """The whole net in the container format (atomically replaced)."""
+        self.ctx.check(lib.distill_masknet_save(self._handle, _path(path)))
 
     @property
     def inputs(self):

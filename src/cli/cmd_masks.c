@@ -13,7 +13,7 @@ static void help(void)
 {
     fputs("distill masks [--depth 2] [--image-seeds 2] [--compose ri|lc|blc] [--budget 60] [--done 0.9]\n"
           "  [--lr 1e-3] [--hidden 64] [--agents 1] [--no-share] [--drop 0] [--latency 0]\n"
-          "  [--payload bits|f16|f32] [--finetune] [--mpi] [--seed 0] [--threads 0]\n"
+          "  [--payload bits|f16|f32] [--finetune] [--mpi] [--out FILE] [--seed 0] [--threads 0]\n"
           "Learns the mini CT-graph's tasks (image seeds x 2^depth goal leaves) one after another\n"
           "with PPO on a masknet: one binary mask per task on a fixed random backbone, no forgetting.\n"
           "A task ends when the probability that the sampled policy follows its path reaches --done\n"
@@ -21,7 +21,8 @@ static void help(void)
           "task i, sharing masks over an in-process bus (--latency: in iterations, 0: within one;\n"
           "--drop: the probability a message is lost;\n"
           "--no-share: the same agents alone); --mpi: one agent per MPI rank.  --finetune: a plain\n"
-          "network fine-tuned through the same tasks (the forgetting baseline).\n", stderr);
+          "network fine-tuned through the same tasks (the forgetting baseline).  --out: the one\n"
+          "agent's masknet saved there (every task; distill_masknet_load reads it).\n", stderr);
 }
 
 static double now(void)
@@ -70,7 +71,8 @@ static distill_status mask_sizes(distill_masknet *net, int64_t k, size_t sizes[3
     return DISTILL_OK;
 }
 
-static int lifelong(distill_context *ctx, const masks_world *w, const masks_setup *s, const char *compose)
+static int lifelong(distill_context *ctx, const masks_world *w, const masks_setup *s, const char *compose,
+                    const char *out)
 {
     masks_agent a;
     float before[MASKS_MAX_TASKS][6 * 4], after[6 * 4];
@@ -110,14 +112,23 @@ static int lifelong(distill_context *ctx, const masks_world *w, const masks_setu
         masks_agent_free(&a);
         return cli_fail(ctx, "masks", "encoding");
     }
+    if (out && distill_masknet_save(a.net, out) != DISTILL_OK) {
+        masks_agent_free(&a);
+        return cli_fail(ctx, "masks", "saving the masknet");
+    }
     printf("{\"command\":\"masks\",\"ok\":true,\"mode\":\"lifelong\",\"compose\":\"%s\",\"tasks\":%lld,", compose,
            (long long)w->n_tasks);
     json_ints("iters_to_90", a.to90, w->n_tasks), printf(","), json_ints("iterations", a.in_task, w->n_tasks);
     printf(","), json_reals("auc", auc, w->n_tasks), printf(","), json_reals("final", final, w->n_tasks);
     printf(",\"forgetting_max\":%.9g,\"avg_performance\":%.6g,\"mask_entries\":%lld,\"mask_bytes_bits\":%zu,"
-           "\"mask_bytes_f16\":%zu,\"mask_bytes_f32\":%zu,\"env_steps\":%lld,\"seconds\":%.3f}\n", forget, avg,
-           (long long)distill_masknet_mask_count(a.net), sizes[0], sizes[1], sizes[2], (long long)a.env_steps,
+           "\"mask_bytes_f16\":%zu,\"mask_bytes_f32\":%zu,\"env_steps\":%lld,\"seconds\":%.3f,\"out\":", forget,
+           avg, (long long)distill_masknet_mask_count(a.net), sizes[0], sizes[1], sizes[2], (long long)a.env_steps,
            now() - t0);
+    if (out)
+        cli_json_string(stdout, out);
+    else
+        printf("null");
+    printf("}\n");
     masks_agent_free(&a);
     return 0;
 }
@@ -349,6 +360,7 @@ static const cli_spec options[] = {
     {"--no-share", CLI_FLAG, 0, 0},      {"--drop", CLI_REAL, 0, 1},
     {"--latency", CLI_INT, 0, 1000},     {"--payload", CLI_TEXT, 0, 0},
     {"--finetune", CLI_FLAG, 0, 0},      {"--mpi", CLI_FLAG, 0, 0},
+    {"--out", CLI_PATH, 0, 0},
 };
 
 static int pick(const char *what, const char *v, const char *const *names, int n)
@@ -397,7 +409,7 @@ int cmd_masks(int argc, char **argv)
     else if (cli_flag(argc, argv, "--finetune"))
         rc = finetune(ctx, &w, &s);
     else if (cli_long(argc, argv, "--agents", 1) == 1 && !cli_flag(argc, argv, "--drop"))
-        rc = lifelong(ctx, &w, &s, compose);
+        rc = lifelong(ctx, &w, &s, compose, cli_opt(argc, argv, "--out", NULL));
     else
         rc = share(ctx, &w, s, cli_long(argc, argv, "--agents", 1), !cli_flag(argc, argv, "--no-share"),
                    cli_double(argc, argv, "--drop", 0.0), cli_long(argc, argv, "--latency", 0));
