@@ -469,6 +469,7 @@ START_TEST(a_sent_mask_reproduces_the_senders_outputs_exactly)
                 bits += 8 * (size_t)((s->out[l] * s->in[l] + 63) / 64);
             ck_assert_uint_eq(len, 4 + 2 + 2 + 8 + 4 + 2 + 8 * 3 + 2 + 8 + 12 + 4 +
                                        (pl == DISTILL_MASK_PAYLOAD_BITS ? bits : (size_t)s->P * (pl == 1 ? 2 : 4)));
+            distill_mask_meta_init(&m);
             ck_assert_status(distill_mask_message_read(b, buf, len, &m), DISTILL_OK);
             ck_assert(m.reward == 0.75f && m.sender == 3 && m.task_seq == 9 && m.emb_dim == 2 &&
                       m.embedding[1] == 1.0f && m.consolidated == 1 && m.payload == pl && m.binarize == kinds[k]);
