@@ -38,4 +38,7 @@ mpirun --allow-run-as-root --oversubscribe -n 4 "$BIN" masks --mpi --image-seeds
     { echo "test-mpi: expected one masks summary from rank 0:"; cat "$DIR/masks.out"; exit 1; }
 grep -q '"mpi_agents_ok":true' "$DIR/masks.out" ||
     { echo "test-mpi: not every MPI agent learned every task:"; cat "$DIR/masks.out"; exit 1; }
-echo "test-mpi: mpirun -n 4 distill masks --mpi: every agent learned every task"
+grep '"command":"masks"' "$DIR/masks.out" | "$PY" -c 'import json, sys
+sys.exit(0 if sum(json.loads(sys.stdin.read())["masks_received"]) > 0 else 1)' ||
+    { echo "test-mpi: no agent took a mask from another:"; cat "$DIR/masks.out"; exit 1; }
+echo "test-mpi: mpirun -n 4 distill masks --mpi: every agent learned every task, masks went between ranks"

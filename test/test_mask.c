@@ -457,6 +457,8 @@ START_TEST(a_sent_mask_reproduces_the_senders_outputs_exactly)
             ck_assert_status(distill_masknet_add_task(s, 0), DISTILL_OK);
             ck_assert_status(distill_masknet_consolidate(s), DISTILL_OK);
             ck_assert_status(distill_masknet_add_task(s, 1), DISTILL_OK); /* task 1: composed, in training */
+            ck_assert_status(distill_masknet_add_task(r2, 0), DISTILL_OK); /* r2 trains slot 1 composing slot 0 */
+            ck_assert_status(distill_masknet_consolidate(r2), DISTILL_OK);
             ck_assert_status(distill_masknet_add_task(r2, 1), DISTILL_OK);
             if (pl == DISTILL_MASK_PAYLOAD_BITS && kinds[k] == DISTILL_MASK_CONTINUOUS) {
                 distill_mask_meta_init(&m);
@@ -484,7 +486,8 @@ START_TEST(a_sent_mask_reproduces_the_senders_outputs_exactly)
             else
                 for (l = 0; l < 15; l++)
                     ck_assert(fabsf(ya[l] - yb[l]) <= 2e-3f * (1.0f + fabsf(ya[l])));
-            /* into a receiver training that slot: its scores are replaced, and it trains on from them */
+            /* into a receiver training that slot (composing another): it computes the received mask
+             * itself, and trains on from it */
             ck_assert_status(distill_masknet_decode(r2, 1, buf, len, NULL), DISTILL_OK);
             ck_assert_int_eq(distill_masknet_training_task(r2), 1);
             ck_assert_status(distill_masknet_consolidate(r2), DISTILL_OK);
@@ -509,7 +512,7 @@ START_TEST(the_decoder_rejects_hostile_messages_and_changes_nothing)
     distill_masknet_options o;
     distill_masknet *seed2;
     float x[3 * 4], before[3 * 2], after[3 * 2];
-    unsigned char *buf, *copy;
+    unsigned char *buf, *copy, *copy2;
     size_t len, i;
     int bit, pl;
     distill_masknet_options_init(&o);
@@ -532,6 +535,17 @@ START_TEST(the_decoder_rejects_hostile_messages_and_changes_nothing)
         for (i = 0; i < len; i++) /* every truncation */
             ck_assert_status(distill_masknet_decode(r, 1, buf, i, NULL), DISTILL_E_FORMAT);
         ck_assert_status(distill_masknet_decode(r, 1, NULL, len, NULL), DISTILL_E_INVAL);
+        if (pl == DISTILL_MASK_PAYLOAD_F16) { /* a diverged task is not sent */
+            size_t n2;
+            ck_assert_status(distill_masknet_add_task(s, 2), DISTILL_OK);
+            distill_masknet_params(s)[0] = NAN;
+            ck_assert_status(distill_masknet_encode(s, 2, NULL, NULL, 0, &n2), DISTILL_OK); /* the size only */
+            copy2 = malloc(n2);
+            ck_assert_status(distill_masknet_encode(s, 2, NULL, copy2, n2, &n2), DISTILL_E_NUMERIC);
+            free(copy2);
+            distill_masknet_params(s)[0] = 0.0f;
+            ck_assert_status(distill_masknet_consolidate(s), DISTILL_OK);
+        }
         ck_assert_status(distill_masknet_decode(r, 3, buf, len, NULL), DISTILL_E_INVAL); /* no such slot */
         for (i = 0; i < len; i++) /* every bit flipped: the CRC, or the check behind it */
             for (bit = 0; bit < 8; bit++) {
@@ -647,6 +661,13 @@ START_TEST(sharing_survives_lost_duplicated_and_reordered_messages)
     ck_assert_status(distill_share_get_stats(b, &st), DISTILL_OK);
     ck_assert_int_eq(st.masks_installed, 1);
     ck_assert_int_eq(st.rejected, (int64_t)((ma.len[0] + 6) / 7) + 1);
+    {   /* bits cannot carry a continuous mask: refused when the agent is made */
+        distill_masknet *cn = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_CONTINUOUS, 4, 16, 2, 3, 4);
+        distill_share *cs = NULL;
+        ck_assert_status(distill_share_create(ctx, NULL, cn, 5, mailbox_send, &ma, &cs), DISTILL_E_UNSUPPORTED);
+        ck_assert_ptr_null(cs);
+        distill_masknet_destroy(cn);
+    }
     /* a MASK nobody asked for (A never asked) changes nothing */
     ck_assert_status(distill_share_receive(a, ma.msg[0], ma.len[0]), DISTILL_E_FORMAT); /* its own id */
     mailbox_clear(&ma), mailbox_clear(&mb);
@@ -820,6 +841,36 @@ START_TEST(a_saved_net_loads_whole_and_damage_is_a_format_error)
 }
 END_TEST
 
+START_TEST(a_lifelong_curriculum_must_fit_its_net)
+{
+    counting_alloc ca;
+    distill_context *ctx = test_context(&ca, 1);
+    distill_masknet *net = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 25, 8, 1, 4, 2);
+    distill_env_options eo;
+    distill_env *grid;
+    distill_lifelong *life = NULL;
+    const int64_t slots[2] = {0, 0}, one = 0;
+    distill_env *envs[2];
+    distill_env_options_init(&eo);
+    eo.task = DISTILL_ENV_GRID;
+    ck_assert_status(distill_env_create(ctx, &eo, &grid), DISTILL_OK);
+    envs[0] = envs[1] = grid;
+    /* the grid has 4 actions: the net needs 5 outputs, it has 4 */
+    ck_assert_status(distill_lifelong_create(ctx, NULL, NULL, net, envs, &one, 1, NULL, &life), DISTILL_E_SHAPE);
+    ck_assert_ptr_null(life);
+    distill_masknet_destroy(net);
+    net = make_net(ctx, DISTILL_MASK_RI, DISTILL_MASK_THRESHOLD, 25, 8, 1, 5, 2);
+    ck_assert_status(distill_lifelong_create(ctx, NULL, NULL, net, envs, slots, 2, NULL, &life), DISTILL_E_INVAL);
+    ck_assert_status(distill_lifelong_create(ctx, NULL, NULL, net, envs, &one, 1, NULL, &life), DISTILL_OK);
+    ck_assert_status(distill_masknet_add_task(net, 1), DISTILL_OK); /* the host trains another task itself */
+    ck_assert_status(distill_lifelong_step(life, NULL), DISTILL_E_INVAL);
+    ck_assert_int_eq(distill_lifelong_iterations(life), 0);
+    distill_lifelong_destroy(life), distill_masknet_destroy(net), distill_env_destroy(grid);
+    distill_context_destroy(ctx);
+    ck_assert_int_eq(ca.live, 0);
+}
+END_TEST
+
 Suite *distill_suite_mask(void)
 {
     Suite *s = suite_create("mask");
@@ -837,6 +888,7 @@ Suite *distill_suite_mask(void)
     tcase_add_test(tc, agents_on_a_bus_share_and_discover_each_other);
     tcase_add_test(tc, a_learned_task_is_a_deployable_policy);
     tcase_add_test(tc, a_saved_net_loads_whole_and_damage_is_a_format_error);
+    tcase_add_test(tc, a_lifelong_curriculum_must_fit_its_net);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -213,7 +213,8 @@ DISTILL_API void distill_mask_meta_init(distill_mask_meta *meta);
 DISTILL_API size_t distill_mask_meta_size(void);
 
 /* Encode task t (learned, or the one in training: its composed scores) as
- * a message with meta's payload, reward, sender, task_seq and embedding.
+ * a message with meta's payload, reward, sender, task_seq and embedding
+ * (scores that are not finite: DISTILL_E_NUMERIC).
  * buf NULL (cap 0): *len receives the size only.  Too small a cap is
  * DISTILL_E_INVAL and writes nothing. */
 DISTILL_API DISTILL_NODISCARD distill_status
@@ -224,8 +225,9 @@ DISTILL_API DISTILL_NODISCARD distill_status
 distill_mask_message_read(distill_context *ctx, const void *buf, size_t len, distill_mask_meta *meta);
 /* Install a message's mask as task t (with task_input: the sender's slot
  * for the task): a held task's scores are overwritten (a learned task
- * stays learned, the task in training keeps training from them), a slot
- * not held becomes a learned task.  Another backbone or binarisation, other shapes, a bad
+ * stays learned; the task in training computes exactly the received mask,
+ * its LC composition dropped, and keeps training from it), a slot not held
+ * becomes a learned task.  Another backbone or binarisation, other shapes, a bad
  * CRC or any malformed byte is DISTILL_E_FORMAT with a message, and the net
  * is left as it was.  meta (may be NULL) receives the header. */
 DISTILL_API DISTILL_NODISCARD distill_status
@@ -238,7 +240,8 @@ distill_masknet_decode(distill_masknet *net, int64_t t, const void *buf, size_t 
  * a masknet slot; its embedding is the slot's one-hot label (L1 distance,
  * threshold 0: the same slot).
  *
- *   distill_share_query(t):  QUERY(t, own reward) to every known peer
+ *   distill_share_query(t):  QUERY(t, own reward) to every known peer; opens
+ *                            a META window for t unless one is open
  *   a peer on QUERY:         adds the sender (TABLE of its peers back to a
  *                            newcomer); META(t, r) for a task it holds
  *                            with r > 0 and gate r > the asker's reward
@@ -307,9 +310,11 @@ DISTILL_API DISTILL_NODISCARD distill_status distill_share_get_stats(const disti
                                                                      distill_share_stats *stats);
 
 /* ---- An in-process bus: agents of one process, simulated time -----------
- * Messages sent during tick k arrive at tick k + latency, in the order
- * sent (latency 0: within the tick, answers included: messages that are
- * fast next to an agent's iteration); each is lost with probability `drop` (a seeded draw);
+ * A message an agent sends between two ticks (from its own calls) is
+ * delivered max(1, latency) ticks later; one sent while a tick delivers
+ * (an answer) latency ticks later, so with latency 0 a QUERY and its META,
+ * or a REQ and its MASK, complete within one tick (messages that are fast
+ * next to an agent's iteration).  Messages arrive in the order sent; each is lost with probability `drop` (a seeded draw);
  * messages to an agent not attached are lost (it left).  Agents attach and
  * detach at any tick.  Pass distill_share_bus_send and the bus as the
  * agents' send callback and user. */

@@ -209,7 +209,7 @@ typedef struct distill_ppo_stats {
     double mean_return;     /* their mean return (NaN without one) */
     double success;         /* the fraction of them with a positive return */
     double policy_loss, value_loss, entropy;  /* means over the updates */
-    double clip_fraction;   /* the samples whose ratio was clipped */
+    double clip_fraction;   /* the samples whose clipped term was the smaller (no policy gradient) */
     int64_t env_steps;      /* env steps so far */
 } distill_ppo_stats;
 

@@ -79,8 +79,10 @@ static int lifelong(distill_context *ctx, const masks_world *w, const masks_setu
     double final[MASKS_MAX_TASKS], auc[MASKS_MAX_TASKS], forget = 0.0, avg = 0.0, t0 = now();
     size_t sizes[3] = {0, 0, 0};
     int64_t k, i, learned_at[MASKS_MAX_TASKS];
-    if (masks_agent_init(&a, w, s, 0, NULL, NULL) != DISTILL_OK)
+    if (masks_agent_init(&a, w, s, 0, NULL, NULL) != DISTILL_OK) {
+        masks_agent_free(&a);
         return cli_fail(ctx, "masks", "making the agent");
+    }
     for (k = 0; k < w->n_tasks; k++)
         learned_at[k] = 0;
     while (!a.done) {

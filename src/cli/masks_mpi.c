@@ -88,15 +88,35 @@ static distill_status run_rank(masks_agent *a, const masks_world *w, const masks
         }
         if (st == DISTILL_OK)
             st = distill_share_tick(a->share);
-        if (st == DISTILL_OK && a->done && !said) {
+        if ((st != DISTILL_OK || a->done) && !said) /* done, or failed: the others must not wait for us */
             for (r = 0, said = 1; r < world; r++)
-                if (r != rank && mpi_send(o, (uint32_t)r, "", 0))
+                if (r != rank && mpi_send(o, (uint32_t)r, "", 0) && st == DISTILL_OK)
                     st = DISTILL_E_BACKEND;
-        }
         reap(o);
     }
     free(buf);
     return st;
+}
+
+/* Leave together: keep receiving (and dropping) until every send of ours
+ * has gone out, then until everyone's has (a large send completes only
+ * when its receiver takes it). */
+static void drain(outbox *o)
+{
+    unsigned char *buf = NULL;
+    int cap = 0, seen = 0, done = 0;
+    MPI_Request bar;
+    while (o->n > 0) {
+        (void)poll_all(NULL, &seen, &buf, &cap);
+        reap(o);
+    }
+    MPI_Ibarrier(MPI_COMM_WORLD, &bar);
+    while (!done) {
+        (void)poll_all(NULL, &seen, &buf, &cap);
+        MPI_Test(&bar, &done, MPI_STATUS_IGNORE);
+    }
+    (void)poll_all(NULL, &seen, &buf, &cap);
+    free(buf);
 }
 
 int cmd_masks_mpi(int argc, char **argv, const masks_setup *setup)
@@ -124,15 +144,11 @@ int cmd_masks_mpi(int argc, char **argv, const masks_setup *setup)
         st = distill_share_add_peer(a.share, (uint32_t)r);
     if (st == DISTILL_OK)
         st = run_rank(&a, &w, &s, rank, world, &o, &ticks);
-    while (o.n > 0) /* every send complete, then everyone here */
-        reap(&o);
-    MPI_Barrier(MPI_COMM_WORLD);
-    {   /* what is still in flight is answered by nobody */
-        unsigned char *buf = NULL;
-        int cap = 0, seen = 0;
-        (void)poll_all(NULL, &seen, &buf, &cap);
-        free(buf);
-    }
+    else /* the others must not wait for an agent that never started */
+        for (r = 0; r < world; r++)
+            if (r != rank)
+                (void)mpi_send(&o, (uint32_t)r, "", 0);
+    drain(&o);
     ok_local = st == DISTILL_OK;
     for (k = 0; ok_local && k < w.n_tasks; k++)
         ok_local = distill_masknet_task_learned(a.net, k) == 1;
@@ -141,6 +157,10 @@ int cmd_masks_mpi(int argc, char **argv, const masks_setup *setup)
     if (rank == 0) {
         ok = malloc(sizeof(int) * (size_t)world), all_ticks = malloc(sizeof(int64_t) * (size_t)world);
         all_received = malloc(sizeof(int64_t) * (size_t)world);
+        if (!ok || !all_ticks || !all_received) {
+            fprintf(stderr, "distill masks: rank 0: out of memory for the summary\n");
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
     }
     MPI_Gather(&ok_local, 1, MPI_INT, ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     MPI_Gather(&ticks, 1, MPI_INT64_T, all_ticks, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);

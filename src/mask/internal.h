@@ -57,6 +57,8 @@ distill_status distill__mask_freeze(distill_masknet *net, int64_t t, const float
  * the task was added). */
 distill_status distill__mask_frozen_new(distill_masknet *net, distill_model **out);
 void distill__mask_freeze_into(distill_masknet *net, int64_t t, const float *s, distill_model *m);
+/* Undo distill_masknet_add_task: the task in training is not held any more. */
+void distill__mask_drop_training(distill_masknet *net);
 /* The training network (bias-free dense layers, ReLU between). */
 distill_status distill__mask_make_work(distill_masknet *net);
 

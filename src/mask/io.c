@@ -1,7 +1,7 @@
 /* Masknet files (container):
  *   "MKOP"  the options: u32 binarize, i64 inputs, outputs, hidden, layers,
  *           max_tasks, u32 task_input, u32 compose, i64 backbone seed,
- *           f32 topk; u32 the backbone's hash
+ *           i64 the bits of topk (f64); u32 the backbone's hash
  *   "MKTS"  i64 tasks held, i64 the task in training (-1 none), i64 the
  *           size of its composition, i64 each composed slot; then per held
  *           task: i64 slot, u32 learned (0/1), f32 its block
@@ -27,7 +27,11 @@ static void put_options(distill__writer *w, const distill_masknet *net)
     distill__put_i64(w, o->layers), distill__put_i64(w, o->max_tasks);
     distill__put_u32(w, (uint32_t)o->task_input), distill__put_u32(w, (uint32_t)o->compose);
     distill__put_i64(w, (int64_t)o->backbone_seed);
-    distill__put_f32(w, (float)o->topk);
+    {
+        int64_t bits;
+        memcpy(&bits, &o->topk, 8); /* exact: top-k's k must come out the same */
+        distill__put_i64(w, bits);
+    }
     distill__put_u32(w, net->hash);
     distill__section_end(w);
 }
@@ -75,7 +79,10 @@ static distill_status get_options(distill_context *ctx, const unsigned char *buf
     o->layers = distill__get_i64(&c), o->max_tasks = distill__get_i64(&c);
     o->task_input = (int32_t)distill__get_u32(&c), o->compose = (int32_t)distill__get_u32(&c);
     o->backbone_seed = (uint64_t)distill__get_i64(&c);
-    o->topk = distill__get_f32(&c);
+    {
+        const int64_t bits = distill__get_i64(&c);
+        memcpy(&o->topk, &bits, 8);
+    }
     *hash = distill__get_u32(&c);
     if (c.bad || c.p != c.end)
         return BAD("%s: the options section has %s bytes", fn_load, c.bad ? "too few" : "too many");

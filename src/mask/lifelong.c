@@ -54,10 +54,18 @@ static distill_status check_curriculum(distill_context *ctx, const distill_maskn
         if (!envs[i] || slots[i] < 0 || slots[i] >= net->T)
             return distill__fail(ctx, DISTILL_E_INVAL, "%s: task %lld has no env or its slot %lld is outside [0, "
                                  "%lld)", fn_create, (long long)i, (long long)slots[i], (long long)net->T);
+        distill_space act;
+        act.struct_size = sizeof act;
         if (distill_env_obs_dim(envs[i]) != net->o.inputs)
             return distill__fail(ctx, DISTILL_E_SHAPE, "%s: task %lld's env has %lld observations, the net takes "
                                  "%lld", fn_create, (long long)i, (long long)distill_env_obs_dim(envs[i]),
                                  (long long)net->o.inputs);
+        DISTILL__TRY(distill_env_action_space(envs[i], &act));
+        if (act.kind != DISTILL_SPACE_DISCRETE || act.n + 1 != net->o.outputs)
+            return distill__fail(ctx, DISTILL_E_SHAPE, "%s: task %lld's env needs a net of %lld outputs (its "
+                                 "discrete actions and the value), the net has %lld", fn_create, (long long)i,
+                                 (long long)(act.kind == DISTILL_SPACE_DISCRETE ? act.n + 1 : -1),
+                                 (long long)net->o.outputs);
         for (j = 0; j < i; j++)
             if (slots[j] == slots[i])
                 return distill__fail(ctx, DISTILL_E_INVAL, "%s: tasks %lld and %lld share slot %lld", fn_create,
@@ -121,17 +129,20 @@ static void query(distill_lifelong *a, int64_t t)
 static distill_status start_task(distill_lifelong *a)
 {
     distill_network_vtable v;
+    distill_status st;
     while (a->k < a->n && distill_masknet_task_learned(a->net, a->slots[a->k]) == 1)
         a->k++; /* learned already (a peer's mask): nothing to do */
     if (a->k == a->n)
         return DISTILL_OK;
-    if (distill_masknet_training_task(a->net) != a->slots[a->k])
-        DISTILL__TRY(distill_masknet_add_task(a->net, a->slots[a->k]));
-    DISTILL__TRY(distill_masknet_network(a->net, &v));
-    if (!a->ppo)
-        DISTILL__TRY(distill_ppo_create(a->ctx, &a->po, a->envs[a->k], &v, &a->ppo));
-    else
-        DISTILL__TRY(distill_ppo_retarget(a->ppo, a->envs[a->k], &v));
+    DISTILL__TRY(distill_masknet_add_task(a->net, a->slots[a->k]));
+    st = distill_masknet_network(a->net, &v);
+    if (st == DISTILL_OK)
+        st = a->ppo ? distill_ppo_retarget(a->ppo, a->envs[a->k], &v)
+                    : distill_ppo_create(a->ctx, &a->po, a->envs[a->k], &v, &a->ppo);
+    if (st != DISTILL_OK) { /* all or nothing: the task is not started */
+        distill__mask_drop_training(a->net);
+        return st;
+    }
     a->in_task = 0;
     query(a, a->slots[a->k]);
     return DISTILL_OK;
@@ -146,9 +157,13 @@ distill_status distill_lifelong_step(distill_lifelong *a, distill_ppo_stats *sta
         return DISTILL_E_INVAL;
     if (stats && ((size = distill__struct_size_of(stats)) < sizeof(uint32_t) || size > sizeof st))
         return distill__fail(a->ctx, DISTILL_E_ABI, "%s: stats' struct_size is not one this library knows", fn_step);
-    if (distill_masknet_training_task(a->net) < 0 || (a->k < a->n && distill_masknet_training_task(a->net) !=
-                                                      a->slots[a->k]))
+    if (a->k < a->n && distill_masknet_training_task(a->net) != a->slots[a->k]) {
+        if (distill_masknet_training_task(a->net) >= 0)
+            return distill__fail(a->ctx, DISTILL_E_INVAL, "%s: the net trains task %lld, not the curriculum's %lld",
+                                 fn_step, (long long)distill_masknet_training_task(a->net),
+                                 (long long)a->slots[a->k]);
         DISTILL__TRY(start_task(a));
+    }
     if (a->k == a->n)
         return distill__fail(a->ctx, DISTILL_E_INVAL, "%s: the curriculum is done", fn_step);
     slot = a->slots[a->k];

@@ -279,6 +279,15 @@ distill_status distill_masknet_add_task(distill_masknet *net, int64_t t)
     return DISTILL_OK;
 }
 
+void distill__mask_drop_training(distill_masknet *net)
+{
+    if (net->training < 0)
+        return;
+    distill__free(net->ctx, net->task[net->training]);
+    net->task[net->training] = NULL;
+    net->training = -1, net->n_tasks--, net->n_comp = 0, net->fwd_task = -1;
+}
+
 distill_status distill_masknet_consolidate(distill_masknet *net)
 {
     static const char fn[] = "distill_masknet_consolidate";

@@ -177,6 +177,8 @@ distill_status distill_masknet_encode(distill_masknet *net, int64_t t, const dis
         return distill__fail(net->ctx, DISTILL_E_INVAL, "%s: the message needs %zu bytes, the buffer has %zu",
                              fn_encode, need, cap);
     s = net->frozen[t] ? net->task[t] : distill__mask_effective(net, t);
+    if (distill__check_finite(net->ctx, fn_encode, "the task's scores", s, 1, net->P, net->P) != DISTILL_OK)
+        return DISTILL_E_NUMERIC;
     p = (unsigned char *)buf;
     memcpy(p, "LDMK", 4), p += 4;
     p = put(p, VERSION, 2);
@@ -403,9 +405,11 @@ distill_status distill_masknet_decode(distill_masknet *net, int64_t t, const voi
         distill__free(ctx, scores);
         return st;
     }
-    if (net->task[t]) { /* overwrite; the task in training keeps its beta row */
+    if (net->task[t]) { /* overwrite */
         memcpy(net->task[t], scores, sizeof(float) * (size_t)net->P);
         distill__free(ctx, scores);
+        if (t == net->training) /* it computes the received mask itself, composing nothing from now on */
+            net->n_comp = 0;
     } else
         net->task[t] = scores, net->n_tasks++;
     if (frozen) {

@@ -85,6 +85,9 @@ distill_status distill_share_create(distill_context *ctx, const distill_share_op
     distill_share_options_init(&a->o);
     if (opts)
         st = distill__struct_read(ctx, fn_create, "options", opts, sizeof a->o, sizeof a->o, &a->o);
+    if (st == DISTILL_OK && a->o.payload == DISTILL_MASK_PAYLOAD_BITS && net->o.binarize == DISTILL_MASK_CONTINUOUS)
+        st = distill__fail(ctx, DISTILL_E_UNSUPPORTED, "%s: a continuous mask needs its scores (payload F16 or "
+                           "F32), bits cannot carry it", fn_create);
     if (st == DISTILL_OK && (a->o.payload < DISTILL_MASK_PAYLOAD_BITS || a->o.payload > DISTILL_MASK_PAYLOAD_F32 ||
                              !(a->o.gate >= 0.0 && isfinite(a->o.gate)) || a->o.meta_window < 0 ||
                              a->o.max_peers < 1 || a->o.max_peers > 65535))
@@ -240,7 +243,8 @@ distill_status distill_share_query(distill_share *a, int64_t t)
     if (!a)
         return DISTILL_E_INVAL;
     DISTILL__TRY(check_task(a, "distill_share_query", t));
-    a->window[t] = a->o.meta_window, a->best_peer[t] = -1, a->best_reward[t] = 0.0f;
+    if (a->window[t] < 0) /* a window still open stays so: queries more often than it lasts must not starve it */
+        a->window[t] = a->o.meta_window, a->best_peer[t] = -1, a->best_reward[t] = 0.0f;
     for (i = 0; i < a->n_peers; i++)
         DISTILL__TRY(send_simple(a, QUERY, a->peers[i], t, a->reward[t]));
     return DISTILL_OK;
@@ -307,9 +311,8 @@ static distill_status on_req(distill_share *a, uint32_t from, int64_t t)
     }
     distill_mask_meta_init(&m);
     m.payload = a->o.payload, m.reward = a->reward[t], m.sender = a->id;
-    m.emb_dim = a->net->T, m.embedding[t] = 1.0f;
-    if (m.emb_dim > DISTILL_MASK_MAX_EMBEDDING)
-        m.emb_dim = 0;
+    if (a->net->T <= DISTILL_MASK_MAX_EMBEDDING) /* the slot's one-hot label; none when it does not fit */
+        m.emb_dim = a->net->T, m.embedding[t] = 1.0f;
     DISTILL__TRY(distill_masknet_encode(a->net, t, &m, NULL, 0, &len));
     DISTILL__TRY(head(a, MASK, t, a->reward[t], 4 + len));
     le(a->buf + HEAD, len, 4);

@@ -23,6 +23,9 @@ typedef struct distill__task {
     /* action already checked (discrete) or clipped (box) */
     void (*step)(double *state, const float *action, float *reward, int32_t *terminated);
     void (*observe)(const double *state, float *obs);
+    /* 1 if state (finite) is one reset and step can reach under param: what
+     * a checkpoint's restored state must pass (NULL: any finite state) */
+    int (*valid)(const double *param, const double *state);
 } distill__task;
 
 const distill__task *distill__task_get(int32_t task);

@@ -107,9 +107,12 @@ static distill_status load_state(void *user, const unsigned char *buf, size_t le
         return distill__ckpt_bad(p->ctx, fn_resume, path, "the episode counters are not valid");
     probe = c; /* every slot checked before anything is written */
     for (i = 0; i < S; i++) {
+        double state[DISTILL__TASK_STATE];
         for (k = 0; k < DISTILL__TASK_STATE; k++)
-            if (!isfinite(double_of(distill__get_i64(&probe))))
+            if (!isfinite(state[k] = double_of(distill__get_i64(&probe))))
                 return distill__ckpt_bad(p->ctx, fn_resume, path, "a slot's state is not finite");
+        if (live && p->env->task->valid && !p->env->task->valid(p->env->param, state))
+            return distill__ckpt_bad(p->ctx, fn_resume, path, "a slot's state is not one of the env's");
         if (distill__get_i64(&probe) < 0 || !isfinite(double_of(distill__get_i64(&probe))))
             return distill__ckpt_bad(p->ctx, fn_resume, path, "a slot's episode counters are not valid");
     }

@@ -209,6 +209,17 @@ static void ct_observe(const double *s, float *obs)
         obs[k] = (float)(distill__rng_word(seed, TASK_STREAM + 1 + node, (uint64_t)k) >> 8) * (1.0f / 16777216.0f);
 }
 
+static int whole(double x, double lo, double hi) { return x >= lo && x <= hi && x == floor(x); }
+
+static int ct_valid(const double *param, const double *s)
+{
+    const double depth = param[0], seed = (double)((uint64_t)param[2] & 0xffffffffu);
+    if (!whole(s[0], CT_START, CT_WAIT) || !whole(s[4], 2, 3) || s[4] != depth || s[3] != param[1] ||
+        s[5] != seed || s[6] != (double)((uint64_t)param[2] >> 32) || !whole(s[1], 0, depth - 1))
+        return 0;
+    return whole(s[2], 0, ldexp(1.0, (int)s[1]) - 1) && (s[0] != CT_START || (s[1] == 0 && s[2] == 0));
+}
+
 /* ---- grid navigation: state x, y (0 .. 4), goal ------------------------- */
 
 static void grid_reset(const double *param, uint64_t seed, double *s)
@@ -228,6 +239,11 @@ static void grid_step(double *s, const float *action, float *reward, int32_t *te
     *reward = *terminated ? 1.0f : 0.0f;
 }
 
+static int grid_valid(const double *param, const double *s)
+{
+    return whole(s[0], 0, 4) && whole(s[1], 0, 4) && s[2] == param[1];
+}
+
 static void grid_observe(const double *s, float *obs)
 {
     int k;
@@ -245,15 +261,15 @@ static const float step_high[2] = {(float)DISTILL__AVOID_SPEED, (float)DISTILL__
 static const distill__task tasks[] = {
     {"CartPole-v1", 4, 500, {sizeof(distill_space), DISTILL_SPACE_DISCRETE, 2, NULL, NULL},
      {-4.8f, -INFINITY, -0.41887903f, -INFINITY}, {4.8f, INFINITY, 0.41887903f, INFINITY},
-     cartpole_reset, cartpole_step, cartpole_observe},
+     cartpole_reset, cartpole_step, cartpole_observe, NULL},
     {"Pendulum-v1", 3, 200, {sizeof(distill_space), DISTILL_SPACE_BOX, 1, torque_low, torque_high},
-     {-1.0f, -1.0f, -8.0f}, {1.0f, 1.0f, 8.0f}, pendulum_reset, pendulum_step, pendulum_observe},
+     {-1.0f, -1.0f, -8.0f}, {1.0f, 1.0f, 8.0f}, pendulum_reset, pendulum_step, pendulum_observe, NULL},
     {"Avoid", 2, 60, {sizeof(distill_space), DISTILL_SPACE_BOX, 2, step_low, step_high},
-     {-0.9f, -0.2f}, {0.9f, 1.1f}, avoid_reset, avoid_step, avoid_observe},
+     {-0.9f, -0.2f}, {0.9f, 1.1f}, avoid_reset, avoid_step, avoid_observe, NULL},
     {"CT-graph", 64, 0, {sizeof(distill_space), DISTILL_SPACE_DISCRETE, 3, NULL, NULL}, {0}, {0},
-     ct_reset, ct_step, ct_observe},
+     ct_reset, ct_step, ct_observe, ct_valid},
     {"Grid", 25, 20, {sizeof(distill_space), DISTILL_SPACE_DISCRETE, 4, NULL, NULL}, {0}, {0},
-     grid_reset, grid_step, grid_observe},
+     grid_reset, grid_step, grid_observe, grid_valid},
 };
 
 const distill__task *distill__task_get(int32_t task)
