@@ -202,7 +202,7 @@ test-cli-args: $(CLI_BIN)
 	@sh scripts/test-cli-args.sh $(CLI_BIN) $(BUILD)/cli-args
 
 test-valgrind: $(CLI_BIN)
-	@sh scripts/test-valgrind.sh $(CLI_BIN) $(BUILD)/valgrind-test
+	@MPI="$(MPI)" sh scripts/test-valgrind.sh $(CLI_BIN) $(BUILD)/valgrind-test
 
 test-install: all
 	@MAKE="make --no-print-directory" PYTHON="$(PYTHON)" bash scripts/test-install.sh
