@@ -231,9 +231,11 @@ DISTILL_API void distill_ppo_destroy(distill_ppo *ppo);
  * iteration count goes on. */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_ppo_retarget(distill_ppo *ppo, distill_env *env, const distill_network_vtable *net);
-/* One iteration (collect, then update); stats may be NULL.  A failing
- * network or env callback is DISTILL_E_BACKEND; the parameters are then as
- * before the update. */
+/* One iteration (collect, then update); stats (may be NULL) with its
+ * struct_size set by the caller.  A failing network or env callback is
+ * DISTILL_E_BACKEND (a network that failed for want of memory inside the
+ * library: DISTILL_E_NOMEM); the parameters and moments are then as before
+ * the update, the iteration is not counted, and the episodes start again. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_step(distill_ppo *ppo, distill_ppo_stats *stats);
 /* Iterations until `until` are done, with progress and cancellation. */
 DISTILL_API DISTILL_NODISCARD distill_status distill_ppo_run(distill_ppo *ppo, int64_t until);
