@@ -41,24 +41,9 @@ static void decode(const unsigned char *data, size_t size)
         abort(); /* a failed decode changed the net */
 }
 
-static void both(const unsigned char *data, size_t size)
-{
-    unsigned char *fixed;
-    uint32_t crc;
-    decode(data, size);
-    if (size < 8 || !(fixed = malloc(size)))
-        return;
-    memcpy(fixed, data, size);
-    crc = (uint32_t)crc32(0L, fixed, (uInt)(size - 4));
-    fixed[size - 4] = (unsigned char)crc, fixed[size - 3] = (unsigned char)(crc >> 8);
-    fixed[size - 2] = (unsigned char)(crc >> 16), fixed[size - 1] = (unsigned char)(crc >> 24);
-    decode(fixed, size);
-    free(fixed);
-}
-
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    both(data, size);
+    fuzz_both_trailer(data, size, decode);
     return 0;
 }
 

@@ -61,6 +61,24 @@ static inline void fuzz_both(const unsigned char *data, size_t size,
     }
 }
 
+/* The same for messages that end in a CRC32 of every byte before it (mask
+ * and sharing messages): as it is and with that trailer made right. */
+static inline void fuzz_both_trailer(const unsigned char *data, size_t size,
+                                     void (*load)(const unsigned char *, size_t))
+{
+    unsigned char *fixed;
+    uint32_t crc;
+    load(data, size);
+    if (size < 8 || !(fixed = malloc(size)))
+        return;
+    memcpy(fixed, data, size);
+    crc = (uint32_t)crc32(0L, fixed, (uInt)(size - 4));
+    fixed[size - 4] = (unsigned char)crc, fixed[size - 3] = (unsigned char)(crc >> 8);
+    fixed[size - 2] = (unsigned char)(crc >> 16), fixed[size - 1] = (unsigned char)(crc >> 24);
+    load(fixed, size);
+    free(fixed);
+}
+
 /* One scratch file per process, for the targets whose loaders read files. */
 static inline const char *fuzz_scratch(void)
 {
