@@ -155,8 +155,11 @@ distill_status distill_masknet_backward(distill_masknet *net, const float *dy, i
     DISTILL__TRY(distill__check_optional(net->ctx, fn, "dx", dx, n, in, lddx));
     DISTILL__TRY(distill_model_backward(net->work, dy, lddy, dx ? net->dxaug : NULL, net->in[0],
                                         DISTILL_BACKWARD_PARAMS));
-    distill__mask_score_grad(net, t, distill__mask_effective(net, t), distill_model_grads(net->work), net->grad,
-                             accumulate);
+    /* the forward's composition is still in seff and prob: consolidation,
+     * a decode and a freeze end the forward's hold (fwd_task = -1), and an
+     * encode of this task recomputes them from the same scores */
+    distill__mask_score_grad(net, t, distill__mask_composed(net, t) ? net->seff : net->task[t],
+                             distill_model_grads(net->work), net->grad, accumulate);
     for (r = 0; dx && r < n; r++)
         memcpy(dx + r * lddx, net->dxaug + r * net->in[0], sizeof(float) * (size_t)in);
     return DISTILL_OK;
