@@ -6,7 +6,7 @@
 DIR is a `distill krrst --export-every E` output (teacher.dstl,
 initial.dstl, distilled.dstl and distilled_STEP.dstl snapshots).  Each
 snapshot is evaluated as arm A by `distill transfer` (10-label linear
-probe on classes 5-9, paired seeds), A0 and B once; the table goes to
+probe on classes 5-9, paired seeds), A0, B and C once; the table goes to
 DIR/report.md and stdout, the curve of A - A0 and A - B against steps to
 DIR/gaps.png (blue: A - A0, red: A - B, grey band: the pooled std of the
 arms over the seeds, black: zero; x from step 0 to the last, y from -1 to
@@ -91,7 +91,7 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "rel", "bin", "distill"))
     args = ap.parse_args()
     d = args.dir
-    base = transfer(args.bin, d, args.seeds, "A,A0,B")
+    base = transfer(args.bin, d, args.seeds, "A,A0,B,C")
     a0, b = base["lp10_A0"], base["lp10_B"]
     curve = [(0, a0, base["lp10_A0_std"])]  # at step 0 the set is A0
     snaps = snapshots(d)
@@ -109,7 +109,8 @@ def main():
              [100 * (a - b) for _, a, _ in curve], band, ctx)
     rows = [("A", "distilled", base["lp10_A"], base["lp10_A_std"]),
             ("A0", "its initial real subset + teacher targets", a0, base["lp10_A0_std"]),
-            ("B", "other real images + teacher targets", b, base["lp10_B_std"])]
+            ("B", "other real images + teacher targets", b, base["lp10_B_std"]),
+            ("C", "none (no pre-training)", base["lp10_C"], base["lp10_C_std"])]
     lines = ["| arm | pre-training set | linear probe, 10 labels (%d seeds) |" % args.seeds, "|---|---|---|"]
     lines += ["| %s | %s | %.2f ± %.2f |" % (k, what, 100 * m, 100 * s) for k, what, m, s in rows]
     lines += ["", "| steps | A - A0 | A - B |", "|---|---|---|"]
@@ -119,7 +120,7 @@ def main():
         f.write(text + "\n")
     print(text)
     gap_a0, gap_b = 100 * (base["lp10_A"] - a0), 100 * (base["lp10_A"] - b)
-    print(json.dumps({"demo": "krrst", "lp10_A": base["lp10_A"], "lp10_A0": a0, "lp10_B": b,
+    print(json.dumps({"demo": "krrst", "lp10_A": base["lp10_A"], "lp10_A0": a0, "lp10_B": b, "lp10_C": base["lp10_C"],
                       "gap_A0": round(gap_a0, 2), "gap_B": round(gap_b, 2),
                       "pooled_sd_A0": round(100 * pooled(base["lp10_A_std"], base["lp10_A0_std"]), 2),
                       "pooled_sd_B": round(100 * pooled(base["lp10_A_std"], base["lp10_B_std"]), 2),
