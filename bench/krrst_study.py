@@ -38,6 +38,7 @@ except ImportError:
 import numpy as np  # noqa: E402
 
 import distill  # noqa: E402
+from krrst_torch import convnet  # noqa: E402  (the same network as the step bench)
 
 BIN = os.environ.get("DISTILL_BIN", os.path.join(ROOT, "build", "rel", "bin", "distill"))
 FMNIST = "/usr/share/datasets/fashion-mnist"
@@ -59,14 +60,6 @@ def source(ctx, train):
     out = ds.subset_classes([0, 1, 2, 3, 4])
     out.shape = (1, 28, 28)
     return out
-
-
-def convnet():
-    layers = []
-    for i, c in enumerate((32, 64, 128)):
-        layers += [torch.nn.Conv2d((1, 32, 64)[i], c, 3, padding=1), torch.nn.BatchNorm2d(c),
-                   torch.nn.ReLU(), torch.nn.AvgPool2d(2)]
-    return torch.nn.Sequential(*layers, torch.nn.Flatten())
 
 
 class TorchKrrst:

@@ -30,7 +30,6 @@ import numpy as np  # noqa: E402
 import distill  # noqa: E402
 
 M, N, K, THREADS = 100, 256, 128, 2
-ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 
 
 def convnet():
@@ -76,7 +75,7 @@ class TorchKrrst:
         return loss.item()
 
 
-def measure(rounds=ROUNDS):
+def measure(rounds=20):
     """The figures as a dict (see the module's doc)."""
     torch.set_num_threads(THREADS)
     rng = np.random.default_rng(0)
@@ -120,7 +119,7 @@ def measure(rounds=ROUNDS):
 
 
 def main():
-    out = measure()
+    out = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
     print(f"KRR-ST outer step (m={M}, n={N}, k={K}, ConvNet-3 + BN, pool update): libdistill "
           f"{out['step_ms']} ms (best {out['step_ms_best']}), PyTorch {out['torch_step_ms']} ms "
           f"(best {out['torch_step_ms_best']}; alone {out['torch_alone_step_ms']}, best "
