@@ -261,7 +261,7 @@ bench: deps $(BENCHES) $(CLI_BIN)
 # classes 0-4, KRR-ST distillation of those images into 10 (the real batch
 # augmented), then transfer to classes 5-9: the distilled set against its
 # initial real subset and other real images, 5 seeds, and the gaps against
-# steps (build/demo/report.md, gaps.png); about 9 minutes here.
+# steps (build/demo/report.md, gaps.png); about 7 minutes here.
 DEMO_DIR   ?= build/demo
 DEMO_STEPS ?= 4000
 DEMO_EVERY ?= 1000
