@@ -24,6 +24,8 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
+import distill  # noqa: E402
+
 
 def transfer(binary, d, seeds, arms, set_path=None):
     args = [binary, "transfer", "--dir", d, "--arms", arms, "--seeds", str(seeds), "--finetune-steps", "0"]
@@ -36,8 +38,9 @@ def transfer(binary, d, seeds, arms, set_path=None):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def pooled(a, b):
-    return ((a ** 2 + b ** 2) / 2) ** 0.5
+def pooled(*sds):
+    """The pooled standard deviation of arms measured over the same seeds."""
+    return (sum(x ** 2 for x in sds) / len(sds)) ** 0.5
 
 
 def snapshots(d):
@@ -59,7 +62,6 @@ def draw_line(img, x0, y0, x1, y1, rgb, width=2):
 
 
 def plot(path, steps, gaps_a0, gaps_b, band, ctx):
-    import distill
     H, W, pad = 240, 400, 20
     img = np.ones((3, H, W), np.float32)
     lo, hi, last = -1.0, 3.0, max(steps)
@@ -93,20 +95,18 @@ def main():
     d = args.dir
     base = transfer(args.bin, d, args.seeds, "A,A0,B,C")
     a0, b = base["lp10_A0"], base["lp10_B"]
-    curve = [(0, a0, base["lp10_A0_std"])]  # at step 0 the set is A0
+    curve = [(0, a0)]  # at step 0 the set is A0
     snaps = snapshots(d)
     if not snaps:
         raise SystemExit("demo_report: no distilled_STEP.dstl in %s (distill krrst --export-every)" % d)
     for step, p in snaps[:-1]:
         js = transfer(args.bin, d, args.seeds, "A", p)
-        curve.append((step, js["lp10_A"], js["lp10_A_std"]))
-    curve.append((snaps[-1][0], base["lp10_A"], base["lp10_A_std"]))  # the last snapshot is the final set
-    band = pooled(pooled(base["lp10_A_std"], base["lp10_A0_std"]), base["lp10_B_std"]) * 100
-    steps = [s for s, _, _ in curve]
-    import distill
+        curve.append((step, js["lp10_A"]))
+    curve.append((snaps[-1][0], base["lp10_A"]))  # the last snapshot is the final set
+    band = 100 * pooled(base["lp10_A_std"], base["lp10_A0_std"], base["lp10_B_std"])
     with distill.Context(seed=0) as ctx:
-        plot(os.path.join(d, "gaps.png"), steps, [100 * (a - a0) for _, a, _ in curve],
-             [100 * (a - b) for _, a, _ in curve], band, ctx)
+        plot(os.path.join(d, "gaps.png"), [s for s, _ in curve], [100 * (a - a0) for _, a in curve],
+             [100 * (a - b) for _, a in curve], band, ctx)
     rows = [("A", "distilled", base["lp10_A"], base["lp10_A_std"]),
             ("A0", "its initial real subset + teacher targets", a0, base["lp10_A0_std"]),
             ("B", "other real images + teacher targets", b, base["lp10_B_std"]),
@@ -114,7 +114,7 @@ def main():
     lines = ["| arm | pre-training set | linear probe, 10 labels (%d seeds) |" % args.seeds, "|---|---|---|"]
     lines += ["| %s | %s | %.2f ± %.2f |" % (k, what, 100 * m, 100 * s) for k, what, m, s in rows]
     lines += ["", "| steps | A - A0 | A - B |", "|---|---|---|"]
-    lines += ["| %d | %+.2f | %+.2f |" % (s, 100 * (a - a0), 100 * (a - b)) for s, a, _ in curve]
+    lines += ["| %d | %+.2f | %+.2f |" % (s, 100 * (a - a0), 100 * (a - b)) for s, a in curve]
     text = "\n".join(lines)
     with open(os.path.join(d, "report.md"), "w") as f:
         f.write(text + "\n")
@@ -124,7 +124,7 @@ def main():
                       "gap_A0": round(gap_a0, 2), "gap_B": round(gap_b, 2),
                       "pooled_sd_A0": round(100 * pooled(base["lp10_A_std"], base["lp10_A0_std"]), 2),
                       "pooled_sd_B": round(100 * pooled(base["lp10_A_std"], base["lp10_B_std"]), 2),
-                      "curve": [[s, round(100 * (a - a0), 2), round(100 * (a - b), 2)] for s, a, _ in curve],
+                      "curve": [[s, round(100 * (a - a0), 2), round(100 * (a - b), 2)] for s, a in curve],
                       "plot": os.path.join(d, "gaps.png")}))
 
 
