@@ -305,8 +305,12 @@ static void gmm_levels(int64_t iterations, gmm_result *out)
 /* ---- level 2 ------------------------------------------------------------- */
 
 /* Avoid's VDD noise levels reach 0.15 sigma_data (not the spec's 0.3): the
- * routes leave the start 24 degrees apart, and wider noise merges them. */
+ * routes leave the start 24 degrees apart, and wider noise merges them.
+ * The expert steps' states are jittered by 0.06 (a fifth of the positions'
+ * spread): a committed rollout drifts off the demonstrations, and the
+ * experts learn there what the teacher does. */
 #define AVOID_SIGMA_MAX 0.15
+#define AVOID_STATE_NOISE 0.06
 
 typedef struct avoid_result {
     double teacher_success, teacher_entropy, student_success[3], student_entropy[3];
@@ -428,7 +432,7 @@ static void avoid_student(distill_context *ctx, distill_env *env, distill_diffus
     int i;
     distill_vdd_options_init(&o); /* the action scale is sigma_data: noise, spread and std follow it */
     o.iterations = iterations, o.sigma_min = 0.05 * sd, o.sigma_max = AVOID_SIGMA_MAX * sd;
-    o.init_std = sd, o.mean_bias_bound = sd, o.min_std = 1e-4 * sd;
+    o.init_std = sd, o.mean_bias_bound = sd, o.min_std = 1e-4 * sd, o.state_noise = AVOID_STATE_NOISE;
     CHECK(distill_vdd_create(ctx, &o, t, demos, &v));
     CHECK(distill_vdd_run(v, 0));
     CHECK(distill_vdd_policy(v, DISTILL_POLICY_COMMITTED, 0, &p));

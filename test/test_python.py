@@ -954,6 +954,8 @@ def test_vdd_from_a_python_score(ctx):
         p.save(pathlib.Path(d) / "p.dstl")
         q = distill.Policy.load(ctx, pathlib.Path(d) / "p.dstl")
         assert q.kind == "moe" and q.mode == "committed"
+    with np.testing.assert_raises(distill.DistillError):  # the last field of the options reaches the library
+        distill.Vdd(ctx, distill.Diffusion.from_score(ctx, ring, obs_dim=1, action_dim=2), demos, state_noise=-1.0)
 
 
 def test_diffusion_teacher_and_avoid(ctx):

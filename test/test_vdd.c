@@ -564,6 +564,81 @@ START_TEST(avoid_demonstrations_take_every_route)
 }
 END_TEST
 
+/* ---- state_noise: the experts learn the teacher off the demonstrations ---- */
+
+/* A teacher whose actions follow the state: N(a; (s, s), 0.1^2 I). */
+static int follow_score(void *user, int64_t n, const float *a, const float *s, const float *sigma, float *out)
+{
+    int64_t i, j;
+    (void)user;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < 2; j++)
+            out[2 * i + j] = -(a[2 * i + j] - s[i]) / (0.01f + sigma[i] * sigma[i]);
+    return 0;
+}
+
+/* One expert trained on demonstrations at s = 0 only, in a fresh context of
+ * one seed; its mean at s = 0.5 (both coordinates averaged), or the create
+ * status when not OK (whose message must name state_noise). */
+static distill_status follow_train(const distill_vdd_options *o, double *mean)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    float x[16] = {0}, y[32] = {0}, obs[1] = {0.5f}, act[2];
+    distill_score_vtable vt = {sizeof vt, NULL, follow_score, NULL};
+    distill_dataset *data;
+    distill_diffusion *teacher;
+    distill_policy *p;
+    distill_vdd *v;
+    distill_status st;
+    size_t bytes;
+    uint64_t rng = 0;
+    void *ws;
+    ck_assert_status(distill_dataset_from_memory(ctx, 16, 1, x, 1, 2, y, 2, DISTILL_DATASET_COPY, &data),
+                     DISTILL_OK);
+    ck_assert_status(distill_diffusion_from_score(ctx, &vt, 1, 2, &teacher), DISTILL_OK);
+    if ((st = distill_vdd_create(ctx, o, teacher, data, &v)) == DISTILL_OK) {
+        ck_assert_status(distill_vdd_run(v, 0), DISTILL_OK);
+        ck_assert_status(distill_vdd_policy(v, DISTILL_POLICY_GREEDY, 0, &p), DISTILL_OK);
+        ck_assert_status(distill_policy_workspace_size(p, 1, &bytes), DISTILL_OK);
+        ws = malloc(bytes);
+        ck_assert_status(distill_policy_act(p, ws, bytes, 1, obs, 1, act, 2, &rng), DISTILL_OK);
+        *mean = 0.5 * ((double)act[0] + (double)act[1]);
+        free(ws), distill_policy_destroy(p), distill_vdd_destroy(v);
+    } else
+        ck_assert_ptr_nonnull(strstr(distill_context_last_error(ctx), "state_noise"));
+    distill_diffusion_destroy(teacher), distill_dataset_destroy(data), distill_context_destroy(ctx);
+    return st;
+}
+
+START_TEST(state_noise_teaches_the_experts_off_the_demonstrations)
+{
+    distill_vdd_options o, old;
+    double clean = 0.0, jittered = 0.0, again = 0.0, legacy = 0.0;
+    static const double bad[] = {-0.1, NAN, INFINITY};
+    int i;
+    distill_vdd_options_init(&o);
+    o.experts = 1, o.learn_gating = 0, o.full_cov = 0, o.batch = 32, o.samples = 4, o.iterations = 400;
+    o.lr = 1e-2, o.sigma_min = 0.01, o.sigma_max = 0.02, o.init_std = 0.2, o.mean_bias_bound = 0.0;
+    ck_assert_status(follow_train(&o, &clean), DISTILL_OK);
+    o.state_noise = 0.5;
+    ck_assert_status(follow_train(&o, &jittered), DISTILL_OK);
+    ck_assert_status(follow_train(&o, &again), DISTILL_OK);
+    /* Seen only at s = 0, the expert does not know that its action follows
+     * the state; with the states jittered it has seen the teacher there. */
+    ck_assert_msg(fabs(clean - 0.5) > 0.3, "no jitter: mean %g at s = 0.5", clean);
+    ck_assert_msg(fabs(jittered - 0.5) < 0.1, "jitter 0.5: mean %g at s = 0.5", jittered);
+    ck_assert(jittered == again); /* the jitter comes from the solver's stream */
+    /* A caller of 0.2 passes the struct without state_noise: no jitter. */
+    old = o, old.struct_size = (uint32_t)offsetof(distill_vdd_options, state_noise);
+    ck_assert_status(follow_train(&old, &legacy), DISTILL_OK);
+    ck_assert(legacy == clean);
+    for (i = 0; i < 3; i++) {
+        o.state_noise = bad[i];
+        ck_assert_status(follow_train(&o, &legacy), DISTILL_E_INVAL);
+    }
+}
+END_TEST
+
 Suite *distill_suite_vdd(void)
 {
     Suite *s = suite_create("vdd");
@@ -580,6 +655,7 @@ Suite *distill_suite_vdd(void)
     tcase_add_test(tc, the_denoiser_learns_a_conditional_mean);
     tcase_add_test(tc, a_cancelled_training_changes_nothing);
     tcase_add_test(tc, avoid_demonstrations_take_every_route);
+    tcase_add_test(tc, state_noise_teaches_the_experts_off_the_demonstrations);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,7 +10,8 @@
  * means' biases start uniform in +-mean_bias_bound, spreading the experts.
  * The gating is a second MLP on the observation (or uniform).
  *
- * ONE ITERATION: expert_steps times, a batch of demonstration states, V
+ * ONE ITERATION: expert_steps times, a batch of demonstration states
+ * (jittered by state_noise), V
  * reparameterised samples a = mu_k + L_k eps per expert, the teacher's
  * score at each (stop-gradient, at a noise level drawn uniformly in
  * [sigma_min, sigma_max]; the teacher's gradient is never needed), the
@@ -64,6 +65,9 @@ typedef struct distill_vdd_options {
                                units of the teacher's sigma_data (the actions' scale; 1 for a host
                                score), so one set of numbers fits any action scale (0) */
     int32_t reserved;
+    double state_noise;     /* the std of a Gaussian added to each coordinate of the expert steps' states,
+                               in the observations' units: the experts also learn the teacher's actions
+                               just off the demonstrations, where a rollout drifts (0: none) */
 } distill_vdd_options;
 
 DISTILL_API void distill_vdd_options_init(distill_vdd_options *opts);

@@ -144,7 +144,8 @@ class Vdd(Handle):
     Diffusion into a mixture of Gaussian experts; options: the fields of
     distill_vdd_options (experts, full_cov, learn_gating, hidden, layers,
     gating_hidden, batch, samples, expert_steps, iterations, lr, gating_lr,
-    sigma_min, sigma_max, min_std, init_std, mean_bias_bound, data_units).
+    sigma_min, sigma_max, min_std, init_std, mean_bias_bound, data_units,
+    state_noise).
     The solver keeps the teacher and demos alive."""
 
     _destroy = lib.distill_vdd_destroy

@@ -13,8 +13,8 @@ static void help(void)
 {
     fputs("distill vdd [--data FILE.dstl|FILE.csv|FILE.h5] [--action-dim A] [--episodes 400] [--noise 0.002]\n"
           "  [--teacher FILE | --teacher-steps 6000 --hidden 128] [--iterations 2000] [--experts 8] [--diag]\n"
-          "  [--uniform-gating] [--samples 4] [--batch 128] [--sigma-max S] [--mode committed|sample|greedy]\n"
-          "  [--eval-episodes 200] [--out DIR] [--seed 0] [--threads 0]\n"
+          "  [--uniform-gating] [--samples 4] [--batch 128] [--sigma-max S] [--state-noise N]\n"
+          "  [--mode committed|sample|greedy] [--eval-episodes 200] [--out DIR] [--seed 0] [--threads 0]\n"
           "Trains an EDM diffusion teacher on demonstrations (the Avoid point robot's scripted expert,\n"
           "four routes; or --data: a distilled-set file with x the observation and y the action, a CSV\n"
           "whose last A columns are the action, or a D4RL/Minari HDF5 file), distils it into a mixture\n"
@@ -22,7 +22,9 @@ static void help(void)
           "the teacher (Euler-8) and the student (--mode) by success rate and route entropy.  --teacher\n"
           "reuses a teacher.dstl of an earlier run instead of training one.  --sigma-max: the largest\n"
           "noise level of the teacher's scores, in units of the actions' scale (0.15 on Avoid, whose\n"
-          "routes leave the start 24 degrees apart; 0.3 with --data).\n", stderr);
+          "routes leave the start 24 degrees apart; 0.3 with --data).  --state-noise: the std of the\n"
+          "jitter of the expert steps' states, in the observations' units (0.06 on Avoid, 0 with --data).\n",
+          stderr);
 }
 
 typedef struct run {
@@ -149,6 +151,7 @@ static distill_status distil(run *r, int argc, char **argv)
     o.samples = cli_long(argc, argv, "--samples", 4), o.batch = cli_long(argc, argv, "--batch", 128);
     o.full_cov = !cli_flag(argc, argv, "--diag"), o.learn_gating = !cli_flag(argc, argv, "--uniform-gating");
     o.sigma_max = cli_double(argc, argv, "--sigma-max", cli_opt(argc, argv, "--data", NULL) ? 0.3 : 0.15);
+    o.state_noise = cli_double(argc, argv, "--state-noise", cli_opt(argc, argv, "--data", NULL) ? 0.0 : 0.06);
     st = distill_vdd_create(r->ctx, &o, r->teacher, r->demos, &v);
     if (st == DISTILL_OK)
         st = distill_vdd_run(v, 0);
@@ -230,6 +233,7 @@ static const cli_spec options[] = {
     {"--mode", CLI_TEXT, 0, 0},          {"--eval-episodes", CLI_INT, 1, 1e5},
     {"--out", CLI_PATH, 0, 0},           {"--teacher", CLI_PATH, 0, 0},
     {"--sigma-max", CLI_REAL, 0.05, 100}, /* at least the smallest level, 0.05 */
+    {"--state-noise", CLI_REAL, 0, 100},
 };
 
 int cmd_vdd(int argc, char **argv)

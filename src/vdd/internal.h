@@ -7,6 +7,10 @@
 #include "distill/optim.h"
 #include "distill/vdd.h"
 
+/* The options' size before state_noise (the first 0.2 snapshots): still
+ * accepted, as no jitter. */
+#define DISTILL__VDD_OPTIONS_SIZE_0_2 offsetof(distill_vdd_options, state_noise)
+
 struct distill_vdd {
     distill_context *ctx;
     distill_vdd_options o;

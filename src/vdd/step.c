@@ -27,6 +27,16 @@ static void row_to_double(const distill_vdd *v, const float *out, double *row)
         row[j] = out[j];
 }
 
+/* Each coordinate of the batch's states moved by N(0, state_noise^2). */
+static void jitter_states(distill_vdd *v, distill__rng *r)
+{
+    int64_t i;
+    if (v->o.state_noise <= 0.0)
+        return;
+    for (i = 0; i < v->B * v->O; i++)
+        v->obs[i] += (float)(v->o.state_noise * distill__rng_normal(r));
+}
+
 /* The samples a = mu + L eps of every state and expert, with the state
  * beside each and a noise level, ready for the teacher. */
 static void make_samples(distill_vdd *v, distill__rng *r)
@@ -72,6 +82,7 @@ static distill_status expert_step(distill_vdd *v, int64_t t, double *loss)
     int64_t b, j;
     distill__rng_init(&r, v->ctx->seed, distill__rng_derive(v->stream, EXPERT_PURPOSE, (uint64_t)t, 0), 0);
     DISTILL__TRY(draw_batch(v, &r, 0));
+    jitter_states(v, &r);
     DISTILL__TRY(distill_model_forward(v->experts, DISTILL_MODE_TRAIN, v->B, v->obs, v->O, v->out, v->R));
     if (v->gating)
         DISTILL__TRY(distill_model_forward(v->gating, DISTILL_MODE_EVAL, v->B, v->obs, v->O, v->z, v->K));

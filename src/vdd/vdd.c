@@ -65,6 +65,9 @@ static distill_status check_options(distill_context *ctx, const distill_vdd_opti
     if (!(o->sigma_min > 0.0 && o->sigma_max >= o->sigma_min && isfinite(o->sigma_max)))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: need 0 < sigma_min <= sigma_max < inf, got %g and %g",
                              fn_create, o->sigma_min, o->sigma_max);
+    if (!(o->state_noise >= 0.0 && isfinite(o->state_noise)))
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: state_noise must be >= 0 and finite, got %g", fn_create,
+                             o->state_noise);
     if (!(o->min_std >= 0.0 && o->init_std > o->min_std && isfinite(o->init_std) && o->mean_bias_bound >= 0.0 &&
           isfinite(o->mean_bias_bound)))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: need 0 <= min_std < init_std < inf and a finite "
@@ -192,7 +195,8 @@ distill_status distill_vdd_create(distill_context *ctx, const distill_vdd_option
         return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
     v->ctx = ctx;
     distill_vdd_options_init(&v->o);
-    st = opts ? distill__struct_read(ctx, fn_create, "options", opts, sizeof v->o, sizeof v->o, &v->o) : DISTILL_OK;
+    st = opts ? distill__struct_read(ctx, fn_create, "options", opts, DISTILL__VDD_OPTIONS_SIZE_0_2,
+                                                    sizeof v->o, &v->o) : DISTILL_OK;
     if (st == DISTILL_OK)
         st = check_options(ctx, &v->o);
     if (st == DISTILL_OK)
