@@ -1,7 +1,7 @@
 /* VDD and the diffusion teacher: the per-state gradient against central
  * differences of the true objective (double), responsibilities, positive
  * definiteness, the 8-mode ring, the policy's log q and zero-allocation
- * act, failing host scores, files. */
+ * act, failing host scores, files, the state jitter. */
 #include <math.h>
 #include <string.h>
 
