@@ -145,13 +145,14 @@ static distill_status distil(run *r, int argc, char **argv)
     distill_vdd *v = NULL;
     distill_status st;
     char path[1024];
+    const int avoid = !cli_opt(argc, argv, "--data", NULL); /* Avoid's close routes: narrower noise, jitter */
     distill_vdd_options_init(&o);
     o.data_units = 1; /* noise levels and spreads in units of the actions' scale */
     o.iterations = cli_long(argc, argv, "--iterations", 2000), o.experts = cli_long(argc, argv, "--experts", 8);
     o.samples = cli_long(argc, argv, "--samples", 4), o.batch = cli_long(argc, argv, "--batch", 128);
     o.full_cov = !cli_flag(argc, argv, "--diag"), o.learn_gating = !cli_flag(argc, argv, "--uniform-gating");
-    o.sigma_max = cli_double(argc, argv, "--sigma-max", cli_opt(argc, argv, "--data", NULL) ? 0.3 : 0.15);
-    o.state_noise = cli_double(argc, argv, "--state-noise", cli_opt(argc, argv, "--data", NULL) ? 0.0 : 0.06);
+    o.sigma_max = cli_double(argc, argv, "--sigma-max", avoid ? 0.15 : 0.3);
+    o.state_noise = cli_double(argc, argv, "--state-noise", avoid ? 0.06 : 0.0);
     st = distill_vdd_create(r->ctx, &o, r->teacher, r->demos, &v);
     if (st == DISTILL_OK)
         st = distill_vdd_run(v, 0);
