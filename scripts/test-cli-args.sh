@@ -46,8 +46,8 @@ orl_opts="--task:text --data:path --episodes:int --epsilon:real --noise:real --m
     --seed:int --threads:int"
 vdd_opts="--data:path --action-dim:int --episodes:int --noise:real --teacher-steps:int --hidden:int
     --iterations:int --experts:int --diag:flag --uniform-gating:flag --samples:int --batch:int --mode:text
-    --eval-episodes:int --out:path --teacher:path --sigma-max:real --state-noise:real --seed:int
-    --threads:int"
+    --eval-episodes:int --out:path --teacher:path --sigma-max:real --state-noise:real --mean-init:text
+    --seed:int --threads:int"
 masks_opts="--depth:int --image-seeds:int --compose:text --budget:int --done:real --lr:real --hidden:int
     --agents:int --no-share:flag --drop:real --latency:int --payload:text --finetune:flag --mpi:flag --out:path
     --seed:int --threads:int"
@@ -100,6 +100,7 @@ refuse "vdd --experts 65" vdd --experts 65 --out "$OUT"
 refuse "vdd --action-dim 17" vdd --action-dim 17 --out "$OUT"
 refuse "vdd --sigma-max 0.01" vdd --sigma-max 0.01 --out "$OUT"
 refuse "vdd --state-noise -0.1" vdd --state-noise -0.1 --out "$OUT"
+refuse "vdd --mean-init kmeans" vdd --mean-init kmeans --out "$OUT"
 refuse "masks --compose xx" masks --compose xx
 refuse "masks --payload f64" masks --payload f64
 refuse "masks --depth 4" masks --depth 4

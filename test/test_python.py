@@ -956,6 +956,15 @@ def test_vdd_from_a_python_score(ctx):
         assert q.kind == "moe" and q.mode == "committed"
     with np.testing.assert_raises(distill.DistillError):  # the last field of the options reaches the library
         distill.Vdd(ctx, distill.Diffusion.from_score(ctx, ring, obs_dim=1, action_dim=2), demos, state_noise=-1.0)
+    # mean_init "branch": the two experts start on the two demonstrated actions
+    fork = distill.Dataset.from_numpy(ctx, np.ones((16, 1), np.float32),
+                                      np.array([[2, 0], [-2, 0]] * 8, np.float32))
+    v = distill.Vdd(ctx, distill.Diffusion.from_score(ctx, ring, obs_dim=1, action_dim=2), fork, experts=2,
+                    learn_gating=0, mean_init="branch", iterations=0)
+    means = v.policy("committed").act_ex(np.ones((2, 1), np.float32), experts=[0, 1])[0]
+    assert sorted(means[:, 0].tolist()) == [-2.0, 2.0] and means[:, 1].tolist() == [0.0, 0.0]
+    with np.testing.assert_raises(ValueError):
+        distill.Vdd(ctx, distill.Diffusion.from_score(ctx, ring, obs_dim=1, action_dim=2), fork, mean_init="kmeans")
 
 
 def test_diffusion_teacher_and_avoid(ctx):

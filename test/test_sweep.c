@@ -183,11 +183,11 @@ static distill_status orl_steps(flow *f, long k)
     return distill_orl_save(f->orl2, f->orl_ck);
 }
 
-static distill_status vdd_create(flow *f, distill_vdd **out)
+static distill_status vdd_create(flow *f, int32_t mean_init, distill_vdd **out)
 {
     distill_vdd_options o;
     distill_vdd_options_init(&o);
-    o.experts = 3, o.hidden = 4, o.gating_hidden = 4, o.layers = 1, o.batch = 4, o.samples = 2, o.iterations = 2;
+    o.mean_init = mean_init, o.experts = 3, o.hidden = 4, o.gating_hidden = 4, o.layers = 1, o.batch = 4, o.samples = 2, o.iterations = 2;
     o.data_units = 1;
     return distill_vdd_create(f->ctx, &o, f->diffusion, f->demos, out);
 }
@@ -220,13 +220,13 @@ static distill_status vdd_steps(flow *f, long k)
     DISTILL__TRY_TEST(distill_diffusion_save(f->diffusion, f->vdd_ck));
     DISTILL__TRY_TEST(distill_diffusion_load(f->ctx, f->vdd_ck, &f->diffusion2));
     DISTILL__TRY_TEST(distill_diffusion_score(f->diffusion2, 2, a, s, sigma, out));
-    DISTILL__TRY_TEST(vdd_create(f, &f->vdd));
+    DISTILL__TRY_TEST(vdd_create(f, DISTILL_VDD_MEAN_INIT_UNIFORM, &f->vdd));
     if ((st = distill_vdd_step(f->vdd, NULL)) != DISTILL_OK) {
         ck_assert_msg(distill_vdd_steps_done(f->vdd) == 0, "k = %ld: a failed step counted", k);
         return st;
     }
     DISTILL__TRY_TEST(distill_vdd_checkpoint(f->vdd, f->vdd_ck));
-    DISTILL__TRY_TEST(vdd_create(f, &f->vdd2));
+    DISTILL__TRY_TEST(vdd_create(f, DISTILL_VDD_MEAN_INIT_BRANCH, &f->vdd2)); /* its search's buffers */
     if ((st = distill_vdd_resume(f->vdd2, f->vdd_ck)) != DISTILL_OK) {
         ck_assert_msg(distill_vdd_steps_done(f->vdd2) == 0, "k = %ld: a failed resume changed the VDD solver", k);
         return st;

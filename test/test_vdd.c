@@ -639,6 +639,72 @@ START_TEST(state_noise_teaches_the_experts_off_the_demonstrations)
 }
 END_TEST
 
+/* ---- mean_init BRANCH: the experts start on the branches ---- */
+
+/* Demonstrations branching at s = 0 (actions (1, 0) and (-1, 0)) and
+ * unimodal at s in [4, 6] (actions near (0.3, 0); the second coordinate
+ * `nan` instead of 0 when asked); the ring's teacher (its
+ * score is not called: no iteration runs).  The K means at create, through
+ * the policy, or the create status when not OK. */
+static distill_status branch_means(const distill_vdd_options *o, int64_t y_dim, float nan, float *means)
+{
+    distill_context *ctx = test_context(NULL, 1);
+    float x[96], y[192];
+    distill_score_vtable vt = {sizeof vt, NULL, ring_score, NULL};
+    distill_dataset *data;
+    distill_diffusion *teacher;
+    distill_vdd *v;
+    distill_status st;
+    int i;
+    for (i = 0; i < 96; i++) {
+        const int branch = i % 2 == 0; /* the two kinds interleaved, as episodes would be */
+        x[i] = branch ? 0.0f : 4.0f + 2.0f * (float)i / 96.0f;
+        y[2 * i] = branch ? (i % 4 == 0 ? 1.0f : -1.0f) : 0.3f + 0.05f * (float)sin(i), y[2 * i + 1] = nan;
+    }
+    ck_assert_status(distill_dataset_from_memory(ctx, 96, 1, x, 1, y_dim, y, 2, DISTILL_DATASET_COPY, &data),
+                     DISTILL_OK);
+    ck_assert_status(distill_diffusion_from_score(ctx, &vt, 1, 2, &teacher), DISTILL_OK);
+    if ((st = distill_vdd_create(ctx, o, teacher, data, &v)) == DISTILL_OK) {
+        means_of(v, means);
+        distill_vdd_destroy(v);
+    } else
+        ck_assert_ptr_nonnull(strstr(distill_context_last_error(ctx), "mean_init"));
+    distill_diffusion_destroy(teacher), distill_dataset_destroy(data), distill_context_destroy(ctx);
+    return st;
+}
+
+START_TEST(branch_init_starts_one_expert_on_each_branch)
+{
+    distill_vdd_options o, old;
+    float branch[4], again[4], uniform[4], legacy[4];
+    int k;
+    distill_vdd_options_init(&o);
+    o.experts = 2, o.learn_gating = 0, o.iterations = 0, o.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH;
+    ck_assert_status(branch_means(&o, 2, 0.0f, branch), DISTILL_OK);
+    /* Both branches of s = 0, one expert each, whatever the order. */
+    ck_assert_msg(branch[0] * branch[2] == -1.0f && branch[1] == 0.0f && branch[3] == 0.0f,
+                  "means (%g, %g) and (%g, %g)", branch[0], branch[1], branch[2], branch[3]);
+    ck_assert_status(branch_means(&o, 2, 0.0f, again), DISTILL_OK);
+    ck_assert(memcmp(branch, again, sizeof branch) == 0);
+    /* Uniform (the default, and what a caller of the older struct gets):
+     * draws in +-1, not the demonstrated actions. */
+    o.mean_init = DISTILL_VDD_MEAN_INIT_UNIFORM;
+    ck_assert_status(branch_means(&o, 2, 0.0f, uniform), DISTILL_OK);
+    for (k = 0; k < 4; k++)
+        ck_assert(fabsf(uniform[k]) < 1.0f && uniform[k] != 0.0f);
+    old = o, old.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH;
+    old.struct_size = (uint32_t)offsetof(distill_vdd_options, mean_init);
+    ck_assert_status(branch_means(&old, 2, 0.0f, legacy), DISTILL_OK);
+    ck_assert(memcmp(uniform, legacy, sizeof uniform) == 0);
+    /* An unknown kind, no actions to start from, and NaN actions. */
+    o.mean_init = 2;
+    ck_assert_status(branch_means(&o, 2, 0.0f, legacy), DISTILL_E_INVAL);
+    o.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH;
+    ck_assert_status(branch_means(&o, 1, 0.0f, legacy), DISTILL_E_SHAPE);
+    ck_assert_status(branch_means(&o, 2, NAN, legacy), DISTILL_E_INVAL);
+}
+END_TEST
+
 Suite *distill_suite_vdd(void)
 {
     Suite *s = suite_create("vdd");
@@ -656,6 +722,7 @@ Suite *distill_suite_vdd(void)
     tcase_add_test(tc, a_cancelled_training_changes_nothing);
     tcase_add_test(tc, avoid_demonstrations_take_every_route);
     tcase_add_test(tc, state_noise_teaches_the_experts_off_the_demonstrations);
+    tcase_add_test(tc, branch_init_starts_one_expert_on_each_branch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,7 +7,9 @@
  * The experts share one backbone (an MLP, Mish, orthogonal init) whose last
  * layer gives K means and K Cholesky factors (full or diagonal; a diagonal
  * entry is softplus(raw + shift) + min_std, init_std at raw = 0); the
- * means' biases start uniform in +-mean_bias_bound, spreading the experts.
+ * means' biases start uniform in +-mean_bias_bound, spreading the experts,
+ * or (mean_init BRANCH) on the demonstrated actions where the
+ * demonstrations branch.
  * The gating is a second MLP on the observation (or uniform).
  *
  * ONE ITERATION: expert_steps times, a batch of demonstration states
@@ -68,7 +70,14 @@ typedef struct distill_vdd_options {
     double state_noise;     /* the std of a Gaussian added to each coordinate of the expert steps' states,
                                in the observations' units: the experts also learn the teacher's actions
                                just off the demonstrations, where a rollout drifts (0: none) */
+    int32_t mean_init;      /* where the experts' means start: DISTILL_VDD_MEAN_INIT_UNIFORM (0), biases
+                               uniform in +-mean_bias_bound; _BRANCH (1), the demonstrated actions at the
+                               demonstrated state whose neighbours' actions spread most, chosen by
+                               k-means++ (needs the demos' actions) */
+    int32_t reserved2;
 } distill_vdd_options;
+
+enum { DISTILL_VDD_MEAN_INIT_UNIFORM = 0, DISTILL_VDD_MEAN_INIT_BRANCH = 1 };
 
 DISTILL_API void distill_vdd_options_init(distill_vdd_options *opts);
 DISTILL_API size_t distill_vdd_options_size(void);

@@ -533,7 +533,8 @@ class VddOptions(ctypes.Structure):
                 ("batch", c_i64), ("samples", c_i64), ("expert_steps", c_i64), ("iterations", c_i64),
                 ("lr", c_double), ("gating_lr", c_double), ("sigma_min", c_double), ("sigma_max", c_double),
                 ("min_std", c_double), ("init_std", c_double), ("mean_bias_bound", c_double),
-                ("data_units", ctypes.c_int32), ("reserved", ctypes.c_int32), ("state_noise", c_double)]
+                ("data_units", ctypes.c_int32), ("reserved", ctypes.c_int32), ("state_noise", c_double),
+                ("mean_init", ctypes.c_int32), ("reserved2", ctypes.c_int32)]
 
 
 _sig("distill_diffusion_max_action", c_i64)

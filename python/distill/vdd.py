@@ -139,20 +139,27 @@ class Diffusion(Handle):
         return a[0] if one else a
 
 
+_MEAN_INITS = {"uniform": 0, "branch": 1}  # DISTILL_VDD_MEAN_INIT_*
+
+
 class Vdd(Handle):
     """Vdd(ctx, teacher, demos, **options): the VDD solver distilling a
     Diffusion into a mixture of Gaussian experts; options: the fields of
     distill_vdd_options (experts, full_cov, learn_gating, hidden, layers,
     gating_hidden, batch, samples, expert_steps, iterations, lr, gating_lr,
     sigma_min, sigma_max, min_std, init_std, mean_bias_bound, data_units,
-    state_noise).
+    state_noise, mean_init: "uniform" or "branch").
     The solver keeps the teacher and demos alive."""
 
     _destroy = lib.distill_vdd_destroy
 
     def __init__(self, ctx, teacher, demos, **options):
         self.ctx, self._keep = ctx, [teacher, demos]
-        o = _options(VddOptions, lib.distill_vdd_options_init, "VDD", options, ("reserved",))
+        if isinstance(options.get("mean_init"), str):
+            if options["mean_init"] not in _MEAN_INITS:
+                raise ValueError(f"mean_init is 'uniform' or 'branch', not {options['mean_init']!r}")
+            options = dict(options, mean_init=_MEAN_INITS[options["mean_init"]])
+        o = _options(VddOptions, lib.distill_vdd_options_init, "VDD", options, ("reserved", "reserved2"))
         self._handle = ctypes.c_void_p()
         ctx.check(lib.distill_vdd_create(ctx.handle, ctypes.byref(o), teacher._handle, demos._handle,
                                          ctypes.byref(self._handle)))

@@ -14,6 +14,7 @@ static void help(void)
     fputs("distill vdd [--data FILE.dstl|FILE.csv|FILE.h5] [--action-dim A] [--episodes 400] [--noise 0.002]\n"
           "  [--teacher FILE | --teacher-steps 6000 --hidden 128] [--iterations 2000] [--experts 8] [--diag]\n"
           "  [--uniform-gating] [--samples 4] [--batch 128] [--sigma-max S] [--state-noise N]\n"
+          "  [--mean-init uniform|branch]\n"
           "  [--mode committed|sample|greedy] [--eval-episodes 200] [--out DIR] [--seed 0] [--threads 0]\n"
           "Trains an EDM diffusion teacher on demonstrations (the Avoid point robot's scripted expert,\n"
           "four routes; or --data: a distilled-set file with x the observation and y the action, a CSV\n"
@@ -23,7 +24,9 @@ static void help(void)
           "reuses a teacher.dstl of an earlier run instead of training one.  --sigma-max: the largest\n"
           "noise level of the teacher's scores, in units of the actions' scale (0.15 on Avoid, whose\n"
           "routes leave the start 24 degrees apart; 0.3 with --data).  --state-noise: the std of the\n"
-          "jitter of the expert steps' states, in the observations' units (0.06 on Avoid, 0 with --data).\n",
+          "jitter of the expert steps' states, in the observations' units (0.06 on Avoid, 0 with --data).\n"
+          "--mean-init: where the experts' means start: uniform draws, or branch, the demonstrated\n"
+          "actions where the demonstrations branch (branch on Avoid, uniform with --data).\n",
           stderr);
 }
 
@@ -153,6 +156,8 @@ static distill_status distil(run *r, int argc, char **argv)
     o.full_cov = !cli_flag(argc, argv, "--diag"), o.learn_gating = !cli_flag(argc, argv, "--uniform-gating");
     o.sigma_max = cli_double(argc, argv, "--sigma-max", avoid ? 0.15 : 0.3);
     o.state_noise = cli_double(argc, argv, "--state-noise", avoid ? 0.06 : 0.0);
+    o.mean_init = strcmp(cli_opt(argc, argv, "--mean-init", avoid ? "branch" : "uniform"), "branch") == 0
+                      ? DISTILL_VDD_MEAN_INIT_BRANCH : DISTILL_VDD_MEAN_INIT_UNIFORM;
     st = distill_vdd_create(r->ctx, &o, r->teacher, r->demos, &v);
     if (st == DISTILL_OK)
         st = distill_vdd_run(v, 0);
@@ -234,13 +239,14 @@ static const cli_spec options[] = {
     {"--mode", CLI_TEXT, 0, 0},          {"--eval-episodes", CLI_INT, 1, 1e5},
     {"--out", CLI_PATH, 0, 0},           {"--teacher", CLI_PATH, 0, 0},
     {"--sigma-max", CLI_REAL, 0.05, 100}, /* at least the smallest level, 0.05 */
-    {"--state-noise", CLI_REAL, 0, 100},
+    {"--state-noise", CLI_REAL, 0, 100}, {"--mean-init", CLI_TEXT, 0, 0},
 };
 
 int cmd_vdd(int argc, char **argv)
 {
     run r;
     distill_env_options eo;
+    const char *init;
     int rc = 0;
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         help();
@@ -253,6 +259,11 @@ int cmd_vdd(int argc, char **argv)
     r.mode = cli_opt(argc, argv, "--mode", "committed");
     if (strcmp(r.mode, "committed") != 0 && strcmp(r.mode, "sample") != 0 && strcmp(r.mode, "greedy") != 0) {
         fprintf(stderr, "distill vdd: --mode is committed, sample or greedy, not '%s'\n", r.mode);
+        return cli_bad_args("vdd");
+    }
+    init = cli_opt(argc, argv, "--mean-init", "uniform");
+    if (strcmp(init, "uniform") != 0 && strcmp(init, "branch") != 0) {
+        fprintf(stderr, "distill vdd: --mean-init is uniform or branch, not '%s'\n", init);
         return cli_bad_args("vdd");
     }
     r.action_dim = cli_long(argc, argv, "--action-dim", 0), r.out = cli_opt(argc, argv, "--out", "distill-vdd");

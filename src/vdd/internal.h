@@ -29,6 +29,9 @@ struct distill_vdd {
     double *work;                    /* the kernels' doubles */
 };
 
+/* The means' biases by o.mean_init (init.c). */
+distill_status distill__vdd_init_means(distill_vdd *v);
+
 /* Doubles of scratch the kernels need. */
 int64_t distill__vdd_work_size(const distill__moe *m);
 

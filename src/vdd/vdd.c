@@ -10,8 +10,6 @@
 #include "../solver/run.h"
 #include "internal.h"
 
-#define INIT_PURPOSE 0x76646469ULL /* "vddi" */
-
 size_t distill_vdd_options_size(void) { return sizeof(distill_vdd_options); }
 
 void distill_vdd_options_init(distill_vdd_options *o)
@@ -49,9 +47,12 @@ static distill_status check_options(distill_context *ctx, const distill_vdd_opti
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: experts must be in [1, %d], got %lld", fn_create,
                              DISTILL__MOE_MAX_EXPERTS, (long long)o->experts);
     if ((o->full_cov != 0 && o->full_cov != 1) || (o->learn_gating != 0 && o->learn_gating != 1) ||
-        (o->data_units != 0 && o->data_units != 1) || o->reserved != 0)
+        (o->data_units != 0 && o->data_units != 1) || o->reserved != 0 || o->reserved2 != 0)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: full_cov, learn_gating and data_units are 0 or 1, "
-                             "reserved 0", fn_create);
+                             "reserved and reserved2 0", fn_create);
+    if (o->mean_init != DISTILL_VDD_MEAN_INIT_UNIFORM && o->mean_init != DISTILL_VDD_MEAN_INIT_BRANCH)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: mean_init must be DISTILL_VDD_MEAN_INIT_UNIFORM (0) or "
+                             "_BRANCH (1), got %d", fn_create, (int)o->mean_init);
     if (o->hidden < 1 || o->hidden > 65536 || o->layers < 1 || o->layers > 16 || o->gating_hidden < 1 ||
         o->gating_hidden > 65536)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: hidden and gating_hidden must be in [1, 65536], layers in "
@@ -96,21 +97,6 @@ static distill_status make_mlp(distill_context *ctx, int64_t in, int64_t hidden,
     DISTILL__TRY(distill_model_layer_params(*m, n - 1, &off, &count));
     memset(distill_model_params(*m) + off, 0, sizeof(float) * (size_t)count);
     return DISTILL_OK;
-}
-
-/* The means' biases uniform in +-mean_bias_bound: the experts start apart. */
-static void spread_means(distill_vdd *v)
-{
-    const int64_t last = distill_model_n_layers(v->experts) - 1;
-    int64_t off, count, j;
-    distill__rng r;
-    float *bias;
-    if (distill_model_layer_params(v->experts, last, &off, &count) != DISTILL_OK)
-        return;
-    bias = distill_model_params(v->experts) + off + count - v->R;
-    distill__rng_init(&r, v->ctx->seed, distill__rng_derive(v->stream, INIT_PURPOSE, 0, 0), 0);
-    for (j = 0; j < v->K * v->A; j++)
-        bias[j] = (float)(v->o.mean_bias_bound * (2.0 * (double)distill__rng_uniform(&r) - 1.0));
 }
 
 static distill_status make_optimizers(distill_vdd *v)
@@ -164,9 +150,10 @@ static distill_status check_inputs(distill_context *ctx, const distill_vdd_optio
         return distill__fail(ctx, DISTILL_E_SHAPE, "%s: the demos have %lld observations, the teacher takes %lld",
                              fn_create, (long long)distill_dataset_x_dim(demos),
                              (long long)distill_diffusion_obs_dim(t));
-    if (o->learn_gating && distill_dataset_y_dim(demos) < A)
-        return distill__fail(ctx, DISTILL_E_SHAPE, "%s: a learned gating needs the demos' actions (%lld y "
-                             "columns, %lld needed)", fn_create, (long long)distill_dataset_y_dim(demos), (long long)A);
+    if ((o->learn_gating || o->mean_init == DISTILL_VDD_MEAN_INIT_BRANCH) && distill_dataset_y_dim(demos) < A)
+        return distill__fail(ctx, DISTILL_E_SHAPE, "%s: a learned gating and mean_init BRANCH need the demos' "
+                             "actions (%lld y columns, %lld needed)", fn_create,
+                             (long long)distill_dataset_y_dim(demos), (long long)A);
     return DISTILL_OK;
 }
 
@@ -175,7 +162,7 @@ static distill_status setup(distill_vdd *v)
     v->moe = distill__moe_layout(v->o.experts, v->A, v->o.full_cov, v->o.min_std, v->o.init_std);
     v->R = distill__moe_row(&v->moe);
     DISTILL__TRY(make_mlp(v->ctx, v->O, v->o.hidden, v->o.layers, v->R, &v->experts));
-    spread_means(v);
+    DISTILL__TRY(distill__vdd_init_means(v));
     if (v->o.learn_gating)
         DISTILL__TRY(make_mlp(v->ctx, v->O, v->o.gating_hidden, 2, v->K, &v->gating));
     DISTILL__TRY(make_optimizers(v));
