@@ -1,7 +1,8 @@
 /* VDD benchmarks (docs/vdd.md): level 0, the 8-mode ring with its analytic
  * score (3 seeds); level 1, the state-conditioned 4-mode GMM with a learned
  * EDM teacher (3 seeds, median); level 2, the Avoid point robot with a
- * teacher trained on multi-route demonstrations (5 student seeds, median);
+ * teacher trained on multi-route demonstrations (8 student seeds, their
+ * means started on the branches, median);
  * and the act latencies of the teacher (Euler-8) and the student, on the
  * quietest core.  Last line: one JSON object. */
 #if defined(__linux__)

@@ -20,7 +20,6 @@ Debian's python3-torch.  The last line is one JSON object."""
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -28,6 +27,7 @@ os.environ.setdefault("BLIS_ARCH_TYPE", "0")  # before any BLAS loads
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # two OpenMP users in one process take turns
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 try:
     import torch
@@ -38,6 +38,7 @@ except ImportError:
 import numpy as np  # noqa: E402
 
 import distill  # noqa: E402
+from cli_json import run  # noqa: E402
 from krrst_torch import convnet  # noqa: E402  (the same network as the step bench)
 
 BIN = os.environ.get("DISTILL_BIN", os.path.join(ROOT, "build", "rel", "bin", "distill"))
@@ -46,11 +47,7 @@ N, POOL, PERIOD, THREADS = 256, 4, 200, 2
 
 
 def run_cli(*args):
-    res = subprocess.run([BIN, *map(str, args), "--threads", str(THREADS)], capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.stderr.write(res.stderr)
-        raise SystemExit(f"krrst_study: distill {args[0]} failed")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run(BIN, "krrst_study", *args, "--threads", THREADS)
 
 
 def source(ctx, train):

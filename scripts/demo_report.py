@@ -16,7 +16,6 @@ import glob
 import json
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -25,22 +24,12 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import distill  # noqa: E402
+from cli_json import pooled, run  # noqa: E402  (beside this script)
 
 
 def transfer(binary, d, seeds, arms, set_path=None):
-    args = [binary, "transfer", "--dir", d, "--arms", arms, "--seeds", str(seeds), "--finetune-steps", "0"]
-    if set_path:
-        args += ["--set", set_path]
-    res = subprocess.run(args, capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.stderr.write(res.stderr)
-        raise SystemExit("demo_report: distill transfer failed")
-    return json.loads(res.stdout.strip().splitlines()[-1])
-
-
-def pooled(*sds):
-    """The pooled standard deviation of arms measured over the same seeds."""
-    return (sum(x ** 2 for x in sds) / len(sds)) ** 0.5
+    args = ["transfer", "--dir", d, "--arms", arms, "--seeds", seeds, "--finetune-steps", 0]
+    return run(binary, "demo_report", *args, *(["--set", set_path] if set_path else []))
 
 
 def snapshots(d):

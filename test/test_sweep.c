@@ -187,7 +187,8 @@ static distill_status vdd_create(flow *f, int32_t mean_init, distill_vdd **out)
 {
     distill_vdd_options o;
     distill_vdd_options_init(&o);
-    o.mean_init = mean_init, o.experts = 3, o.hidden = 4, o.gating_hidden = 4, o.layers = 1, o.batch = 4, o.samples = 2, o.iterations = 2;
+    o.mean_init = mean_init, o.experts = 3, o.hidden = 4, o.gating_hidden = 4, o.layers = 1, o.batch = 4;
+    o.samples = 2, o.iterations = 2;
     o.data_units = 1;
     return distill_vdd_create(f->ctx, &o, f->diffusion, f->demos, out);
 }
@@ -226,7 +227,7 @@ static distill_status vdd_steps(flow *f, long k)
         return st;
     }
     DISTILL__TRY_TEST(distill_vdd_checkpoint(f->vdd, f->vdd_ck));
-    DISTILL__TRY_TEST(vdd_create(f, DISTILL_VDD_MEAN_INIT_BRANCH, &f->vdd2)); /* its search's buffers */
+    DISTILL__TRY_TEST(vdd_create(f, DISTILL_VDD_MEAN_INIT_BRANCH, &f->vdd2)); /* its search's too */
     if ((st = distill_vdd_resume(f->vdd2, f->vdd_ck)) != DISTILL_OK) {
         ck_assert_msg(distill_vdd_steps_done(f->vdd2) == 0, "k = %ld: a failed resume changed the VDD solver", k);
         return st;

@@ -641,27 +641,31 @@ END_TEST
 
 /* ---- mean_init BRANCH: the experts start on the branches ---- */
 
-/* Demonstrations branching at s = 0 (actions (1, 0) and (-1, 0)) and
- * unimodal at s in [4, 6] (actions near (0.3, 0); the second coordinate
- * `nan` instead of 0 when asked); the ring's teacher (its
- * score is not called: no iteration runs).  The K means at create, through
- * the policy, or the create status when not OK. */
-static distill_status branch_means(const distill_vdd_options *o, int64_t y_dim, float nan, float *means)
+/* `rows` demonstrations (a multiple of 4) branching at s = 0, actions
+ * (+-1, 0) and (+-1.2, 0) (the mean of a branch +-1.1), and unimodal at s
+ * in [4, 6], actions near (0.3, 0); a third y column of 100 that is not the
+ * action; row `nan_row` (-1: none) has a NaN action.  The ring's teacher
+ * (not called: no iteration runs).  The K means at create, through the
+ * policy, or the create status when not OK. */
+static distill_status branch_means(const distill_vdd_options *o, int64_t rows, int64_t y_dim, int64_t nan_row,
+                                   float *means)
 {
     distill_context *ctx = test_context(NULL, 1);
-    float x[96], y[192];
+    float *x = malloc(sizeof(float) * (size_t)rows), *y = malloc(sizeof(float) * 3 * (size_t)rows);
     distill_score_vtable vt = {sizeof vt, NULL, ring_score, NULL};
     distill_dataset *data;
     distill_diffusion *teacher;
     distill_vdd *v;
     distill_status st;
-    int i;
-    for (i = 0; i < 96; i++) {
+    int64_t i;
+    for (i = 0; i < rows; i++) {
         const int branch = i % 2 == 0; /* the two kinds interleaved, as episodes would be */
-        x[i] = branch ? 0.0f : 4.0f + 2.0f * (float)i / 96.0f;
-        y[2 * i] = branch ? (i % 4 == 0 ? 1.0f : -1.0f) : 0.3f + 0.05f * (float)sin(i), y[2 * i + 1] = nan;
+        const float size = i % 8 < 4 ? 1.0f : 1.2f;
+        x[i] = branch ? 0.0f : 4.0f + 2.0f * (float)i / (float)rows;
+        y[3 * i] = branch ? (i % 4 == 0 ? size : -size) : 0.3f + 0.05f * (float)sin((double)i);
+        y[3 * i + 1] = i == nan_row ? NAN : 0.0f, y[3 * i + 2] = 100.0f;
     }
-    ck_assert_status(distill_dataset_from_memory(ctx, 96, 1, x, 1, y_dim, y, 2, DISTILL_DATASET_COPY, &data),
+    ck_assert_status(distill_dataset_from_memory(ctx, rows, 1, x, 1, y_dim, y, 3, DISTILL_DATASET_COPY, &data),
                      DISTILL_OK);
     ck_assert_status(distill_diffusion_from_score(ctx, &vt, 1, 2, &teacher), DISTILL_OK);
     if ((st = distill_vdd_create(ctx, o, teacher, data, &v)) == DISTILL_OK) {
@@ -670,38 +674,53 @@ static distill_status branch_means(const distill_vdd_options *o, int64_t y_dim, 
     } else
         ck_assert_ptr_nonnull(strstr(distill_context_last_error(ctx), "mean_init"));
     distill_diffusion_destroy(teacher), distill_dataset_destroy(data), distill_context_destroy(ctx);
+    free(x), free(y);
     return st;
+}
+
+/* Two means on the two branches' averages (within tol of 1.1: the rows
+ * drawn from a larger set hold the two sizes in other proportions),
+ * whatever the order. */
+static void assert_on_both_branches(const float m[4], float tol)
+{
+    ck_assert_msg(fabsf(fabsf(m[0]) - 1.1f) < tol && fabsf(fabsf(m[2]) - 1.1f) < tol && m[0] * m[2] < 0.0f &&
+                  m[1] == 0.0f && m[3] == 0.0f, "means (%g, %g) and (%g, %g)", m[0], m[1], m[2], m[3]);
 }
 
 START_TEST(branch_init_starts_one_expert_on_each_branch)
 {
     distill_vdd_options o, old;
-    float branch[4], again[4], uniform[4], legacy[4];
+    float branch[4], again[4], many[4], uniform[4], legacy[4];
     int k;
     distill_vdd_options_init(&o);
     o.experts = 2, o.learn_gating = 0, o.iterations = 0, o.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH;
-    ck_assert_status(branch_means(&o, 2, 0.0f, branch), DISTILL_OK);
-    /* Both branches of s = 0, one expert each, whatever the order. */
-    ck_assert_msg(branch[0] * branch[2] == -1.0f && branch[1] == 0.0f && branch[3] == 0.0f,
-                  "means (%g, %g) and (%g, %g)", branch[0], branch[1], branch[2], branch[3]);
-    ck_assert_status(branch_means(&o, 2, 0.0f, again), DISTILL_OK);
+    /* k-means++ puts one seed on each branch; Lloyd moves it to the
+     * branch's mean (k-means++ alone stays on a demonstrated 1 or 1.2). */
+    ck_assert_status(branch_means(&o, 96, 3, -1, branch), DISTILL_OK);
+    assert_on_both_branches(branch, 1e-6f);
+    ck_assert_status(branch_means(&o, 96, 3, -1, again), DISTILL_OK);
     ck_assert(memcmp(branch, again, sizeof branch) == 0);
+    /* More rows than are searched (2048 drawn of 4800): averages strictly
+     * between the two sizes. */
+    ck_assert_status(branch_means(&o, 4800, 2, -1, many), DISTILL_OK);
+    assert_on_both_branches(many, 0.099f);
     /* Uniform (the default, and what a caller of the older struct gets):
      * draws in +-1, not the demonstrated actions. */
     o.mean_init = DISTILL_VDD_MEAN_INIT_UNIFORM;
-    ck_assert_status(branch_means(&o, 2, 0.0f, uniform), DISTILL_OK);
+    ck_assert_status(branch_means(&o, 96, 2, -1, uniform), DISTILL_OK);
     for (k = 0; k < 4; k++)
         ck_assert(fabsf(uniform[k]) < 1.0f && uniform[k] != 0.0f);
     old = o, old.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH;
     old.struct_size = (uint32_t)offsetof(distill_vdd_options, mean_init);
-    ck_assert_status(branch_means(&old, 2, 0.0f, legacy), DISTILL_OK);
+    ck_assert_status(branch_means(&old, 96, 2, -1, legacy), DISTILL_OK);
     ck_assert(memcmp(uniform, legacy, sizeof uniform) == 0);
-    /* An unknown kind, no actions to start from, and NaN actions. */
+    /* An unknown kind, no actions to start from, a NaN action in one row
+     * (however far from the branch). */
     o.mean_init = 2;
-    ck_assert_status(branch_means(&o, 2, 0.0f, legacy), DISTILL_E_INVAL);
+    ck_assert_status(branch_means(&o, 96, 2, -1, legacy), DISTILL_E_INVAL);
     o.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH;
-    ck_assert_status(branch_means(&o, 1, 0.0f, legacy), DISTILL_E_SHAPE);
-    ck_assert_status(branch_means(&o, 2, NAN, legacy), DISTILL_E_INVAL);
+    ck_assert_status(branch_means(&o, 96, 1, -1, legacy), DISTILL_E_SHAPE);
+    ck_assert_status(branch_means(&o, 96, 2, 95, legacy), DISTILL_E_INVAL);
 }
 END_TEST
 

@@ -17,7 +17,7 @@
 
 #define INIT_PURPOSE 0x76646469ULL /* "vddi" */
 #define POOL_MAX 2048              /* demonstration rows searched */
-#define POOL_WORK (1LL << 28)      /* pool^2 x obs_dim: a fraction of a second */
+#define POOL_WORK (1LL << 28)      /* pool^2 x obs_dim multiply-adds: well under a second */
 
 static void means_uniform(const distill_vdd *v, distill__rng *r, float *bias)
 {
@@ -61,7 +61,7 @@ static void heap_replace(double *dist, int64_t *idx, int64_t m, double d, int64_
     dist[at] = d, idx[at] = j;
 }
 
-/* p->nb = the m rows nearest to row i (i among them). */
+/* p->nb = the m rows nearest to row i. */
 static void nearest(pool *p, int64_t i)
 {
     int64_t j;
@@ -168,26 +168,51 @@ static void observation_scales(pool *p)
     }
 }
 
-/* Rows of the demonstrations: all of them, or POOL_MAX drawn (fewer when
- * the observations are wide). */
+/* POOL_MAX rows of the n demonstrations, without replacement and in order
+ * (selection sampling: each row taken with probability still needed /
+ * still left); all of them when there are fewer. */
+static void pool_rows(int64_t n, int64_t want, distill__rng *r, int64_t *rows)
+{
+    int64_t i, got = 0;
+    for (i = 0; i < n && got < want; i++)
+        if (want == n || (double)distill__rng_uniform(r) * (double)(n - i) < (double)(want - got))
+            rows[got++] = i; /* u < 1: once the rows left are the rows needed, each is taken */
+}
+
+/* A NaN or Inf in a searched row would make its distances or its
+ * neighbourhood's spread NaN and drop it silently. */
+static distill_status pool_finite(distill_vdd *v, const pool *p)
+{
+    int64_t i, c;
+    for (i = 0; i < p->n; i++)
+        for (c = 0; c < p->O + v->A; c++)
+            if (!isfinite(c < p->O ? p->x[i * p->O + c] : p->y[i * p->yd + c - p->O]))
+                return distill__fail(v->ctx, DISTILL_E_INVAL, "distill_vdd_create: mean_init BRANCH: "
+                                     "demonstration row %lld has a NaN or Inf %s", (long long)p->rows[i],
+                                     c < p->O ? "observation" : "action");
+    return DISTILL_OK;
+}
+
+/* The searched rows: all the demonstrations, or POOL_MAX of them (fewer
+ * when the observations are wide), checked finite. */
 static distill_status pool_load(distill_vdd *v, pool *p, distill__rng *r)
 {
-    int64_t i, cap = POOL_MAX;
-    while (cap > 64 && cap * cap * v->O > POOL_WORK)
+    int64_t cap = POOL_MAX;
+    while (cap > 32 && cap * cap * v->O > POOL_WORK)
         cap /= 2;
     p->n = v->n_demos < cap ? v->n_demos : cap, p->O = v->O, p->yd = v->yd;
     p->m = 4 * v->K > 32 ? 4 * v->K : 32;
     p->m = p->m < p->n ? p->m : p->n;
     p->x = distill__alloc_zero(v->ctx, p->n * (p->O + p->yd), sizeof(float));
-    p->inv_scale = distill__alloc_zero(v->ctx, p->O + 2 * p->m + v->K * (v->A + 1), sizeof(double));
+    p->inv_scale = distill__alloc_zero(v->ctx, p->O + p->m + v->K * (v->A + 1), sizeof(double));
     p->rows = distill__alloc_zero(v->ctx, p->n + 2 * p->m, sizeof(int64_t));
     if (!p->x || !p->inv_scale || !p->rows)
         return distill__fail(v->ctx, DISTILL_E_NOMEM, "distill_vdd_create: out of memory");
-    p->y = p->x + p->n * p->O, p->dist = p->inv_scale + p->O, p->sum = p->dist + 2 * p->m;
+    p->y = p->x + p->n * p->O, p->dist = p->inv_scale + p->O, p->sum = p->dist + p->m;
     p->nb = p->rows + p->n, p->best = p->nb + p->m;
-    for (i = 0; i < p->n; i++)
-        p->rows[i] = p->n == v->n_demos ? i : (int64_t)distill__rng_below(r, (uint64_t)v->n_demos);
+    pool_rows(v->n_demos, p->n, r, p->rows);
     DISTILL__TRY(distill_dataset_get(v->demos, p->rows, p->n, p->x, p->O, p->y, p->yd));
+    DISTILL__TRY(pool_finite(v, p));
     observation_scales(p);
     return DISTILL_OK;
 }
@@ -201,12 +226,13 @@ static distill_status means_branch(distill_vdd *v, distill__rng *r, float *bias)
 {
     pool p = {0};
     distill_status st = pool_load(v, &p, r);
-    double widest = -1.0;
+    double widest = 0.0;
     int64_t i;
     for (i = 0; st == DISTILL_OK && i < p.n; i++) {
         double spread;
         nearest(&p, i);
-        if ((spread = action_spread(&p, p.nb, v->A)) > widest) {
+        spread = action_spread(&p, p.nb, v->A);
+        if (i == 0 || spread > widest) { /* rounding can make a spread a little below 0 */
             int64_t *t = p.best;
             widest = spread, p.best = p.nb, p.nb = t;
         }
@@ -214,10 +240,6 @@ static distill_status means_branch(distill_vdd *v, distill__rng *r, float *bias)
     if (st == DISTILL_OK) {
         kmeanspp(&p, v->K, v->A, r, p.dist, bias);
         lloyd(&p, v->K, v->A, bias, p.sum);
-        for (i = 0; i < v->K * v->A; i++)
-            if (!isfinite(bias[i]))
-                st = distill__fail(v->ctx, DISTILL_E_INVAL, "distill_vdd_create: mean_init BRANCH met a "
-                                   "demonstrated action that is NaN or Inf");
     }
     pool_free(v, &p);
     return st;

@@ -8,7 +8,8 @@
 #include "distill/vdd.h"
 
 /* The options' size before state_noise (the first 0.2 snapshots): still
- * accepted, as no jitter. */
+ * accepted, as no jitter; any size up to the whole struct is read, so the
+ * size before mean_init gives uniform means. */
 #define DISTILL__VDD_OPTIONS_SIZE_0_2 offsetof(distill_vdd_options, state_noise)
 
 struct distill_vdd {
