@@ -1,8 +1,8 @@
 /* VDD benchmarks (docs/vdd.md): level 0, the 8-mode ring with its analytic
  * score (3 seeds); level 1, the state-conditioned 4-mode GMM with a learned
  * EDM teacher (3 seeds, median); level 2, the Avoid point robot with a
- * teacher trained on multi-route demonstrations (8 student seeds, their
- * means started on the branches, median);
+ * teacher trained on multi-route demonstrations (8 student seeds of 12
+ * experts, their means started on the branches, median);
  * and the act latencies of the teacher (Euler-8) and the student, on the
  * quietest core.  Last line: one JSON object. */
 #if defined(__linux__)
@@ -312,6 +312,7 @@ static void gmm_levels(int64_t iterations, gmm_result *out)
  * experts learn there what the teacher does. */
 #define AVOID_SIGMA_MAX 0.15
 #define AVOID_STATE_NOISE 0.06
+#define AVOID_EXPERTS 12 /* two or three to a route once they start on the branches */
 
 typedef struct avoid_result {
     double teacher_success, teacher_entropy, student_success[3], student_entropy[3];
@@ -434,7 +435,7 @@ static void avoid_student(distill_context *ctx, distill_env *env, distill_diffus
     distill_vdd_options_init(&o); /* the action scale is sigma_data: noise, spread and std follow it */
     o.iterations = iterations, o.sigma_min = 0.05 * sd, o.sigma_max = AVOID_SIGMA_MAX * sd;
     o.init_std = sd, o.mean_bias_bound = sd, o.min_std = 1e-4 * sd, o.state_noise = AVOID_STATE_NOISE;
-    o.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH; /* no expert starts between two routes */
+    o.mean_init = DISTILL_VDD_MEAN_INIT_BRANCH, o.experts = AVOID_EXPERTS; /* none starts between two routes */
     CHECK(distill_vdd_create(ctx, &o, t, demos, &v));
     CHECK(distill_vdd_run(v, 0));
     CHECK(distill_vdd_policy(v, DISTILL_POLICY_COMMITTED, 0, &p));

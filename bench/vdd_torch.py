@@ -4,7 +4,7 @@ the same teacher network, same run.
 The teacher is the library's EDM denoiser on Avoid (docs/vdd.md): an MLP
 (2 + 2 + 1) -> 3 x (128, Mish) -> 2, the EDM preconditioning, Karras'
 schedule (sigma 10 .. 0.002, rho 7), 8 Euler steps at batch 1, in PyTorch
-(no_grad, one thread).  The student is a mixture of 8 experts as `distill
+(no_grad, one thread).  The student is a mixture of 12 experts as `distill
 vdd` makes it (2 x 64 backbone, full covariance, a 2 x 64 gating), timed by
 `bench_vdd --latency` in C: the act a controller calls, on the quietest core
 (it pins itself), where PyTorch is then pinned too.  The two alternate in
@@ -84,7 +84,7 @@ def student_file(path):
     with distill.Context(seed=0, threads=1) as ctx:
         teacher = distill.Diffusion.from_score(ctx, lambda a, s, sigma: -a, 2, 2)
         demos = distill.Dataset.from_numpy(ctx, np.zeros((4, 2), np.float32), np.zeros((4, 2), np.float32))
-        distill.Vdd(ctx, teacher, demos).policy("sample").save(path)
+        distill.Vdd(ctx, teacher, demos, experts=12).policy("sample").save(path)
 
 
 def main():

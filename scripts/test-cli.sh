@@ -68,7 +68,7 @@ for f in teacher.dstl policy.dstl; do
 done
 last "$DIR.vdd.out" | /usr/bin/python3 -c 'import json, sys
 r = json.loads(sys.stdin.read())
-sys.exit(0 if r["success_teacher"] >= 0.8 and r["route_entropy_teacher"] >= 0.7 and r["experts"] == 8 else 1)' ||
+sys.exit(0 if r["success_teacher"] >= 0.8 and r["route_entropy_teacher"] >= 0.7 and r["experts"] == 12 else 1)' ||
     { echo "test-cli: vdd: the teacher does not reach the goal by several routes"; cat "$DIR.vdd.out"; exit 1; }
 "$BIN" vdd --teacher "$DIR/vdd/teacher.dstl" --iterations 20 --mode sample --eval-episodes 10 \
     --out "$DIR/vdd2" > "$DIR.vdd.out" 2> /dev/null

@@ -12,7 +12,7 @@
 static void help(void)
 {
     fputs("distill vdd [--data FILE.dstl|FILE.csv|FILE.h5] [--action-dim A] [--episodes 400] [--noise 0.002]\n"
-          "  [--teacher FILE | --teacher-steps 6000 --hidden 128] [--iterations 2000] [--experts 8] [--diag]\n"
+          "  [--teacher FILE | --teacher-steps 6000 --hidden 128] [--iterations 2000] [--experts K] [--diag]\n"
           "  [--uniform-gating] [--samples 4] [--batch 128] [--sigma-max S] [--state-noise N]\n"
           "  [--mean-init uniform|branch]\n"
           "  [--mode committed|sample|greedy] [--eval-episodes 200] [--out DIR] [--seed 0] [--threads 0]\n"
@@ -26,7 +26,8 @@ static void help(void)
           "routes leave the start 24 degrees apart; 0.3 with --data).  --state-noise: the std of the\n"
           "jitter of the expert steps' states, in the observations' units (0.06 on Avoid, 0 with --data).\n"
           "--mean-init: where the experts' means start: uniform draws, or branch, the demonstrated\n"
-          "actions where the demonstrations branch (branch on Avoid, uniform with --data).\n",
+          "actions where the demonstrations branch (branch on Avoid, uniform with --data).  --experts:\n"
+          "12 on Avoid, 8 with --data.\n",
           stderr);
 }
 
@@ -151,7 +152,8 @@ static distill_status distil(run *r, int argc, char **argv)
     const int avoid = !cli_opt(argc, argv, "--data", NULL); /* Avoid's close routes: narrower noise, jitter */
     distill_vdd_options_init(&o);
     o.data_units = 1; /* noise levels and spreads in units of the actions' scale */
-    o.iterations = cli_long(argc, argv, "--iterations", 2000), o.experts = cli_long(argc, argv, "--experts", 8);
+    o.iterations = cli_long(argc, argv, "--iterations", 2000);
+    o.experts = cli_long(argc, argv, "--experts", avoid ? 12 : 8);
     o.samples = cli_long(argc, argv, "--samples", 4), o.batch = cli_long(argc, argv, "--batch", 128);
     o.full_cov = !cli_flag(argc, argv, "--diag"), o.learn_gating = !cli_flag(argc, argv, "--uniform-gating");
     o.sigma_max = cli_double(argc, argv, "--sigma-max", avoid ? 0.15 : 0.3);
