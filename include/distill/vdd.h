@@ -72,8 +72,9 @@ typedef struct distill_vdd_options {
                                just off the demonstrations, where a rollout drifts (0: none) */
     int32_t mean_init;      /* where the experts' means start: DISTILL_VDD_MEAN_INIT_UNIFORM (0), biases
                                uniform in +-mean_bias_bound; _BRANCH (1), the demonstrated actions at the
-                               demonstrated state whose neighbours' actions spread most, chosen by
-                               k-means++ (needs the demos' actions) */
+                               demonstrated state whose neighbours' actions spread most: K means of
+                               those actions, seeded by k-means++ and moved by Lloyd's iterations
+                               (needs the demos' actions) */
     int32_t reserved2;
 } distill_vdd_options;
 

@@ -40,6 +40,7 @@ typedef struct run {
     int64_t action_dim, eval_episodes;
     double teacher_loss, score[2][2]; /* [teacher, student][success, entropy] */
     int scored;
+    int32_t mean_init; /* DISTILL_VDD_MEAN_INIT_*, or -1: the default (branch on Avoid) */
     const char *out, *mode;
 } run;
 
@@ -158,8 +159,8 @@ static distill_status distil(run *r, int argc, char **argv)
     o.full_cov = !cli_flag(argc, argv, "--diag"), o.learn_gating = !cli_flag(argc, argv, "--uniform-gating");
     o.sigma_max = cli_double(argc, argv, "--sigma-max", avoid ? 0.15 : 0.3);
     o.state_noise = cli_double(argc, argv, "--state-noise", avoid ? 0.06 : 0.0);
-    o.mean_init = strcmp(cli_opt(argc, argv, "--mean-init", avoid ? "branch" : "uniform"), "branch") == 0
-                      ? DISTILL_VDD_MEAN_INIT_BRANCH : DISTILL_VDD_MEAN_INIT_UNIFORM;
+    o.mean_init = r->mean_init >= 0 ? r->mean_init : avoid ? DISTILL_VDD_MEAN_INIT_BRANCH
+                                                            : DISTILL_VDD_MEAN_INIT_UNIFORM;
     st = distill_vdd_create(r->ctx, &o, r->teacher, r->demos, &v);
     if (st == DISTILL_OK)
         st = distill_vdd_run(v, 0);
@@ -263,8 +264,10 @@ int cmd_vdd(int argc, char **argv)
         fprintf(stderr, "distill vdd: --mode is committed, sample or greedy, not '%s'\n", r.mode);
         return cli_bad_args("vdd");
     }
-    init = cli_opt(argc, argv, "--mean-init", "uniform");
-    if (strcmp(init, "uniform") != 0 && strcmp(init, "branch") != 0) {
+    init = cli_opt(argc, argv, "--mean-init", NULL);
+    r.mean_init = !init ? -1 : strcmp(init, "uniform") == 0 ? DISTILL_VDD_MEAN_INIT_UNIFORM
+                             : strcmp(init, "branch") == 0 ? DISTILL_VDD_MEAN_INIT_BRANCH : -2;
+    if (r.mean_init == -2) {
         fprintf(stderr, "distill vdd: --mean-init is uniform or branch, not '%s'\n", init);
         return cli_bad_args("vdd");
     }
