@@ -389,6 +389,48 @@ START_TEST(fused_relu_pool_matches_the_layers)
 }
 END_TEST
 
+/* An eval-mode forward keeps no columns; a weight gradient after it builds
+ * each chunk's again.  Without batch norm the two modes compute the same
+ * function, so over a batch of several chunks (64 channels at 14x14: 9
+ * images a chunk) the gradients after an eval forward must be those after
+ * a train forward (which keeps the columns and is checked against finite
+ * differences above), bit for bit. */
+START_TEST(eval_forward_weight_gradient_rebuilds_the_columns)
+{
+    enum { N = 20, C = 64, H = 14, W = 14, OC = 8 };
+    distill_layer_spec l;
+    distill_model_options o;
+    distill_model *m;
+    distill_context *ctx = test_context(NULL, 2);
+    float *x = new_random(N * C * H * W, 31), *r = new_random(N * OC * H * W, 32);
+    float *y[2], *dx[2], *dp[2];
+    int64_t np, mode;
+    distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
+    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = 1;
+    distill_model_options_init(&o);
+    o.in_c = C, o.in_h = H, o.in_w = W, o.layers = &l, o.n_layers = 1;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    np = distill_model_param_count(m);
+    for (mode = 0; mode < 2; mode++) { /* DISTILL_MODE_EVAL, then _TRAIN */
+        y[mode] = malloc(sizeof(float) * N * OC * H * W);
+        dx[mode] = malloc(sizeof(float) * N * C * H * W);
+        dp[mode] = malloc(sizeof(float) * (size_t)np);
+        ck_assert_status(distill_model_forward(m, (int)mode, N, x, C * H * W, y[mode], OC * H * W), DISTILL_OK);
+        ck_assert_status(distill_model_backward(m, r, OC * H * W, dx[mode], C * H * W, DISTILL_BACKWARD_PARAMS),
+                         DISTILL_OK);
+        memcpy(dp[mode], distill_model_grads(m), sizeof(float) * (size_t)np);
+    }
+    ck_assert_mem_eq(y[0], y[1], sizeof(float) * N * OC * H * W);
+    ck_assert_mem_eq(dx[0], dx[1], sizeof(float) * N * C * H * W);
+    ck_assert_mem_eq(dp[0], dp[1], sizeof(float) * (size_t)np);
+    for (mode = 0; mode < 2; mode++)
+        free(y[mode]), free(dx[mode]), free(dp[mode]);
+    free(x), free(r);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* ---- initialisers, clones, copies ------------------------------------------ */
 
 static distill_model *one_dense(distill_context *ctx, int init, float gain, int64_t in, int64_t out)
@@ -597,6 +639,7 @@ Suite *distill_suite_model(void)
     tcase_add_loop_test(tc, layer_gradients_match_finite_differences, 0, 2 * N_CASES);
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
+    tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
     tcase_add_test(tc, initialisers_have_their_distributions);
     tcase_add_test(tc, clone_copy_and_reinit);
     tcase_add_test(tc, bad_specs_and_calls);

@@ -8,8 +8,11 @@
  *
  * The batch goes through in chunks whose columns fit in cache (im2col and
  * the GEMM then touch cache, not memory); training keeps every chunk's
- * columns (the layer's cache) for the weight gradient.  On a 2-core machine
- * convolution is bound by memory traffic as much as by arithmetic. */
+ * columns (the layer's cache) for the weight gradient, eval mode keeps none
+ * (writing them to memory would cost an eval forward a third of its time
+ * at 256 images; a weight gradient after an eval forward builds them
+ * again).  On a 2-core machine convolution is bound by memory traffic as
+ * much as by arithmetic. */
 #include <string.h>
 
 #include "internal.h"
@@ -224,6 +227,22 @@ static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_
     }
 }
 
+/* Training keeps the columns for the weight gradient; eval mode builds
+ * each chunk's in scratch. */
+static int kept_columns(const nn_env *e, const float *cache) { return e->train && cache; }
+
+/* The columns of images i0 .. i0 + cn of the batch, with the bias's row of
+ * ones when the layer has one. */
+static void columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
+                    const float *x, float *cols)
+{
+    const int64_t K = ckk(l), np = cn * positions(l);
+    int64_t j;
+    DISTILL__SPLIT(nn_threads(e), K, lo, hi, im2col_rows(l, n, i0, cn, x, cols, lo, hi));
+    for (j = 0; l->spec.bias && j < np; j++)
+        cols[K * np + j] = 1.0f;
+}
+
 /* The bias rides in the GEMM: W gains a column b and the columns a row of
  * ones, which saves a pass over the output. */
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
@@ -232,8 +251,7 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
     const int64_t KB = K + (l->spec.bias ? 1 : 0);
     const float *w = p;
-    const int nt = nn_threads(e);
-    int64_t i0, o, j;
+    int64_t i0, o;
     (void)buf;
     if (l->spec.bias) { /* [W | b], oc x (K + 1) */
         float *wb = scratch + KB * step * hw;
@@ -245,10 +263,8 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     }
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        float *cols = cache ? cache + KB * i0 * hw : scratch;
-        DISTILL__SPLIT(nt, K, lo, hi, im2col_rows(l, n, i0, cn, x, cols, lo, hi));
-        for (j = 0; KB > K && j < np; j++)
-            cols[K * np + j] = 1.0f;
+        float *cols = kept_columns(e, cache) ? cache + KB * i0 * hw : scratch;
+        columns(e, l, n, i0, cn, x, cols);
         nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, w, KB, cols, np, 0.0f,
                 y + i0 * hw, n * hw);
     }
@@ -298,7 +314,7 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
     float *dwt = scratch + KB * step * hw;
     const int nt = nn_threads(e);
     int64_t i0, r, o;
-    (void)buf, (void)y, (void)x;
+    (void)buf, (void)y;
     if (dp)
         memset(dwt, 0, sizeof(float) * (size_t)(KB * oc));
     if (dx)
@@ -309,6 +325,8 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
         float *cols = scratch;
         if (dp) {
             const float *fc = cache + KB * i0 * hw;
+            if (!kept_columns(e, cache)) /* an eval forward: the chunk's columns again */
+                columns(e, l, n, i0, cn, x, cols), fc = cols;
             if ((nt > 1 && KB * oc <= SMALL_DW) || KB <= FEW_ROWS)
                 dw_split(e, KB, oc, np, fc, dt, ldt, dwt, dwt + KB * oc);
             else
