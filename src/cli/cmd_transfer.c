@@ -15,7 +15,7 @@ static void help(void)
 {
     fputs("distill transfer [--dir DIR] [--data DIR or FILE.csv] [--source-classes 0-4] [--classes 5-9]\n"
           "  [--seeds 3] [--probe-labels 10] [--ft-labels 50] [--pretrain-steps 300]\n"
-          "  [--probe-steps 300] [--probe-lr 1e-2] [--probe-wd 1e-4]\n"
+          "  [--probe-steps 300] [--probe-lr 1e-2] [--probe-wd 1]\n"
           "  [--finetune-steps 300 (0: no fine-tuning)] [--arms A,A0,B,C]\n"
           "  [--set FILE] [--test-limit N] [--seed 0] [--threads 0]\n"
           "Reads DIR/teacher.dstl, initial.dstl and distilled.dstl (from distill krrst);\n"
