@@ -3,6 +3,7 @@
  * reference (parameters and inputs, train and eval mode). */
 #include "testutil.h"
 #include "nn/frozen.h"
+#include "nn/predict.h"
 
 typedef struct shape3 {
     int64_t c, h, w;
@@ -431,6 +432,63 @@ START_TEST(eval_forward_weight_gradient_rebuilds_the_columns)
 }
 END_TEST
 
+/* Three conv-BN-ReLU-pool blocks (the second conv without a bias, pools
+ * down to 7x7 and 3x3), 60 images: each block's pass takes two chunks. */
+static distill_model *block_stack(distill_context *ctx)
+{
+    static const int64_t units[3] = {16, 8, 8};
+    distill_layer_spec l[13];
+    distill_model_options o;
+    distill_model *m;
+    float *p, *x = new_random(60 * 784, 41), *y = malloc(sizeof(float) * 60 * 72);
+    int64_t b, i;
+    for (b = 0; b < 3; b++) {
+        distill_layer_spec_init(&l[4 * b], DISTILL_LAYER_CONV2D);
+        l[4 * b].units = units[b], l[4 * b].kernel = 3, l[4 * b].padding = 1, l[4 * b].bias = b != 1;
+        distill_layer_spec_init(&l[4 * b + 1], DISTILL_LAYER_BATCHNORM);
+        distill_layer_spec_init(&l[4 * b + 2], DISTILL_LAYER_RELU);
+        distill_layer_spec_init(&l[4 * b + 3], DISTILL_LAYER_AVGPOOL);
+        l[4 * b + 3].kernel = 2;
+    }
+    distill_layer_spec_init(&l[12], DISTILL_LAYER_FLATTEN);
+    distill_model_options_init(&o);
+    o.in_c = 1, o.in_h = 28, o.in_w = 28, o.layers = l, o.n_layers = 13;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    /* batch norm away from its initial identity: gammas, betas and running statistics */
+    p = distill_model_params(m);
+    for (i = 0; i < distill_model_param_count(m); i++)
+        p[i] += 0.3f * (x[i % (60 * 784)] - 0.5f);
+    for (i = 0; i < 3; i++)
+        ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, 60, x, 784, y, 72), DISTILL_OK);
+    free(x), free(y);
+    return m;
+}
+
+START_TEST(predict_is_the_eval_forward_bit_for_bit)
+{
+    enum { N = 60, D = 784, OUT = 72 };
+    distill_context *ctx = test_context(NULL, 1 + _i);
+    distill_model *m = block_stack(ctx);
+    float *x = new_random(N * D, 42), *y = malloc(sizeof(float) * N * OUT), *z = malloc(sizeof(float) * N * OUT);
+    float *dy = new_random(N * OUT, 43), *dx = malloc(sizeof(float) * N * D);
+    ck_assert_int_eq(distill_model_output_dim(m), OUT);
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_EVAL, N, x, D, y, OUT), DISTILL_OK);
+    ck_assert_status(distill__model_predict(m, N, x, D, z, OUT), DISTILL_OK);
+    ck_assert_mem_eq(y, z, sizeof(float) * N * OUT);
+    /* its blocks' inner activations were never written: no backward */
+    ck_assert_status(distill_model_backward(m, dy, OUT, dx, D, 0), DISTILL_E_INVAL);
+    /* fewer images than a chunk, from a row stride */
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_EVAL, 3, x, D, y, OUT), DISTILL_OK);
+    ck_assert_status(distill__model_predict(m, 3, x + 7, D, z, OUT), DISTILL_OK);
+    ck_assert_status(distill_model_forward(m, DISTILL_MODE_EVAL, 3, x + 7, D, y, OUT), DISTILL_OK);
+    ck_assert_mem_eq(y, z, sizeof(float) * 3 * OUT);
+    ck_assert_status(distill_model_backward(m, dy, OUT, dx, D, 0), DISTILL_OK);
+    free(x), free(y), free(z), free(dy), free(dx);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* ---- initialisers, clones, copies ------------------------------------------ */
 
 static distill_model *one_dense(distill_context *ctx, int init, float gain, int64_t in, int64_t out)
@@ -640,6 +698,7 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
+    tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 2);
     tcase_add_test(tc, initialisers_have_their_distributions);
     tcase_add_test(tc, clone_copy_and_reinit);
     tcase_add_test(tc, bad_specs_and_calls);

@@ -7,6 +7,7 @@
 #include "../core/check.h"
 #include "../solver/run.h"
 #include "../core/rng.h"
+#include "../nn/predict.h"
 #include "krrst_internal.h"
 
 static const char fn_create[] = "distill_krrst_create";
@@ -276,7 +277,7 @@ static distill_status krr_loss_grad(distill_krrst *s, distill_model *f, float *l
     distill_krr_options_init(&ko);
     ko.ridge = s->o.ridge;
     /* real features first: backward needs the synthetic forward to be the last */
-    DISTILL__TRY(distill_model_forward(f, DISTILL_MODE_EVAL, n, s->xr, s->dim, s->fr, d));
+    DISTILL__TRY(distill__model_predict(f, n, s->xr, s->dim, s->fr, d));
     DISTILL__TRY(distill_model_forward(f, DISTILL_MODE_EVAL, m, s->xy, s->dim, s->fs, d));
     DISTILL__TRY(distill_krrst_loss_grad(s->ctx, &ko, m, n, d, k, s->fs, d, s->xy + m * s->dim, k,
                                          s->fr, d, s->yr, k, loss, s->dfs, d, s->gxy + m * s->dim, k,

@@ -3,6 +3,7 @@
  * real images it never saw. */
 #include <string.h>
 
+#include "../nn/predict.h"
 #include "krrst_internal.h"
 
 /* Streams of the evaluation networks: a function of the seed only, so two
@@ -42,9 +43,9 @@ static distill_status one_net(distill_krrst *s, const distill_krr_options *ko, i
     distill_model *f;
     distill_status st;
     DISTILL__TRY(distill__krrst_feature_model(s, distill__krrst_stream(HELDOUT_BASE, KRRST_HELDOUT, (uint64_t)net, 0), &f));
-    st = distill_model_forward(f, DISTILL_MODE_EVAL, n, b->xh, s->dim, b->fh, s->d);
+    st = distill__model_predict(f, n, b->xh, s->dim, b->fh, s->d);
     if (st == DISTILL_OK)
-        st = distill_model_forward(f, DISTILL_MODE_EVAL, s->o.m, x, s->dim, b->fs, s->d);
+        st = distill__model_predict(f, s->o.m, x, s->dim, b->fs, s->d);
     if (st == DISTILL_OK)
         st = distill_krrst_loss_grad(s->ctx, ko, s->o.m, n, s->d, s->k, b->fs, s->d, y, s->k, b->fh,
                                      s->d, b->yh, s->k, err, NULL, 0, NULL, 0, NULL, 0, b->ws, b->ws_bytes);

@@ -43,13 +43,16 @@ static int64_t conv_params(const nn_layer *l)
 #define CONV_CHUNK_FLOATS ((int64_t)1 << 20) /* 4 MiB of columns per chunk */
 #endif
 
-/* Images per chunk for a batch of n. */
-static int64_t chunk_of(const nn_layer *l, int64_t n)
+/* Images per chunk for a batch of n, when each output position holds
+ * `extra` floats besides its column (a fused block's output, block.c). */
+int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra)
 {
-    const int64_t per_image = (ckk(l) + 1) * positions(l);
+    const int64_t per_image = (ckk(l) + 1 + extra) * positions(l);
     const int64_t c = CONV_CHUNK_FLOATS / (per_image > 0 ? per_image : 1);
     return c < 1 ? 1 : (c < n ? c : n);
 }
+
+static int64_t chunk_of(const nn_layer *l, int64_t n) { return distill__conv_chunk(l, n, 0); }
 
 /* A weight gradient of up to SMALL_DW values (ckk * oc) is summed over
  * positions split between threads, each with a one-thread GEMM: BLIS does
@@ -242,24 +245,37 @@ static void columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, i
         cols[K * np + j] = 1.0f;
 }
 
+int64_t distill__conv_rows(const nn_layer *l) { return ckk(l) + (l->spec.bias ? 1 : 0); }
+
+void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
+                           const float *x, float *cols)
+{
+    columns(e, l, n, i0, cn, x, cols);
+}
+
 /* The bias rides in the GEMM: W gains a column b and the columns a row of
  * ones, which saves a pass over the output. */
+const float *distill__conv_weights(const nn_layer *l, const float *p, float *wb)
+{
+    const int64_t oc = l->out_c, K = ckk(l), KB = K + 1;
+    int64_t o;
+    if (!l->spec.bias)
+        return p;
+    for (o = 0; o < oc; o++) { /* [W | b], oc x (K + 1) */
+        memcpy(wb + o * KB, p + o * K, sizeof(float) * (size_t)K);
+        wb[o * KB + K] = p[oc * K + o];
+    }
+    return wb;
+}
+
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
-    const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
-    const int64_t KB = K + (l->spec.bias ? 1 : 0);
-    const float *w = p;
-    int64_t i0, o;
+    const int64_t oc = l->out_c, hw = positions(l), step = chunk_of(l, n);
+    const int64_t KB = distill__conv_rows(l);
+    const float *w = distill__conv_weights(l, p, scratch + KB * step * hw);
+    int64_t i0;
     (void)buf;
-    if (l->spec.bias) { /* [W | b], oc x (K + 1) */
-        float *wb = scratch + KB * step * hw;
-        for (o = 0; o < oc; o++) {
-            memcpy(wb + o * KB, p + o * K, sizeof(float) * (size_t)K);
-            wb[o * KB + K] = p[oc * K + o];
-        }
-        w = wb;
-    }
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
         float *cols = kept_columns(e, cache) ? cache + KB * i0 * hw : scratch;

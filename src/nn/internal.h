@@ -127,6 +127,32 @@ void distill__relu_pool_forward(const nn_env *e, const nn_layer *pool, int64_t n
 void distill__relu_pool_backward(const nn_env *e, const nn_layer *pool, int64_t n,
                                  const float *x, const float *dy, float *dx);
 
+/* Batch norm's eval-mode map of channel c, y = a x + b (norm.c). */
+void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf, int64_t c, float *a,
+                             float *b);
+/* Planes [lo, hi) of x through v = a x + b, ReLU and the 2x2 pool (pool.c). */
+void distill__affine_relu_pool_planes(const nn_layer *pool, float a, float b, const float *x, float *y,
+                                      int64_t lo, int64_t hi);
+
+/* Convolution pieces (conv.c): rows of the columns (ic k k, + 1 with a
+ * bias), images per chunk when each output position holds `extra` more
+ * floats, a chunk's columns, and the GEMM's weights ([W | b] built in wb,
+ * oc x rows floats, when there is a bias). */
+int64_t distill__conv_rows(const nn_layer *l);
+int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra);
+void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
+                           const float *x, float *cols);
+const float *distill__conv_weights(const nn_layer *l, const float *p, float *wb);
+
+/* Conv, batch norm, ReLU, 2x2 average pool in eval mode as one pass
+ * (block.c): l[0 .. 3] of the `left` layers from there; p and buf are the
+ * model's, x the conv's input (channel-first or not), y the pool's output
+ * (channel-first); scratch holds distill__block_scratch floats. */
+int distill__fusable_block(const nn_layer *l, int64_t left);
+int64_t distill__block_scratch(const nn_layer *conv, int64_t n);
+void distill__block_forward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                            int64_t n, const float *x, float *y, float *scratch);
+
 /* Dense-layer pieces shared with the residual block. */
 void distill__dense_fwd(const nn_env *e, int64_t n, int64_t in, int64_t out, const float *w,
                         const float *b, const float *x, float *y);

@@ -74,6 +74,14 @@ static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float 
     }
 }
 
+/* Channel c's eval-mode map y = a x + b, computed as bn_fwd_channels does. */
+void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf, int64_t c, float *a,
+                             float *b)
+{
+    const float invstd = 1.0f / sqrtf(buf[l->in_c + c] + eps_of(l));
+    *a = p[c] * invstd, *b = p[l->in_c + c] - *a * buf[c];
+}
+
 static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                        int64_t n, const float *x, float *y, float *cache, float *scratch)
 {

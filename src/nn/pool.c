@@ -152,7 +152,10 @@ int distill__fusable_relu_pool(const nn_layer *relu, const nn_layer *pool)
            pool->spec.kernel == 2 && stride_of(pool) == 2;
 }
 
-static void relu_pool_planes(const nn_layer *l, const float *x, float *y, int64_t lo, int64_t hi)
+/* Planes [lo, hi) of x mapped by v = a x + b (batch norm in eval mode; 1, 0
+ * is x itself, bit for bit, after the ReLU), then ReLU and 2x2 pooling. */
+void distill__affine_relu_pool_planes(const nn_layer *l, float a, float b, const float *x, float *y,
+                                      int64_t lo, int64_t hi)
 {
     const int64_t iw = l->in_w, oh = l->out_h, ow = l->out_w, plane = l->in_h * iw;
     int64_t pl, oy, ox;
@@ -161,11 +164,11 @@ static void relu_pool_planes(const nn_layer *l, const float *x, float *y, int64_
             const float *r0 = x + pl * plane + 2 * oy * iw, *r1 = r0 + iw;
             float *out = y + pl * oh * ow + oy * ow;
             for (ox = 0; ox < ow; ox++) {
-                const float a = r0[2 * ox] > 0.0f ? r0[2 * ox] : 0.0f;
-                const float b = r0[2 * ox + 1] > 0.0f ? r0[2 * ox + 1] : 0.0f;
-                const float c = r1[2 * ox] > 0.0f ? r1[2 * ox] : 0.0f;
-                const float d = r1[2 * ox + 1] > 0.0f ? r1[2 * ox + 1] : 0.0f;
-                out[ox] = 0.25f * ((a + b) + (c + d));
+                const float v0 = a * r0[2 * ox] + b, v1 = a * r0[2 * ox + 1] + b;
+                const float v2 = a * r1[2 * ox] + b, v3 = a * r1[2 * ox + 1] + b;
+                const float p0 = v0 > 0.0f ? v0 : 0.0f, p1 = v1 > 0.0f ? v1 : 0.0f;
+                const float p2 = v2 > 0.0f ? v2 : 0.0f, p3 = v3 > 0.0f ? v3 : 0.0f;
+                out[ox] = 0.25f * ((p0 + p1) + (p2 + p3));
             }
         }
 }
@@ -196,7 +199,8 @@ static void relu_pool_grad_planes(const nn_layer *l, const float *x, const float
 void distill__relu_pool_forward(const nn_env *e, const nn_layer *pool, int64_t n, const float *x,
                                 float *y)
 {
-    DISTILL__SPLIT(nn_threads(e), n * pool->in_c, lo, hi, relu_pool_planes(pool, x, y, lo, hi));
+    DISTILL__SPLIT(nn_threads(e), n * pool->in_c, lo, hi,
+                   distill__affine_relu_pool_planes(pool, 1.0f, 0.0f, x, y, lo, hi));
 }
 
 void distill__relu_pool_backward(const nn_env *e, const nn_layer *pool, int64_t n,

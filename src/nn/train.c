@@ -5,6 +5,7 @@
 
 #include "../core/check.h"
 #include "internal.h"
+#include "predict.h"
 
 void distill__model_release_training(distill_model *m)
 {
@@ -58,7 +59,9 @@ static distill_status reserve(distill_model *m, int64_t n)
     }
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
-        const int64_t s = l->ops->scratch(l, n);
+        int64_t s = l->ops->scratch(l, n);
+        if (distill__fusable_block(l, m->n_layers - i) && distill__block_scratch(l, n) > s)
+            s = distill__block_scratch(l, n);
         max_scratch = s > max_scratch ? s : max_scratch;
         if (!(m->caches[i] = alloc_floats(m, l->ops->cache(l, n))))
             goto nomem;
@@ -89,8 +92,11 @@ static void copy_rows(int64_t n, int64_t d, const float *src, int64_t lds, float
         memcpy(dst + i * ldd, src + i * lds, sizeof(float) * (size_t)d);
 }
 
-distill_status distill_model_forward(distill_model *m, int mode, int64_t n, const float *x,
-                                     int64_t ldx, float *y, int64_t ldy)
+/* The forward pass; `fuse` (eval mode, no backward to follow) runs each
+ * conv-BN-ReLU-pool block as one pass and leaves the block's inner
+ * activations unwritten. */
+static distill_status pass(distill_model *m, int mode, int fuse, int64_t n, const float *x, int64_t ldx,
+                           float *y, int64_t ldy)
 {
     static const char fn[] = "distill_model_forward";
     const int64_t din = m ? distill_model_input_dim(m) : 0, dout = m ? distill_model_output_dim(m) : 0;
@@ -109,6 +115,11 @@ distill_status distill_model_forward(distill_model *m, int mode, int64_t n, cons
     for (i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
         distill__fix_input(m, i, n, m->acts[i], m->grad_a);
+        if (fuse && distill__fusable_block(l, m->n_layers - i)) {
+            distill__block_forward(&e, l, m->params, m->buffers, n, m->acts[i], m->acts[i + 4], m->scratch);
+            i += 3;
+            continue;
+        }
         if (fused_at(m, i)) { /* the ReLU's output (acts[i + 1]) is never needed */
             distill__relu_pool_forward(&e, &m->layers[i + 1], n, m->acts[i], m->acts[i + 2]);
             i++;
@@ -117,11 +128,23 @@ distill_status distill_model_forward(distill_model *m, int mode, int64_t n, cons
         l->ops->forward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
                         m->acts[i + 1], m->caches[i], m->scratch);
     }
-    m->has_forward = 1;
+    m->has_forward = !fuse;
     m->n_last = n;
     m->train_last = e.train;
     distill__output_rows(m, n, m->acts[m->n_layers], m->grad_a, y, ldy);
     return distill__check_finite(m->ctx, fn, "the output y", y, n, dout, ldy);
+}
+
+distill_status distill_model_forward(distill_model *m, int mode, int64_t n, const float *x,
+                                     int64_t ldx, float *y, int64_t ldy)
+{
+    return pass(m, mode, 0, n, x, ldx, y, ldy);
+}
+
+distill_status distill__model_predict(distill_model *m, int64_t n, const float *x, int64_t ldx, float *y,
+                                      int64_t ldy)
+{
+    return pass(m, DISTILL_MODE_EVAL, 1, n, x, ldx, y, ldy);
 }
 
 distill_status distill_model_backward(distill_model *m, const float *dy, int64_t lddy, float *dx,

@@ -5,6 +5,7 @@
 
 #include "../core/abi.h"
 #include "../core/check.h"
+#include "../nn/predict.h"
 #include "../solver/chunks.h"
 #include "teacher.h"
 
@@ -186,7 +187,7 @@ distill_status distill__teacher_run(distill_teacher *t, distill_context *ctx, in
                                     const float *x, int64_t ldx, float *out, int64_t ldout)
 {
     if (t->model)
-        return distill_model_forward(t->model, DISTILL_MODE_EVAL, n, x, ldx, out, ldout);
+        return distill__model_predict(t->model, n, x, ldx, out, ldout);
     if (t->vt.embed) {
         if (t->vt.embed(t->vt.user, n, x, ldx, out, ldout) != 0)
             return distill__fail(ctx, DISTILL_E_BACKEND, "the teacher callback embed failed (on %lld "

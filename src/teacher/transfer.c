@@ -7,6 +7,7 @@
 #include "../core/abi.h"
 #include "../core/internal.h"
 #include "../core/rng.h"
+#include "../nn/predict.h"
 #include "distill/kernels.h"
 #include "distill/optim.h"
 #include "distill/experimental.h"
@@ -258,8 +259,7 @@ static distill_status features_chunk(void *user, int64_t i0, int64_t n, const fl
     features_job *j = user;
     const int64_t d = distill_model_output_dim(j->enc);
     (void)y;
-    return distill_model_forward(j->enc, DISTILL_MODE_EVAL, n, x, distill_model_input_dim(j->enc),
-                                 j->f + i0 * d, d);
+    return distill__model_predict(j->enc, n, x, distill_model_input_dim(j->enc), j->f + i0 * d, d);
 }
 
 /* f (n x d) = the encoder's eval-mode features of every image of ds. */
