@@ -266,7 +266,7 @@ DEMO_DIR   ?= build/demo
 DEMO_STEPS ?= 4000
 DEMO_EVERY ?= 1000
 demo: deps $(CLI_BIN) shared
-	$(CLI_BIN) krrst --m 10 --steps $(DEMO_STEPS) --lr 5e-3 --flip 1 --crop 3 --export-every $(DEMO_EVERY) \
+	$(CLI_BIN) krrst --m 10 --steps $(DEMO_STEPS) --lr 2.5e-3 --flip 1 --crop 3 --export-every $(DEMO_EVERY) \
 	    --out $(DEMO_DIR) --threads 2
 	$(PYTHON) scripts/demo_report.py $(DEMO_DIR) --seeds 5 --bin $(CLI_BIN)
 	@echo "demo: the distilled images are in $(DEMO_DIR)/distilled.png, the gaps in $(DEMO_DIR)/gaps.png"
