@@ -235,8 +235,8 @@ static int kept_columns(const nn_env *e, const float *cache) { return e->train &
 
 /* The columns of images i0 .. i0 + cn of the batch, with the bias's row of
  * ones when the layer has one. */
-static void columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
-                    const float *x, float *cols)
+void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
+                           const float *x, float *cols)
 {
     const int64_t K = ckk(l), np = cn * positions(l);
     int64_t j;
@@ -246,12 +246,6 @@ static void columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, i
 }
 
 int64_t distill__conv_rows(const nn_layer *l) { return ckk(l) + (l->spec.bias ? 1 : 0); }
-
-void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
-                           const float *x, float *cols)
-{
-    columns(e, l, n, i0, cn, x, cols);
-}
 
 /* The bias rides in the GEMM: W gains a column b and the columns a row of
  * ones, which saves a pass over the output. */
@@ -279,7 +273,7 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     for (i0 = 0; i0 < n; i0 += step) {
         const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
         float *cols = kept_columns(e, cache) ? cache + KB * i0 * hw : scratch;
-        columns(e, l, n, i0, cn, x, cols);
+        distill__conv_columns(e, l, n, i0, cn, x, cols);
         nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, w, KB, cols, np, 0.0f,
                 y + i0 * hw, n * hw);
     }
@@ -343,7 +337,7 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
             if (kept_columns(e, cache))
                 fc = cache + KB * i0 * hw;
             else /* after an eval forward: the chunk's columns again */
-                columns(e, l, n, i0, cn, x, cols);
+                distill__conv_columns(e, l, n, i0, cn, x, cols);
             if ((nt > 1 && KB * oc <= SMALL_DW) || KB <= FEW_ROWS)
                 dw_split(e, KB, oc, np, fc, dt, ldt, dwt, dwt + KB * oc);
             else

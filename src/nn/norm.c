@@ -31,6 +31,14 @@ static void bn_init(nn_layer *l, float *p, float *buf, distill__rng *r)
     }
 }
 
+/* Channel c's eval-mode map y = a x + b. */
+void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf, int64_t c, float *a,
+                             float *b)
+{
+    const float invstd = 1.0f / sqrtf(buf[l->in_c + c] + eps_of(l));
+    *a = p[c] * invstd, *b = p[l->in_c + c] - *a * buf[c];
+}
+
 /* Channels [lo, hi): each reads and writes only its own statistics. */
 static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float *buf, int64_t n,
                             const float *x, float *y, float *cache, int64_t lo, int64_t hi)
@@ -40,9 +48,10 @@ static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float 
     int64_t c;
     for (c = lo; c < hi; c++) {
         int64_t i, j;
-        float mean, invstd;
+        float a, b;
         if (train) {
             double s = 0.0, s2 = 0.0, var;
+            float mean, invstd;
             for (i = 0; i < n; i++) { /* float sums within a plane vectorise */
                 const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw);
                 float ps = 0.0f, ps2 = 0.0f;
@@ -60,26 +69,16 @@ static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float 
             buf[c] = (1.0f - mom) * buf[c] + mom * mean;
             buf[C + c] = (1.0f - mom) * buf[C + c] +
                          mom * (float)(count > 1 ? var * count / (count - 1) : var);
-        } else {
-            mean = buf[c];
-            invstd = 1.0f / sqrtf(buf[C + c] + eps_of(l));
-        }
+            a = p[c] * invstd, b = p[C + c] - a * mean;
+        } else
+            distill__bn_eval_affine(l, p, buf, c, &a, &b);
         for (i = 0; i < n; i++) {
             const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw);
             float *yi = y + nn_plane(l->cf_in, n, C, i, c, hw);
-            const float a = p[c] * invstd, b = p[C + c] - a * mean;
             for (j = 0; j < hw; j++)
                 yi[j] = a * xi[j] + b;
         }
     }
-}
-
-/* Channel c's eval-mode map y = a x + b, computed as bn_fwd_channels does. */
-void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf, int64_t c, float *a,
-                             float *b)
-{
-    const float invstd = 1.0f / sqrtf(buf[l->in_c + c] + eps_of(l));
-    *a = p[c] * invstd, *b = p[l->in_c + c] - *a * buf[c];
 }
 
 static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
