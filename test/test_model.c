@@ -433,7 +433,8 @@ START_TEST(eval_forward_weight_gradient_rebuilds_the_columns)
 END_TEST
 
 /* Three conv-BN-ReLU-pool blocks (the second conv without a bias, pools
- * down to 7x7 and 3x3), 60 images: each block's pass takes two chunks. */
+ * down to 7x7 and 3x3), 60 images: each block's pass takes two chunks on
+ * one thread, two per thread on two or three (threads 1-3 in the test). */
 static distill_model *block_stack(distill_context *ctx)
 {
     static const int64_t units[3] = {16, 8, 8};
@@ -698,7 +699,7 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
-    tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 2);
+    tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 3);
     tcase_add_test(tc, initialisers_have_their_distributions);
     tcase_add_test(tc, clone_copy_and_reinit);
     tcase_add_test(tc, bad_specs_and_calls);

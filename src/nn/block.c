@@ -17,16 +17,38 @@ int distill__fusable_block(const nn_layer *l, int64_t left)
            l[1].spec.kind == DISTILL_LAYER_BATCHNORM && distill__fusable_relu_pool(&l[2], &l[3]);
 }
 
-/* Images per chunk: the columns and the GEMM's output share the 4 MiB. */
-static int64_t block_chunk(const nn_layer *conv, int64_t n)
+/* Threads a block splits its chunks between, at most. */
+#define BLOCK_WAYS 8
+
+static int64_t block_ways(const nn_env *e, int64_t n)
 {
-    return distill__conv_chunk(conv, n, conv->out_c);
+    const int64_t w = nn_threads(e) < BLOCK_WAYS ? nn_threads(e) : BLOCK_WAYS;
+    return w < n ? w : (n > 1 ? n : 1);
 }
 
+/* Floats of a chunk image: its columns and the GEMM's output. */
+static int64_t per_image(const nn_layer *conv)
+{
+    return (distill__conv_rows(conv) + conv->out_c) * conv->out_h * conv->out_w;
+}
+
+/* Images per chunk when `ways` threads each hold one: together their
+ * columns and outputs fill the 4 MiB, and the chunks are evened out so
+ * that the threads' shares differ by at most one chunk. */
+static int64_t block_chunk(const nn_layer *conv, int64_t n, int64_t ways)
+{
+    const int64_t share = (n + ways - 1) / ways, fit = distill__conv_chunk(conv, n, conv->out_c);
+    const int64_t most = fit / ways > 1 ? fit / ways : 1, rounds = (share + most - 1) / most;
+    return (share + rounds - 1) / rounds;
+}
+
+/* Enough for any thread count: ways chunks of at most max(fit / ways, 1)
+ * images hold at most max(fit, ways) images. */
 int64_t distill__block_scratch(const nn_layer *conv, int64_t n)
 {
-    const int64_t KB = distill__conv_rows(conv), hw = conv->out_h * conv->out_w;
-    return (KB + conv->out_c) * block_chunk(conv, n) * hw + conv->out_c * KB;
+    const int64_t fit = distill__conv_chunk(conv, n, conv->out_c);
+    return (fit + (n < BLOCK_WAYS ? n : BLOCK_WAYS)) * per_image(conv) +
+           conv->out_c * distill__conv_rows(conv);
 }
 
 /* Channels [lo, hi) of a chunk of cn images: t holds them channel by
@@ -44,20 +66,43 @@ static void finish_channels(const nn_layer *bn, const float *pbn, const float *b
     }
 }
 
+typedef struct block_job {
+    const nn_env *one; /* one thread: each runs its chunks alone */
+    const nn_layer *l;
+    const float *p, *buf, *w, *x;
+    float *y, *scratch;
+    int64_t n, step, ways;
+} block_job;
+
+/* Thread t's chunks: columns, GEMM and finish in its own slot of scratch. */
+static void block_thread(const block_job *j, int64_t t)
+{
+    const nn_layer *conv = &j->l[0], *bn = &j->l[1], *pool = &j->l[3];
+    const int64_t oc = conv->out_c, hw = conv->out_h * conv->out_w, KB = distill__conv_rows(conv);
+    const int64_t chunks = (j->n + j->step - 1) / j->step;
+    float *cols = j->scratch + t * j->step * per_image(conv), *out = cols + KB * j->step * hw;
+    int64_t c;
+    for (c = chunks * t / j->ways; c < chunks * (t + 1) / j->ways; c++) {
+        const int64_t i0 = c * j->step, cn = j->n - i0 < j->step ? j->n - i0 : j->step, np = cn * hw;
+        distill__conv_columns(j->one, conv, j->n, i0, cn, j->x, cols);
+        nn_gemm(j->one, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, j->w, KB, cols, np, 0.0f,
+                out, np);
+        finish_channels(bn, j->p + bn->p_off, j->buf + bn->b_off, pool, j->n, i0, cn, out, j->y, 0, oc);
+    }
+}
+
+/* The chunks go to the threads whole (one-thread GEMMs): one parallel
+ * region for the block instead of a fork and barrier per GEMM and per
+ * pass, which on a shared 2-core machine cost as much as they split. */
 void distill__block_forward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
                             int64_t n, const float *x, float *y, float *scratch)
 {
-    const nn_layer *conv = &l[0], *bn = &l[1], *pool = &l[3];
-    const int64_t oc = conv->out_c, hw = conv->out_h * conv->out_w, KB = distill__conv_rows(conv);
-    const int64_t step = block_chunk(conv, n);
-    float *cols = scratch, *t = cols + KB * step * hw;
-    const float *w = distill__conv_weights(conv, p + conv->p_off, t + oc * step * hw);
-    int64_t i0;
-    for (i0 = 0; i0 < n; i0 += step) {
-        const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        distill__conv_columns(e, conv, n, i0, cn, x, cols);
-        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, w, KB, cols, np, 0.0f, t, np);
-        DISTILL__SPLIT(nn_threads(e), oc, lo, hi,
-                       finish_channels(bn, p + bn->p_off, buf + bn->b_off, pool, n, i0, cn, t, y, lo, hi));
-    }
+    const nn_layer *conv = &l[0];
+    nn_env one = *e;
+    block_job j;
+    j.ways = block_ways(e, n), j.step = block_chunk(conv, n, j.ways);
+    j.w = distill__conv_weights(conv, p + conv->p_off, scratch + j.ways * j.step * per_image(conv));
+    one.threads = 1;
+    j.one = &one, j.l = l, j.p = p, j.buf = buf, j.x = x, j.y = y, j.scratch = scratch, j.n = n;
+    DISTILL__SPLIT(j.ways, j.ways, t0, t1, block_thread(&j, t0));
 }
