@@ -392,8 +392,9 @@ END_TEST
 
 /* An eval-mode forward keeps no columns; a weight gradient after it builds
  * each chunk's again.  Without batch norm the two modes compute the same
- * function, so over a batch of several chunks (64 channels at 14x14: 9
- * images a chunk) the gradients after an eval forward must be those after
+ * function, so over a batch of several chunks (64 channels at 14x14: 4
+ * images a chunk, 5 chunks shared by two threads) the gradients after an
+ * eval forward must be those after
  * a train forward (which keeps the columns and is checked against finite
  * differences above), bit for bit. */
 START_TEST(eval_forward_weight_gradient_rebuilds_the_columns)
@@ -429,6 +430,50 @@ START_TEST(eval_forward_weight_gradient_rebuilds_the_columns)
     free(x), free(r);
     distill_model_destroy(m);
     distill_context_destroy(ctx);
+}
+END_TEST
+
+/* Threads share a convolution's chunks: the output and the input gradient
+ * are the same bits on 1-3 threads (each value is computed whole by one
+ * thread), the weight gradient sums per-thread partials and agrees to
+ * rounding.  Cases: conv1's few rows (dot products), a middle layer with
+ * shares of two or three chunks, and a weight gradient too large to split
+ * (its chunks run in turn on every thread). */
+START_TEST(conv_threads_share_chunks)
+{
+    static const int64_t shape[3][4] = {{1, 16, 28, 30}, {32, 16, 14, 40}, {64, 256, 6, 60}};
+    const int64_t C = shape[_i][0], OC = shape[_i][1], H = shape[_i][2], N = shape[_i][3];
+    const int64_t din = C * H * H, dout = OC * H * H;
+    float *x = new_random(N * din, 51), *r = new_random(N * dout, 52), *y[3], *dx[3], *dp[3];
+    distill_layer_spec l;
+    distill_model_options o;
+    int64_t np = 0, t, j;
+    distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
+    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = 1;
+    distill_model_options_init(&o);
+    o.in_c = C, o.in_h = H, o.in_w = H, o.layers = &l, o.n_layers = 1;
+    for (t = 0; t < 3; t++) {
+        distill_context *ctx = test_context(NULL, (int)t + 1);
+        distill_model *m;
+        ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+        np = distill_model_param_count(m);
+        y[t] = malloc(sizeof(float) * N * dout), dx[t] = malloc(sizeof(float) * N * din);
+        dp[t] = malloc(sizeof(float) * (size_t)np);
+        ck_assert_status(distill_model_forward(m, DISTILL_MODE_TRAIN, N, x, din, y[t], dout), DISTILL_OK);
+        ck_assert_status(distill_model_backward(m, r, dout, dx[t], din, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+        memcpy(dp[t], distill_model_grads(m), sizeof(float) * (size_t)np);
+        distill_model_destroy(m);
+        distill_context_destroy(ctx);
+    }
+    for (t = 1; t < 3; t++) {
+        ck_assert_mem_eq(y[0], y[t], sizeof(float) * N * dout);
+        ck_assert_mem_eq(dx[0], dx[t], sizeof(float) * N * din);
+        for (j = 0; j < np; j++)
+            ck_assert_float_eq_tol(dp[t][j], dp[0][j], 1e-4f * (1.0f + fabsf(dp[0][j])));
+    }
+    for (t = 0; t < 3; t++)
+        free(y[t]), free(dx[t]), free(dp[t]);
+    free(x), free(r);
 }
 END_TEST
 
@@ -699,6 +744,7 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
+    tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 3);
     tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 3);
     tcase_add_test(tc, initialisers_have_their_distributions);
     tcase_add_test(tc, clone_copy_and_reinit);

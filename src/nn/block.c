@@ -32,22 +32,13 @@ static int64_t per_image(const nn_layer *conv)
     return (distill__conv_rows(conv) + conv->out_c) * conv->out_h * conv->out_w;
 }
 
-/* Images per chunk when `ways` threads each hold one: together their
- * columns and outputs fill the 4 MiB, and the chunks are evened out so
- * that the threads' shares differ by at most one chunk. */
-static int64_t block_chunk(const nn_layer *conv, int64_t n, int64_t ways)
-{
-    const int64_t share = (n + ways - 1) / ways, fit = distill__conv_chunk(conv, n, conv->out_c);
-    const int64_t most = fit / ways > 1 ? fit / ways : 1, rounds = (share + most - 1) / most;
-    return (share + rounds - 1) / rounds;
-}
-
-/* Enough for any thread count: ways chunks of at most max(fit / ways, 1)
- * images hold at most max(fit, ways) images. */
+/* Enough for any thread count: `ways` chunks of
+ * distill__conv_chunk(conv, n, oc, ways) images hold at most
+ * min(fit, n) + ways, where fit images fill the 4 MiB. */
 int64_t distill__block_scratch(const nn_layer *conv, int64_t n)
 {
-    const int64_t fit = distill__conv_chunk(conv, n, conv->out_c);
-    return (fit + (n < BLOCK_WAYS ? n : BLOCK_WAYS)) * per_image(conv) +
+    const int64_t fit = DISTILL__CONV_CHUNK_FLOATS / per_image(conv);
+    return ((fit < n ? fit : n) + (n < BLOCK_WAYS ? n : BLOCK_WAYS)) * per_image(conv) +
            conv->out_c * distill__conv_rows(conv);
 }
 
@@ -100,7 +91,7 @@ void distill__block_forward(const nn_env *e, const nn_layer *l, const float *p, 
     const nn_layer *conv = &l[0];
     nn_env one = *e;
     block_job j;
-    j.ways = block_ways(e, n), j.step = block_chunk(conv, n, j.ways);
+    j.ways = block_ways(e, n), j.step = distill__conv_chunk(conv, n, conv->out_c, j.ways);
     j.w = distill__conv_weights(conv, p + conv->p_off, scratch + j.ways * j.step * per_image(conv));
     one.threads = 1;
     j.one = &one, j.l = l, j.p = p, j.buf = buf, j.x = x, j.y = y, j.scratch = scratch, j.n = n;

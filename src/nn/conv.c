@@ -38,37 +38,39 @@ static int64_t conv_params(const nn_layer *l)
     return l->out_c * ckk(l) + (l->spec.bias ? l->out_c : 0);
 }
 
-
-#ifndef CONV_CHUNK_FLOATS
-#define CONV_CHUNK_FLOATS ((int64_t)1 << 20) /* 4 MiB of columns per chunk */
-#endif
-
-/* Images per chunk for a batch of n, when each output position holds
- * `extra` floats besides its column (a fused block's output, block.c). */
-int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra)
+/* Images per chunk for a batch of n when `ways` threads each hold a chunk
+ * whose output positions have `extra` floats besides their columns (a
+ * fused block's output, block.c): together they fill the 4 MiB, and the
+ * chunks are evened out so that the threads' shares differ by at most one. */
+int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t ways)
 {
-    const int64_t per_image = (ckk(l) + 1 + extra) * positions(l);
-    const int64_t c = CONV_CHUNK_FLOATS / (per_image > 0 ? per_image : 1);
-    return c < 1 ? 1 : (c < n ? c : n);
+    const int64_t per_image = (ckk(l) + 1 + extra) * positions(l) * ways;
+    const int64_t share = (n + ways - 1) / ways, fit = DISTILL__CONV_CHUNK_FLOATS / (per_image > 0 ? per_image : 1);
+    const int64_t most = fit < 1 ? 1 : (fit < share ? fit : share), rounds = (share + most - 1) / most;
+    return share < 1 ? 1 : (share + rounds - 1) / rounds;
 }
 
-static int64_t chunk_of(const nn_layer *l, int64_t n) { return distill__conv_chunk(l, n, 0); }
-
-/* A weight gradient of up to SMALL_DW values (ckk * oc) is summed over
- * positions split between threads, each with a one-thread GEMM: BLIS does
- * not split a GEMM's reduction, and splitting a small output leaves threads
- * idle (conv1: 9 x 32; measured A/B also a few percent for 288 x 64 and
- * 576 x 128). */
-#define SMALL_DW 131072
+/* A layer's chunks are laid out for two threads whatever the thread count:
+ * training keeps the columns chunk by chunk, and backward must find them
+ * as forward left them. */
+#define CONV_WAYS 2
+/* Threads share a layer's chunks (or a block's, block.c) up to MAX_SPLIT
+ * ways, each with its own slot of scratch and, for a weight gradient of up
+ * to SMALL_DW values (ckk * oc), its own partial sum (beyond that the
+ * chunks run one after another, each GEMM on every thread). */
 #define MAX_SPLIT 8
+#define SMALL_DW 131072
 
-/* cols or dcols (ckk x chunk*OHW), dW^T, and the per-thread partial sums
- * of a small dW^T */
+static int64_t chunk_of(const nn_layer *l, int64_t n) { return distill__conv_chunk(l, n, 0, CONV_WAYS); }
+static int64_t chunks_of(const nn_layer *l, int64_t n) { return (n + chunk_of(l, n) - 1) / chunk_of(l, n); }
+static int64_t dw_size(const nn_layer *l) { return (ckk(l) + 1) * l->out_c; } /* [dW | db]^T, or [W | b] */
+
+/* A slot of columns (or dcols) per thread, dW^T or [W | b], and the
+ * threads' partial sums of dW^T. */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
-    const int64_t dw = (ckk(l) + 1) * l->out_c; /* [dW | db]^T, or [W | b] */
-    return (ckk(l) + 1) * chunk_of(l, n) * positions(l) + dw +
-           (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
+    const int64_t c = chunks_of(l, n), slots = c < MAX_SPLIT ? c : MAX_SPLIT, dw = dw_size(l);
+    return (ckk(l) + 1) * chunk_of(l, n) * positions(l) * slots + dw + (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
 }
 
 static int64_t conv_cache(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * n * positions(l); }
@@ -262,21 +264,81 @@ const float *distill__conv_weights(const nn_layer *l, const float *p, float *wb)
     return wb;
 }
 
+/* A layer's pass over its chunks, shared between `ways` threads: each
+ * runs whole chunks with one-thread GEMMs in its own slot of scratch, so a
+ * pass forks once instead of at every GEMM and loop (on a shared 2-core
+ * machine those barriers cost as much as the split gains).  With one way
+ * the chunks run in turn, each GEMM and loop on every thread. */
+typedef struct conv_pass {
+    nn_env env; /* one thread when the chunks are shared */
+    const nn_layer *l;
+    const float *w, *x, *dy, *cols;
+    float *y, *dx, *slots, *parts, *dwt;
+    int64_t n, step, ways;
+} conv_pass;
+
+static int64_t slot_floats(const conv_pass *c) { return (ckk(c->l) + 1) * c->step * positions(c->l); }
+
+static conv_pass pass_of(const nn_env *e, const nn_layer *l, int64_t n, int64_t ways)
+{
+    conv_pass c;
+    memset(&c, 0, sizeof c);
+    c.env = *e, c.l = l, c.n = n, c.step = chunk_of(l, n), c.ways = ways;
+    if (ways > 1)
+        c.env.threads = 1;
+    return c;
+}
+
+/* The chunks [*c0, *c1) of share t. */
+static void share_of(const conv_pass *c, int64_t t, int64_t *c0, int64_t *c1)
+{
+    const int64_t chunks = (c->n + c->step - 1) / c->step;
+    *c0 = chunks * t / c->ways, *c1 = chunks * (t + 1) / c->ways;
+}
+
+/* Training keeps the columns for the weight gradient (c->cols, chunk by
+ * chunk); otherwise each chunk's are built in the share's slot. */
+static float *columns_at(const conv_pass *c, int64_t t, int64_t i0)
+{
+    return c->cols ? (float *)c->cols + distill__conv_rows(c->l) * i0 * positions(c->l)
+                   : c->slots + t * slot_floats(c);
+}
+
+static void forward_share(const conv_pass *c, int64_t t)
+{
+    const nn_layer *l = c->l;
+    const int64_t oc = l->out_c, hw = positions(l), KB = distill__conv_rows(l);
+    int64_t k, k0, k1;
+    share_of(c, t, &k0, &k1);
+    for (k = k0; k < k1; k++) {
+        const int64_t i0 = k * c->step, cn = c->n - i0 < c->step ? c->n - i0 : c->step, np = cn * hw;
+        float *cols = columns_at(c, t, i0);
+        distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, cols);
+        nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, c->w, KB, cols, np, 0.0f,
+                c->y + i0 * hw, c->n * hw);
+    }
+}
+
+/* Threads for a pass over the chunks of a batch of n; `reduces`: the pass
+ * sums a weight gradient, which shares only as partial sums of up to
+ * SMALL_DW values. */
+static int64_t ways_of(const nn_env *e, const nn_layer *l, int64_t n, int reduces)
+{
+    const int64_t chunks = chunks_of(l, n), t = nn_threads(e) < MAX_SPLIT ? nn_threads(e) : MAX_SPLIT;
+    if (reduces && dw_size(l) > SMALL_DW)
+        return 1;
+    return t < chunks ? t : chunks;
+}
+
 static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf,
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
-    const int64_t oc = l->out_c, hw = positions(l), step = chunk_of(l, n);
-    const int64_t KB = distill__conv_rows(l);
-    const float *w = distill__conv_weights(l, p, scratch + KB * step * hw);
-    int64_t i0;
+    conv_pass c = pass_of(e, l, n, ways_of(e, l, n, 0));
+    const int64_t chunks = chunks_of(l, n);
     (void)buf;
-    for (i0 = 0; i0 < n; i0 += step) {
-        const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        float *cols = kept_columns(e, cache) ? cache + KB * i0 * hw : scratch;
-        distill__conv_columns(e, l, n, i0, cn, x, cols);
-        nn_gemm(e, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, w, KB, cols, np, 0.0f,
-                y + i0 * hw, n * hw);
-    }
+    c.x = x, c.y = y, c.slots = scratch, c.cols = kept_columns(e, cache) ? cache : NULL;
+    c.w = distill__conv_weights(l, p, scratch + slot_floats(&c) * (chunks < MAX_SPLIT ? chunks : MAX_SPLIT));
+    DISTILL__SPLIT(c.ways, c.ways, t0, t1, forward_share(&c, t0));
 }
 
 /* Below this many rows of columns (conv1's 9 + 1), BLIS spends a weight
@@ -310,49 +372,89 @@ static void dw_split(const nn_env *e, int64_t K, int64_t oc, int64_t np, const f
             dwt[j] += parts[t * K * oc + j];
 }
 
-/* dy is channel-first: the chunk's dT is read in place (leading dimension
- * n hw). */
+/* dwt += a chunk's cols dT^T: a shared pass adds to its share's partial
+ * sum, a pass in turn splits the chunk's positions when dW is small. */
+static void chunk_dw(const conv_pass *c, int64_t t, int64_t np, const float *cols, const float *dt)
+{
+    const int64_t KB = distill__conv_rows(c->l), oc = c->l->out_c, ldt = c->n * positions(c->l);
+    if (c->ways > 1) {
+        float *part = c->parts + t * KB * oc;
+        if (KB <= FEW_ROWS)
+            nn_gemm_nt_acc(KB, oc, np, cols, np, dt, ldt, part, oc);
+        else
+            nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, cols, np, dt, ldt, 1.0f, part, oc);
+    } else if (nn_threads(&c->env) > 1 && KB * oc <= SMALL_DW)
+        dw_split(&c->env, KB, oc, np, cols, dt, ldt, c->dwt, c->parts);
+    else if (KB <= FEW_ROWS)
+        nn_gemm_nt_acc(KB, oc, np, cols, np, dt, ldt, c->dwt, oc);
+    else
+        nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, cols, np, dt, ldt, 1.0f, c->dwt, oc);
+}
+
+/* The input planes of images [i0, i0 + cn), zeroed before col2im adds. */
+static void zero_planes(const nn_layer *l, int64_t n, int64_t i0, int64_t cn, float *dx)
+{
+    const int64_t HW = l->in_h * l->in_w;
+    int64_t ch, i;
+    for (ch = 0; ch < l->in_c; ch++)
+        for (i = i0; i < i0 + cn; i++)
+            memset(dx + nn_plane(l->cf_in, n, l->in_c, i, ch, HW), 0, sizeof(float) * (size_t)HW);
+}
+
+/* dy is channel-first: each chunk's dT is read in place (leading
+ * dimension n hw). */
+static void backward_share(const conv_pass *c, const float *p, int64_t t)
+{
+    const nn_layer *l = c->l;
+    const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), KB = distill__conv_rows(l);
+    int64_t k, k0, k1;
+    if (c->dwt && c->ways > 1)
+        memset(c->parts + t * KB * oc, 0, sizeof(float) * (size_t)(KB * oc));
+    share_of(c, t, &k0, &k1);
+    for (k = k0; k < k1; k++) {
+        const int64_t i0 = k * c->step, cn = c->n - i0 < c->step ? c->n - i0 : c->step, np = cn * hw;
+        const float *dt = c->dy + i0 * hw;
+        float *slot = c->slots + t * slot_floats(c);
+        if (c->dwt) {
+            const float *cols = columns_at(c, t, i0);
+            if (!c->cols) /* after an eval forward: the chunk's columns again */
+                distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, slot);
+            chunk_dw(c, t, np, cols, dt);
+        }
+        if (c->dx) { /* dcols reuses the slot */
+            nn_gemm(&c->env, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, c->n * hw, 0.0f,
+                    slot, np);
+            zero_planes(l, c->n, i0, cn, c->dx);
+            DISTILL__SPLIT(nn_threads(&c->env), l->in_c, lo, hi, col2im_channels(l, c->n, i0, cn, slot, c->dx, lo, hi));
+        }
+    }
+}
+
 static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
                           int64_t n, const float *x, const float *y, const float *dy, float *dx,
                           float *dp, const float *cache, float *scratch)
 {
-    const int64_t oc = l->out_c, hw = positions(l), K = ckk(l), step = chunk_of(l, n);
-    const int64_t KB = K + (l->spec.bias ? 1 : 0), ldt = n * hw;
-    /* [dW | db]^T (KB x oc) from the kept columns, whose row of ones gives
-     * the bias gradient; this orientation of the long reduction runs faster */
-    float *dwt = scratch + KB * step * hw;
-    const int nt = nn_threads(e);
-    int64_t i0, r, o;
+    conv_pass c = pass_of(e, l, n, ways_of(e, l, n, dp != NULL));
+    const int64_t oc = l->out_c, K = ckk(l), KB = distill__conv_rows(l), chunks = chunks_of(l, n);
+    int64_t t, r, o, j;
     (void)buf, (void)y;
+    c.x = x, c.dy = dy, c.dx = dx, c.slots = scratch, c.cols = kept_columns(e, cache) ? cache : NULL;
+    /* [dW | db]^T (KB x oc), whose row of ones in the columns gives the
+     * bias gradient (this orientation of the long reduction runs faster),
+     * then the partial sums */
+    c.dwt = dp ? scratch + slot_floats(&c) * (chunks < MAX_SPLIT ? chunks : MAX_SPLIT) : NULL;
+    c.parts = c.dwt ? c.dwt + KB * oc : NULL;
     if (dp)
-        memset(dwt, 0, sizeof(float) * (size_t)(KB * oc));
-    if (dx)
-        memset(dx, 0, sizeof(float) * (size_t)(n * l->in_dim));
-    for (i0 = 0; i0 < n; i0 += step) {
-        const int64_t cn = n - i0 < step ? n - i0 : step, np = cn * hw;
-        const float *dt = dy + i0 * hw;
-        float *cols = scratch;
-        if (dp) {
-            const float *fc = cols;
-            if (kept_columns(e, cache))
-                fc = cache + KB * i0 * hw;
-            else /* after an eval forward: the chunk's columns again */
-                distill__conv_columns(e, l, n, i0, cn, x, cols);
-            if ((nt > 1 && KB * oc <= SMALL_DW) || KB <= FEW_ROWS)
-                dw_split(e, KB, oc, np, fc, dt, ldt, dwt, dwt + KB * oc);
-            else
-                nn_gemm(e, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, fc, np, dt, ldt, 1.0f,
-                        dwt, oc);
-        }
-        if (dx) { /* dcols reuses the columns' space */
-            nn_gemm(e, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, ldt, 0.0f, cols, np);
-            DISTILL__SPLIT(nt, l->in_c, lo, hi, col2im_channels(l, n, i0, cn, cols, dx, lo, hi));
-        }
-    }
-    if (dp) /* dW, then db (the row of ones), in the parameters' layout */
-        for (o = 0; o < oc; o++)
-            for (r = 0; r < KB; r++)
-                dp[(r < K ? o * K + r : oc * K + o)] += dwt[r * oc + o];
+        memset(c.dwt, 0, sizeof(float) * (size_t)(KB * oc));
+    DISTILL__SPLIT(c.ways, c.ways, t0, t1, backward_share(&c, p, t0));
+    if (!dp)
+        return;
+    for (t = 0; c.ways > 1 && t < c.ways; t++) /* the shares' sums, in order */
+        for (j = 0; j < KB * oc; j++)
+            c.dwt[j] += c.parts[t * KB * oc + j];
+    for (o = 0; o < oc; o++) /* dW, then db (the row of ones), in the parameters' layout */
+        for (r = 0; r < KB; r++)
+            dp[(r < K ? o * K + r : oc * K + o)] += c.dwt[r * oc + o];
 }
 
 const nn_ops distill__conv2d_ops = {conv_shape, conv_params, distill__nn_none, conv_scratch, conv_cache,

@@ -139,7 +139,8 @@ void distill__affine_relu_pool_planes(const nn_layer *pool, float a, float b, co
  * floats, a chunk's columns, and the GEMM's weights ([W | b] built in wb,
  * oc x rows floats, when there is a bias). */
 int64_t distill__conv_rows(const nn_layer *l);
-int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra);
+#define DISTILL__CONV_CHUNK_FLOATS ((int64_t)1 << 20) /* 4 MiB of chunks, shared by the threads */
+int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t ways);
 void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
                            const float *x, float *cols);
 const float *distill__conv_weights(const nn_layer *l, const float *p, float *wb);
