@@ -436,12 +436,17 @@ END_TEST
 /* Threads share a convolution's chunks: the output and the input gradient
  * are the same bits on 1-3 threads (each value is computed whole by one
  * thread), the weight gradient sums per-thread partials and agrees to
- * rounding.  Cases: conv1's few rows (dot products), a middle layer with
- * shares of two or three chunks, and a weight gradient too large to split
- * (its chunks run in turn on every thread). */
+ * rounding.  Cases: conv1's few rows (dot products); a middle layer with
+ * shares of two or three chunks; a weight gradient too large to split (its
+ * chunks run in turn on every thread); one image (one chunk: its positions
+ * split instead); a bias-free layer whose ckk x oc fits the split's limit
+ * but whose (ckk + 1) x oc does not.  Then, on the same model, a batch
+ * whose chunks are larger though it is smaller (the scratch kept from the
+ * first batch must serve it: ASan watches) against a fresh model's. */
 START_TEST(conv_threads_share_chunks)
 {
-    static const int64_t shape[3][4] = {{1, 16, 28, 30}, {32, 16, 14, 40}, {64, 256, 6, 60}};
+    static const int64_t shape[5][5] = {
+        {1, 16, 28, 30, 1}, {32, 16, 14, 40, 1}, {64, 256, 6, 60, 1}, {8, 16, 10, 1, 1}, {56, 260, 4, 12, 0}};
     const int64_t C = shape[_i][0], OC = shape[_i][1], H = shape[_i][2], N = shape[_i][3];
     const int64_t din = C * H * H, dout = OC * H * H;
     float *x = new_random(N * din, 51), *r = new_random(N * dout, 52), *y[3], *dx[3], *dp[3];
@@ -449,7 +454,7 @@ START_TEST(conv_threads_share_chunks)
     distill_model_options o;
     int64_t np = 0, t, j;
     distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
-    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = 1;
+    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = (int)shape[_i][4];
     distill_model_options_init(&o);
     o.in_c = C, o.in_h = H, o.in_w = H, o.layers = &l, o.n_layers = 1;
     for (t = 0; t < 3; t++) {
@@ -474,6 +479,50 @@ START_TEST(conv_threads_share_chunks)
     for (t = 0; t < 3; t++)
         free(y[t]), free(dx[t]), free(dp[t]);
     free(x), free(r);
+}
+END_TEST
+
+START_TEST(conv_scratch_serves_smaller_batches)
+{
+    /* 32 -> 64 at 13x13: 10 images fill a way's 2 MiB of columns, so 81
+     * images go in 9 chunks of 9 and 80 in 8 chunks of 10 */
+    enum { C = 32, OC = 64, H = 13, BIG = 81, SMALL = 80 };
+    const int64_t din = C * H * H, dout = OC * H * H;
+    float *x = new_random(BIG * din, 61), *r = new_random(BIG * dout, 62), *y[2], *dx[2], *dp[2];
+    distill_context *ctx = test_context(NULL, 2);
+    distill_layer_spec l;
+    distill_model_options o;
+    distill_model *m[2];
+    int64_t k, np;
+    distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
+    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = 1;
+    distill_model_options_init(&o);
+    o.in_c = C, o.in_h = H, o.in_w = H, o.layers = &l, o.n_layers = 1;
+    for (k = 0; k < 2; k++) { /* model 0 sees the big batch first */
+        ck_assert_status(distill_model_create(ctx, &o, &m[k]), DISTILL_OK);
+        if (k == 0) {
+            float *yb = malloc(sizeof(float) * BIG * dout);
+            ck_assert_status(distill_model_forward(m[k], DISTILL_MODE_TRAIN, BIG, x, din, yb, dout), DISTILL_OK);
+            ck_assert_status(distill_model_backward(m[k], r, dout, NULL, 0, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+            distill_model_zero_grad(m[k]);
+            free(yb);
+        }
+        np = distill_model_param_count(m[k]);
+        if (k == 1) /* the same weights */
+            memcpy(distill_model_params(m[1]), distill_model_params(m[0]), sizeof(float) * (size_t)np);
+        y[k] = malloc(sizeof(float) * SMALL * dout), dx[k] = malloc(sizeof(float) * SMALL * din);
+        ck_assert_status(distill_model_forward(m[k], DISTILL_MODE_TRAIN, SMALL, x, din, y[k], dout), DISTILL_OK);
+        ck_assert_status(distill_model_backward(m[k], r, dout, dx[k], din, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+        dp[k] = malloc(sizeof(float) * (size_t)np);
+        memcpy(dp[k], distill_model_grads(m[k]), sizeof(float) * (size_t)np);
+    }
+    ck_assert_mem_eq(y[0], y[1], sizeof(float) * SMALL * dout);
+    ck_assert_mem_eq(dx[0], dx[1], sizeof(float) * SMALL * din);
+    ck_assert_mem_eq(dp[0], dp[1], sizeof(float) * (size_t)np);
+    for (k = 0; k < 2; k++)
+        free(y[k]), free(dx[k]), free(dp[k]), distill_model_destroy(m[k]);
+    free(x), free(r);
+    distill_context_destroy(ctx);
 }
 END_TEST
 
@@ -744,7 +793,8 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
-    tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 3);
+    tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 5);
+    tcase_add_test(tc, conv_scratch_serves_smaller_batches);
     tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 3);
     tcase_add_test(tc, initialisers_have_their_distributions);
     tcase_add_test(tc, clone_copy_and_reinit);

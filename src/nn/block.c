@@ -20,10 +20,15 @@ int distill__fusable_block(const nn_layer *l, int64_t left)
 /* Threads a block splits its chunks between, at most. */
 #define BLOCK_WAYS 8
 
-static int64_t block_ways(const nn_env *e, int64_t n)
+/* Threads for a block's chunks: no more than the images, nor than fit
+ * (the images whose columns and outputs fill the 4 MiB: with fewer, one
+ * image's outgrow a thread's share and the chunks run in turn). */
+static int64_t block_ways(const nn_env *e, int64_t n, int64_t fit)
 {
-    const int64_t w = nn_threads(e) < BLOCK_WAYS ? nn_threads(e) : BLOCK_WAYS;
-    return w < n ? w : (n > 1 ? n : 1);
+    int64_t w = nn_threads(e) < BLOCK_WAYS ? nn_threads(e) : BLOCK_WAYS;
+    w = w < n ? w : n;
+    w = w < fit ? w : fit;
+    return w > 1 ? w : 1;
 }
 
 /* Floats of a chunk image: its columns and the GEMM's output. */
@@ -32,14 +37,16 @@ static int64_t per_image(const nn_layer *conv)
     return (distill__conv_rows(conv) + conv->out_c) * conv->out_h * conv->out_w;
 }
 
-/* Enough for any thread count: `ways` chunks of
- * distill__conv_chunk(conv, n, oc, ways) images hold at most
- * min(fit, n) + ways, where fit images fill the 4 MiB. */
+static int64_t fit_of(const nn_layer *conv) { return DISTILL__CONV_CHUNK_FLOATS / per_image(conv); }
+
+/* Enough for any thread count and any batch up to n (the model keeps the
+ * scratch of its largest): `ways` chunks of distill__conv_chunk(conv, n,
+ * oc, ways) images hold at most min(fit, n + ways - 1), ways <= min(n, 8). */
 int64_t distill__block_scratch(const nn_layer *conv, int64_t n)
 {
-    const int64_t fit = DISTILL__CONV_CHUNK_FLOATS / per_image(conv);
-    return ((fit < n ? fit : n) + (n < BLOCK_WAYS ? n : BLOCK_WAYS)) * per_image(conv) +
-           conv->out_c * distill__conv_rows(conv);
+    const int64_t most = n + (n < BLOCK_WAYS ? n : BLOCK_WAYS) - 1, fit = fit_of(conv);
+    const int64_t images = fit < most ? fit : most;
+    return (images > 1 ? images : 1) * per_image(conv) + conv->out_c * distill__conv_rows(conv);
 }
 
 /* Channels [lo, hi) of a chunk of cn images: t holds them channel by
@@ -58,7 +65,7 @@ static void finish_channels(const nn_layer *bn, const float *pbn, const float *b
 }
 
 typedef struct block_job {
-    const nn_env *one; /* one thread: each runs its chunks alone */
+    const nn_env *one; /* one thread when the chunks are shared */
     const nn_layer *l;
     const float *p, *buf, *w, *x;
     float *y, *scratch;
@@ -78,7 +85,8 @@ static void block_thread(const block_job *j, int64_t t)
         distill__conv_columns(j->one, conv, j->n, i0, cn, j->x, cols);
         nn_gemm(j->one, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, j->w, KB, cols, np, 0.0f,
                 out, np);
-        finish_channels(bn, j->p + bn->p_off, j->buf + bn->b_off, pool, j->n, i0, cn, out, j->y, 0, oc);
+        DISTILL__SPLIT(nn_threads(j->one), oc, lo, hi,
+                       finish_channels(bn, j->p + bn->p_off, j->buf + bn->b_off, pool, j->n, i0, cn, out, j->y, lo, hi));
     }
 }
 
@@ -91,9 +99,12 @@ void distill__block_forward(const nn_env *e, const nn_layer *l, const float *p, 
     const nn_layer *conv = &l[0];
     nn_env one = *e;
     block_job j;
-    j.ways = block_ways(e, n), j.step = distill__conv_chunk(conv, n, conv->out_c, j.ways);
+    j.ways = block_ways(e, n, fit_of(conv)), j.step = distill__conv_chunk(conv, n, conv->out_c, j.ways);
     j.w = distill__conv_weights(conv, p + conv->p_off, scratch + j.ways * j.step * per_image(conv));
-    one.threads = 1;
+    if (j.ways > 1) { /* else the one way's GEMMs and loops use every thread */
+        nn_gemm_prepare(e); /* before the threads' GEMMs */
+        one.threads = 1;
+    }
     j.one = &one, j.l = l, j.p = p, j.buf = buf, j.x = x, j.y = y, j.scratch = scratch, j.n = n;
     DISTILL__SPLIT(j.ways, j.ways, t0, t1, block_thread(&j, t0));
 }

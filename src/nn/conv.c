@@ -44,33 +44,56 @@ static int64_t conv_params(const nn_layer *l)
  * chunks are evened out so that the threads' shares differ by at most one. */
 int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t ways)
 {
-    const int64_t per_image = (ckk(l) + 1 + extra) * positions(l) * ways;
-    const int64_t share = (n + ways - 1) / ways, fit = DISTILL__CONV_CHUNK_FLOATS / (per_image > 0 ? per_image : 1);
-    const int64_t most = fit < 1 ? 1 : (fit < share ? fit : share), rounds = (share + most - 1) / most;
-    return share < 1 ? 1 : (share + rounds - 1) / rounds;
+    const int64_t per_image = (ckk(l) + 1 + extra) * positions(l) * ways, share = (n + ways - 1) / ways;
+    const int64_t fit = DISTILL__CONV_CHUNK_FLOATS / (per_image > 0 ? per_image : 1);
+    const int64_t most = fit < 1 ? 1 : (fit < share ? fit : share);
+    int64_t rounds;
+    if (share < 1)
+        return 1;
+    rounds = (share + most - 1) / most;
+    return (share + rounds - 1) / rounds;
 }
 
 /* A layer's chunks are laid out for two threads whatever the thread count:
  * training keeps the columns chunk by chunk, and backward must find them
  * as forward left them. */
 #define CONV_WAYS 2
-/* Threads share a layer's chunks (or a block's, block.c) up to MAX_SPLIT
- * ways, each with its own slot of scratch and, for a weight gradient of up
- * to SMALL_DW values (ckk * oc), its own partial sum (beyond that the
- * chunks run one after another, each GEMM on every thread). */
+/* Threads share a layer's chunks up to MAX_SPLIT ways, each with its own
+ * slot of scratch and, for a weight gradient of up to SMALL_DW values
+ * (ckk * oc), its own partial sum (beyond that, or when one image's
+ * columns outgrow a way's 2 MiB, the chunks run in turn, each GEMM on
+ * every thread). */
 #define MAX_SPLIT 8
 #define SMALL_DW 131072
 
 static int64_t chunk_of(const nn_layer *l, int64_t n) { return distill__conv_chunk(l, n, 0, CONV_WAYS); }
 static int64_t chunks_of(const nn_layer *l, int64_t n) { return (n + chunk_of(l, n) - 1) / chunk_of(l, n); }
 static int64_t dw_size(const nn_layer *l) { return (ckk(l) + 1) * l->out_c; } /* [dW | db]^T, or [W | b] */
+static int64_t way_fit(const nn_layer *l)
+{
+    return DISTILL__CONV_CHUNK_FLOATS / ((ckk(l) + 1) * positions(l) * CONV_WAYS);
+}
 
-/* A slot of columns (or dcols) per thread, dW^T or [W | b], and the
+/* Images the threads' slots hold for any batch up to n on any thread
+ * count: ways x chunk, where a chunk has s = min(fit, ceil(n / 2)) images
+ * at most, ways <= MAX_SPLIT and ways x chunk < n + chunk.  It never
+ * shrinks as n grows: the model keeps the scratch of its largest batch. */
+static int64_t slot_images(const nn_layer *l, int64_t n)
+{
+    const int64_t fit = way_fit(l), half = (n + 1) / 2, s = fit < half ? fit : half;
+    if (fit < 1 || n < 1)
+        return 1;
+    return n + s - 1 < MAX_SPLIT * s ? n + s - 1 : MAX_SPLIT * s;
+}
+
+static int64_t slots_floats(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * positions(l) * slot_images(l, n); }
+
+/* The threads' slots of columns (or dcols), then dW^T or [W | b], then the
  * threads' partial sums of dW^T. */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
-    const int64_t c = chunks_of(l, n), slots = c < MAX_SPLIT ? c : MAX_SPLIT, dw = dw_size(l);
-    return (ckk(l) + 1) * chunk_of(l, n) * positions(l) * slots + dw + (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
+    const int64_t dw = dw_size(l);
+    return slots_floats(l, n) + dw + (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
 }
 
 static int64_t conv_cache(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * n * positions(l); }
@@ -284,8 +307,10 @@ static conv_pass pass_of(const nn_env *e, const nn_layer *l, int64_t n, int64_t 
     conv_pass c;
     memset(&c, 0, sizeof c);
     c.env = *e, c.l = l, c.n = n, c.step = chunk_of(l, n), c.ways = ways;
-    if (ways > 1)
+    if (ways > 1) {
+        nn_gemm_prepare(e); /* before the threads' GEMMs */
         c.env.threads = 1;
+    }
     return c;
 }
 
@@ -325,7 +350,7 @@ static void forward_share(const conv_pass *c, int64_t t)
 static int64_t ways_of(const nn_env *e, const nn_layer *l, int64_t n, int reduces)
 {
     const int64_t chunks = chunks_of(l, n), t = nn_threads(e) < MAX_SPLIT ? nn_threads(e) : MAX_SPLIT;
-    if (reduces && dw_size(l) > SMALL_DW)
+    if ((reduces && dw_size(l) > SMALL_DW) || way_fit(l) < 1)
         return 1;
     return t < chunks ? t : chunks;
 }
@@ -334,10 +359,9 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
     conv_pass c = pass_of(e, l, n, ways_of(e, l, n, 0));
-    const int64_t chunks = chunks_of(l, n);
     (void)buf;
     c.x = x, c.y = y, c.slots = scratch, c.cols = kept_columns(e, cache) ? cache : NULL;
-    c.w = distill__conv_weights(l, p, scratch + slot_floats(&c) * (chunks < MAX_SPLIT ? chunks : MAX_SPLIT));
+    c.w = distill__conv_weights(l, p, scratch + slots_floats(l, n));
     DISTILL__SPLIT(c.ways, c.ways, t0, t1, forward_share(&c, t0));
 }
 
@@ -383,7 +407,7 @@ static void chunk_dw(const conv_pass *c, int64_t t, int64_t np, const float *col
             nn_gemm_nt_acc(KB, oc, np, cols, np, dt, ldt, part, oc);
         else
             nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, cols, np, dt, ldt, 1.0f, part, oc);
-    } else if (nn_threads(&c->env) > 1 && KB * oc <= SMALL_DW)
+    } else if (nn_threads(&c->env) > 1 && dw_size(c->l) <= SMALL_DW) /* the partials' room */
         dw_split(&c->env, KB, oc, np, cols, dt, ldt, c->dwt, c->parts);
     else if (KB <= FEW_ROWS)
         nn_gemm_nt_acc(KB, oc, np, cols, np, dt, ldt, c->dwt, oc);
@@ -435,14 +459,14 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
                           float *dp, const float *cache, float *scratch)
 {
     conv_pass c = pass_of(e, l, n, ways_of(e, l, n, dp != NULL));
-    const int64_t oc = l->out_c, K = ckk(l), KB = distill__conv_rows(l), chunks = chunks_of(l, n);
+    const int64_t oc = l->out_c, K = ckk(l), KB = distill__conv_rows(l);
     int64_t t, r, o, j;
     (void)buf, (void)y;
     c.x = x, c.dy = dy, c.dx = dx, c.slots = scratch, c.cols = kept_columns(e, cache) ? cache : NULL;
     /* [dW | db]^T (KB x oc), whose row of ones in the columns gives the
      * bias gradient (this orientation of the long reduction runs faster),
      * then the partial sums */
-    c.dwt = dp ? scratch + slot_floats(&c) * (chunks < MAX_SPLIT ? chunks : MAX_SPLIT) : NULL;
+    c.dwt = dp ? scratch + slots_floats(l, n) : NULL;
     c.parts = c.dwt ? c.dwt + KB * oc : NULL;
     if (dp)
         memset(c.dwt, 0, sizeof(float) * (size_t)(KB * oc));

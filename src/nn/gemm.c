@@ -70,6 +70,12 @@ void nn_gemm_nt_acc(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda
     }
 }
 
+void nn_gemm_prepare(const nn_env *e)
+{
+    if (e->ctx)
+        distill__blis_prepare(e->ctx);
+}
+
 void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc)

@@ -49,6 +49,10 @@ void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, f
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc);
 
+/* BLIS's one-time set-up (it writes the context), for a caller about to
+ * run one-thread GEMMs on several threads at once. */
+void nn_gemm_prepare(const nn_env *e);
+
 /* C += A B^T with plain loops, for long reductions into small outputs. */
 void nn_gemm_nt_acc(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                     int64_t ldb, float *c, int64_t ldc);
