@@ -390,6 +390,20 @@ START_TEST(fused_relu_pool_matches_the_layers)
 }
 END_TEST
 
+/* One 3x3 "same" convolution, C -> OC channels at H x H. */
+static distill_model *one_conv(distill_context *ctx, int64_t C, int64_t OC, int64_t H, int bias)
+{
+    distill_layer_spec l;
+    distill_model_options o;
+    distill_model *m;
+    distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
+    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = bias;
+    distill_model_options_init(&o);
+    o.in_c = C, o.in_h = H, o.in_w = H, o.layers = &l, o.n_layers = 1;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    return m;
+}
+
 /* An eval-mode forward keeps no columns; a weight gradient after it builds
  * each chunk's again.  Without batch norm the two modes compute the same
  * function, so over a batch of several chunks (64 channels at 14x14: 4
@@ -400,18 +414,12 @@ END_TEST
 START_TEST(eval_forward_weight_gradient_rebuilds_the_columns)
 {
     enum { N = 20, C = 64, H = 14, W = 14, OC = 8 };
-    distill_layer_spec l;
-    distill_model_options o;
     distill_model *m;
     distill_context *ctx = test_context(NULL, 2);
     float *x = new_random(N * C * H * W, 31), *r = new_random(N * OC * H * W, 32);
     float *y[2], *dx[2], *dp[2];
     int64_t np, mode;
-    distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
-    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = 1;
-    distill_model_options_init(&o);
-    o.in_c = C, o.in_h = H, o.in_w = W, o.layers = &l, o.n_layers = 1;
-    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    m = one_conv(ctx, C, OC, H, 1);
     np = distill_model_param_count(m);
     for (mode = 0; mode < 2; mode++) { /* DISTILL_MODE_EVAL, then _TRAIN */
         y[mode] = malloc(sizeof(float) * N * OC * H * W);
@@ -440,9 +448,7 @@ END_TEST
  * shares of two or three chunks; a weight gradient too large to split (its
  * chunks run in turn on every thread); one image (one chunk: its positions
  * split instead); a bias-free layer whose ckk x oc fits the split's limit
- * but whose (ckk + 1) x oc does not.  Then, on the same model, a batch
- * whose chunks are larger though it is smaller (the scratch kept from the
- * first batch must serve it: ASan watches) against a fresh model's. */
+ *  * but whose (ckk + 1) x oc does not. */
 START_TEST(conv_threads_share_chunks)
 {
     static const int64_t shape[5][5] = {
@@ -450,17 +456,10 @@ START_TEST(conv_threads_share_chunks)
     const int64_t C = shape[_i][0], OC = shape[_i][1], H = shape[_i][2], N = shape[_i][3];
     const int64_t din = C * H * H, dout = OC * H * H;
     float *x = new_random(N * din, 51), *r = new_random(N * dout, 52), *y[3], *dx[3], *dp[3];
-    distill_layer_spec l;
-    distill_model_options o;
     int64_t np = 0, t, j;
-    distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
-    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = (int)shape[_i][4];
-    distill_model_options_init(&o);
-    o.in_c = C, o.in_h = H, o.in_w = H, o.layers = &l, o.n_layers = 1;
     for (t = 0; t < 3; t++) {
         distill_context *ctx = test_context(NULL, (int)t + 1);
-        distill_model *m;
-        ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+        distill_model *m = one_conv(ctx, C, OC, H, (int)shape[_i][4]);
         np = distill_model_param_count(m);
         y[t] = malloc(sizeof(float) * N * dout), dx[t] = malloc(sizeof(float) * N * din);
         dp[t] = malloc(sizeof(float) * (size_t)np);
@@ -482,24 +481,20 @@ START_TEST(conv_threads_share_chunks)
 }
 END_TEST
 
+/* A model keeps the scratch of its largest batch and must serve a smaller
+ * one with it, whose chunks can be larger (32 -> 64 at 13x13: 10 images
+ * fill a way's 2 MiB of columns, so 81 images go in 9 chunks of 9 and 80
+ * in 8 chunks of 10; ASan watches): against a fresh model's, bit for bit. */
 START_TEST(conv_scratch_serves_smaller_batches)
 {
-    /* 32 -> 64 at 13x13: 10 images fill a way's 2 MiB of columns, so 81
-     * images go in 9 chunks of 9 and 80 in 8 chunks of 10 */
     enum { C = 32, OC = 64, H = 13, BIG = 81, SMALL = 80 };
     const int64_t din = C * H * H, dout = OC * H * H;
     float *x = new_random(BIG * din, 61), *r = new_random(BIG * dout, 62), *y[2], *dx[2], *dp[2];
     distill_context *ctx = test_context(NULL, 2);
-    distill_layer_spec l;
-    distill_model_options o;
     distill_model *m[2];
     int64_t k, np;
-    distill_layer_spec_init(&l, DISTILL_LAYER_CONV2D);
-    l.units = OC, l.kernel = 3, l.padding = 1, l.bias = 1;
-    distill_model_options_init(&o);
-    o.in_c = C, o.in_h = H, o.in_w = H, o.layers = &l, o.n_layers = 1;
     for (k = 0; k < 2; k++) { /* model 0 sees the big batch first */
-        ck_assert_status(distill_model_create(ctx, &o, &m[k]), DISTILL_OK);
+        m[k] = one_conv(ctx, C, OC, H, 1);
         if (k == 0) {
             float *yb = malloc(sizeof(float) * BIG * dout);
             ck_assert_status(distill_model_forward(m[k], DISTILL_MODE_TRAIN, BIG, x, din, yb, dout), DISTILL_OK);
@@ -527,8 +522,9 @@ START_TEST(conv_scratch_serves_smaller_batches)
 END_TEST
 
 /* Three conv-BN-ReLU-pool blocks (the second conv without a bias, pools
- * down to 7x7 and 3x3), 60 images: each block's pass takes two chunks on
- * one thread, two per thread on two or three (threads 1-3 in the test). */
+ * down to 7x7 and 3x3), 60 images: the first two blocks' passes take two
+ * chunks on one thread and two per thread on two or three, the third one
+ * chunk per thread (threads 1-3 in the test). */
 static distill_model *block_stack(distill_context *ctx)
 {
     static const int64_t units[3] = {16, 8, 8};

@@ -17,15 +17,12 @@ int distill__fusable_block(const nn_layer *l, int64_t left)
            l[1].spec.kind == DISTILL_LAYER_BATCHNORM && distill__fusable_relu_pool(&l[2], &l[3]);
 }
 
-/* Threads a block splits its chunks between, at most. */
-#define BLOCK_WAYS 8
-
 /* Threads for a block's chunks: no more than the images, nor than fit
  * (the images whose columns and outputs fill the 4 MiB: with fewer, one
  * image's outgrow a thread's share and the chunks run in turn). */
 static int64_t block_ways(const nn_env *e, int64_t n, int64_t fit)
 {
-    int64_t w = nn_threads(e) < BLOCK_WAYS ? nn_threads(e) : BLOCK_WAYS;
+    int64_t w = nn_threads(e) < DISTILL__MAX_WAYS ? nn_threads(e) : DISTILL__MAX_WAYS;
     w = w < n ? w : n;
     w = w < fit ? w : fit;
     return w > 1 ? w : 1;
@@ -44,7 +41,7 @@ static int64_t fit_of(const nn_layer *conv) { return DISTILL__CONV_CHUNK_FLOATS 
  * oc, ways) images hold at most min(fit, n + ways - 1), ways <= min(n, 8). */
 int64_t distill__block_scratch(const nn_layer *conv, int64_t n)
 {
-    const int64_t most = n + (n < BLOCK_WAYS ? n : BLOCK_WAYS) - 1, fit = fit_of(conv);
+    const int64_t most = n + (n < DISTILL__MAX_WAYS ? n : DISTILL__MAX_WAYS) - 1, fit = fit_of(conv);
     const int64_t images = fit < most ? fit : most;
     return (images > 1 ? images : 1) * per_image(conv) + conv->out_c * distill__conv_rows(conv);
 }

@@ -58,12 +58,11 @@ int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t
  * training keeps the columns chunk by chunk, and backward must find them
  * as forward left them. */
 #define CONV_WAYS 2
-/* Threads share a layer's chunks up to MAX_SPLIT ways, each with its own
+/* Threads share a layer's chunks up to DISTILL__MAX_WAYS ways, each with its own
  * slot of scratch and, for a weight gradient of up to SMALL_DW values
  * (ckk * oc), its own partial sum (beyond that, or when one image's
  * columns outgrow a way's 2 MiB, the chunks run in turn, each GEMM on
  * every thread). */
-#define MAX_SPLIT 8
 #define SMALL_DW 131072
 
 static int64_t chunk_of(const nn_layer *l, int64_t n) { return distill__conv_chunk(l, n, 0, CONV_WAYS); }
@@ -76,24 +75,24 @@ static int64_t way_fit(const nn_layer *l)
 
 /* Images the threads' slots hold for any batch up to n on any thread
  * count: ways x chunk, where a chunk has s = min(fit, ceil(n / 2)) images
- * at most, ways <= MAX_SPLIT and ways x chunk < n + chunk.  It never
+ * at most, ways <= DISTILL__MAX_WAYS and ways x chunk < n + chunk.  It never
  * shrinks as n grows: the model keeps the scratch of its largest batch. */
 static int64_t slot_images(const nn_layer *l, int64_t n)
 {
     const int64_t fit = way_fit(l), half = (n + 1) / 2, s = fit < half ? fit : half;
     if (fit < 1 || n < 1)
         return 1;
-    return n + s - 1 < MAX_SPLIT * s ? n + s - 1 : MAX_SPLIT * s;
+    return n + s - 1 < DISTILL__MAX_WAYS * s ? n + s - 1 : DISTILL__MAX_WAYS * s;
 }
 
-static int64_t slots_floats(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * positions(l) * slot_images(l, n); }
+static int64_t slots_room(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * positions(l) * slot_images(l, n); }
 
 /* The threads' slots of columns (or dcols), then dW^T or [W | b], then the
  * threads' partial sums of dW^T. */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
     const int64_t dw = dw_size(l);
-    return slots_floats(l, n) + dw + (dw <= SMALL_DW ? MAX_SPLIT * dw : 0);
+    return slots_room(l, n) + dw + (dw <= SMALL_DW ? DISTILL__MAX_WAYS * dw : 0);
 }
 
 static int64_t conv_cache(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * n * positions(l); }
@@ -307,10 +306,9 @@ static conv_pass pass_of(const nn_env *e, const nn_layer *l, int64_t n, int64_t 
     conv_pass c;
     memset(&c, 0, sizeof c);
     c.env = *e, c.l = l, c.n = n, c.step = chunk_of(l, n), c.ways = ways;
-    if (ways > 1) {
-        nn_gemm_prepare(e); /* before the threads' GEMMs */
+    nn_gemm_prepare(e); /* before any thread's GEMM: shares' or dw_split's */
+    if (ways > 1)
         c.env.threads = 1;
-    }
     return c;
 }
 
@@ -349,7 +347,7 @@ static void forward_share(const conv_pass *c, int64_t t)
  * SMALL_DW values. */
 static int64_t ways_of(const nn_env *e, const nn_layer *l, int64_t n, int reduces)
 {
-    const int64_t chunks = chunks_of(l, n), t = nn_threads(e) < MAX_SPLIT ? nn_threads(e) : MAX_SPLIT;
+    const int64_t chunks = chunks_of(l, n), t = nn_threads(e) < DISTILL__MAX_WAYS ? nn_threads(e) : DISTILL__MAX_WAYS;
     if ((reduces && dw_size(l) > SMALL_DW) || way_fit(l) < 1)
         return 1;
     return t < chunks ? t : chunks;
@@ -361,7 +359,7 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     conv_pass c = pass_of(e, l, n, ways_of(e, l, n, 0));
     (void)buf;
     c.x = x, c.y = y, c.slots = scratch, c.cols = kept_columns(e, cache) ? cache : NULL;
-    c.w = distill__conv_weights(l, p, scratch + slots_floats(l, n));
+    c.w = distill__conv_weights(l, p, scratch + slots_room(l, n));
     DISTILL__SPLIT(c.ways, c.ways, t0, t1, forward_share(&c, t0));
 }
 
@@ -386,7 +384,7 @@ static void dw_part(const nn_env *one, int64_t K, int64_t oc, int64_t np, const 
 static void dw_split(const nn_env *e, int64_t K, int64_t oc, int64_t np, const float *cols,
                      const float *dt, int64_t ldt, float *dwt, float *parts)
 {
-    const int64_t ns = nn_threads(e) < MAX_SPLIT ? nn_threads(e) : MAX_SPLIT;
+    const int64_t ns = nn_threads(e) < DISTILL__MAX_WAYS ? nn_threads(e) : DISTILL__MAX_WAYS;
     nn_env one = *e;
     int64_t t, j;
     one.threads = 1;
@@ -397,22 +395,18 @@ static void dw_split(const nn_env *e, int64_t K, int64_t oc, int64_t np, const f
 }
 
 /* dwt += a chunk's cols dT^T: a shared pass adds to its share's partial
- * sum, a pass in turn splits the chunk's positions when dW is small. */
+ * sum, a pass in turn on several threads splits the chunk's positions when
+ * dW is small (a shared pass runs on one thread each). */
 static void chunk_dw(const conv_pass *c, int64_t t, int64_t np, const float *cols, const float *dt)
 {
     const int64_t KB = distill__conv_rows(c->l), oc = c->l->out_c, ldt = c->n * positions(c->l);
-    if (c->ways > 1) {
-        float *part = c->parts + t * KB * oc;
-        if (KB <= FEW_ROWS)
-            nn_gemm_nt_acc(KB, oc, np, cols, np, dt, ldt, part, oc);
-        else
-            nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, cols, np, dt, ldt, 1.0f, part, oc);
-    } else if (nn_threads(&c->env) > 1 && dw_size(c->l) <= SMALL_DW) /* the partials' room */
+    float *acc = c->ways > 1 ? c->parts + t * KB * oc : c->dwt;
+    if (nn_threads(&c->env) > 1 && dw_size(c->l) <= SMALL_DW) /* the partials' room */
         dw_split(&c->env, KB, oc, np, cols, dt, ldt, c->dwt, c->parts);
     else if (KB <= FEW_ROWS)
-        nn_gemm_nt_acc(KB, oc, np, cols, np, dt, ldt, c->dwt, oc);
+        nn_gemm_nt_acc(KB, oc, np, cols, np, dt, ldt, acc, oc);
     else
-        nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, cols, np, dt, ldt, 1.0f, c->dwt, oc);
+        nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_TRANS, KB, oc, np, 1.0f, cols, np, dt, ldt, 1.0f, acc, oc);
 }
 
 /* The input planes of images [i0, i0 + cn), zeroed before col2im adds. */
@@ -466,7 +460,7 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
     /* [dW | db]^T (KB x oc), whose row of ones in the columns gives the
      * bias gradient (this orientation of the long reduction runs faster),
      * then the partial sums */
-    c.dwt = dp ? scratch + slots_floats(l, n) : NULL;
+    c.dwt = dp ? scratch + slots_room(l, n) : NULL;
     c.parts = c.dwt ? c.dwt + KB * oc : NULL;
     if (dp)
         memset(c.dwt, 0, sizeof(float) * (size_t)(KB * oc));

@@ -144,6 +144,7 @@ void distill__affine_relu_pool_planes(const nn_layer *pool, float a, float b, co
  * oc x rows floats, when there is a bias). */
 int64_t distill__conv_rows(const nn_layer *l);
 #define DISTILL__CONV_CHUNK_FLOATS ((int64_t)1 << 20) /* 4 MiB of chunks, shared by the threads */
+#define DISTILL__MAX_WAYS 8 /* threads that share a pass's chunks, at most */
 int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t ways);
 void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
                            const float *x, float *cols);
