@@ -17,7 +17,9 @@ import os
 import sys
 import time
 
-os.environ.setdefault("BLIS_ARCH_TYPE", "0")  # PyTorch's best BLAS setting, before any BLAS loads
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_common import same_blis_arch  # noqa: E402
+same_blis_arch()  # before PyTorch's BLAS loads
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 

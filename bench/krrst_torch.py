@@ -5,8 +5,9 @@ The step (docs/krrst.md): features of n = 256 real and m = 100 synthetic
 KRR loss with k = 128 targets, gradients to the images and targets, an
 AdamW update, and the pool update (one full-batch SGD step of the network
 and a linear head, train mode).  Teacher targets are precomputed on both
-sides.  PyTorch gets its best setting: BLIS_ARCH_TYPE=0 (skx kernels for
-its BLAS) and oneDNN convolutions; 2 threads.  The two steps alternate so
+sides.  PyTorch gets oneDNN convolutions and, for its BLAS, the BLIS
+sub-configuration libdistill chose (torch_common.same_blis_arch); 2 threads.  Each side first runs WARMUP untimed
+steps (every pool network picked once). The two steps alternate so
 both see the same machine; best and mean of `rounds` each.
 
 Usage: /usr/bin/python3 bench/krrst_torch.py [rounds]; skipped (exit 0)
@@ -16,7 +17,9 @@ import os
 import sys
 import time
 
-os.environ.setdefault("BLIS_ARCH_TYPE", "0")  # before any BLAS loads
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_common import same_blis_arch  # noqa: E402
+same_blis_arch()  # before PyTorch's BLAS loads
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
 try:
@@ -30,6 +33,13 @@ import numpy as np  # noqa: E402
 import distill  # noqa: E402
 
 M, N, K, THREADS = 100, 256, 128, 2
+POOL = 4
+# Steps run untimed before each side is measured, so that every pool network
+# has been picked at least once (with 4 networks, 12 picks miss one with
+# probability 4 (3/4)^12 = 0.13; 24 with 0.004): a network's first step on
+# either side allocates its buffers, which a distillation of thousands of
+# steps pays once.
+WARMUP = 6 * POOL
 
 
 def convnet():
@@ -47,14 +57,14 @@ class TorchKrrst:
         self.y = self.targets[:M].clone().requires_grad_(True)
         self.opt = torch.optim.AdamW([self.x, self.y], lr=1e-3, weight_decay=0)
         self.pool = []
-        for _ in range(4):
+        for _ in range(POOL):
             f, h = convnet(), torch.nn.Linear(1152, K)
             self.pool.append((f, h, torch.optim.SGD(list(f.parameters()) + list(h.parameters()),
                                                     lr=0.1, momentum=0.9, weight_decay=1e-3)))
         self.gen = torch.Generator().manual_seed(0)
 
     def step(self):
-        f, h, popt = self.pool[int(torch.randint(4, (1,), generator=self.gen))]
+        f, h, popt = self.pool[int(torch.randint(POOL, (1,), generator=self.gen))]
         idx = torch.randint(len(self.real), (N,), generator=self.gen)
         xr, yr = self.real[idx], self.targets[idx]
         f.eval()
@@ -83,7 +93,8 @@ def measure(rounds=20):
     targets = rng.standard_normal((5000, K)).astype(np.float32) * 0.1
     ours_t, theirs_t, alone_t, ours_alone_t = [], [], [], []
     theirs = TorchKrrst(real, targets)
-    theirs.step()
+    for _ in range(WARMUP):
+        theirs.step()
     for _ in range(rounds):  # PyTorch alone first, before libdistill exists
         t0 = time.perf_counter()
         theirs.step()
@@ -91,8 +102,9 @@ def measure(rounds=20):
     with distill.Context(seed=0, threads=THREADS) as ctx:
         ds = distill.Dataset.from_numpy(ctx, real)
         ds.shape = (1, 28, 28)
-        ours = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=4, pool_period=200)
-        ours.step()
+        ours = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=POOL, pool_period=200)
+        for _ in range(WARMUP):
+            ours.step()
         for _ in range(rounds):  # libdistill alone
             t0 = time.perf_counter()
             ours.step()

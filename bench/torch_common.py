@@ -1,9 +1,34 @@
 """Shared by the optional PyTorch comparisons: PyTorch or a skip line, with
 OpenMP's threads passive (so one side's spinning does not slow the other)
-and the binding on the path."""
+and the binding on the path; BLIS's sub-configuration shared by both sides."""
+import ctypes
 import json
 import os
 import sys
+
+
+def same_blis_arch():
+    """Before PyTorch loads: give its BLAS (Debian's libblas.so.3, a second
+    copy of BLIS that reads BLIS_ARCH_TYPE at its own start-up) the
+    sub-configuration libdistill chose for this CPU, so that neither side
+    runs the other's weaker kernels (docs/performance.md).  A
+    BLIS_ARCH_TYPE set by the user stands for both."""
+    if os.environ.get("BLIS_ARCH_TYPE"):
+        return
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    import distill
+    with distill.Context(seed=0, threads=1) as ctx:
+        name = ctx.blis_arch.encode()
+    blis = ctypes.CDLL("libblis.so.4")  # the copy libdistill loaded
+    blis.bli_arch_string.restype = ctypes.c_char_p
+    blis.bli_arch_string.argtypes = [ctypes.c_int]
+    for i in range(64):  # ids are found by name, never hard-coded
+        s = blis.bli_arch_string(i)
+        if s is None:
+            return
+        if s == name:
+            os.environ["BLIS_ARCH_TYPE"] = str(i)
+            return
 
 
 def torch_or_skip(bench):

@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include <blis.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "blas.h"
 #include "distill/kernels.h"
@@ -28,12 +31,29 @@ static int arch_user_set;         /* BLIS_ARCH_TYPE was in the environment */
 static int arch_as_is;            /* the first caller asked for BLIS's own choice */
 static const char *arch_active;   /* what BLIS runs */
 
+#if defined(__x86_64__) || defined(__i386__)
+/* AMD's family 0x19 (Zen 3 and Zen 4): Zen 4 runs AVX-512 on 256-bit units,
+ * and BLIS 0.9 has no zen4 sub-configuration; its skx blocking made our
+ * convolutions' GEMMs up to 2x slower there than zen3's (docs/performance.md).
+ * Later families (Zen 5: full-width AVX-512) keep skx. */
+static int amd_half_width_avx512(void)
+{
+    unsigned eax, ebx, ecx, edx, family;
+    if (!__builtin_cpu_is("amd") || !__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return 0;
+    family = (eax >> 8) & 0xfu;
+    if (family == 0xfu)
+        family += (eax >> 20) & 0xffu;
+    return family <= 0x19u;
+}
+#endif
+
 static const char *best_for_cpu(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && !amd_half_width_avx512())
         return "skx";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return __builtin_cpu_is("amd") ? "zen3" : "haswell";
