@@ -23,10 +23,10 @@ import os
 import sys
 import time
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # two OpenMP users in one process take turns
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_common import same_blis_arch  # noqa: E402
-same_blis_arch()  # before PyTorch's BLAS loads
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # two OpenMP users in one process take turns
+same_blis_arch()  # before PyTorch's BLAS loads (libgomp reads the line above when it loads)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))

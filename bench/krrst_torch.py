@@ -6,8 +6,9 @@ KRR loss with k = 128 targets, gradients to the images and targets, an
 AdamW update, and the pool update (one full-batch SGD step of the network
 and a linear head, train mode).  Teacher targets are precomputed on both
 sides.  PyTorch gets oneDNN convolutions and, for its BLAS, the BLIS
-sub-configuration libdistill chose (torch_common.same_blis_arch); 2 threads.  Each side first runs WARMUP untimed
-steps (every pool network picked once). The two steps alternate so
+sub-configuration libdistill chose (torch_common.same_blis_arch); 2
+threads.  Each side first runs WARMUP untimed steps, so that every pool
+network has almost surely run once.  The two steps alternate so
 both see the same machine; best and mean of `rounds` each.
 
 Usage: /usr/bin/python3 bench/krrst_torch.py [rounds]; skipped (exit 0)
@@ -95,11 +96,12 @@ def measure(rounds=20):
     theirs = TorchKrrst(real, targets)
     for _ in range(WARMUP):
         theirs.step()
-    for _ in range(rounds):  # PyTorch alone first, before libdistill exists
+    for _ in range(rounds):  # PyTorch alone first, before libdistill's solver exists
         t0 = time.perf_counter()
         theirs.step()
         alone_t.append(time.perf_counter() - t0)
     with distill.Context(seed=0, threads=THREADS) as ctx:
+        blis_arch = ctx.blis_arch
         ds = distill.Dataset.from_numpy(ctx, real)
         ds.shape = (1, 28, 28)
         ours = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=POOL, pool_period=200)
@@ -116,7 +118,7 @@ def measure(rounds=20):
                 acc.append(time.perf_counter() - t0)
         ours.close()
     out = {"bench": "krrst_torch", "torch": torch.__version__, "threads": THREADS,
-           "blis_arch_env": os.environ.get("BLIS_ARCH_TYPE"),
+           "blis_arch_env": os.environ.get("BLIS_ARCH_TYPE"), "blis_arch": blis_arch,
            "step_ms": round(1e3 * float(np.mean(ours_t)), 2),
            "step_ms_best": round(1e3 * min(ours_t), 2),
            "torch_step_ms": round(1e3 * float(np.mean(theirs_t)), 2),

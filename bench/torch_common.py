@@ -12,23 +12,21 @@ def same_blis_arch():
     copy of BLIS that reads BLIS_ARCH_TYPE at its own start-up) the
     sub-configuration libdistill chose for this CPU, so that neither side
     runs the other's weaker kernels (docs/performance.md).  A
-    BLIS_ARCH_TYPE set by the user stands for both."""
+    BLIS_ARCH_TYPE set by the user stands for both; without the binding,
+    nothing is set."""
     if os.environ.get("BLIS_ARCH_TYPE"):
         return
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-    import distill
-    with distill.Context(seed=0, threads=1) as ctx:
-        name = ctx.blis_arch.encode()
-    blis = ctypes.CDLL("libblis.so.4")  # the copy libdistill loaded
-    blis.bli_arch_string.restype = ctypes.c_char_p
-    blis.bli_arch_string.argtypes = [ctypes.c_int]
-    for i in range(64):  # ids are found by name, never hard-coded
-        s = blis.bli_arch_string(i)
-        if s is None:
-            return
-        if s == name:
-            os.environ["BLIS_ARCH_TYPE"] = str(i)
-            return
+    try:
+        import distill
+        from distill._lib import lib
+        with distill.Context(seed=0, threads=1) as ctx:
+            ctx.blis_arch  # BLIS initialised with libdistill's choice
+        query = lib.bli_arch_query_id  # found through libdistill's own BLIS
+    except (ImportError, OSError, AttributeError):
+        return
+    query.restype, query.argtypes = ctypes.c_int, []
+    os.environ["BLIS_ARCH_TYPE"] = str(query())
 
 
 def torch_or_skip(bench):

@@ -7,6 +7,7 @@
 
 #include "testutil.h"
 #include "nn/internal.h"
+#include "kernels/blas.h"
 
 static const struct { int m, n, k, ta, tb, pad; } gemm_shapes[] = {
     {1, 1, 1, 0, 0, 0},  {1, 1, 1, 1, 1, 3},  {7, 5, 3, 0, 1, 2},   {5, 7, 13, 1, 0, 1},
@@ -243,21 +244,43 @@ static void collect(void *user, int level, const char *msg)
     strncat((char *)user, msg, 255);
 }
 
+/* The choice's rule, CPU by CPU. */
+START_TEST(blis_choice_by_cpu)
+{
+    static const struct {
+        distill__cpu_caps cpu;
+        const char *want;
+    } cases[] = {
+        {{0, 6u, 1, 1, 1}, "skx"},        /* Intel with AVX-512 */
+        {{0, 6u, 0, 1, 1}, "haswell"},    /* Intel with AVX2 */
+        {{1, 0x17u, 0, 1, 1}, "zen3"},    /* Zen 2 */
+        {{1, 0x19u, 0, 1, 1}, "zen3"},    /* Zen 3 */
+        {{1, 0x19u, 1, 1, 1}, "zen3"},    /* Zen 4: AVX-512 on 256-bit units */
+        {{1, 0x1au, 1, 1, 1}, "skx"},     /* Zen 5 */
+        {{0, 6u, 0, 0, 1}, "sandybridge"},
+        {{1, 0x15u, 0, 0, 1}, "sandybridge"},
+    };
+    size_t i;
+    distill__cpu_caps none = {0, 0u, 0, 0, 0};
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_str_eq(distill__blis_choice(&cases[i].cpu), cases[i].want);
+    ck_assert_ptr_null(distill__blis_choice(&none));
+}
+END_TEST
+
 #if defined(__x86_64__)
-/* The sub-configuration the library must pick on an AVX-512 CPU (NULL
- * without AVX-512): skx, except zen3 on AMD's family 0x19 (Zen 4's
- * AVX-512 is half width; docs/performance.md). */
+/* What the library must pick on this CPU when it has AVX-512 (else NULL). */
 static const char *avx512_choice(void)
 {
-    unsigned eax, ebx, ecx, edx, family;
+    distill__cpu_caps cpu = {0, 0u, 1, 1, 1};
+    unsigned eax, ebx, ecx, edx;
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")))
         return NULL;
-    if (!__builtin_cpu_is("amd") || !__get_cpuid(1, &eax, &ebx, &ecx, &edx))
-        return "skx";
-    family = (eax >> 8) & 0xfu;
-    family += family == 0xfu ? (eax >> 20) & 0xffu : 0u;
-    return family <= 0x19u ? "zen3" : "skx";
+    cpu.amd = __builtin_cpu_is("amd");
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        cpu.family = ((eax >> 8) & 0xfu) + (((eax >> 8) & 0xfu) == 0xfu ? (eax >> 20) & 0xffu : 0u);
+    return distill__blis_choice(&cpu);
 }
 #endif
 
@@ -354,6 +377,7 @@ Suite *distill_suite_gemm_chol(void)
     tcase_add_loop_test(tc, sgemm_matches_reference, 0, sizeof gemm_shapes / sizeof gemm_shapes[0]);
     tcase_add_loop_test(tc, small_gemm_matches_reference, 0, sizeof small_shapes / sizeof small_shapes[0]);
     tcase_add_test(tc, sgemm_rejects_bad_arguments);
+    tcase_add_test(tc, blis_choice_by_cpu);
     tcase_add_test(tc, blis_sub_configuration_is_chosen);
     tcase_add_test(tc, host_initialised_blis_keeps_its_choice);
     tcase_add_test(tc, jitter_is_reported_and_can_be_refused);

@@ -8,6 +8,18 @@
 
 #include "../core/internal.h"
 
+/* What the CPU offers, for the choice of BLIS sub-configuration. */
+typedef struct {
+    int amd;         /* vendor AMD */
+    unsigned family; /* CPUID family (base, plus extended past 0xf) */
+    int avx512;      /* F, DQ, BW and VL */
+    int avx2_fma;
+    int avx;
+} distill__cpu_caps;
+
+/* The sub-configuration's name for such a CPU, or NULL (BLIS decides). */
+const char *distill__blis_choice(const distill__cpu_caps *cpu);
+
 /* Make sure the BLIS sub-configuration was chosen before BLIS initialises;
  * logs once per context when the host's choice stands. */
 void distill__blis_prepare(distill_context *ctx);

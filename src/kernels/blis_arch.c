@@ -31,36 +31,39 @@ static int arch_user_set;         /* BLIS_ARCH_TYPE was in the environment */
 static int arch_as_is;            /* the first caller asked for BLIS's own choice */
 static const char *arch_active;   /* what BLIS runs */
 
-#if defined(__x86_64__) || defined(__i386__)
-/* AMD's family 0x19 (Zen 3 and Zen 4): Zen 4 runs AVX-512 on 256-bit units,
- * and BLIS 0.9 has no zen4 sub-configuration; its skx blocking made our
- * convolutions' GEMMs up to 2x slower there than zen3's (docs/performance.md).
- * Later families (Zen 5: full-width AVX-512) keep skx. */
-static int amd_half_width_avx512(void)
+/* AMD's family 0x19 (Zen 3 and Zen 4) gets zen3 even with AVX-512: Zen 4
+ * runs AVX-512 on 256-bit units, BLIS 0.9 has no zen4 sub-configuration,
+ * and skx ran our convolutions' GEMMs 1.2-6x slower there than zen3
+ * (docs/performance.md).  Later families keep skx (not measured here). */
+const char *distill__blis_choice(const distill__cpu_caps *cpu)
 {
-    unsigned eax, ebx, ecx, edx, family;
-    if (!__builtin_cpu_is("amd") || !__get_cpuid(1, &eax, &ebx, &ecx, &edx))
-        return 0;
-    family = (eax >> 8) & 0xfu;
-    if (family == 0xfu)
-        family += (eax >> 20) & 0xffu;
-    return family <= 0x19u;
+    if (cpu->avx512 && !(cpu->amd && cpu->family <= 0x19u))
+        return "skx";
+    if (cpu->avx2_fma)
+        return cpu->amd ? "zen3" : "haswell";
+    if (cpu->avx)
+        return "sandybridge";
+    return NULL;
 }
-#endif
 
 static const char *best_for_cpu(void)
 {
+    distill__cpu_caps cpu = {0, 0u, 0, 0, 0};
 #if defined(__x86_64__) || defined(__i386__)
+    unsigned eax, ebx, ecx, edx;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && !amd_half_width_avx512())
-        return "skx";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return __builtin_cpu_is("amd") ? "zen3" : "haswell";
-    if (__builtin_cpu_supports("avx"))
-        return "sandybridge";
+    cpu.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    cpu.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    cpu.avx = __builtin_cpu_supports("avx");
+    cpu.amd = __builtin_cpu_is("amd");
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) { /* base family, plus the extended one past 0xf */
+        cpu.family = (eax >> 8) & 0xfu;
+        if (cpu.family == 0xfu)
+            cpu.family += (eax >> 20) & 0xffu;
+    }
 #endif
-    return NULL;
+    return distill__blis_choice(&cpu);
 }
 
 static int arch_id_by_name(const char *name)
