@@ -74,11 +74,11 @@ static void block_thread(const block_job *j, int64_t t)
 {
     const nn_layer *conv = &j->l[0], *bn = &j->l[1], *pool = &j->l[3];
     const int64_t oc = conv->out_c, hw = conv->out_h * conv->out_w, KB = distill__conv_rows(conv);
-    const int64_t chunks = (j->n + j->step - 1) / j->step;
     float *cols = j->scratch + t * j->step * per_image(conv), *out = cols + KB * j->step * hw;
-    int64_t c;
-    for (c = chunks * t / j->ways; c < chunks * (t + 1) / j->ways; c++) {
-        const int64_t i0 = c * j->step, cn = j->n - i0 < j->step ? j->n - i0 : j->step, np = cn * hw;
+    int64_t c, c0, c1;
+    distill__chunk_share(j->n, j->step, j->ways, t, &c0, &c1);
+    for (c = c0; c < c1; c++) {
+        const int64_t i0 = c * j->step, cn = distill__chunk_images(j->n, j->step, c), np = cn * hw;
         distill__conv_columns(j->one, conv, j->n, i0, cn, j->x, cols);
         nn_gemm(j->one, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, j->w, KB, cols, np, 0.0f,
                 out, np);

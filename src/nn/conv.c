@@ -313,10 +313,15 @@ static conv_pass pass_of(const nn_env *e, const nn_layer *l, int64_t n, int64_t 
 }
 
 /* The chunks [*c0, *c1) of share t. */
-static void share_of(const conv_pass *c, int64_t t, int64_t *c0, int64_t *c1)
+void distill__chunk_share(int64_t n, int64_t step, int64_t ways, int64_t t, int64_t *c0, int64_t *c1)
 {
-    const int64_t chunks = (c->n + c->step - 1) / c->step;
-    *c0 = chunks * t / c->ways, *c1 = chunks * (t + 1) / c->ways;
+    const int64_t chunks = (n + step - 1) / step;
+    *c0 = chunks * t / ways, *c1 = chunks * (t + 1) / ways;
+}
+
+int64_t distill__chunk_images(int64_t n, int64_t step, int64_t c)
+{
+    return n - c * step < step ? n - c * step : step;
 }
 
 /* Training keeps the columns for the weight gradient (c->cols, chunk by
@@ -332,9 +337,9 @@ static void forward_share(const conv_pass *c, int64_t t)
     const nn_layer *l = c->l;
     const int64_t oc = l->out_c, hw = positions(l), KB = distill__conv_rows(l);
     int64_t k, k0, k1;
-    share_of(c, t, &k0, &k1);
+    distill__chunk_share(c->n, c->step, c->ways, t, &k0, &k1);
     for (k = k0; k < k1; k++) {
-        const int64_t i0 = k * c->step, cn = c->n - i0 < c->step ? c->n - i0 : c->step, np = cn * hw;
+        const int64_t i0 = k * c->step, cn = distill__chunk_images(c->n, c->step, k), np = cn * hw;
         float *cols = columns_at(c, t, i0);
         distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, cols);
         nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, c->w, KB, cols, np, 0.0f,
@@ -428,9 +433,9 @@ static void backward_share(const conv_pass *c, const float *p, int64_t t)
     int64_t k, k0, k1;
     if (c->dwt && c->ways > 1)
         memset(c->parts + t * KB * oc, 0, sizeof(float) * (size_t)(KB * oc));
-    share_of(c, t, &k0, &k1);
+    distill__chunk_share(c->n, c->step, c->ways, t, &k0, &k1);
     for (k = k0; k < k1; k++) {
-        const int64_t i0 = k * c->step, cn = c->n - i0 < c->step ? c->n - i0 : c->step, np = cn * hw;
+        const int64_t i0 = k * c->step, cn = distill__chunk_images(c->n, c->step, k), np = cn * hw;
         const float *dt = c->dy + i0 * hw;
         float *slot = c->slots + t * slot_floats(c);
         if (c->dwt) {

@@ -146,6 +146,10 @@ int64_t distill__conv_rows(const nn_layer *l);
 #define DISTILL__CONV_CHUNK_FLOATS ((int64_t)1 << 20) /* 4 MiB of chunks, shared by the threads */
 #define DISTILL__MAX_WAYS 8 /* threads that share a pass's chunks, at most */
 int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t ways);
+/* A batch of n in chunks of `step` images, shared by `ways` threads: way
+ * t's chunks [c0, c1), and how many images chunk c holds. */
+void distill__chunk_share(int64_t n, int64_t step, int64_t ways, int64_t t, int64_t *c0, int64_t *c1);
+int64_t distill__chunk_images(int64_t n, int64_t step, int64_t c);
 void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
                            const float *x, float *cols);
 const float *distill__conv_weights(const nn_layer *l, const float *p, float *wb);
