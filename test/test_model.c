@@ -3,6 +3,7 @@
  * reference (parameters and inputs, train and eval mode). */
 #include "testutil.h"
 #include "nn/frozen.h"
+#include "nn/internal.h"
 #include "nn/predict.h"
 
 typedef struct shape3 {
@@ -485,6 +486,36 @@ END_TEST
  * one with it, whose chunks can be larger (32 -> 64 at 13x13: 10 images
  * fill a way's 2 MiB of columns, so 81 images go in 9 chunks of 9 and 80
  * in 8 chunks of 10; ASan watches): against a fresh model's, bit for bit. */
+/* The convolution passes and the fused block split a batch by these two:
+ * every chunk goes to exactly one thread, in order, and the chunks hold
+ * every image once. */
+START_TEST(chunk_shares_cover_the_batch_once)
+{
+    int64_t n, step, ways, t, c;
+    for (n = 1; n <= 40; n++)
+        for (step = 1; step <= 9; step++)
+            for (ways = 1; ways <= DISTILL__MAX_WAYS; ways++) {
+                const int64_t chunks = (n + step - 1) / step;
+                int64_t next = 0, images = 0;
+                for (t = 0; t < ways; t++) {
+                    int64_t c0, c1;
+                    distill__chunk_share(n, step, ways, t, &c0, &c1);
+                    ck_assert_int_eq(c0, next);
+                    ck_assert_int_le(c0, c1);
+                    next = c1;
+                }
+                ck_assert_int_eq(next, chunks);
+                for (c = 0; c < chunks; c++) {
+                    const int64_t cn = distill__chunk_images(n, step, c);
+                    ck_assert(cn >= 1 && cn <= step);
+                    ck_assert(c == chunks - 1 || cn == step);
+                    images += cn;
+                }
+                ck_assert_int_eq(images, n);
+            }
+}
+END_TEST
+
 START_TEST(conv_scratch_serves_smaller_batches)
 {
     enum { C = 32, OC = 64, H = 13, BIG = 81, SMALL = 80 };
@@ -790,6 +821,7 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
     tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 5);
+    tcase_add_test(tc, chunk_shares_cover_the_batch_once);
     tcase_add_test(tc, conv_scratch_serves_smaller_batches);
     tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 3);
     tcase_add_test(tc, initialisers_have_their_distributions);

@@ -312,7 +312,6 @@ static conv_pass pass_of(const nn_env *e, const nn_layer *l, int64_t n, int64_t 
     return c;
 }
 
-/* The chunks [*c0, *c1) of share t. */
 void distill__chunk_share(int64_t n, int64_t step, int64_t ways, int64_t t, int64_t *c0, int64_t *c1)
 {
     const int64_t chunks = (n + step - 1) / step;
