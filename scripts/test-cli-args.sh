@@ -32,7 +32,7 @@ refuse() {
 
 # the options of each subcommand: name kind (int, real, text, path, flag)
 krrst_opts="--data:path --classes:text --limit:int --m:int --n:int --k:int --steps:int --pool:int
-    --period:int --lr:real --flip:int --crop:int --pool-reference:int --target-lr-factor:real --teacher:path --teacher-kind:text --teacher-epochs:int
+    --period:int --lr:real --flip:int --crop:int --pool-reference:int --teacher:path --teacher-kind:text --teacher-epochs:int
     --out:path --resume:path --export-every:int --checkpoint-every:int --mpi:flag --seed:int --threads:int"
 transfer_opts="--dir:path --data:path --set:path --arms:text --classes:text --source-classes:text
     --seeds:int --probe-labels:int --ft-labels:int --pretrain-steps:int --probe-steps:int
@@ -86,8 +86,6 @@ refuse "krrst --classes 0-100" krrst --classes 0-100 --out "$OUT"
 refuse "krrst --classes ," krrst --classes , --out "$OUT"
 refuse "krrst --classes 1,1" krrst --classes 1,1 --out "$OUT"
 refuse "krrst --threads 100000" krrst --threads 100000 --out "$OUT"
-refuse "krrst --target-lr-factor -0.5" krrst --target-lr-factor -0.5 --out "$OUT"
-refuse "krrst --target-lr-factor nan" krrst --target-lr-factor nan --out "$OUT"
 refuse "krrst --out too long" krrst --out "$(printf '%0950d' 0)"
 refuse "kd --hidden with 9 widths" kd --hidden 5,5,5,5,5,5,5,5,5 --save-student "$OUT"
 refuse "kd --mode nonsense" kd --mode nonsense --save-student "$OUT"

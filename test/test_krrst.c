@@ -329,67 +329,6 @@ START_TEST(pool_reference_quirk)
 }
 END_TEST
 
-/* target_lr_factor c: from the same state, one step moves the images as
- * c = 1 does and the targets c times as far; c = 0 leaves the teacher's
- * targets as they were; a struct from before the field steps as c = 1;
- * a negative or non-finite c is refused by name. */
-START_TEST(target_lr_factor_scales_the_targets_move)
-{
-    static const double bad[] = {-0.5, NAN, INFINITY};
-    fixture f;
-    distill_krrst *one, *half, *zero, *older;
-    float y0[6 * K];
-    double num = 0.0, den = 0.0;
-    void *o_old;
-    int i;
-    fixture_init(&f, 1);
-    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &one), DISTILL_OK);
-    memcpy(y0, distill_krrst_targets(one), sizeof y0);
-    f.o.target_lr_factor = 0.5;
-    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &half), DISTILL_OK);
-    f.o.target_lr_factor = 0.0;
-    ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &zero), DISTILL_OK);
-    o_old = test_struct_at_size(&f.o, offsetof(distill_krrst_options, target_lr_factor));
-    ck_assert_int_eq(distill_krrst_create(f.ctx, o_old, f.real, &older), DISTILL_OK);
-    free(o_old);
-    { /* each solver draws from a stream of its own: start all four from one's state */
-        char ck[256];
-        tmp_path(ck, sizeof ck, "target_lr.dstl");
-        ck_assert_int_eq(distill_krrst_checkpoint(one, ck), DISTILL_OK);
-        ck_assert_int_eq(distill_krrst_resume(half, ck), DISTILL_OK);
-        ck_assert_int_eq(distill_krrst_resume(zero, ck), DISTILL_OK);
-        ck_assert_int_eq(distill_krrst_resume(older, ck), DISTILL_OK);
-        unlink(ck);
-    }
-    ck_assert_int_eq(distill_krrst_run(one, 1), DISTILL_OK);
-    ck_assert_int_eq(distill_krrst_run(half, 1), DISTILL_OK);
-    ck_assert(memcmp(distill_krrst_images(one), distill_krrst_images(half), sizeof(float) * 6 * DIM) == 0);
-    for (i = 0; i < 6 * K; i++) {
-        const double d1 = distill_krrst_targets(one)[i] - y0[i], dh = distill_krrst_targets(half)[i] - y0[i];
-        num += (dh - 0.5 * d1) * (dh - 0.5 * d1), den += d1 * d1;
-    }
-    ck_assert(den > 0.0);
-    ck_assert_msg(sqrt(num / den) < 1e-4, "targets' move %g off half", sqrt(num / den));
-    ck_assert_int_eq(distill_krrst_run(zero, 5), DISTILL_OK);
-    ck_assert(memcmp(distill_krrst_targets(zero), y0, sizeof y0) == 0);
-    ck_assert(memcmp(distill_krrst_images(zero), distill_krrst_images(one), sizeof(float) * 6 * DIM) != 0);
-    ck_assert_int_eq(distill_krrst_run(one, 5), DISTILL_OK);
-    ck_assert_int_eq(distill_krrst_run(older, 5), DISTILL_OK);
-    ck_assert(memcmp(distill_krrst_images(one), distill_krrst_images(older), sizeof(float) * 6 * DIM) == 0);
-    ck_assert(memcmp(distill_krrst_targets(one), distill_krrst_targets(older), sizeof y0) == 0);
-    for (i = 0; i < 3; i++) {
-        distill_krrst *s = NULL;
-        f.o.target_lr_factor = bad[i];
-        ck_assert_int_eq(distill_krrst_create(f.ctx, &f.o, f.real, &s), DISTILL_E_INVAL);
-        ck_assert_ptr_null(s);
-        ck_assert_ptr_nonnull(strstr(distill_context_last_error(f.ctx), "target_lr_factor"));
-    }
-    distill_krrst_destroy(one), distill_krrst_destroy(half);
-    distill_krrst_destroy(zero), distill_krrst_destroy(older);
-    fixture_free(&f);
-}
-END_TEST
-
 typedef struct flaky {
     distill_model *m;
     int calls, fail_at, released;
@@ -768,7 +707,6 @@ Suite *distill_suite_krrst(void)
     tcase_add_test(t, exports_round_trip);
     tcase_add_test(t, transfer_protocol);
     tcase_add_test(t, pool_reference_quirk);
-    tcase_add_test(t, target_lr_factor_scales_the_targets_move);
     tcase_add_test(t, barlow_twins_loss_falls);
     suite_add_tcase(s, t);
     return s;

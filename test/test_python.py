@@ -322,25 +322,6 @@ def test_krrst_solver(ctx):
     s.close()
 
 
-def test_krrst_target_lr_factor(ctx):
-    """target_lr_factor=0 keeps the teacher's targets while the images move;
-    a negative factor is refused."""
-    real, teacher, feats, opts = _krrst_setup(ctx, target_lr_factor=0.0)
-    s = distill.Krrst(ctx, real, teacher, features=feats, **opts)
-    x0, y0 = s.images.copy(), s.targets.copy()
-    for _ in range(3):
-        s.step()
-    assert np.array_equal(s.targets, y0) and not np.array_equal(s.images, x0)
-    s.close()
-    real, teacher, feats, opts = _krrst_setup(ctx, target_lr_factor=-1.0)
-    try:
-        distill.Krrst(ctx, real, teacher, features=feats, **opts)
-    except distill.DistillError as e:
-        assert e.name == "DISTILL_E_INVAL" and "target_lr_factor" in str(e)
-    else:
-        raise AssertionError("a negative target_lr_factor was taken")
-
-
 def test_views_and_children_keep_their_owners(ctx):
     """A parameter view outlives its Model object; a context collected in a
     cycle with its children is freed after them; 8 threads infer on one

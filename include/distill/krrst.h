@@ -81,12 +81,6 @@ typedef struct distill_krrst_options {
     int32_t world;  /* 1: no reduction */
     int (*allreduce)(void *user, float *buf, int64_t count);
     void *allreduce_user;
-    /* How far the targets move against the images: Y_s takes this fraction
-     * of its AdamW step (AdamW on Y_s with lr times this; 0 freezes the
-     * teacher's targets, 1 is the paper's single learning rate).  The
-     * distilled set's gain is mostly in its images (docs/krrst.md).  A
-     * struct from before this field: 1. */
-    double target_lr_factor;
 } distill_krrst_options;
 
 DISTILL_API void distill_krrst_options_init(distill_krrst_options *opts);

@@ -289,7 +289,7 @@ class KrrstOptions(ctypes.Structure):
                 ("teacher_ld", c_i64),
                 # 0.2
                 ("teacher_handle", c_p), ("rank", ctypes.c_int32), ("world", ctypes.c_int32),
-                ("allreduce", c_p), ("allreduce_user", c_p), ("target_lr_factor", c_double)]
+                ("allreduce", c_p), ("allreduce_user", c_p)]
 
 
 class TransferOptions(ctypes.Structure):

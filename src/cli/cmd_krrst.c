@@ -20,7 +20,6 @@ static void help(void)
     fputs("distill krrst [--data DIR or FILE.csv] [--classes 0-4]\n"
           "  [--teacher FILE | --teacher-kind supervised|barlow --teacher-epochs 2 (10 for barlow)]\n"
           "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
-          "  [--target-lr-factor 1 (the targets' lr against the images'; 0 freezes them)]\n"
           "  [--flip 0] [--crop 0] [--pool-reference 0 (1: the official code's pool, never\n"
           "  reset after its first T steps)] [--checkpoint-every 0] [--export-every 0] [--resume FILE]\n"
           "  [--limit N (first N source images)] [--out DIR]\n"
@@ -183,7 +182,6 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
     o.augment_flip = (int32_t)cli_long(argc, argv, "--flip", 0);
     o.augment_crop_pad = (int32_t)cli_long(argc, argv, "--crop", 0);
     o.pool_reference = (int32_t)cli_long(argc, argv, "--pool-reference", 0);
-    o.target_lr_factor = cli_double(argc, argv, "--target-lr-factor", 1.0);
     o.teacher = teacher;
     o.rank = rank, o.world = world, o.allreduce = world > 1 ? cli_mpi_allreduce : NULL;
     if (world > 1) /* the world's batch is --n; each rank takes its share */
@@ -228,7 +226,7 @@ static const cli_spec options[] = {
     {"--steps", CLI_INT, 1, 1e9},         {"--pool", CLI_INT, 1, 1024},
     {"--period", CLI_INT, 1, 1e9},        {"--lr", CLI_REAL, 1e-12, 10},
     {"--flip", CLI_INT, 0, 1},            {"--crop", CLI_INT, 0, 64},
-    {"--pool-reference", CLI_INT, 0, 1},  {"--target-lr-factor", CLI_REAL, 0, 1e6},
+    {"--pool-reference", CLI_INT, 0, 1},
     {"--teacher", CLI_PATH, 0, 0},        {"--teacher-kind", CLI_TEXT, 0, 0},
     {"--teacher-epochs", CLI_INT, 1, 1e4}, {"--out", CLI_PATH, 0, 0},
     {"--resume", CLI_PATH, 0, 0},         {"--export-every", CLI_INT, 0, 1e9},

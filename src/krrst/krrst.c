@@ -23,7 +23,6 @@ void distill_krrst_options_init(distill_krrst_options *o)
     o->pool_lr = 0.1, o->pool_momentum = 0.9, o->pool_weight_decay = 1e-3;
     o->lr = 1e-3, o->final_lr_factor = 1e-3, o->ridge = 1e-6;
     o->world = 1;
-    o->target_lr_factor = 1.0;
 }
 
 size_t distill_krrst_options_size(void) { return sizeof(distill_krrst_options); }
@@ -61,9 +60,6 @@ static distill_status read_options(distill_context *ctx, const distill_krrst_opt
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: world must be in [1, 65536], rank in [0, world) "
                              "(got %d of %d), and world > 1 needs allreduce", fn_create, (int)o->rank,
                              (int)o->world);
-    if (!(o->target_lr_factor >= 0.0 && isfinite(o->target_lr_factor)))
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: target_lr_factor must be >= 0 and finite, got %g",
-                             fn_create, o->target_lr_factor);
     return DISTILL_OK;
 }
 
@@ -83,14 +79,13 @@ static distill_status alloc_state(distill_krrst *s)
     DISTILL__TRY(distill__check_count(s->ctx, fn_create, "max(m, n) x (k + features)", big, s->k + s->d,
                                       2 * sizeof(float)));
     s->xy = floats(s, m * (s->dim + s->k)), s->gxy = floats(s, m * (s->dim + s->k));
-    s->y_before = floats(s, m * s->k);
     s->xr = floats(s, n * s->dim), s->yr = floats(s, n * s->k);
     s->fr = floats(s, n * s->d), s->fs = floats(s, m * s->d), s->dfs = floats(s, m * s->d);
     s->head_out = floats(s, big * s->k), s->dhead = floats(s, big * s->k);
     s->dfeat = floats(s, big * s->d);
     s->idx = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)(big > m ? big : m));
     s->init_idx = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)m);
-    if (!s->xy || !s->gxy || !s->y_before || !s->xr || !s->yr || !s->fr || !s->fs || !s->dfs || !s->head_out ||
+    if (!s->xy || !s->gxy || !s->xr || !s->yr || !s->fr || !s->fs || !s->dfs || !s->head_out ||
         !s->dhead || !s->dfeat || !s->idx || !s->init_idx)
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
     distill_krr_options_init(&ko);
@@ -242,7 +237,6 @@ void distill_krrst_destroy(distill_krrst *s)
     distill_dataset_destroy(s->real);
     distill_optimizer_destroy(s->adamw);
     distill__free(ctx, s->spec), distill__free(ctx, s->xy), distill__free(ctx, s->gxy);
-    distill__free(ctx, s->y_before);
     distill__free(ctx, s->xr), distill__free(ctx, s->yr), distill__free(ctx, s->fr);
     distill__free(ctx, s->fs), distill__free(ctx, s->dfs), distill__free(ctx, s->head_out);
     distill__free(ctx, s->dhead), distill__free(ctx, s->dfeat), distill__free(ctx, s->idx);
@@ -315,24 +309,6 @@ static int64_t pick_net(const distill_krrst *s)
     return (int64_t)distill__rng_below(&r, (uint64_t)s->o.pool_size);
 }
 
-/* AdamW moves (X_s, Y_s), then Y_s keeps target_lr_factor of its move:
- * AdamW's step does not depend on the values it moves (no weight decay
- * here), so that is AdamW on Y_s at lr times the factor. */
-static distill_status outer_update(distill_krrst *s)
-{
-    const int64_t mk = s->o.m * s->k;
-    const float c = (float)s->o.target_lr_factor;
-    float *y = s->xy + s->o.m * s->dim;
-    int64_t i;
-    if (s->o.target_lr_factor == 1.0)
-        return distill_optimizer_step(s->adamw, s->xy, s->gxy);
-    memcpy(s->y_before, y, sizeof(float) * (size_t)mk);
-    DISTILL__TRY(distill_optimizer_step(s->adamw, s->xy, s->gxy));
-    for (i = 0; i < mk; i++)
-        y[i] = s->y_before[i] + c * (y[i] - s->y_before[i]);
-    return DISTILL_OK;
-}
-
 distill_status distill_krrst_step(distill_krrst *s, float *loss)
 {
     int64_t j;
@@ -343,7 +319,7 @@ distill_status distill_krrst_step(distill_krrst *s, float *loss)
     DISTILL__TRY(real_batch(s));
     DISTILL__TRY(krr_loss_grad(s, s->pool[j].feat, &l));
     DISTILL__TRY(reduce(s, &l));
-    DISTILL__TRY(outer_update(s));
+    DISTILL__TRY(distill_optimizer_step(s->adamw, s->xy, s->gxy));
     /* (X_s, Y_s) moved: from here on the step is taken */
     s->step++;
     distill__mean_add(&s->recent, l);

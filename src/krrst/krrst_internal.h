@@ -30,7 +30,6 @@ struct distill_krrst {
     int64_t c, h, w, dim, k, d;  /* image shape, dim = c h w; feature size d */
     uint64_t stream;
     float *xy, *gxy;             /* [X_s (m x dim) | Y_s (m x k)] and its gradient */
-    float *y_before;             /* Y_s before the AdamW step (target_lr_factor != 1) */
     distill_optimizer *adamw;
     krrst_net *pool;
     int64_t *init_idx;           /* m */
