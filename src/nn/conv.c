@@ -125,17 +125,6 @@ static int same_size(const nn_layer *l)
     return stride_of(l) == 1 && l->out_h == l->in_h && l->out_w == l->in_w;
 }
 
-/* The flat output positions [*j0, *j1) whose source y + dy, x + dx lies in
- * the plane's rows; the columns x + dx outside [0, W) are fixed by the caller. */
-static void shifted_span(int64_t H, int64_t W, int64_t dy, int64_t dx, int64_t *j0, int64_t *j1)
-{
-    const int64_t y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? H - dy : H;
-    *j0 = y0 * W + (dx < 0 ? -dx : 0);
-    *j1 = y1 * W - (dx > 0 ? dx : 0);
-    if (*j1 < *j0)
-        *j1 = *j0;
-}
-
 /* Zero the positions of a plane (H x W) whose source column x + dx is
  * outside [0, W), for the rows [y0, y1). */
 static void zero_wrapped(float *dst, int64_t y0, int64_t y1, int64_t W, int64_t dx)
@@ -147,20 +136,69 @@ static void zero_wrapped(float *dst, int64_t y0, int64_t y1, int64_t W, int64_t 
             dst[y * W + x] = 0.0f;
 }
 
-static void im2col_plane_same(const float *src, float *restrict dst, int64_t H, int64_t W,
-                              int64_t dy, int64_t dx)
+/* The planes of images i0 .. i0 + n of channel c lie next to each other
+ * in channel-first layout, and in sample-first layout with one channel. */
+static int planes_adjacent(const nn_layer *l) { return l->cf_in || l->in_c == 1; }
+
+/* Zero what a shifted copy of n adjacent planes took from outside each
+ * plane: the rows y + dy outside [0, H) (a neighbouring image's, or past
+ * the ends) and the columns x + dx outside [0, W) (the next row's). */
+static void zero_outside(float *planes, int64_t n, int64_t H, int64_t W, int64_t dy, int64_t dx)
 {
-    const int64_t off = dy * W + dx;
+    const int64_t rows = dy < 0 ? -dy : dy, cut = (rows < H ? rows : H) * W;
+    int64_t i, j;
+    for (i = 0; i < n; i++) {
+        float *p = planes + i * H * W, *r = dy < 0 ? p : p + H * W - cut;
+        for (j = 0; j < cut; j++)
+            r[j] = 0.0f;
+        if (dx != 0)
+            zero_wrapped(p, 0, H, W, dx);
+    }
+}
+
+/* The flat positions [*j0, *j1) of `total` whose source j + off is inside. */
+static void inside_span(int64_t total, int64_t off, int64_t *j0, int64_t *j1)
+{
+    *j0 = off < 0 ? (-off < total ? -off : total) : 0;
+    *j1 = off > 0 ? (off < total ? total - off : 0) : total;
+    if (*j1 < *j0)
+        *j1 = *j0;
+}
+
+/* The row of columns for offset (dy, dx) over n adjacent planes: one long
+ * copy of the whole span (a call per plane cost more than the copy on
+ * 7 x 7 planes), then the values from outside each plane zeroed. */
+static void im2col_planes_same(const float *src, float *restrict dst, int64_t n, int64_t H,
+                               int64_t W, int64_t dy, int64_t dx)
+{
+    const int64_t total = n * H * W, off = dy * W + dx;
     int64_t j0, j1, j;
-    shifted_span(H, W, dy, dx, &j0, &j1);
+    inside_span(total, off, &j0, &j1);
     for (j = 0; j < j0; j++)
         dst[j] = 0.0f;
     for (j = j0; j < j1; j++)
         dst[j] = src[j + off];
-    for (j = j1; j < H * W; j++)
+    for (j = j1; j < total; j++)
         dst[j] = 0.0f;
-    if (dx != 0)
-        zero_wrapped(dst, 0, H, W, dx);
+    zero_outside(dst, n, H, W, dy, dx);
+}
+
+/* The row of columns for kernel offset (ky, kx) of one image, any stride
+ * and padding: rows are short (ow values), so plain loops beat memcpy calls. */
+static void im2col_row_general(const nn_layer *l, const float *plane, float *dst, int64_t ky,
+                               int64_t kx)
+{
+    const int64_t s = stride_of(l), pad = l->spec.padding, H = l->in_h, W = l->in_w;
+    const int64_t oh = l->out_h, ow = l->out_w;
+    int64_t oy, ox, lo, hi;
+    valid_range(kx, s, pad, W, ow, &lo, &hi);
+    for (oy = 0; oy < oh; oy++, dst += ow) {
+        const int64_t sy = oy * s + ky - pad;
+        const float *src = plane + sy * W + kx - pad;
+        const int inside = sy >= 0 && sy < H;
+        for (ox = 0; ox < ow; ox++)
+            dst[ox] = inside && ox >= lo && ox < hi ? src[ox * s] : 0.0f;
+    }
 }
 
 /* cols[(c k + ky) k + kx][i OHW + oy OW + ox] = x_{i0+i}[c][oy s + ky - pad][ox s + kx - pad]
@@ -168,54 +206,57 @@ static void im2col_plane_same(const float *src, float *restrict dst, int64_t H, 
 static void im2col_rows(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n, const float *x,
                         float *cols, int64_t r0, int64_t r1)
 {
-    const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
-    const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
-    int64_t r;
+    const int64_t k = l->spec.kernel, pad = l->spec.padding, H = l->in_h, W = l->in_w;
+    const int64_t ohw = l->out_h * l->out_w, np = n * ohw;
+    int64_t r, i;
     for (r = r0; r < r1; r++) {
         const int64_t c = r / (k * k), ky = r / k % k, kx = r % k;
         float *row = cols + r * np;
-        int64_t i, oy, ox, lo, hi;
-        valid_range(kx, s, pad, W, ow, &lo, &hi);
+        if (same_size(l) && planes_adjacent(l)) {
+            im2col_planes_same(x + nn_plane(l->cf_in, n_all, l->in_c, i0, c, H * W), row, n, H, W,
+                               ky - pad, kx - pad);
+            continue;
+        }
         for (i = 0; i < n; i++) {
             const float *plane = x + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
-            if (same_size(l)) {
-                im2col_plane_same(plane, row + i * oh * ow, H, W, ky - pad, kx - pad);
-                continue;
-            }
-            for (oy = 0; oy < oh; oy++) {
-                const int64_t sy = oy * s + ky - pad;
-                float *dst = row + (i * oh + oy) * ow;
-                const float *src = plane + sy * W + kx - pad;
-                if (sy < 0 || sy >= H) {
-                    for (ox = 0; ox < ow; ox++)
-                        dst[ox] = 0.0f;
-                    continue;
-                }
-                /* rows are short (ow values): plain loops beat memcpy calls */
-                for (ox = 0; ox < lo; ox++)
-                    dst[ox] = 0.0f;
-                for (ox = lo; ox < hi; ox++)
-                    dst[ox] = src[ox * s];
-                for (ox = hi; ox < ow; ox++)
-                    dst[ox] = 0.0f;
-            }
+            if (same_size(l))
+                im2col_planes_same(plane, row + i * ohw, 1, H, W, ky - pad, kx - pad);
+            else
+                im2col_row_general(l, plane, row + i * ohw, ky, kx);
         }
     }
 }
 
-/* plane += the column row src shifted back by (dy, dx); src's values
- * that came from outside the plane's columns are zeroed first (they are
- * the padding's gradient, discarded), so one long loop adds the rest. */
-static void col2im_plane_same(float *src, float *restrict dst, int64_t H, int64_t W, int64_t dy,
-                              int64_t dx)
+/* n adjacent planes += the column row src shifted back by (dy, dx): src's
+ * values that came from outside their plane are zeroed first (they are the
+ * padding's gradient, discarded), so one long loop adds the rest. */
+static void col2im_planes_same(float *src, float *restrict dst, int64_t n, int64_t H, int64_t W,
+                               int64_t dy, int64_t dx)
 {
     const int64_t off = dy * W + dx;
     int64_t j0, j1, j;
-    shifted_span(H, W, dy, dx, &j0, &j1);
-    if (dx != 0)
-        zero_wrapped(src, 0, H, W, dx);
+    zero_outside(src, n, H, W, dy, dx);
+    inside_span(n * H * W, off, &j0, &j1);
     for (j = j0; j < j1; j++)
         dst[j + off] += src[j];
+}
+
+/* One image's plane += its row of columns for (ky, kx), any stride and padding. */
+static void col2im_row_general(const nn_layer *l, const float *src, float *plane, int64_t ky,
+                               int64_t kx)
+{
+    const int64_t s = stride_of(l), pad = l->spec.padding, H = l->in_h, W = l->in_w;
+    const int64_t oh = l->out_h, ow = l->out_w;
+    int64_t oy, ox, lo, hi;
+    valid_range(kx, s, pad, W, ow, &lo, &hi);
+    for (oy = 0; oy < oh; oy++, src += ow) {
+        const int64_t sy = oy * s + ky - pad;
+        float *dst = plane + sy * W + kx - pad;
+        if (sy < 0 || sy >= H)
+            continue;
+        for (ox = lo; ox < hi; ox++)
+            dst[ox * s] += src[ox];
+    }
 }
 
 /* dx += the columns of channels [c0, c1) folded back onto the n images from
@@ -224,33 +265,26 @@ static void col2im_plane_same(float *src, float *restrict dst, int64_t H, int64_
 static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n,
                             float *cols, float *dx, int64_t c0, int64_t c1)
 {
-    const int64_t k = l->spec.kernel, s = stride_of(l), pad = l->spec.padding;
-    const int64_t H = l->in_h, W = l->in_w, oh = l->out_h, ow = l->out_w, np = n * oh * ow;
-    int64_t c;
-    for (c = c0; c < c1; c++) {
-        int64_t ky, kx, i, oy, ox, lo, hi;
-        for (ky = 0; ky < k; ky++)
-            for (kx = 0; kx < k; kx++) {
-                float *row = cols + ((c * k + ky) * k + kx) * np;
-                valid_range(kx, s, pad, W, ow, &lo, &hi);
-                for (i = 0; i < n; i++) {
-                    float *plane = dx + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
-                    if (same_size(l)) {
-                        col2im_plane_same(row + i * oh * ow, plane, H, W, ky - pad, kx - pad);
-                        continue;
-                    }
-                    for (oy = 0; oy < oh; oy++) {
-                        const int64_t sy = oy * s + ky - pad;
-                        const float *src = row + (i * oh + oy) * ow;
-                        float *dst = plane + sy * W + kx - pad;
-                        if (sy < 0 || sy >= H)
-                            continue;
-                        for (ox = lo; ox < hi; ox++)
-                            dst[ox * s] += src[ox];
-                    }
-                }
+    const int64_t k = l->spec.kernel, pad = l->spec.padding, H = l->in_h, W = l->in_w;
+    const int64_t ohw = l->out_h * l->out_w, np = n * ohw;
+    int64_t c, r, i;
+    for (c = c0; c < c1; c++)
+        for (r = c * k * k; r < (c + 1) * k * k; r++) {
+            const int64_t ky = r / k % k, kx = r % k;
+            float *row = cols + r * np;
+            if (same_size(l) && planes_adjacent(l)) {
+                col2im_planes_same(row, dx + nn_plane(l->cf_in, n_all, l->in_c, i0, c, H * W), n, H,
+                                   W, ky - pad, kx - pad);
+                continue;
             }
-    }
+            for (i = 0; i < n; i++) {
+                float *plane = dx + nn_plane(l->cf_in, n_all, l->in_c, i0 + i, c, H * W);
+                if (same_size(l))
+                    col2im_planes_same(row + i * ohw, plane, 1, H, W, ky - pad, kx - pad);
+                else
+                    col2im_row_general(l, row + i * ohw, plane, ky, kx);
+            }
+        }
 }
 
 /* Training keeps the columns for the weight gradient; eval mode builds
