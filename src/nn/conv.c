@@ -125,35 +125,26 @@ static int same_size(const nn_layer *l)
     return stride_of(l) == 1 && l->out_h == l->in_h && l->out_w == l->in_w;
 }
 
-/* Zero the positions of a plane (H x W) whose source column x + dx is
- * outside [0, W), for the rows [y0, y1). */
-static void zero_wrapped(float *dst, int64_t y0, int64_t y1, int64_t W, int64_t dx)
-{
-    const int64_t a = dx < 0 ? 0 : W - dx, b = dx < 0 ? -dx : W;
-    int64_t y, x;
-    for (y = y0; y < y1; y++)
-        for (x = a < 0 ? 0 : a; x < b && x < W; x++)
-            dst[y * W + x] = 0.0f;
-}
-
 /* The planes of images i0 .. i0 + n of channel c lie next to each other
  * in channel-first layout, and in sample-first layout with one channel. */
 static int planes_adjacent(const nn_layer *l) { return l->cf_in || l->in_c == 1; }
 
 /* Zero what a shifted copy of n adjacent planes took from outside each
  * plane: the rows y + dy outside [0, H) (a neighbouring image's, or past
- * the ends) and the columns x + dx outside [0, W) (the next row's). */
+ * the ends) and the columns x + dx outside [0, W) (the next row's).  The
+ * loops stride across planes and rows: as runs along a row, the compiler
+ * makes them a memset call each, of one to a few floats. */
 static void zero_outside(float *planes, int64_t n, int64_t H, int64_t W, int64_t dy, int64_t dx)
 {
-    const int64_t rows = dy < 0 ? -dy : dy, cut = (rows < H ? rows : H) * W;
-    int64_t i, j;
-    for (i = 0; i < n; i++) {
-        float *p = planes + i * H * W, *r = dy < 0 ? p : p + H * W - cut;
-        for (j = 0; j < cut; j++)
-            r[j] = 0.0f;
-        if (dx != 0)
-            zero_wrapped(p, 0, H, W, dx);
-    }
+    const int64_t HW = H * W, rows = dy < 0 ? -dy : dy, cut = (rows < H ? rows : H) * W;
+    const int64_t first = dy < 0 ? 0 : HW - cut, a = dx < 0 ? 0 : W - dx, b = dx < 0 ? -dx : W;
+    int64_t i, j, x;
+    for (j = first; j < first + cut; j++)
+        for (i = 0; i < n; i++)
+            planes[i * HW + j] = 0.0f;
+    for (x = a < 0 ? 0 : a; dx != 0 && x < b && x < W; x++)
+        for (j = x; j < n * HW; j += W)
+            planes[j] = 0.0f;
 }
 
 /* The flat positions [*j0, *j1) of `total` whose source j + off is inside. */
