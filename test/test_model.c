@@ -166,10 +166,13 @@ static const layer_case cases[] = {
     /* "same" size (the shifted-plane path) with wide shifts, and 1x1 */
     {"conv5x5-pad2", DISTILL_LAYER_CONV2D, 2, 5, 1, 2, 1, {2, 6, 5}},
     {"conv1x1", DISTILL_LAYER_CONV2D, 3, 1, 1, 0, 1, {2, 3, 4}},
-    /* one channel: the batch's planes are adjacent and shift as one span,
-     * shifts as wide as the plane too */
+    /* one channel: the batch's planes are adjacent and shift as one span;
+     * shifts as wide as the plane's rows, then wider than its rows and as
+     * wide as its columns, then wider than its columns */
     {"conv3x3-pad1-one-channel", DISTILL_LAYER_CONV2D, 3, 3, 1, 1, 1, {1, 5, 4}},
     {"conv5x5-pad2-one-channel", DISTILL_LAYER_CONV2D, 2, 5, 1, 2, 0, {1, 2, 3}},
+    {"conv5x5-pad2-one-row", DISTILL_LAYER_CONV2D, 2, 5, 1, 2, 1, {1, 1, 2}},
+    {"conv5x5-pad2-one-column", DISTILL_LAYER_CONV2D, 2, 5, 1, 2, 1, {1, 2, 1}},
     /* output larger, and strided with padding (the row-by-row path) */
     {"conv3x3-pad2", DISTILL_LAYER_CONV2D, 2, 3, 1, 2, 0, {2, 4, 3}},
     {"conv3x3-stride2-pad1", DISTILL_LAYER_CONV2D, 2, 3, 2, 1, 1, {2, 6, 5}},

@@ -185,10 +185,8 @@ static void im2col_row_general(const nn_layer *l, const float *plane, float *dst
     valid_range(kx, s, pad, W, ow, &lo, &hi);
     for (oy = 0; oy < oh; oy++, dst += ow) {
         const int64_t sy = oy * s + ky - pad;
-        const float *src = plane + sy * W + kx - pad;
-        const int inside = sy >= 0 && sy < H;
         for (ox = 0; ox < ow; ox++)
-            dst[ox] = inside && ox >= lo && ox < hi ? src[ox * s] : 0.0f;
+            dst[ox] = sy >= 0 && sy < H && ox >= lo && ox < hi ? plane[sy * W + ox * s + kx - pad] : 0.0f;
     }
 }
 
@@ -242,11 +240,10 @@ static void col2im_row_general(const nn_layer *l, const float *src, float *plane
     valid_range(kx, s, pad, W, ow, &lo, &hi);
     for (oy = 0; oy < oh; oy++, src += ow) {
         const int64_t sy = oy * s + ky - pad;
-        float *dst = plane + sy * W + kx - pad;
         if (sy < 0 || sy >= H)
             continue;
         for (ox = lo; ox < hi; ox++)
-            dst[ox * s] += src[ox];
+            plane[sy * W + ox * s + kx - pad] += src[ox];
     }
 }
 
