@@ -174,19 +174,27 @@ static void im2col_planes_same(const float *src, float *restrict dst, int64_t n,
     zero_outside(dst, n, H, W, dy, dx);
 }
 
-/* The row of columns for kernel offset (ky, kx) of one image, any stride
- * and padding: rows are short (ow values), so plain loops beat memcpy calls. */
-static void im2col_row_general(const nn_layer *l, const float *plane, float *dst, int64_t ky,
-                               int64_t kx)
+/* One image's row of columns for kernel offset (ky, kx), any stride and
+ * padding: built from its plane (src = plane, dst = row), or (back) added
+ * back onto it (src = row, dst = plane).  Rows are short (ow values), so
+ * plain loops beat memcpy calls. */
+static void row_general(const nn_layer *l, int back, const float *src, float *dst, int64_t ky,
+                        int64_t kx)
 {
     const int64_t s = stride_of(l), pad = l->spec.padding, H = l->in_h, W = l->in_w;
     const int64_t oh = l->out_h, ow = l->out_w;
     int64_t oy, ox, lo, hi;
     valid_range(kx, s, pad, W, ow, &lo, &hi);
-    for (oy = 0; oy < oh; oy++, dst += ow) {
+    for (oy = 0; oy < oh; oy++) {
         const int64_t sy = oy * s + ky - pad;
-        for (ox = 0; ox < ow; ox++)
-            dst[ox] = sy >= 0 && sy < H && ox >= lo && ox < hi ? plane[sy * W + ox * s + kx - pad] : 0.0f;
+        for (ox = 0; ox < ow; ox++) {
+            const int inside = sy >= 0 && sy < H && ox >= lo && ox < hi;
+            const int64_t p = sy * W + ox * s + kx - pad, q = oy * ow + ox;
+            if (!back)
+                dst[q] = inside ? src[p] : 0.0f;
+            else if (inside)
+                dst[p] += src[q];
+        }
     }
 }
 
@@ -211,7 +219,7 @@ static void im2col_rows(const nn_layer *l, int64_t n_all, int64_t i0, int64_t n,
             if (same_size(l))
                 im2col_planes_same(plane, row + i * ohw, 1, H, W, ky - pad, kx - pad);
             else
-                im2col_row_general(l, plane, row + i * ohw, ky, kx);
+                row_general(l, 0, plane, row + i * ohw, ky, kx);
         }
     }
 }
@@ -228,23 +236,6 @@ static void col2im_planes_same(float *src, float *restrict dst, int64_t n, int64
     inside_span(n * H * W, off, &j0, &j1);
     for (j = j0; j < j1; j++)
         dst[j + off] += src[j];
-}
-
-/* One image's plane += its row of columns for (ky, kx), any stride and padding. */
-static void col2im_row_general(const nn_layer *l, const float *src, float *plane, int64_t ky,
-                               int64_t kx)
-{
-    const int64_t s = stride_of(l), pad = l->spec.padding, H = l->in_h, W = l->in_w;
-    const int64_t oh = l->out_h, ow = l->out_w;
-    int64_t oy, ox, lo, hi;
-    valid_range(kx, s, pad, W, ow, &lo, &hi);
-    for (oy = 0; oy < oh; oy++, src += ow) {
-        const int64_t sy = oy * s + ky - pad;
-        if (sy < 0 || sy >= H)
-            continue;
-        for (ox = lo; ox < hi; ox++)
-            plane[sy * W + ox * s + kx - pad] += src[ox];
-    }
 }
 
 /* dx += the columns of channels [c0, c1) folded back onto the n images from
@@ -270,7 +261,7 @@ static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_
                 if (same_size(l))
                     col2im_planes_same(row + i * ohw, plane, 1, H, W, ky - pad, kx - pad);
                 else
-                    col2im_row_general(l, row + i * ohw, plane, ky, kx);
+                    row_general(l, 1, row + i * ohw, plane, ky, kx);
             }
         }
 }
