@@ -7,11 +7,14 @@
  * channel-first output gradient, read in place.
  *
  * The batch goes through in chunks whose columns fit in cache (im2col and
- * the GEMM then touch cache, not memory); training keeps every chunk's
- * columns (the layer's cache) for the weight gradient, eval mode keeps none
- * (a KRR-ST run at 1024 real images a step held 1.8 GB of them; a weight
- * gradient after an eval forward builds them again).  On a 2-core machine
- * convolution is bound by memory traffic as much as by arithmetic. */
+ * the GEMM then touch cache, not memory).  No pass keeps them: backward
+ * builds each chunk's columns again for the weight gradient.  Kept, they
+ * went through memory three times (written, the write's read for
+ * ownership, read back by the weight gradient), which cost more than
+ * building them twice in cache (a ConvNet-3 training step at batch 256
+ * ran 8% faster without them), and they were the largest buffer of a
+ * training pass (96 MB at batch 256).  On a 2-core machine convolution is
+ * bound by memory traffic as much as by arithmetic. */
 #include <string.h>
 
 #include "internal.h"
@@ -54,9 +57,10 @@ int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t
     return (share + rounds - 1) / rounds;
 }
 
-/* A layer's chunks are laid out for two threads whatever the thread count:
- * training keeps the columns chunk by chunk, and backward must find them
- * as forward left them. */
+/* A layer's chunks are laid out for two threads whatever the thread count
+ * (when training kept the columns, backward had to find them as forward
+ * left them); the chunks are the weight gradient's partial sums, so
+ * another layout would change every trained model's bits. */
 #define CONV_WAYS 2
 /* Threads share a layer's chunks up to DISTILL__MAX_WAYS ways, each with its own
  * slot of scratch and, for a weight gradient of up to SMALL_DW values
@@ -94,8 +98,6 @@ static int64_t conv_scratch(const nn_layer *l, int64_t n)
     const int64_t dw = dw_size(l);
     return slots_room(l, n) + dw + (dw <= SMALL_DW ? DISTILL__MAX_WAYS * dw : 0);
 }
-
-static int64_t conv_cache(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * n * positions(l); }
 
 static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
 {
@@ -266,10 +268,6 @@ static void col2im_channels(const nn_layer *l, int64_t n_all, int64_t i0, int64_
         }
 }
 
-/* Training keeps the columns for the weight gradient; eval mode builds
- * each chunk's in scratch. */
-static int kept_columns(const nn_env *e, const float *cache) { return e->train && cache; }
-
 /* The columns of images i0 .. i0 + cn of the batch, with the bias's row of
  * ones when the layer has one. */
 void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
@@ -307,7 +305,7 @@ const float *distill__conv_weights(const nn_layer *l, const float *p, float *wb)
 typedef struct conv_pass {
     nn_env env; /* one thread when the chunks are shared */
     const nn_layer *l;
-    const float *w, *x, *dy, *cols;
+    const float *w, *x, *dy;
     float *y, *dx, *slots, *parts, *dwt;
     int64_t n, step, ways;
 } conv_pass;
@@ -336,13 +334,8 @@ int64_t distill__chunk_images(int64_t n, int64_t step, int64_t c)
     return n - c * step < step ? n - c * step : step;
 }
 
-/* Training keeps the columns for the weight gradient (c->cols, chunk by
- * chunk); otherwise each chunk's are built in the share's slot. */
-static float *columns_at(const conv_pass *c, int64_t t, int64_t i0)
-{
-    return c->cols ? (float *)c->cols + distill__conv_rows(c->l) * i0 * positions(c->l)
-                   : c->slots + t * slot_floats(c);
-}
+/* The slot of share t's chunk of columns (or dcols). */
+static float *slot_at(const conv_pass *c, int64_t t) { return c->slots + t * slot_floats(c); }
 
 static void forward_share(const conv_pass *c, int64_t t)
 {
@@ -352,7 +345,7 @@ static void forward_share(const conv_pass *c, int64_t t)
     distill__chunk_share(c->n, c->step, c->ways, t, &k0, &k1);
     for (k = k0; k < k1; k++) {
         const int64_t i0 = k * c->step, cn = distill__chunk_images(c->n, c->step, k), np = cn * hw;
-        float *cols = columns_at(c, t, i0);
+        float *cols = slot_at(c, t);
         distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, cols);
         nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, c->w, KB, cols, np, 0.0f,
                 c->y + i0 * hw, c->n * hw);
@@ -374,8 +367,8 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
                          int64_t n, const float *x, float *y, float *cache, float *scratch)
 {
     conv_pass c = pass_of(e, l, n, ways_of(e, l, n, 0));
-    (void)buf;
-    c.x = x, c.y = y, c.slots = scratch, c.cols = kept_columns(e, cache) ? cache : NULL;
+    (void)buf, (void)cache;
+    c.x = x, c.y = y, c.slots = scratch;
     c.w = distill__conv_weights(l, p, scratch + slots_room(l, n));
     DISTILL__SPLIT(c.ways, c.ways, t0, t1, forward_share(&c, t0));
 }
@@ -449,12 +442,10 @@ static void backward_share(const conv_pass *c, const float *p, int64_t t)
     for (k = k0; k < k1; k++) {
         const int64_t i0 = k * c->step, cn = distill__chunk_images(c->n, c->step, k), np = cn * hw;
         const float *dt = c->dy + i0 * hw;
-        float *slot = c->slots + t * slot_floats(c);
-        if (c->dwt) {
-            const float *cols = columns_at(c, t, i0);
-            if (!c->cols) /* after an eval forward: the chunk's columns again */
-                distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, slot);
-            chunk_dw(c, t, np, cols, dt);
+        float *slot = slot_at(c, t);
+        if (c->dwt) { /* the chunk's columns again */
+            distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, slot);
+            chunk_dw(c, t, np, slot, dt);
         }
         if (c->dx) { /* dcols reuses the slot */
             nn_gemm(&c->env, DISTILL_TRANS, DISTILL_NO_TRANS, K, np, oc, 1.0f, p, K, dt, c->n * hw, 0.0f,
@@ -472,8 +463,8 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
     conv_pass c = pass_of(e, l, n, ways_of(e, l, n, dp != NULL));
     const int64_t oc = l->out_c, K = ckk(l), KB = distill__conv_rows(l);
     int64_t t, r, o, j;
-    (void)buf, (void)y;
-    c.x = x, c.dy = dy, c.dx = dx, c.slots = scratch, c.cols = kept_columns(e, cache) ? cache : NULL;
+    (void)buf, (void)y, (void)cache;
+    c.x = x, c.dy = dy, c.dx = dx, c.slots = scratch;
     /* [dW | db]^T (KB x oc), whose row of ones in the columns gives the
      * bias gradient (this orientation of the long reduction runs faster),
      * then the partial sums */
@@ -492,5 +483,5 @@ static void conv_backward(const nn_env *e, const nn_layer *l, const float *p, co
             dp[(r < K ? o * K + r : oc * K + o)] += c.dwt[r * oc + o];
 }
 
-const nn_ops distill__conv2d_ops = {conv_shape, conv_params, distill__nn_none, conv_scratch, conv_cache,
+const nn_ops distill__conv2d_ops = {conv_shape, conv_params, distill__nn_none, conv_scratch, distill__nn_none_n,
                                     conv_init, conv_forward, conv_backward};
