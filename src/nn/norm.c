@@ -40,6 +40,36 @@ void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf
 }
 
 /* Channels [lo, hi): each reads and writes only its own statistics. */
+/* A plane's float sums are one chain of dependent adds each; PLANES
+ * planes at once run that many chains side by side, every plane's sums
+ * in its own order (the same bits as one plane at a time). */
+#define PLANES 4
+
+/* Of channel c's planes i .. i + PLANES - 1 (fewer at the batch's end; the
+ * count is returned): without g, the sums of x and x^2 (forward); with g,
+ * the sums of g and g (x - mean) (backward). */
+static int64_t plane_sums(const nn_layer *l, int64_t n, int64_t c, int64_t i, const float *x,
+                          const float *g, float mean, float s1[PLANES], float s2[PLANES])
+{
+    const int64_t C = l->in_c, hw = l->in_h * l->in_w, q = n - i < PLANES ? n - i : PLANES;
+    const float *xp[PLANES], *gp[PLANES];
+    int64_t k, j;
+    for (k = 0; k < PLANES; k++) { /* past the end: plane i again, its sums unused */
+        const int64_t at = nn_plane(l->cf_in, n, C, k < q ? i + k : i, c, hw);
+        xp[k] = x + at, gp[k] = g ? g + at : NULL;
+        s1[k] = 0.0f, s2[k] = 0.0f;
+    }
+    if (!g)
+        for (j = 0; j < hw; j++)
+            for (k = 0; k < PLANES; k++)
+                s1[k] += xp[k][j], s2[k] += xp[k][j] * xp[k][j];
+    else
+        for (j = 0; j < hw; j++)
+            for (k = 0; k < PLANES; k++)
+                s1[k] += gp[k][j], s2[k] += gp[k][j] * (xp[k][j] - mean);
+    return q;
+}
+
 static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float *buf, int64_t n,
                             const float *x, float *y, float *cache, int64_t lo, int64_t hi)
 {
@@ -52,12 +82,11 @@ static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float 
         if (train) {
             double s = 0.0, s2 = 0.0, var;
             float mean, invstd;
-            for (i = 0; i < n; i++) { /* float sums within a plane vectorise */
-                const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw);
-                float ps = 0.0f, ps2 = 0.0f;
-                for (j = 0; j < hw; j++)
-                    ps += xi[j], ps2 += xi[j] * xi[j];
-                s += ps, s2 += ps2;
+            for (i = 0; i < n; i += PLANES) {
+                float ps[PLANES], ps2[PLANES];
+                const int64_t q = plane_sums(l, n, c, i, x, NULL, 0.0f, ps, ps2);
+                for (j = 0; j < q; j++)
+                    s += ps[j], s2 += ps2[j];
             }
             s /= (double)count;
             var = s2 / (double)count - s * s;
@@ -121,12 +150,11 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
                 bn_bwd_eval_input(l, p, buf, n, dy, dx, c);
             continue;
         }
-        for (i = 0; i < n; i++) {
-            const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = dy + nn_plane(l->cf_in, n, C, i, c, hw);
-            float ps = 0.0f, psx = 0.0f;
-            for (j = 0; j < hw; j++)
-                ps += gi[j], psx += gi[j] * (xi[j] - mean);
-            sdy += ps, sdyx += (double)psx * invstd;
+        for (i = 0; i < n; i += PLANES) {
+            float ps[PLANES], psx[PLANES];
+            const int64_t q = plane_sums(l, n, c, i, x, dy, mean, ps, psx);
+            for (j = 0; j < q; j++)
+                sdy += ps[j], sdyx += (double)psx[j] * invstd;
         }
         if (dp)
             dp[c] += (float)sdyx, dp[C + c] += (float)sdy;
