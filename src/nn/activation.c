@@ -4,6 +4,8 @@
 
 #include "internal.h"
 
+DISTILL__NO_CONTRACT
+
 static float sigmoid(float x)
 {
     /* never exponentiates a large positive number */

@@ -5,6 +5,8 @@
 #include "frozen.h"
 #include "internal.h"
 
+DISTILL__NO_CONTRACT
+
 typedef struct frozen_layer {
     int32_t kind;      /* DISTILL_LAYER_DENSE or an activation's */
     int64_t in, out;

@@ -5,10 +5,12 @@
 #include "distill/kernels.h"
 #include "internal.h"
 
+DISTILL__NO_CONTRACT
+
 /* Dot product with eight independent partial sums, so the compiler can
  * keep them in one vector register without reassociating a single sum. */
 #if defined(__GNUC__)
-__attribute__((always_inline)) /* into each clone of loops_gemm, with its vectors */
+__attribute__((always_inline)) /* into each clone of loops_gemm and nn_gemm_nt_acc, with its vectors */
 #endif
 static inline float dot(const float *a, const float *b, int64_t k)
 {

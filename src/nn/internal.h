@@ -32,7 +32,14 @@ static inline int nn_threads_for(const nn_env *e, int64_t count)
 
 /* Loops worth wider vectors (the inference GEMM, Mish): x86-64 builds get
  * AVX-512 and AVX2 clones picked at load time.  No clone contracts into
- * fused multiply-adds (C99 mode), so every clone gives the same bits. */
+ * fused multiply-adds, so every clone gives the same bits: GCC does not in
+ * C99 mode, and clang, which does by default whatever the -std, is told
+ * not to by DISTILL__NO_CONTRACT at the top of each file with clones. */
+#if defined(__clang__)
+#define DISTILL__NO_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
+#else
+#define DISTILL__NO_CONTRACT
+#endif
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(DISTILL_NO_CLONES) && \
     (!defined(__clang__) || __clang_major__ >= 14)
 #define DISTILL__CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))

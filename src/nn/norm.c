@@ -39,7 +39,6 @@ void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf
     *a = p[c] * invstd, *b = p[l->in_c + c] - *a * buf[c];
 }
 
-/* Channels [lo, hi): each reads and writes only its own statistics. */
 /* A plane's float sums are one chain of dependent adds each; PLANES
  * planes at once run that many chains side by side, every plane's sums
  * in its own order (the same bits as one plane at a time). */
@@ -70,6 +69,7 @@ static int64_t plane_sums(const nn_layer *l, int64_t n, int64_t c, int64_t i, co
     return q;
 }
 
+/* Channels [lo, hi): each reads and writes only its own statistics. */
 static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float *buf, int64_t n,
                             const float *x, float *y, float *cache, int64_t lo, int64_t hi)
 {
