@@ -81,21 +81,9 @@ END_TEST
 
 /* The weight gradient's long reduction (nn_gemm_nt_acc, gemm.c): C += A B^T
  * against a double reference, and each output the same bits as one row's
- * blocked dot products alone (four of B's rows go at once, with tails in
- * the rows and in the reduction's blocks of 512 and vectors of 8). */
-static float dot_alone(const float *a, const float *b, int64_t k)
-{
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s;
-    int64_t p, q;
-    for (p = 0; p + 8 <= k; p += 8)
-        for (q = 0; q < 8; q++)
-            acc[q] += a[p + q] * b[p + q];
-    s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; p < k; p++)
-        s += a[p] * b[p];
-    return s;
-}
-
+ * dot products alone, block by block (the inference path's loops, which
+ * take one row at a time): four of B's rows go at once, with tails in the
+ * rows and in the reduction's blocks of 512 and vectors of 8. */
 static const struct { int m, n, k; } nt_shapes[] = {
     {1, 1, 1}, {3, 4, 8}, {10, 32, 1100}, {2, 7, 517}, {5, 9, 1031}, {1, 5, 13},
 };
@@ -107,15 +95,19 @@ START_TEST(nt_acc_matches_reference_and_row_sums)
     float *a = new_random(m * lda, 7), *b = new_random(n * ldb, 8), *c = new_random(m * ldc, 9);
     float *c0 = malloc(sizeof(float) * m * ldc);
     double *ref = malloc(sizeof(double) * m * n);
+    const nn_env loops = {NULL, 0, 1}; /* no context: plain loops */
     int64_t i, j, p0;
     memcpy(c0, c, sizeof(float) * m * ldc);
     nn_gemm_nt_acc(m, n, k, a, lda, b, ldb, c, ldc);
     ref_gemm(0, 1, m, n, k, a, lda, b, ldb, ref);
     for (i = 0; i < m; i++) {
         for (j = 0; j < n; j++) {
-            float alone = c0[i * ldc + j];
-            for (p0 = 0; p0 < k; p0 += 512)
-                alone += dot_alone(a + i * lda + p0, b + j * ldb + p0, k - p0 < 512 ? k - p0 : 512);
+            float alone = c0[i * ldc + j], part;
+            for (p0 = 0; p0 < k; p0 += 512) {
+                nn_gemm(&loops, 0, 1, 1, 1, k - p0 < 512 ? k - p0 : 512, 1.0f, a + i * lda + p0, lda,
+                        b + j * ldb + p0, ldb, 0.0f, &part, 1);
+                alone += part;
+            }
             ck_assert_double_eq_tol(c[i * ldc + j], ref[i * n + j] + c0[i * ldc + j], 1e-5 * (k + 4));
             ck_assert_msg(c[i * ldc + j] == alone, "(%lld, %lld): %.9g, alone %.9g", (long long)i,
                           (long long)j, c[i * ldc + j], alone);
