@@ -227,7 +227,7 @@ def main():
     out.update(gd_step())
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import krrst_torch
-    k = krrst_torch.measure(12)
+    k = krrst_torch.measure(12, processes=0)
     out.update(krrst_step_ms=k["step_ms"], torch_krrst_step_ms=k["torch_step_ms"],
                torch_alone_krrst_step_ms=k["torch_alone_step_ms"], ratio_krrst_step=k["ratio_mean"])
     print(f"KRR-ST outer step: libdistill {k['step_ms']} ms, torch {k['torch_step_ms']} ms "

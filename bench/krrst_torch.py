@@ -9,12 +9,18 @@ sides.  PyTorch gets oneDNN convolutions and, for its BLAS, the BLIS
 sub-configuration libdistill chose (torch_common.same_blis_arch); 2
 threads.  Each side first runs WARMUP untimed steps, so that every pool
 network has almost surely run once.  The two steps alternate so
-both see the same machine; best and mean of `rounds` each.
+both see the same machine; best and mean of `rounds` each.  Then each side
+alone in its own process, the processes alternating for 4 rounds of 12
+steps (`proc_*`, medians over the rounds): the figure `bench_krrst` takes,
+since one process's "alone" phases come minutes apart on a machine whose
+speed drifts by a quarter, and alternating steps in one process share an
+OpenMP runtime whose idle threads spin.
 
 Usage: /usr/bin/python3 bench/krrst_torch.py [rounds]; skipped (exit 0)
 without Debian's python3-torch.  The last line is one JSON object."""
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -86,8 +92,53 @@ class TorchKrrst:
         return loss.item()
 
 
-def measure(rounds=20):
-    """The figures as a dict (see the module's doc)."""
+def side_main(side, steps):
+    """One side alone in this process (`--side torch|ours STEPS`): WARMUP
+    untimed steps, then STEPS timed; the last line is one JSON object."""
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(0)
+    real = rng.random((5000, 784), dtype=np.float32)
+    targets = rng.standard_normal((5000, K)).astype(np.float32) * 0.1
+    times = []
+    if side == "torch":
+        solver, close = TorchKrrst(real, targets), None
+    else:
+        ctx = distill.Context(seed=0, threads=THREADS)
+        ds = distill.Dataset.from_numpy(ctx, real)
+        ds.shape = (1, 28, 28)
+        solver = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=POOL, pool_period=200)
+        close = (solver, ds, ctx)
+    for _ in range(WARMUP):
+        solver.step()
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        solver.step()
+        times.append(time.perf_counter() - t0)
+    for h in close or ():
+        h.close()
+    print(json.dumps({"side": side, "mean_ms": round(1e3 * float(np.mean(times)), 2),
+                      "best_ms": round(1e3 * min(times), 2)}))
+
+
+def alternate_processes(rounds=4, steps=12):
+    """Each side alone in its own process, the two alternating (torch first
+    in even rounds, libdistill first in odd ones): no shared OpenMP runtime
+    or BLIS between them, and the machine's slow drifts fall on both.  The
+    median over the rounds of each process's mean step."""
+    per = {"torch": [], "ours": []}
+    for r in range(rounds):
+        for side in (("torch", "ours") if r % 2 == 0 else ("ours", "torch")):
+            res = subprocess.run([sys.executable, os.path.abspath(__file__), "--side", side, str(steps)],
+                                 capture_output=True, text=True, check=True)
+            per[side].append(json.loads(res.stdout.strip().splitlines()[-1])["mean_ms"])
+    return {"proc_step_ms": round(float(np.median(per["ours"])), 2),
+            "proc_torch_step_ms": round(float(np.median(per["torch"])), 2),
+            "proc_rounds_ms": per["ours"], "proc_torch_rounds_ms": per["torch"]}
+
+
+def measure(rounds=20, processes=4):
+    """The figures as a dict (see the module's doc); `processes` rounds of
+    alternating whole processes (0: none)."""
     torch.set_num_threads(THREADS)
     rng = np.random.default_rng(0)
     real = rng.random((5000, 784), dtype=np.float32)
@@ -129,16 +180,24 @@ def measure(rounds=20):
            "alone_step_ms_best": round(1e3 * min(ours_alone_t), 2)}
     out["ratio_alone"] = round(out["torch_alone_step_ms"] / out["alone_step_ms"], 2)
     out["ratio_mean"] = round(out["torch_step_ms"] / out["step_ms"], 2)
+    if processes > 0:
+        out.update(alternate_processes(processes))
+        out["ratio_processes"] = round(out["proc_torch_step_ms"] / out["proc_step_ms"], 2)
     return out
 
 
 def main():
+    if len(sys.argv) > 3 and sys.argv[1] == "--side" and sys.argv[2] in ("torch", "ours"):
+        side_main(sys.argv[2], int(sys.argv[3]))
+        return
     out = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
     print(f"KRR-ST outer step (m={M}, n={N}, k={K}, ConvNet-3 + BN, pool update): libdistill "
           f"{out['step_ms']} ms (best {out['step_ms_best']}), PyTorch {out['torch_step_ms']} ms "
           f"(best {out['torch_step_ms_best']}; alone {out['torch_alone_step_ms']}, best "
           f"{out['torch_alone_step_ms_best']}): libdistill {out['ratio_mean']}x as fast alternating; "
-          f"alone {out['alone_step_ms']} ms vs {out['torch_alone_step_ms']} ms: {out['ratio_alone']}x")
+          f"alone {out['alone_step_ms']} ms vs {out['torch_alone_step_ms']} ms: {out['ratio_alone']}x; "
+          f"alternating processes {out['proc_step_ms']} ms vs {out['proc_torch_step_ms']} ms: "
+          f"{out['ratio_processes']}x")
     print(json.dumps(out))
 
 
