@@ -92,30 +92,43 @@ class TorchKrrst:
         return loss.item()
 
 
+def data():
+    """The real images and their precomputed targets, the same on both sides."""
+    rng = np.random.default_rng(0)
+    real = rng.random((5000, 784), dtype=np.float32)
+    return real, rng.standard_normal((5000, K)).astype(np.float32) * 0.1
+
+
+def our_solver(ctx, real, targets):
+    ds = distill.Dataset.from_numpy(ctx, real)
+    ds.shape = (1, 28, 28)
+    return distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=POOL, pool_period=200)
+
+
+def timed(step, count, warmup=WARMUP):
+    """`warmup` untimed steps, then the seconds of each of `count`."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def side_main(side, steps):
     """One side alone in this process (`--side torch|ours STEPS`): WARMUP
     untimed steps, then STEPS timed; the last line is one JSON object."""
     torch.set_num_threads(THREADS)
-    rng = np.random.default_rng(0)
-    real = rng.random((5000, 784), dtype=np.float32)
-    targets = rng.standard_normal((5000, K)).astype(np.float32) * 0.1
-    times = []
+    real, targets = data()
     if side == "torch":
-        solver, close = TorchKrrst(real, targets), None
+        times = timed(TorchKrrst(real, targets).step, steps)
     else:
-        ctx = distill.Context(seed=0, threads=THREADS)
-        ds = distill.Dataset.from_numpy(ctx, real)
-        ds.shape = (1, 28, 28)
-        solver = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=POOL, pool_period=200)
-        close = (solver, ds, ctx)
-    for _ in range(WARMUP):
-        solver.step()
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        solver.step()
-        times.append(time.perf_counter() - t0)
-    for h in close or ():
-        h.close()
+        with distill.Context(seed=0, threads=THREADS) as ctx:
+            ours = our_solver(ctx, real, targets)
+            times = timed(ours.step, steps)
+            ours.close()
     print(json.dumps({"side": side, "mean_ms": round(1e3 * float(np.mean(times)), 2),
                       "best_ms": round(1e3 * min(times), 2)}))
 
@@ -140,28 +153,14 @@ def measure(rounds=20, processes=4):
     """The figures as a dict (see the module's doc); `processes` rounds of
     alternating whole processes (0: none)."""
     torch.set_num_threads(THREADS)
-    rng = np.random.default_rng(0)
-    real = rng.random((5000, 784), dtype=np.float32)
-    targets = rng.standard_normal((5000, K)).astype(np.float32) * 0.1
-    ours_t, theirs_t, alone_t, ours_alone_t = [], [], [], []
+    real, targets = data()
+    ours_t, theirs_t = [], []
     theirs = TorchKrrst(real, targets)
-    for _ in range(WARMUP):
-        theirs.step()
-    for _ in range(rounds):  # PyTorch alone first, before libdistill's solver exists
-        t0 = time.perf_counter()
-        theirs.step()
-        alone_t.append(time.perf_counter() - t0)
+    alone_t = timed(theirs.step, rounds)  # PyTorch alone first, before libdistill's solver exists
     with distill.Context(seed=0, threads=THREADS) as ctx:
         blis_arch = ctx.blis_arch
-        ds = distill.Dataset.from_numpy(ctx, real)
-        ds.shape = (1, 28, 28)
-        ours = distill.Krrst(ctx, ds, targets, m=M, n=N, pool_size=POOL, pool_period=200)
-        for _ in range(WARMUP):
-            ours.step()
-        for _ in range(rounds):  # libdistill alone
-            t0 = time.perf_counter()
-            ours.step()
-            ours_alone_t.append(time.perf_counter() - t0)
+        ours = our_solver(ctx, real, targets)
+        ours_alone_t = timed(ours.step, rounds)  # libdistill alone
         for _ in range(rounds):
             for fn, acc in ((ours.step, ours_t), (theirs.step, theirs_t)):
                 t0 = time.perf_counter()
