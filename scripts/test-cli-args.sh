@@ -36,7 +36,7 @@ krrst_opts="--data:path --classes:text --limit:int --m:int --n:int --k:int --ste
     --out:path --resume:path --export-every:int --checkpoint-every:int --mpi:flag --seed:int --threads:int"
 transfer_opts="--dir:path --data:path --set:path --arms:text --classes:text --source-classes:text
     --seeds:int --probe-labels:int --ft-labels:int --pretrain-steps:int --probe-steps:int
-    --finetune-steps:int --probe-lr:real --probe-wd:real --test-limit:int --seed:int --threads:int"
+    --finetune-steps:int --probe-lr:real --probe-wd:real --probe-draws:int --test-limit:int --seed:int --threads:int"
 kd_opts="--data:path --n:int --val:int --unlabeled:int --test-limit:int --subset-seed:int
     --label-column:int --privileged:text --regular:text --mode:text --preset:text --T:real --lambda:real
     --grid:flag --hidden:text --epochs:int --batch:int --lr:real --save-student:path --save-teacher:path
@@ -91,6 +91,8 @@ refuse "kd --hidden with 9 widths" kd --hidden 5,5,5,5,5,5,5,5,5 --save-student 
 refuse "kd --mode nonsense" kd --mode nonsense --save-student "$OUT"
 refuse "kd --lambda 2" kd --lambda 2 --save-student "$OUT"
 refuse "transfer --pretrain-steps -1" transfer --pretrain-steps -1
+refuse "transfer --probe-draws 0" transfer --probe-draws 0
+refuse "transfer --probe-draws 65" transfer --probe-draws 65
 refuse "orl --task walker" orl --task walker --out "$OUT"
 refuse "orl --variant nonsense" orl --variant nonsense --out "$OUT"
 refuse "orl --epsilon 2" orl --epsilon 2 --out "$OUT"

@@ -517,6 +517,23 @@ START_TEST(transfer_protocol)
     /* an easy task is learned by both the probe and fine-tuning */
     ck_assert_int_eq(distill_linear_probe(f.ctx, &o, enc, train, test, &lp), DISTILL_OK);
     ck_assert_msg(lp >= 0.95, "linear probe %g", lp);
+    { /* several training sets share the test features: each probe is linear_probe's, bit for bit
+         (a probe standardising the shared features in place would change the second); a failed
+         call leaves the accuracies as they were */
+        distill_dataset *other = two_class_set(f.ctx, 40, 5);
+        distill_dataset *sets[2] = {train, other}, *bad[2] = {train, targets};
+        double acc[2] = {-1, -1}, lp_other = -1;
+        ck_assert_int_eq(distill_linear_probes(f.ctx, &o, enc, sets, 2, test, acc), DISTILL_OK);
+        ck_assert_int_eq(distill_linear_probe(f.ctx, &o, enc, other, test, &lp_other), DISTILL_OK);
+        ck_assert_msg(acc[0] == lp && acc[1] == lp_other, "%g %g against %g %g", acc[0], acc[1], lp, lp_other);
+        acc[0] = acc[1] = -1;
+        ck_assert_int_eq(distill_linear_probes(f.ctx, &o, enc, bad, 2, test, acc), DISTILL_E_INVAL);
+        ck_assert_int_eq(distill_linear_probes(f.ctx, &o, enc, sets, 0, test, acc), DISTILL_E_INVAL);
+        ck_assert_int_eq(distill_linear_probes(f.ctx, &o, enc, NULL, 2, test, acc), DISTILL_E_INVAL);
+        ck_assert_int_eq(distill_linear_probes(f.ctx, &o, enc, sets, 2, test, NULL), DISTILL_E_INVAL);
+        ck_assert(acc[0] == -1 && acc[1] == -1);
+        distill_dataset_destroy(other);
+    }
     memcpy(before, distill_model_params(enc), sizeof(float) * (size_t)distill_model_param_count(enc));
     ck_assert_int_eq(distill_finetune(f.ctx, &o, enc, train, test, &ft), DISTILL_OK);
     ck_assert_msg(ft >= 0.95, "fine-tuning %g", ft);

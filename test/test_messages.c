@@ -362,6 +362,7 @@ static void audit_methods(fixture *f)
                                                          &(distill_dataset *){0}));
     AUDIT(distill_pretrain, distill_pretrain(f->ctx, &to, NULL, f->images));
     AUDIT(distill_linear_probe, distill_linear_probe(f->ctx, &to, f->model, NULL, f->labelled, &acc));
+    AUDIT(distill_linear_probes, distill_linear_probes(f->ctx, &to, f->model, NULL, 1, f->labelled, &acc));
     AUDIT(distill_finetune, distill_finetune(f->ctx, &to, f->model, f->labelled, NULL, &acc));
     AUDIT(distill_train_supervised_teacher, distill_train_supervised_teacher(f->ctx, f->model, f->labelled, -1));
 }

@@ -591,7 +591,15 @@ def test_transfer_protocol(ctx):
     before = enc.params.copy()
     distill.pretrain(ctx, enc, targets, pretrain_steps=10)
     assert not np.array_equal(before, enc.params)
-    assert distill.linear_probe(ctx, enc, train, test, probe_steps=200) >= 0.95
+    lp = distill.linear_probe(ctx, enc, train, test, probe_steps=200)
+    assert lp >= 0.95
+    assert distill.linear_probes(ctx, enc, [train, train], test, probe_steps=200) == [lp, lp]
+    try:
+        distill.linear_probes(ctx, enc, [], test)
+    except distill.DistillError as e:
+        assert "1 or more training sets" in str(e), str(e)
+    else:
+        raise AssertionError("no training sets accepted")
     assert distill.finetune(ctx, enc, train, test, finetune_steps=100, finetune_batch=20) >= 0.95
 
 

@@ -83,6 +83,17 @@ distill_linear_probe(distill_context *ctx, const distill_transfer_options *opts,
                      distill_model *encoder, distill_dataset *train, distill_dataset *test,
                      double *accuracy);
 
+/* The probe of distill_linear_probe trained on each of n_train training sets
+ * (say, several draws of the few labels a probe gets) with the same options,
+ * encoder and test set: accuracies[i] comes from train[i].  The test
+ * set's features are computed once, so n probes cost little more than one;
+ * accuracies[0] of one set equals distill_linear_probe's, bit for bit.
+ * Since 0.2. */
+DISTILL_API DISTILL_NODISCARD distill_status
+distill_linear_probes(distill_context *ctx, const distill_transfer_options *opts,
+                      distill_model *encoder, distill_dataset *const *train, int64_t n_train,
+                      distill_dataset *test, double *accuracies);
+
 /* Test accuracy after fine-tuning a copy of the encoder (the encoder itself
  * is not changed) with a new head on `train`. */
 DISTILL_API DISTILL_NODISCARD distill_status

@@ -26,7 +26,7 @@ from .kernels import (random_uniform, random_normal, sgemm, cholesky, trsm_lower
 from .data import (Dataset, augment_crop, augment_flip, augment_noise, augment_normalize,
                    image_block_mean)
 from .model import Model, Optimizer, npy_save, schedule_lr, KINDS, INITS
-from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe, finetune,
+from .krrst import (Krrst, load_distilled, png_save_grid, pretrain, linear_probe, linear_probes, finetune,
                     train_supervised_teacher, barlow_twins_train, callable_teacher)
 from .teacher import Teacher
 from . import kd
@@ -48,7 +48,7 @@ __all__ = [
     "KERNEL_RBF", "RIDGE_ABSOLUTE", "RIDGE_RELATIVE", "KRR_AUTO", "KRR_DUAL", "KRR_PRIMAL",
     "Dataset", "augment_crop", "augment_flip", "augment_noise", "augment_normalize", "image_block_mean",
     "Model", "Optimizer", "npy_save", "schedule_lr", "KINDS", "INITS",
-    "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "finetune",
+    "Krrst", "load_distilled", "png_save_grid", "pretrain", "linear_probe", "linear_probes", "finetune",
     "train_supervised_teacher", "barlow_twins_train", "callable_teacher", "Teacher", "kd", "Kd",
     "Env", "Policy", "bc_train", "trajectory_top", "trajectories_from_hdf5", "route", "route_stats", "Orl",
     "Diffusion", "Vdd", "Masknet", "Ppo", "Share", "Bus", "Lifelong",

@@ -330,6 +330,8 @@ _sig("distill_transfer_options_size", c_size)
 _sig("distill_pretrain", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, c_p)
 _sig("distill_linear_probe", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, c_p, c_p,
      ctypes.POINTER(c_double))
+_sig("distill_linear_probes", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, PP, c_i64, c_p,
+     ctypes.POINTER(c_double))
 _sig("distill_finetune", c_int, c_p, ctypes.POINTER(TransferOptions), c_p, c_p, c_p,
      ctypes.POINTER(c_double))
 _sig("distill_train_supervised_teacher", c_int, c_p, c_p, c_p, c_i64)

@@ -206,6 +206,18 @@ def linear_probe(ctx, encoder, train, test, **options):
     return acc.value
 
 
+def linear_probes(ctx, encoder, trains, test, **options):
+    """Experimental: linear_probe trained on each dataset of trains (say, several draws of the few
+    labels), the test features computed once; a list of accuracies in trains' order."""
+    trains = list(trains)
+    o = _transfer_options(**options)
+    handles = (ctypes.c_void_p * len(trains))(*[t._handle for t in trains])
+    acc = (ctypes.c_double * len(trains))()
+    ctx.check(lib.distill_linear_probes(ctx.handle, ctypes.byref(o), encoder._handle, handles, len(trains),
+                                        test._handle, acc))
+    return list(acc)
+
+
 def finetune(ctx, encoder, train, test, **options):
     """Experimental: test accuracy after fine-tuning a copy of the encoder with a new head."""
     o, acc = _transfer_options(**options), ctypes.c_double()

@@ -9,24 +9,28 @@
 #include "cli.h"
 
 enum { ARM_A, ARM_A0, ARM_B, ARM_C, N_ARMS };
+enum { MAX_SEEDS = 64, MAX_DRAWS = 64 }; /* draw r of seed s uses the labels' stream s + MAX_SEEDS r */
 static const char *const arm_name[N_ARMS] = {"A", "A0", "B", "C"};
 
 static void help(void)
 {
     fputs("distill transfer [--dir DIR] [--data DIR or FILE.csv] [--source-classes 0-4] [--classes 5-9]\n"
           "  [--seeds 3] [--probe-labels 10] [--ft-labels 50] [--pretrain-steps 300]\n"
-          "  [--probe-steps 300] [--probe-lr 1e-2] [--probe-wd 1]\n"
+          "  [--probe-steps 300] [--probe-lr 1e-2] [--probe-wd 1] [--probe-draws 1]\n"
           "  [--finetune-steps 300 (0: no fine-tuning)] [--arms A,A0,B,C]\n"
           "  [--set FILE] [--test-limit N] [--seed 0] [--threads 0]\n"
           "Reads DIR/teacher.dstl, initial.dstl and distilled.dstl (from distill krrst);\n"
-          "--set evaluates another distilled set as arm A.\n", stderr);
+          "--set evaluates another distilled set as arm A.  --probe-draws R: each seed's\n"
+          "probe score is the mean over R draws of the probe's labels (draw 0 is the one\n"
+          "draw of --probe-draws 1; lp*_one_draw reports it alone).\n", stderr);
 }
 
 typedef struct arms {
     int want[N_ARMS];
     distill_dataset *set[N_ARMS]; /* C: NULL */
-    distill_dataset *target_train, *probe_train, *ft_train, *test;
-    double lp[N_ARMS][64], ft[N_ARMS][64];
+    distill_dataset *target_train, *probe_train[MAX_DRAWS], *ft_train, *test;
+    int draws;
+    double lp[N_ARMS][MAX_SEEDS], lp1[N_ARMS][MAX_SEEDS], ft[N_ARMS][MAX_SEEDS]; /* lp1: draw 0 alone */
 } arms;
 
 /* Arm B: m random source images with teacher targets. */
@@ -52,6 +56,21 @@ static distill_status random_arm(distill_context *ctx, distill_dataset *src, dis
     return st;
 }
 
+/* The seed's probe score: the mean over the draws of its labels. */
+static distill_status probe_draws(distill_context *ctx, const distill_transfer_options *o, distill_model *enc,
+                                  arms *a, int arm, int seed)
+{
+    double acc[MAX_DRAWS], sum = 0;
+    int r;
+    distill_status st = distill_linear_probes(ctx, o, enc, a->probe_train, a->draws, a->test, acc);
+    if (st != DISTILL_OK)
+        return st;
+    for (r = 0; r < a->draws; r++)
+        sum += acc[r];
+    a->lp[arm][seed] = sum / a->draws, a->lp1[arm][seed] = acc[0];
+    return DISTILL_OK;
+}
+
 static distill_status one(distill_context *ctx, const distill_transfer_options *shared, arms *a, int arm,
                           int seed)
 {
@@ -65,7 +84,7 @@ static distill_status one(distill_context *ctx, const distill_transfer_options *
     if (st == DISTILL_OK && a->set[arm])
         st = distill_pretrain(ctx, o, enc, a->set[arm]);
     if (st == DISTILL_OK)
-        st = distill_linear_probe(ctx, o, enc, a->probe_train, a->test, &a->lp[arm][seed]);
+        st = probe_draws(ctx, o, enc, a, arm, seed);
     a->ft[arm][seed] = NAN;
     if (st == DISTILL_OK && o->finetune_steps > 0)
         st = distill_finetune(ctx, o, enc, a->ft_train, a->test, &a->ft[arm][seed]);
@@ -96,13 +115,18 @@ static void report(const arms *a, int seeds, long probe_labels, long ft_labels, 
     double mean, sd;
     int arm;
     print_table(a, seeds, probe_labels, ft_labels);
-    printf("{\"command\":\"transfer\",\"ok\":true,\"m\":%lld,\"seeds\":%d", (long long)m, seeds);
+    printf("{\"command\":\"transfer\",\"ok\":true,\"m\":%lld,\"seeds\":%d,\"probe_draws\":%d", (long long)m,
+           seeds, a->draws);
     for (arm = 0; arm < N_ARMS; arm++) {
         if (!a->want[arm])
             continue;
         cli_stats(a->lp[arm], seeds, &mean, &sd);
         printf(",\"lp%ld_%s\":%.4f,\"lp%ld_%s_std\":%.4f", probe_labels, arm_name[arm], mean,
                probe_labels, arm_name[arm], sd);
+        cli_stats(a->lp1[arm], seeds, &mean, &sd);
+        if (a->draws > 1)
+            printf(",\"lp%ld_%s_one_draw\":%.4f,\"lp%ld_%s_one_draw_std\":%.4f", probe_labels, arm_name[arm],
+                   mean, probe_labels, arm_name[arm], sd);
         cli_stats(a->ft[arm], seeds, &mean, &sd);
         if (mean == mean) /* no NaN in JSON: fine-tuning may be off */
             printf(",\"ft%ld_%s\":%.4f,\"ft%ld_%s_std\":%.4f", ft_labels, arm_name[arm], mean,
@@ -111,13 +135,23 @@ static void report(const arms *a, int seeds, long probe_labels, long ft_labels, 
     printf("}\n");
 }
 
+static void free_labelled(arms *a)
+{
+    int r;
+    for (r = 0; r < MAX_DRAWS; r++)
+        distill_dataset_destroy(a->probe_train[r]), a->probe_train[r] = NULL;
+    distill_dataset_destroy(a->ft_train), a->ft_train = NULL;
+}
+
 static int run(distill_context *ctx, int argc, char **argv, arms *a)
 {
     const int seeds = (int)cli_long(argc, argv, "--seeds", 3);
     const long pl = cli_long(argc, argv, "--probe-labels", 10), fl = cli_long(argc, argv, "--ft-labels", 50);
     distill_transfer_options o;
     int seed, arm;
-    if (seeds < 1 || seeds > 64)
+    int r;
+    a->draws = (int)cli_long(argc, argv, "--probe-draws", 1);
+    if (seeds < 1 || seeds > MAX_SEEDS)
         return cli_fail(ctx, "transfer", "--seeds must be 1..64");
     distill_transfer_options_init(&o);
     o.pretrain_steps = cli_long(argc, argv, "--pretrain-steps", 300);
@@ -126,10 +160,12 @@ static int run(distill_context *ctx, int argc, char **argv, arms *a)
     o.probe_weight_decay = cli_double(argc, argv, "--probe-wd", o.probe_weight_decay);
     o.finetune_steps = cli_long(argc, argv, "--finetune-steps", 300);
     for (seed = 0; seed < seeds; seed++) {
-        distill_dataset_destroy(a->probe_train), distill_dataset_destroy(a->ft_train);
-        a->probe_train = a->ft_train = NULL;
-        if (cli_per_class(ctx, a->target_train, pl, (uint64_t)seed, &a->probe_train) != DISTILL_OK ||
-            cli_per_class(ctx, a->target_train, fl, (uint64_t)seed, &a->ft_train) != DISTILL_OK)
+        free_labelled(a);
+        for (r = 0; r < a->draws; r++)
+            if (cli_per_class(ctx, a->target_train, pl, (uint64_t)(seed + MAX_SEEDS * r), &a->probe_train[r]) !=
+                DISTILL_OK)
+                return cli_fail(ctx, "transfer", "labelled subsets");
+        if (cli_per_class(ctx, a->target_train, fl, (uint64_t)seed, &a->ft_train) != DISTILL_OK)
             return cli_fail(ctx, "transfer", "labelled subsets");
         for (arm = 0; arm < N_ARMS; arm++) {
             if (!a->want[arm])
@@ -190,7 +226,7 @@ static const cli_spec options[] = {
     {"--ft-labels", CLI_INT, 1, 1e6},      {"--pretrain-steps", CLI_INT, 0, 1e9},
     {"--probe-steps", CLI_INT, 0, 1e9},    {"--finetune-steps", CLI_INT, 0, 1e9},
     {"--probe-lr", CLI_REAL, 1e-12, 10},   {"--probe-wd", CLI_REAL, 0, 1e6},
-    {"--test-limit", CLI_INT, 0, 1e9},
+    {"--test-limit", CLI_INT, 0, 1e9},     {"--probe-draws", CLI_INT, 1, MAX_DRAWS},
 };
 
 int cmd_transfer(int argc, char **argv)
@@ -228,8 +264,8 @@ int cmd_transfer(int argc, char **argv)
         rc = run(ctx, argc, argv, a);
     for (i = 0; i < N_ARMS; i++)
         distill_dataset_destroy(a->set[i]);
-    distill_dataset_destroy(a->target_train), distill_dataset_destroy(a->probe_train);
-    distill_dataset_destroy(a->ft_train), distill_dataset_destroy(a->test);
+    free_labelled(a);
+    distill_dataset_destroy(a->target_train), distill_dataset_destroy(a->test);
     distill_model_destroy(teacher);
     free(a);
     distill_context_destroy(ctx);

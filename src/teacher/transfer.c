@@ -378,8 +378,17 @@ typedef struct probe_buf {
     int32_t *cls;
 } probe_buf;
 
+static void probe_buf_free(distill_context *ctx, probe_buf *b)
+{
+    distill__free(ctx, b->ftr), distill__free(ctx, b->fte), distill__free(ctx, b->z);
+    distill__free(ctx, b->mean), distill__free(ctx, b->inv), distill__free(ctx, b->cls);
+}
+
+/* One probe trained on tr; fte_raw holds the test set's features (before
+ * standardising, which depends on tr), computed once for every probe. */
 static distill_status probe(distill_context *ctx, const distill_transfer_options *o, distill_model *enc,
-                            distill_dataset *tr, distill_dataset *te, labelled *l, probe_buf *b, double *acc)
+                            distill_dataset *tr, distill_dataset *te, const float *fte_raw, labelled *l,
+                            probe_buf *b, double *acc)
 {
     const int64_t ntr = distill_dataset_count(tr), nte = distill_dataset_count(te);
     const int64_t d = distill_model_output_dim(enc), c = l->lm.n;
@@ -395,7 +404,7 @@ static distill_status probe(distill_context *ctx, const distill_transfer_options
     if (!b->ftr || !b->fte || !b->z || !b->mean || !b->inv || !b->cls)
         return distill__fail(ctx, DISTILL_E_NOMEM, "distill_linear_probe: out of memory");
     DISTILL__TRY(features(ctx, enc, tr, b->ftr));
-    DISTILL__TRY(features(ctx, enc, te, b->fte));
+    memcpy(b->fte, fte_raw, sizeof(float) * (size_t)(nte * d));
     moments(b->ftr, ntr, d, b->mean, b->inv);
     standardise(b->ftr, ntr, d, b->mean, b->inv);
     standardise(b->fte, nte, d, b->mean, b->inv);
@@ -411,29 +420,74 @@ static distill_status probe(distill_context *ctx, const distill_transfer_options
     return st;
 }
 
+static distill_status check_probes(distill_context *ctx, const distill_transfer_options *o,
+                                   distill_model *enc, distill_dataset *const *train, int64_t n_train,
+                                   distill_dataset *test, const double *accuracies, const char *fn)
+{
+    int64_t i;
+    if (!train || n_train < 1 || n_train > INT32_MAX)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: needs 1 or more training sets, not %lld%s", fn,
+                             (long long)n_train, train ? "" : " (train is NULL)");
+    for (i = 0; i < n_train; i++)
+        DISTILL__TRY(check_opts(ctx, o, enc, train[i], fn));
+    DISTILL__TRY(check_opts(ctx, o, enc, test, fn));
+    if (!accuracies)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: accuracy is NULL", fn);
+    return DISTILL_OK;
+}
+
+/* Every probe into acc (n_train), the test features computed once. */
+static distill_status probes(distill_context *ctx, const distill_transfer_options *o, distill_model *enc,
+                             distill_dataset *const *train, int64_t n_train, distill_dataset *test, double *acc)
+{
+    const int64_t nte = distill_dataset_count(test), d = distill_model_output_dim(enc);
+    float *fte = distill__alloc(ctx, sizeof(float) * (size_t)(nte * d));
+    distill_status st = fte ? features(ctx, enc, test, fte)
+                            : distill__fail(ctx, DISTILL_E_NOMEM, "distill_linear_probe: out of memory");
+    int64_t i;
+    for (i = 0; st == DISTILL_OK && i < n_train; i++) {
+        labelled l = {0};
+        probe_buf b = {0};
+        st = labelled_init(ctx, train[i], test, &l);
+        if (st == DISTILL_OK)
+            st = probe(ctx, o, enc, train[i], test, fte, &l, &b, &acc[i]);
+        probe_buf_free(ctx, &b);
+        labelled_free(ctx, &l);
+    }
+    distill__free(ctx, fte);
+    return st;
+}
+
+distill_status distill_linear_probes(distill_context *ctx, const distill_transfer_options *opts,
+                                     distill_model *enc, distill_dataset *const *train, int64_t n_train,
+                                     distill_dataset *test, double *accuracies)
+{
+    distill_transfer_options o;
+    double *acc;
+    distill_status st;
+    if (!ctx)
+        return DISTILL_E_INVAL;
+    DISTILL__TRY(read_opts(ctx, opts, &o, "distill_linear_probes"));
+    DISTILL__TRY(check_probes(ctx, &o, enc, train, n_train, test, accuracies, "distill_linear_probes"));
+    if (!(acc = distill__alloc(ctx, sizeof(double) * (size_t)n_train)))
+        return distill__fail(ctx, DISTILL_E_NOMEM, "distill_linear_probes: out of memory");
+    st = probes(ctx, &o, enc, train, n_train, test, acc);
+    if (st == DISTILL_OK) /* a failed call leaves accuracies as they were */
+        memcpy(accuracies, acc, sizeof(double) * (size_t)n_train);
+    distill__free(ctx, acc);
+    return st;
+}
+
 distill_status distill_linear_probe(distill_context *ctx, const distill_transfer_options *opts,
                                     distill_model *enc, distill_dataset *train, distill_dataset *test,
                                     double *accuracy)
 {
-    distill_transfer_options oc;
-    const distill_transfer_options *o = &oc;
-    labelled l = {0};
-    probe_buf b = {0};
-    distill_status st;
+    distill_transfer_options o;
     if (!ctx)
         return DISTILL_E_INVAL;
-    DISTILL__TRY(read_opts(ctx, opts, &oc, "distill_linear_probe"));
-    DISTILL__TRY(check_opts(ctx, o, enc, train, "distill_linear_probe"));
-    DISTILL__TRY(check_opts(ctx, o, enc, test, "distill_linear_probe"));
-    if (!accuracy)
-        return distill__fail(ctx, DISTILL_E_INVAL, "distill_linear_probe: accuracy is NULL");
-    st = labelled_init(ctx, train, test, &l);
-    if (st == DISTILL_OK)
-        st = probe(ctx, o, enc, train, test, &l, &b, accuracy);
-    distill__free(ctx, b.ftr), distill__free(ctx, b.fte), distill__free(ctx, b.z);
-    distill__free(ctx, b.mean), distill__free(ctx, b.inv), distill__free(ctx, b.cls);
-    labelled_free(ctx, &l);
-    return st;
+    DISTILL__TRY(read_opts(ctx, opts, &o, "distill_linear_probe"));
+    DISTILL__TRY(check_probes(ctx, &o, enc, &train, 1, test, accuracy, "distill_linear_probe"));
+    return probes(ctx, &o, enc, &train, 1, test, accuracy);
 }
 
 /* Accuracy of encoder + head on the test set (eval mode). */
