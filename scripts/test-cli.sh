@@ -24,9 +24,10 @@ for f in teacher.dstl initial.dstl distilled.dstl distilled_3.dstl distilled_6.d
          targets.npy distilled.png initial.png checkpoint.dstl; do
     test -s "$DIR/$f" || { echo "test-cli: $DIR/$f missing"; exit 1; }
 done
-"$BIN" transfer --dir "$DIR" --seeds 2 --pretrain-steps 3 --probe-steps 20 --finetune-steps 3 \
+"$BIN" transfer --dir "$DIR" --seeds 2 --pretrain-steps 3 --probe-steps 20 --finetune-steps 3 --probe-draws 2 \
     --test-limit 300 --threads 2 > "$DIR.transfer.out" 2> /dev/null
-last "$DIR.transfer.out" | grep -q '"command":"transfer","ok":true.*"lp10_C"' || { cat "$DIR.transfer.out"; exit 1; }
+last "$DIR.transfer.out" | grep -q '"command":"transfer","ok":true.*"probe_draws":2.*"lp10_C".*"lp10_C_one_draw_std"' ||
+    { cat "$DIR.transfer.out"; exit 1; }
 # an output directory whose name needs escaping in JSON
 "$BIN" krrst --limit 300 --teacher "$DIR/teacher.dstl" --m 4 --n 16 --steps 2 --pool 2 --period 3 \
     --out "$DIR/q\"uote" --threads 2 > "$DIR.quote.out" 2> /dev/null

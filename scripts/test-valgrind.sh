@@ -46,7 +46,7 @@ run krrst-no-data fail krrst --data /nonexistent.csv --out "$DIR/x" --threads 1
 # without MPI built in, --mpi must refuse (with it, test-mpi runs it under mpirun)
 [ "${MPI:-}" = 1 ] || run krrst-mpi-unbuilt fail krrst --mpi --data "$DIR/img.csv" --out "$DIR/x" --threads 1
 run transfer ok transfer --data "$DIR/img.csv" --dir "$DIR/k" --seeds 1 --probe-labels 3 --ft-labels 3 \
-    --pretrain-steps 1 --probe-steps 2 --finetune-steps 1 --threads 1
+    --pretrain-steps 1 --probe-steps 2 --finetune-steps 1 --probe-draws 2 --threads 1
 run transfer-no-dir fail transfer --dir /nonexistent --threads 1
 run kd ok kd --data "$DIR/kd.csv" --privileged 4 --epochs 1 --threads 1
 run kd-missing-feature fail kd --data "$DIR/kd-missing.csv" --privileged 4 --epochs 1 --threads 1

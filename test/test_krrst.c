@@ -532,6 +532,24 @@ START_TEST(transfer_protocol)
         ck_assert_int_eq(distill_linear_probes(f.ctx, &o, enc, NULL, 2, test, acc), DISTILL_E_INVAL);
         ck_assert_int_eq(distill_linear_probes(f.ctx, &o, enc, sets, 2, test, NULL), DISTILL_E_INVAL);
         ck_assert(acc[0] == -1 && acc[1] == -1);
+        { /* allocation failure, swept: out of memory with its message, the accuracies untouched,
+             then the same figures once every allocation succeeds */
+            int64_t k;
+            distill_status st = DISTILL_E_NOMEM;
+            for (k = 0; st != DISTILL_OK; k++) {
+                f.ca.fail_after = f.ca.calls + k;
+                st = distill_linear_probes(f.ctx, &o, enc, sets, 2, test, acc);
+                f.ca.fail_after = -1;
+                if (st != DISTILL_OK) {
+                    ck_assert_msg(st == DISTILL_E_NOMEM, "k = %lld: %s", (long long)k,
+                                  distill_context_last_error(f.ctx));
+                    ck_assert_msg(strstr(distill_context_last_error(f.ctx), "memory") != NULL, "k = %lld: %s",
+                                  (long long)k, distill_context_last_error(f.ctx));
+                    ck_assert(acc[0] == -1 && acc[1] == -1);
+                }
+            }
+            ck_assert(k > 3 && acc[0] == lp && acc[1] == lp_other);
+        }
         distill_dataset_destroy(other);
     }
     memcpy(before, distill_model_params(enc), sizeof(float) * (size_t)distill_model_param_count(enc));

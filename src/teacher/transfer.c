@@ -347,7 +347,8 @@ static void moments(const float *f, int64_t n, int64_t d, double *mean, double *
 
 /* Full-batch softmax regression on standardised features. */
 static distill_status probe_fit(distill_context *ctx, const distill_transfer_options *o, const float *f,
-                                int64_t n, int64_t d, const int32_t *cls, int64_t c, distill_model *head)
+                                int64_t n, int64_t d, const int32_t *cls, int64_t c, distill_model *head,
+                                const char *fn)
 {
     distill_optimizer_options oo;
     distill_optimizer *opt = NULL;
@@ -357,7 +358,7 @@ static distill_status probe_fit(distill_context *ctx, const distill_transfer_opt
     distill_optimizer_options_init(&oo);
     oo.kind = DISTILL_OPTIM_ADAMW, oo.lr = o->probe_lr, oo.weight_decay = o->probe_weight_decay;
     st = z && dz ? distill_optimizer_create(ctx, &oo, distill_model_param_count(head), &opt)
-                 : distill__fail(ctx, DISTILL_E_NOMEM, "distill_linear_probe: out of memory");
+                 : distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     for (s = 0; st == DISTILL_OK && s < o->probe_steps; s++) {
         st = distill_model_forward(head, DISTILL_MODE_TRAIN, n, f, d, z, c);
         if (st == DISTILL_OK)
@@ -388,7 +389,7 @@ static void probe_buf_free(distill_context *ctx, probe_buf *b)
  * standardising, which depends on tr), computed once for every probe. */
 static distill_status probe(distill_context *ctx, const distill_transfer_options *o, distill_model *enc,
                             distill_dataset *tr, distill_dataset *te, const float *fte_raw, labelled *l,
-                            probe_buf *b, double *acc)
+                            probe_buf *b, double *acc, const char *fn)
 {
     const int64_t ntr = distill_dataset_count(tr), nte = distill_dataset_count(te);
     const int64_t d = distill_model_output_dim(enc), c = l->lm.n;
@@ -402,7 +403,7 @@ static distill_status probe(distill_context *ctx, const distill_transfer_options
     b->inv = distill__alloc(ctx, sizeof(double) * (size_t)d);
     b->cls = distill__alloc(ctx, sizeof(int32_t) * (size_t)ntr);
     if (!b->ftr || !b->fte || !b->z || !b->mean || !b->inv || !b->cls)
-        return distill__fail(ctx, DISTILL_E_NOMEM, "distill_linear_probe: out of memory");
+        return distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     DISTILL__TRY(features(ctx, enc, tr, b->ftr));
     memcpy(b->fte, fte_raw, sizeof(float) * (size_t)(nte * d));
     moments(b->ftr, ntr, d, b->mean, b->inv);
@@ -411,7 +412,7 @@ static distill_status probe(distill_context *ctx, const distill_transfer_options
     for (i = 0; i < ntr; i++)
         b->cls[i] = class_of(&l->lm, l->train[i]);
     DISTILL__TRY(dense_head(ctx, d, c, distill__rng_derive(TRANSFER_BASE, o->seed + 2, 0, 0), &head));
-    st = probe_fit(ctx, o, b->ftr, ntr, d, b->cls, c, head);
+    st = probe_fit(ctx, o, b->ftr, ntr, d, b->cls, c, head, fn);
     if (st == DISTILL_OK)
         st = head_scores(head, b->fte, nte, d, b->z, c);
     if (st == DISTILL_OK)
@@ -425,12 +426,22 @@ static distill_status check_probes(distill_context *ctx, const distill_transfer_
                                    distill_dataset *test, const double *accuracies, const char *fn)
 {
     int64_t i;
-    if (!train || n_train < 1 || n_train > INT32_MAX)
-        return distill__fail(ctx, DISTILL_E_INVAL, "%s: needs 1 or more training sets, not %lld%s", fn,
-                             (long long)n_train, train ? "" : " (train is NULL)");
-    for (i = 0; i < n_train; i++)
+    if (!train)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: train (the training sets) is NULL", fn);
+    if (n_train < 1 || n_train > INT32_MAX)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: n_train must be 1..%ld, not %lld", fn, (long)INT32_MAX,
+                             (long long)n_train);
+    for (i = 0; i < n_train; i++) { /* every set before any work */
         DISTILL__TRY(check_opts(ctx, o, enc, train[i], fn));
+        if (distill_dataset_y_dim(train[i]) != 1)
+            return distill__fail(ctx, DISTILL_E_INVAL, "%s: train[%lld] has %lld values a row; a labelled set "
+                                 "has one label per image", fn, (long long)i,
+                                 (long long)distill_dataset_y_dim(train[i]));
+    }
     DISTILL__TRY(check_opts(ctx, o, enc, test, fn));
+    if (distill_dataset_y_dim(test) != 1)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: the test set has %lld values a row; a labelled set "
+                             "has one label per image", fn, (long long)distill_dataset_y_dim(test));
     if (!accuracies)
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: accuracy is NULL", fn);
     return DISTILL_OK;
@@ -438,19 +449,20 @@ static distill_status check_probes(distill_context *ctx, const distill_transfer_
 
 /* Every probe into acc (n_train), the test features computed once. */
 static distill_status probes(distill_context *ctx, const distill_transfer_options *o, distill_model *enc,
-                             distill_dataset *const *train, int64_t n_train, distill_dataset *test, double *acc)
+                             distill_dataset *const *train, int64_t n_train, distill_dataset *test, double *acc,
+                             const char *fn)
 {
     const int64_t nte = distill_dataset_count(test), d = distill_model_output_dim(enc);
     float *fte = distill__alloc(ctx, sizeof(float) * (size_t)(nte * d));
     distill_status st = fte ? features(ctx, enc, test, fte)
-                            : distill__fail(ctx, DISTILL_E_NOMEM, "distill_linear_probe: out of memory");
+                            : distill__fail(ctx, DISTILL_E_NOMEM, "%s: out of memory", fn);
     int64_t i;
     for (i = 0; st == DISTILL_OK && i < n_train; i++) {
         labelled l = {0};
         probe_buf b = {0};
         st = labelled_init(ctx, train[i], test, &l);
         if (st == DISTILL_OK)
-            st = probe(ctx, o, enc, train[i], test, fte, &l, &b, &acc[i]);
+            st = probe(ctx, o, enc, train[i], test, fte, &l, &b, &acc[i], fn);
         probe_buf_free(ctx, &b);
         labelled_free(ctx, &l);
     }
@@ -471,7 +483,7 @@ distill_status distill_linear_probes(distill_context *ctx, const distill_transfe
     DISTILL__TRY(check_probes(ctx, &o, enc, train, n_train, test, accuracies, "distill_linear_probes"));
     if (!(acc = distill__alloc(ctx, sizeof(double) * (size_t)n_train)))
         return distill__fail(ctx, DISTILL_E_NOMEM, "distill_linear_probes: out of memory");
-    st = probes(ctx, &o, enc, train, n_train, test, acc);
+    st = probes(ctx, &o, enc, train, n_train, test, acc, "distill_linear_probes");
     if (st == DISTILL_OK) /* a failed call leaves accuracies as they were */
         memcpy(accuracies, acc, sizeof(double) * (size_t)n_train);
     distill__free(ctx, acc);
@@ -487,7 +499,7 @@ distill_status distill_linear_probe(distill_context *ctx, const distill_transfer
         return DISTILL_E_INVAL;
     DISTILL__TRY(read_opts(ctx, opts, &o, "distill_linear_probe"));
     DISTILL__TRY(check_probes(ctx, &o, enc, &train, 1, test, accuracy, "distill_linear_probe"));
-    return probes(ctx, &o, enc, &train, 1, test, accuracy);
+    return probes(ctx, &o, enc, &train, 1, test, accuracy, "distill_linear_probe");
 }
 
 /* Accuracy of encoder + head on the test set (eval mode). */
