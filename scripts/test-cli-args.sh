@@ -32,7 +32,7 @@ refuse() {
 
 # the options of each subcommand: name kind (int, real, text, path, flag)
 krrst_opts="--data:path --classes:text --limit:int --m:int --n:int --k:int --steps:int --pool:int
-    --period:int --lr:real --flip:int --crop:int --pool-reference:int --teacher:path --teacher-kind:text --teacher-epochs:int
+    --period:int --lr:real --flip:int --crop:int --syn-flip:int --syn-crop:int --pool-reference:int --teacher:path --teacher-kind:text --teacher-epochs:int
     --out:path --resume:path --export-every:int --checkpoint-every:int --mpi:flag --seed:int --threads:int"
 transfer_opts="--dir:path --data:path --set:path --arms:text --classes:text --source-classes:text
     --seeds:int --probe-labels:int --ft-labels:int --pretrain-steps:int --probe-steps:int

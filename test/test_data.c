@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include "testutil.h"
+#include "data/augment.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 
@@ -377,6 +378,38 @@ START_TEST(augmentations)
 }
 END_TEST
 
+/* The crop's adjoint: <crop(x), g> = <x, adjoint(g)> for random x and g
+ * (double sums of the same products), with the crop's own draws. */
+START_TEST(crop_adjoint)
+{
+    enum { N = 5, C = 2, H = 7, W = 6, D = C * H * W };
+    float x[N * D], g[N * D], cx[N * D], ag[N * D];
+    distill_context *ctx = test_context(NULL, 1);
+    double lhs = 0, rhs = 0;
+    int64_t i, pad;
+    for (pad = 1; pad <= 3; pad++) {
+        fill_random(x, N * D, 11), fill_random(g, N * D, 12);
+        memcpy(cx, x, sizeof x), memcpy(ag, g, sizeof g);
+        ck_assert_status(distill_augment_crop(ctx, 7, 3, N, C, H, W, pad, cx), DISTILL_OK);
+        ck_assert_status(distill__augment_crop_adjoint(ctx, 7, 3, N, C, H, W, pad, ag), DISTILL_OK);
+        lhs = rhs = 0;
+        for (i = 0; i < N * D; i++)
+            lhs += (double)cx[i] * g[i], rhs += (double)x[i] * ag[i];
+        ck_assert_msg(fabs(lhs - rhs) <= 1e-9 * (fabs(lhs) + 1), "pad %lld: %.17g vs %.17g", (long long)pad, lhs, rhs);
+        ck_assert(memcmp(ag, g, sizeof g) != 0);
+        /* another draw's adjoint is not this crop's */
+        memcpy(ag, g, sizeof g);
+        ck_assert_status(distill__augment_crop_adjoint(ctx, 7, 4, N, C, H, W, pad, ag), DISTILL_OK);
+        rhs = 0;
+        for (i = 0; i < N * D; i++)
+            rhs += (double)x[i] * ag[i];
+        ck_assert(fabs(lhs - rhs) > 1e-6 * (fabs(lhs) + 1));
+    }
+    ck_assert_fails(ctx, distill__augment_crop_adjoint(ctx, 7, 3, N, C, H, W, 8, ag), DISTILL_E_INVAL, "pad");
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* Block means: each output is the mean of its block, per channel. */
 START_TEST(block_mean_view)
 {
@@ -413,6 +446,7 @@ Suite *distill_suite_data(void)
     tcase_add_test(tc, host_backend_and_failures);
     tcase_add_test(tc, batches_are_deterministic_shuffles);
     tcase_add_test(tc, augmentations);
+    tcase_add_test(tc, crop_adjoint);
     suite_add_tcase(s, tc);
     return s;
 }

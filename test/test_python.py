@@ -322,6 +322,27 @@ def test_krrst_solver(ctx):
     s.close()
 
 
+def test_krrst_synthetic_augmentation(ctx):
+    """The options' new tail reaches C: an augmented run moves the images
+    otherwise than a plain one; a negative padding is refused."""
+    runs = []
+    for kw in (dict(), dict(), dict(synthetic_flip=1, synthetic_crop_pad=2)):
+        with distill.Context(seed=0, threads=1) as c:
+            real, teacher, feats, opts = _krrst_setup(c, **kw)
+            s = distill.Krrst(c, real, teacher, features=feats, **opts)
+            s.run(3)
+            runs.append(s.images.copy())
+            s.close()
+    assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
+    real, teacher, feats, opts = _krrst_setup(ctx, synthetic_crop_pad=-1)
+    try:
+        distill.Krrst(ctx, real, teacher, features=feats, **opts)
+    except distill.DistillError as e:
+        assert "synthetic_crop_pad" in str(e), str(e)
+    else:
+        raise AssertionError("negative padding accepted")
+
+
 def test_views_and_children_keep_their_owners(ctx):
     """A parameter view outlives its Model object; a context collected in a
     cycle with its children is freed after them; 8 threads infer on one

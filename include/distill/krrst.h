@@ -81,6 +81,12 @@ typedef struct distill_krrst_options {
     int32_t world;  /* 1: no reduction */
     int (*allreduce)(void *user, float *buf, int64_t count);
     void *allreduce_user;
+    /* Differentiable augmentation of the synthetic images in the outer
+     * loss: a new draw every step (each rank its own), the gradient taken
+     * back through it to the images.  The pool networks train on the
+     * images as they are. */
+    int32_t synthetic_flip;     /* mirror with probability 1/2 (0) */
+    int32_t synthetic_crop_pad; /* random crop after this zero padding (0) */
 } distill_krrst_options;
 
 DISTILL_API void distill_krrst_options_init(distill_krrst_options *opts);

@@ -289,7 +289,8 @@ class KrrstOptions(ctypes.Structure):
                 ("teacher_ld", c_i64),
                 # 0.2
                 ("teacher_handle", c_p), ("rank", ctypes.c_int32), ("world", ctypes.c_int32),
-                ("allreduce", c_p), ("allreduce_user", c_p)]
+                ("allreduce", c_p), ("allreduce_user", c_p),
+                ("synthetic_flip", ctypes.c_int32), ("synthetic_crop_pad", ctypes.c_int32)]
 
 
 class TransferOptions(ctypes.Structure):

@@ -20,7 +20,8 @@ static void help(void)
     fputs("distill krrst [--data DIR or FILE.csv] [--classes 0-4]\n"
           "  [--teacher FILE | --teacher-kind supervised|barlow --teacher-epochs 2 (10 for barlow)]\n"
           "  [--m 100] [--n 256] [--k 128] [--steps 1000] [--lr 1e-3] [--pool 4] [--period 200]\n"
-          "  [--flip 0] [--crop 0] [--pool-reference 0 (1: the official code's pool, never\n"
+          "  [--flip 0] [--crop 0] (the real batch) [--syn-flip 0] [--syn-crop 0] (the synthetic\n"
+          "  images, differentiably) [--pool-reference 0 (1: the official code's pool, never\n"
           "  reset after its first T steps)] [--checkpoint-every 0] [--export-every 0] [--resume FILE]\n"
           "  [--limit N (first N source images)] [--out DIR]\n"
           "  [--mpi (make MPI=1; under mpirun: --n is the world's batch)] [--seed 0] [--threads 0]\n"
@@ -181,6 +182,8 @@ static int run(distill_context *ctx, int argc, char **argv, distill_dataset *src
     o.pool_size = cli_long(argc, argv, "--pool", 4), o.pool_period = cli_long(argc, argv, "--period", 200);
     o.augment_flip = (int32_t)cli_long(argc, argv, "--flip", 0);
     o.augment_crop_pad = (int32_t)cli_long(argc, argv, "--crop", 0);
+    o.synthetic_flip = (int32_t)cli_long(argc, argv, "--syn-flip", 0);
+    o.synthetic_crop_pad = (int32_t)cli_long(argc, argv, "--syn-crop", 0);
     o.pool_reference = (int32_t)cli_long(argc, argv, "--pool-reference", 0);
     o.teacher = teacher;
     o.rank = rank, o.world = world, o.allreduce = world > 1 ? cli_mpi_allreduce : NULL;
@@ -226,6 +229,7 @@ static const cli_spec options[] = {
     {"--steps", CLI_INT, 1, 1e9},         {"--pool", CLI_INT, 1, 1024},
     {"--period", CLI_INT, 1, 1e9},        {"--lr", CLI_REAL, 1e-12, 10},
     {"--flip", CLI_INT, 0, 1},            {"--crop", CLI_INT, 0, 64},
+    {"--syn-flip", CLI_INT, 0, 1},        {"--syn-crop", CLI_INT, 0, 64},
     {"--pool-reference", CLI_INT, 0, 1},
     {"--teacher", CLI_PATH, 0, 0},        {"--teacher-kind", CLI_TEXT, 0, 0},
     {"--teacher-epochs", CLI_INT, 1, 1e4}, {"--out", CLI_PATH, 0, 0},

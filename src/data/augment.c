@@ -6,6 +6,7 @@
 
 #include "../core/check.h"
 #include "../core/rng.h"
+#include "augment.h"
 #include "internal.h"
 
 static distill_status check_images(distill_context *ctx, const char *fn, int64_t n, int64_t c,
@@ -18,11 +19,11 @@ static distill_status check_images(distill_context *ctx, const char *fn, int64_t
     return distill__check_matrix(ctx, fn, "x", x, n, c * h * w, c * h * w);
 }
 
-distill_status distill_augment_crop(distill_context *ctx, uint64_t stream, uint64_t offset,
-                                    int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad,
-                                    float *x)
+/* Each image shifted by its drawn (dy, dx) times sign, zeros shifted in:
+ * sign 1 is the crop; sign -1, with the same draws, its adjoint. */
+static distill_status crop_shift(distill_context *ctx, const char *fn, uint64_t stream, uint64_t offset,
+                                 int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad, int sign, float *x)
 {
-    static const char fn[] = "distill_augment_crop";
     const int64_t img = c * h * w;
     distill__rng r;
     float *tmp;
@@ -38,8 +39,8 @@ distill_status distill_augment_crop(distill_context *ctx, uint64_t stream, uint6
     distill__rng_init(&r, ctx->seed, stream, offset);
     for (i = 0; i < n; i++) {
         /* window origin in the padded image, shifted back to the original */
-        const int64_t dy = (int64_t)distill__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad;
-        const int64_t dx = (int64_t)distill__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad;
+        const int64_t dy = sign * ((int64_t)distill__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad);
+        const int64_t dx = sign * ((int64_t)distill__rng_below(&r, (uint64_t)(2 * pad + 1)) - pad);
         float *im = x + i * img;
         memcpy(tmp, im, sizeof(float) * (size_t)img);
         for (ch = 0; ch < c; ch++)
@@ -53,6 +54,20 @@ distill_status distill_augment_crop(distill_context *ctx, uint64_t stream, uint6
     }
     distill__free(ctx, tmp);
     return DISTILL_OK;
+}
+
+distill_status distill_augment_crop(distill_context *ctx, uint64_t stream, uint64_t offset,
+                                    int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad,
+                                    float *x)
+{
+    return crop_shift(ctx, "distill_augment_crop", stream, offset, n, c, h, w, pad, 1, x);
+}
+
+distill_status distill__augment_crop_adjoint(distill_context *ctx, uint64_t stream, uint64_t offset,
+                                             int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad,
+                                             float *g)
+{
+    return crop_shift(ctx, "distill_augment_crop (adjoint)", stream, offset, n, c, h, w, pad, -1, g);
 }
 
 distill_status distill_augment_flip(distill_context *ctx, uint64_t stream, uint64_t offset,

@@ -7,6 +7,7 @@
 #include "../core/check.h"
 #include "../solver/run.h"
 #include "../core/rng.h"
+#include "../data/augment.h"
 #include "../nn/predict.h"
 #include "krrst_internal.h"
 
@@ -52,6 +53,9 @@ static distill_status read_options(distill_context *ctx, const distill_krrst_opt
         o->augment_crop_pad < 0 || (o->features && o->n_features < 1))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: lr and pool_lr must be > 0, ridge, "
                              "final_lr_factor and augment_crop_pad >= 0", fn_create);
+    if (o->synthetic_crop_pad < 0)
+        return distill__fail(ctx, DISTILL_E_INVAL, "%s: synthetic_crop_pad must be >= 0, not %d", fn_create,
+                             (int)o->synthetic_crop_pad);
     if ((o->teacher_targets || (o->teacher_handle && o->teacher_handle->outputs)) &&
         (o->augment_flip || o->augment_crop_pad))
         return distill__fail(ctx, DISTILL_E_INVAL, "%s: precomputed teacher targets cannot follow "
@@ -66,6 +70,11 @@ static distill_status read_options(distill_context *ctx, const distill_krrst_opt
 static float *floats(distill_krrst *s, int64_t n)
 {
     return distill__alloc(s->ctx, sizeof(float) * (size_t)(n > 0 ? n : 1));
+}
+
+static int synthetic_augmented(const distill_krrst *s)
+{
+    return s->o.synthetic_flip || s->o.synthetic_crop_pad > 0;
 }
 
 static distill_status alloc_state(distill_krrst *s)
@@ -83,10 +92,12 @@ static distill_status alloc_state(distill_krrst *s)
     s->fr = floats(s, n * s->d), s->fs = floats(s, m * s->d), s->dfs = floats(s, m * s->d);
     s->head_out = floats(s, big * s->k), s->dhead = floats(s, big * s->k);
     s->dfeat = floats(s, big * s->d);
+    s->xa = floats(s, synthetic_augmented(s) ? m * s->dim : 0);
+    s->ga = floats(s, synthetic_augmented(s) ? m * s->dim : 0);
     s->idx = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)(big > m ? big : m));
     s->init_idx = distill__alloc(s->ctx, sizeof(int64_t) * (size_t)m);
     if (!s->xy || !s->gxy || !s->xr || !s->yr || !s->fr || !s->fs || !s->dfs || !s->head_out ||
-        !s->dhead || !s->dfeat || !s->idx || !s->init_idx)
+        !s->dhead || !s->dfeat || !s->xa || !s->ga || !s->idx || !s->init_idx)
         return distill__fail(s->ctx, DISTILL_E_NOMEM, "%s: out of memory", fn_create);
     distill_krr_options_init(&ko);
     ko.ridge = s->o.ridge;
@@ -241,6 +252,7 @@ void distill_krrst_destroy(distill_krrst *s)
     distill__free(ctx, s->fs), distill__free(ctx, s->dfs), distill__free(ctx, s->head_out);
     distill__free(ctx, s->dhead), distill__free(ctx, s->dfeat), distill__free(ctx, s->idx);
     distill__free(ctx, s->init_idx), distill__free(ctx, s->ws);
+    distill__free(ctx, s->xa), distill__free(ctx, s->ga);
     distill__free(ctx, s);
 }
 
@@ -269,20 +281,45 @@ static distill_status real_batch(distill_krrst *s)
     return distill__teacher_use_embed(&s->teacher, s->ctx, n, s->xr, s->dim, s->idx, s->yr, s->k);
 }
 
+/* Synthetic augmentation: xa = this step's crop, then flip, of X_s; or (adjoint)
+ * the gradient ga with respect to xa back onto X_s's, into gxy. */
+static distill_status synthetic_augment(distill_krrst *s, int adjoint)
+{
+    const int64_t m = s->o.m, t = s->step, pad = s->o.synthetic_crop_pad;
+    const uint64_t crop = distill__krrst_stream(s->stream, KRRST_SYN_CROP, (uint64_t)t, (uint64_t)s->o.rank);
+    const uint64_t flip = distill__krrst_stream(s->stream, KRRST_SYN_FLIP, (uint64_t)t, (uint64_t)s->o.rank);
+    float *x = adjoint ? s->ga : s->xa;
+    if (!adjoint)
+        memcpy(s->xa, s->xy, sizeof(float) * (size_t)(m * s->dim));
+    if (!adjoint && pad > 0)
+        DISTILL__TRY(distill_augment_crop(s->ctx, crop, 0, m, s->c, s->h, s->w, pad, x));
+    if (s->o.synthetic_flip) /* its own adjoint */
+        DISTILL__TRY(distill_augment_flip(s->ctx, flip, 0, m, s->c, s->h, s->w, 0.5f, x));
+    if (adjoint && pad > 0)
+        DISTILL__TRY(distill__augment_crop_adjoint(s->ctx, crop, 0, m, s->c, s->h, s->w, pad, x));
+    if (adjoint)
+        memcpy(s->gxy, s->ga, sizeof(float) * (size_t)(m * s->dim));
+    return DISTILL_OK;
+}
+
 /* loss and d loss / d [X_s | Y_s] into gxy under pool network j. */
 static distill_status krr_loss_grad(distill_krrst *s, distill_model *f, float *loss)
 {
     const int64_t m = s->o.m, n = s->o.n, d = s->d, k = s->k;
+    const int aug = synthetic_augmented(s);
     distill_krr_options ko;
     distill_krr_options_init(&ko);
     ko.ridge = s->o.ridge;
+    if (aug)
+        DISTILL__TRY(synthetic_augment(s, 0));
     /* real features first: backward needs the synthetic forward to be the last */
     DISTILL__TRY(distill__model_predict(f, n, s->xr, s->dim, s->fr, d));
-    DISTILL__TRY(distill_model_forward(f, DISTILL_MODE_EVAL, m, s->xy, s->dim, s->fs, d));
+    DISTILL__TRY(distill_model_forward(f, DISTILL_MODE_EVAL, m, aug ? s->xa : s->xy, s->dim, s->fs, d));
     DISTILL__TRY(distill_krrst_loss_grad(s->ctx, &ko, m, n, d, k, s->fs, d, s->xy + m * s->dim, k,
                                          s->fr, d, s->yr, k, loss, s->dfs, d, s->gxy + m * s->dim, k,
                                          NULL, 0, s->ws, s->ws_bytes));
-    return distill_model_backward(f, s->dfs, d, s->gxy, s->dim, 0);
+    DISTILL__TRY(distill_model_backward(f, s->dfs, d, aug ? s->ga : s->gxy, s->dim, 0));
+    return aug ? synthetic_augment(s, 1) : DISTILL_OK;
 }
 
 /* Data parallel: the mean over the ranks of the gradient and the loss. */

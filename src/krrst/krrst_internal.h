@@ -38,12 +38,14 @@ struct distill_krrst {
     /* per-step scratch */
     int64_t *idx;                /* n */
     float *xr, *yr, *fr, *fs, *dfs, *head_out, *dhead, *dfeat;
+    float *xa, *ga;              /* synthetic_flip / _crop_pad: the augmented X_s and its gradient (m x dim) */
     void *ws;
     size_t ws_bytes;
 };
 
 /* Purposes of the random streams derived from the solver's stream. */
-enum { KRRST_PICK = 1, KRRST_BATCH, KRRST_CROP, KRRST_FLIP, KRRST_NET, KRRST_INIT, KRRST_HELDOUT };
+enum { KRRST_PICK = 1, KRRST_BATCH, KRRST_CROP, KRRST_FLIP, KRRST_NET, KRRST_INIT, KRRST_HELDOUT,
+       KRRST_SYN_CROP, KRRST_SYN_FLIP };
 
 /* The solver's derived streams (core/rng.h). */
 #define distill__krrst_stream distill__rng_derive
