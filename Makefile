@@ -250,7 +250,7 @@ bench: deps $(BENCHES) $(CLI_BIN)
 	    $(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)/mpi OUT=$(BUILD)/mpi/lib $(BUILD)/mpi/bin/distill; fi
 	@for b in $(BENCHES); do echo "== $$b"; BENCH_DISTILL=$(abspath $(CLI_BIN)) \
 	    BENCH_DISTILL_MPI=$(abspath $(BUILD)/mpi/bin/distill) $$b || exit 1; done
-	@echo "== bench/bench_krrst (about 100 minutes)"; $(PYTHON) bench/bench_krrst
+	@echo "== bench/bench_krrst (about 110 minutes)"; $(PYTHON) bench/bench_krrst
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/krrst_torch.py
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/compare_torch.py
 	-@DISTILL_LIB=$(abspath $(SHARED)) PYTHONPATH=python $(PYTHON) bench/orl_torch.py
