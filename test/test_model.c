@@ -398,6 +398,157 @@ START_TEST(fused_relu_pool_matches_the_layers)
 }
 END_TEST
 
+/* ---- batch norm, ReLU and 2x2 pool fused in training passes ------------ */
+
+enum { BRP_C = 3, BRP_H = 5, BRP_W = 4, BRP_N = 3, BRP_OUT = BRP_C * 2 * 2 };
+
+/* The three layers' double references in turn: the loss sum r y. */
+static double brp_loss(const double *p, const double *buf, int train, const double *x, const double *r)
+{
+    distill_layer_spec bn, relu, pool;
+    const shape3 in = {BRP_C, BRP_H, BRP_W};
+    double a[BRP_N * BRP_C * BRP_H * BRP_W], b[BRP_N * BRP_C * BRP_H * BRP_W], l = 0;
+    double y[BRP_N * BRP_C * BRP_H * BRP_W]; /* as large as its input: the reference is generic */
+    int64_t i;
+    distill_layer_spec_init(&bn, DISTILL_LAYER_BATCHNORM);
+    distill_layer_spec_init(&relu, DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&pool, DISTILL_LAYER_AVGPOOL);
+    pool.kernel = 2;
+    ref_forward(&bn, in, p, buf, train, BRP_N, x, a);
+    ref_forward(&relu, in, NULL, NULL, train, BRP_N, a, b);
+    ref_forward(&pool, in, NULL, NULL, train, BRP_N, b, y);
+    for (i = 0; i < BRP_N * BRP_OUT; i++)
+        l += r[i] * y[i];
+    return l;
+}
+
+/* Batch norm, ReLU and a 2x2 average pool run as one pass each way (odd
+ * height: the pool drops the last row, whose gradient is zero): output,
+ * input gradient and parameter gradient against the double references and
+ * central differences, train (_i = 1) and eval mode, on two threads. */
+START_TEST(fused_bn_relu_pool_matches_finite_differences)
+{
+    const int train = _i;
+    const int64_t din = BRP_C * BRP_H * BRP_W;
+    distill_layer_spec l[3];
+    distill_model_options o;
+    distill_model *m;
+    distill_context *ctx = test_context(NULL, 2);
+    float x[BRP_N * BRP_C * BRP_H * BRP_W], r[BRP_N * BRP_OUT], y[BRP_N * BRP_OUT], dx[BRP_N * BRP_C * BRP_H * BRP_W];
+    double xd[BRP_N * BRP_C * BRP_H * BRP_W], rd[BRP_N * BRP_OUT], pd[2 * BRP_C], bd[2 * BRP_C];
+    double gx[BRP_N * BRP_C * BRP_H * BRP_W], gp[2 * BRP_C];
+    float *params, *buffers;
+    const double h = 1e-6;
+    int64_t i;
+    distill_layer_spec_init(&l[0], DISTILL_LAYER_BATCHNORM);
+    distill_layer_spec_init(&l[1], DISTILL_LAYER_RELU);
+    distill_layer_spec_init(&l[2], DISTILL_LAYER_AVGPOOL);
+    l[2].kernel = 2;
+    distill_model_options_init(&o);
+    o.in_c = BRP_C, o.in_h = BRP_H, o.in_w = BRP_W, o.layers = l, o.n_layers = 3;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    ck_assert_int_eq(distill_model_output_dim(m), BRP_OUT);
+    params = distill_model_params(m), buffers = distill_model_buffers(m);
+    fill_random(params, 2 * BRP_C, 31 + _i);
+    for (i = 0; i < BRP_C; i++)
+        buffers[i] = 0.1f * (float)i - 0.1f, buffers[BRP_C + i] = 0.6f + 0.2f * (float)i;
+    fill_random(x, BRP_N * din, 41 + _i);
+    fill_random(r, BRP_N * BRP_OUT, 51 + _i);
+    for (i = 0; i < BRP_N * din; i++)
+        xd[i] = x[i];
+    for (i = 0; i < BRP_N * BRP_OUT; i++)
+        rd[i] = r[i];
+    for (i = 0; i < 2 * BRP_C; i++)
+        pd[i] = params[i], bd[i] = buffers[i]; /* before a train forward moves the running statistics */
+    ck_assert_status(distill_model_forward(m, train, BRP_N, x, din, y, BRP_OUT), DISTILL_OK);
+    {
+        double yref = 0, yours = 0;
+        for (i = 0; i < BRP_N * BRP_OUT; i++)
+            yours += (double)r[i] * y[i];
+        yref = brp_loss(pd, bd, train, xd, rd);
+        ck_assert_msg(fabs(yours - yref) < 1e-5 * (1 + fabs(yref)), "loss %g, reference %g", yours, yref);
+    }
+    ck_assert_status(distill_model_backward(m, r, BRP_OUT, dx, din, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+    for (i = 0; i < BRP_N * din; i++) {
+        const double keep = xd[i];
+        double lp, lm;
+        xd[i] = keep + h, lp = brp_loss(pd, bd, train, xd, rd);
+        xd[i] = keep - h, lm = brp_loss(pd, bd, train, xd, rd);
+        xd[i] = keep, gx[i] = (lp - lm) / (2 * h);
+    }
+    for (i = 0; i < 2 * BRP_C; i++) {
+        const double keep = pd[i];
+        double lp, lm;
+        pd[i] = keep + h, lp = brp_loss(pd, bd, train, xd, rd);
+        pd[i] = keep - h, lm = brp_loss(pd, bd, train, xd, rd);
+        pd[i] = keep, gp[i] = (lp - lm) / (2 * h);
+    }
+    ck_assert_msg(rel_err_fd(dx, gx, BRP_N * din) < 1e-3, "%s: dx rel err %g", train ? "train" : "eval",
+                  rel_err_fd(dx, gx, BRP_N * din));
+    ck_assert_msg(rel_err_fd(distill_model_grads(m), gp, 2 * BRP_C) < 1e-3, "%s: dparams rel err %g",
+                  train ? "train" : "eval", rel_err_fd(distill_model_grads(m), gp, 2 * BRP_C));
+    memset(dx, 0, sizeof dx); /* the input gradient alone (eval: the shorter path) */
+    ck_assert_status(distill_model_backward(m, r, BRP_OUT, dx, din, 0), DISTILL_OK);
+    ck_assert_msg(rel_err_fd(dx, gx, BRP_N * din) < 1e-3, "%s: input-only dx rel err %g", train ? "train" : "eval",
+                  rel_err_fd(dx, gx, BRP_N * din));
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
+/* A model of `count` layers of `kinds` (convolutions 3x3 "same" with 4
+ * channels, pools 2x2) on 3 x 7 x 6 inputs. */
+static distill_model *brp_model(distill_context *ctx, const int *kinds, int count)
+{
+    distill_layer_spec l[4];
+    distill_model_options o;
+    distill_model *m;
+    int i;
+    for (i = 0; i < count; i++) {
+        distill_layer_spec_init(&l[i], kinds[i]);
+        l[i].units = 4, l[i].kernel = kinds[i] == DISTILL_LAYER_AVGPOOL ? 2 : 3, l[i].padding = 1;
+    }
+    distill_model_options_init(&o);
+    o.in_c = kinds[0] == DISTILL_LAYER_CONV2D ? 3 : 4, o.in_h = 7, o.in_w = 6, o.layers = l, o.n_layers = count;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    return m;
+}
+
+/* The fused pass computes the layers' own arithmetic in their order: a
+ * conv-BN-ReLU-pool model (fused, channel-first inside) against the same
+ * conv-BN model and ReLU-pool model chained (nothing fused across them),
+ * bit for bit: output, input gradient, parameter gradients and running
+ * statistics, train (_i = 1) and eval mode. */
+START_TEST(fused_bn_relu_pool_is_the_layers_bit_for_bit)
+{
+    static const int whole[4] = {DISTILL_LAYER_CONV2D, DISTILL_LAYER_BATCHNORM, DISTILL_LAYER_RELU,
+                                 DISTILL_LAYER_AVGPOOL};
+    enum { N = 5, DIN = 3 * 7 * 6, DMID = 4 * 7 * 6, DOUT = 4 * 3 * 3 };
+    const int train = _i;
+    distill_context *ctx = test_context(NULL, 2);
+    distill_model *m = brp_model(ctx, whole, 4), *a = brp_model(ctx, whole, 2), *b = brp_model(ctx, whole + 2, 2);
+    float x[N * DIN], mid[N * DMID], y1[N * DOUT], y2[N * DOUT], r[N * DOUT], dmid[N * DMID];
+    float dx1[N * DIN], dx2[N * DIN];
+    const int64_t np = distill_model_param_count(m), nb = distill_model_buffer_count(m);
+    ck_assert_int_eq(np, distill_model_param_count(a));
+    fill_random(distill_model_params(m), np, 61);
+    memcpy(distill_model_params(a), distill_model_params(m), sizeof(float) * (size_t)np);
+    fill_random(x, N * DIN, 62), fill_random(r, N * DOUT, 63);
+    ck_assert_status(distill_model_forward(m, train, N, x, DIN, y1, DOUT), DISTILL_OK);
+    ck_assert_status(distill_model_forward(a, train, N, x, DIN, mid, DMID), DISTILL_OK);
+    ck_assert_status(distill_model_forward(b, train, N, mid, DMID, y2, DOUT), DISTILL_OK);
+    ck_assert_mem_eq(y1, y2, sizeof y1);
+    ck_assert_mem_eq(distill_model_buffers(m), distill_model_buffers(a), sizeof(float) * (size_t)nb);
+    ck_assert_status(distill_model_backward(m, r, DOUT, dx1, DIN, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+    ck_assert_status(distill_model_backward(b, r, DOUT, dmid, DMID, 0), DISTILL_OK);
+    ck_assert_status(distill_model_backward(a, dmid, DMID, dx2, DIN, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+    ck_assert_mem_eq(dx1, dx2, sizeof dx1);
+    ck_assert_mem_eq(distill_model_grads(m), distill_model_grads(a), sizeof(float) * (size_t)np);
+    distill_model_destroy(m), distill_model_destroy(a), distill_model_destroy(b);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* One 3x3 "same" convolution, C -> OC channels at H x H. */
 static distill_model *one_conv(distill_context *ctx, int64_t C, int64_t OC, int64_t H, int bias)
 {
@@ -826,6 +977,8 @@ Suite *distill_suite_model(void)
     tcase_add_loop_test(tc, layer_gradients_match_finite_differences, 0, 2 * N_CASES);
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
+    tcase_add_loop_test(tc, fused_bn_relu_pool_matches_finite_differences, 0, 2);
+    tcase_add_loop_test(tc, fused_bn_relu_pool_is_the_layers_bit_for_bit, 0, 2);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
     tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 5);
     tcase_add_test(tc, chunk_shares_cover_the_batch_once);

@@ -138,6 +138,23 @@ void distill__relu_pool_forward(const nn_env *e, const nn_layer *pool, int64_t n
 void distill__relu_pool_backward(const nn_env *e, const nn_layer *pool, int64_t n,
                                  const float *x, const float *dy, float *dx);
 
+/* The ReLU's gradient through the pool when its input is v = a x + b
+ * (recomputed from x; 1, 0 is x itself): planes [lo, hi) (pool.c). */
+void distill__affine_relu_pool_grad_planes(const nn_layer *pool, float a, float b, const float *x,
+                                           const float *dy, float *dx, int64_t lo, int64_t hi);
+
+/* Batch norm, ReLU, 2x2 average pool (l[0 .. 2] of the `left` layers from
+ * there) as one pass each way in training passes (norm.c): p, buf and
+ * cache are batch norm's, x its input, y the pool's output; backward's dy
+ * is the pool's output gradient, dx (required) batch norm's input
+ * gradient, dp (may be NULL) batch norm's parameter gradient, added to. */
+int distill__fusable_bn_relu_pool(const nn_layer *l, int64_t left);
+void distill__bn_relu_pool_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf, int64_t n,
+                                   const float *x, float *y, float *cache);
+void distill__bn_relu_pool_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                                    int64_t n, const float *x, const float *dy, float *dx, float *dp,
+                                    const float *cache);
+
 /* Batch norm's eval-mode map of channel c, y = a x + b (norm.c). */
 void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf, int64_t c, float *a,
                              float *b);

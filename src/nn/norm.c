@@ -69,41 +69,68 @@ static int64_t plane_sums(const nn_layer *l, int64_t n, int64_t c, int64_t i, co
     return q;
 }
 
-/* Channels [lo, hi): each reads and writes only its own statistics. */
-static void bn_fwd_channels(int train, const nn_layer *l, const float *p, float *buf, int64_t n,
-                            const float *x, float *y, float *cache, int64_t lo, int64_t hi)
+/* Channel c's training-mode map y = a x + b from its batch statistics;
+ * forward and the fused backward's recomputation (bn_grad_planes) share it,
+ * so they agree bit for bit. */
+static void bn_train_affine(const nn_layer *l, const float *p, float mean, float invstd, int64_t c,
+                            float *a, float *b)
 {
-    const int64_t C = l->in_c, hw = l->in_h * l->in_w, count = n * hw;
+    *a = p[c] * invstd, *b = p[l->in_c + c] - *a * mean;
+}
+
+/* Channel c's forward map: in training from the batch's statistics (kept
+ * in cache, folded into the running ones), else from the running ones. */
+static void bn_channel_map(int train, const nn_layer *l, const float *p, float *buf, int64_t n,
+                           const float *x, float *cache, int64_t c, float *a, float *b)
+{
+    const int64_t C = l->in_c, count = n * l->in_h * l->in_w;
     const float mom = l->spec.momentum > 0.0f ? l->spec.momentum : 0.1f;
+    double s = 0.0, s2 = 0.0, var;
+    float mean, invstd;
+    int64_t i, j;
+    if (!train) {
+        distill__bn_eval_affine(l, p, buf, c, a, b);
+        return;
+    }
+    for (i = 0; i < n; i += PLANES) {
+        float ps[PLANES], ps2[PLANES];
+        const int64_t q = plane_sums(l, n, c, i, x, NULL, 0.0f, ps, ps2);
+        for (j = 0; j < q; j++)
+            s += ps[j], s2 += ps2[j];
+    }
+    s /= (double)count;
+    var = s2 / (double)count - s * s;
+    var = var > 0.0 ? var : 0.0;
+    mean = (float)s;
+    invstd = (float)(1.0 / sqrt(var + eps_of(l)));
+    if (cache)
+        cache[c] = mean, cache[C + c] = invstd;
+    buf[c] = (1.0f - mom) * buf[c] + mom * mean;
+    buf[C + c] = (1.0f - mom) * buf[C + c] + mom * (float)(count > 1 ? var * count / (count - 1) : var);
+    bn_train_affine(l, p, mean, invstd, c, a, b);
+}
+
+/* Channels [lo, hi): each reads and writes only its own statistics.  With
+ * a pool (the fused ReLU and 2x2 pool after, pool_of), y is the pool's
+ * output and batch norm's own is never written. */
+static void bn_fwd_channels(int train, const nn_layer *l, const nn_layer *pool, const float *p,
+                            float *buf, int64_t n, const float *x, float *y, float *cache, int64_t lo,
+                            int64_t hi)
+{
+    const int64_t C = l->in_c, hw = l->in_h * l->in_w;
     int64_t c;
     for (c = lo; c < hi; c++) {
         int64_t i, j;
         float a, b;
-        if (train) {
-            double s = 0.0, s2 = 0.0, var;
-            float mean, invstd;
-            for (i = 0; i < n; i += PLANES) {
-                float ps[PLANES], ps2[PLANES];
-                const int64_t q = plane_sums(l, n, c, i, x, NULL, 0.0f, ps, ps2);
-                for (j = 0; j < q; j++)
-                    s += ps[j], s2 += ps2[j];
-            }
-            s /= (double)count;
-            var = s2 / (double)count - s * s;
-            var = var > 0.0 ? var : 0.0;
-            mean = (float)s;
-            invstd = (float)(1.0 / sqrt(var + eps_of(l)));
-            if (cache)
-                cache[c] = mean, cache[C + c] = invstd;
-            buf[c] = (1.0f - mom) * buf[c] + mom * mean;
-            buf[C + c] = (1.0f - mom) * buf[C + c] +
-                         mom * (float)(count > 1 ? var * count / (count - 1) : var);
-            a = p[c] * invstd, b = p[C + c] - a * mean;
-        } else
-            distill__bn_eval_affine(l, p, buf, c, &a, &b);
+        bn_channel_map(train, l, p, buf, n, x, cache, c, &a, &b);
         for (i = 0; i < n; i++) {
-            const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw);
-            float *yi = y + nn_plane(l->cf_in, n, C, i, c, hw);
+            const int64_t pl = nn_plane(l->cf_in, n, C, i, c, 1);
+            const float *xi = x + pl * hw;
+            float *yi = y + pl * hw;
+            if (pool) {
+                distill__affine_relu_pool_planes(pool, a, b, x, y, pl, pl + 1);
+                continue;
+            }
             for (j = 0; j < hw; j++)
                 yi[j] = a * xi[j] + b;
         }
@@ -115,7 +142,7 @@ static void bn_forward(const nn_env *e, const nn_layer *l, const float *p, float
 {
     (void)scratch;
     DISTILL__SPLIT(nn_threads(e), l->in_c, lo, hi,
-                   bn_fwd_channels(e->train, l, p, buf, n, x, y, cache, lo, hi));
+                   bn_fwd_channels(e->train, l, NULL, p, buf, n, x, y, cache, lo, hi));
 }
 
 /* Eval mode without parameter gradients: batch norm is a fixed affine map
@@ -134,11 +161,36 @@ static void bn_bwd_eval_input(const nn_layer *l, const float *p, const float *bu
     }
 }
 
-static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const float *buf,
-                            int64_t n, const float *x, const float *dy, float *dx, float *dp,
-                            const float *cache, int64_t lo, int64_t hi)
+/* The fused pool's backward (pool non-NULL): the gradient of batch norm's
+ * output for channel c's planes [i0, i1), from the pool's gradient dpool
+ * and x, into dx, where the rest of backward then reads it in place. */
+static void bn_grad_planes(int train, const nn_layer *l, const nn_layer *pool, const float *p,
+                           const float *buf, int64_t n, const float *x, const float *dpool, float *dx,
+                           const float *cache, int64_t c, int64_t i0, int64_t i1)
+{
+    float a, b;
+    int64_t i;
+    if (!pool)
+        return;
+    if (train)
+        bn_train_affine(l, p, cache[c], cache[l->in_c + c], c, &a, &b);
+    else
+        distill__bn_eval_affine(l, p, buf, c, &a, &b);
+    for (i = i0; i < i1 && i < n; i++) {
+        const int64_t pl = nn_plane(l->cf_in, n, l->in_c, i, c, 1);
+        distill__affine_relu_pool_grad_planes(pool, a, b, x, dpool, dx, pl, pl + 1);
+    }
+}
+
+/* Channels [lo, hi).  With a pool, dy is the fused pool's gradient and dx
+ * (required) first receives batch norm's output gradient, plane group by
+ * plane group while the sums need it, then is finished in place. */
+static void bn_bwd_channels(int train, const nn_layer *l, const nn_layer *pool, const float *p,
+                            const float *buf, int64_t n, const float *x, const float *dy, float *dx,
+                            float *dp, const float *cache, int64_t lo, int64_t hi)
 {
     const int64_t C = l->in_c, hw = l->in_h * l->in_w, count = n * hw;
+    const float *g = pool ? dx : dy; /* batch norm's output gradient */
     int64_t c;
     for (c = lo; c < hi; c++) {
         int64_t i, j;
@@ -146,13 +198,16 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
         const float invstd = train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
         double sdy = 0.0, sdyx = 0.0;
         if (!train && !dp) {
+            bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, 0, n);
             if (dx)
-                bn_bwd_eval_input(l, p, buf, n, dy, dx, c);
+                bn_bwd_eval_input(l, p, buf, n, g, dx, c);
             continue;
         }
         for (i = 0; i < n; i += PLANES) {
             float ps[PLANES], psx[PLANES];
-            const int64_t q = plane_sums(l, n, c, i, x, dy, mean, ps, psx);
+            int64_t q;
+            bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, i, i + PLANES);
+            q = plane_sums(l, n, c, i, x, g, mean, ps, psx);
             for (j = 0; j < q; j++)
                 sdy += ps[j], sdyx += (double)psx[j] * invstd;
         }
@@ -161,7 +216,7 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
         if (!dx)
             continue;
         if (!train) {
-            bn_bwd_eval_input(l, p, buf, n, dy, dx, c);
+            bn_bwd_eval_input(l, p, buf, n, g, dx, c);
             continue;
         }
         {
@@ -171,7 +226,7 @@ static void bn_bwd_channels(int train, const nn_layer *l, const float *p, const 
             const float b = (float)(-p[c] * invstd * invstd * sdyx / cnt);
             const float c0 = (float)(-p[c] * invstd * sdy / cnt);
             for (i = 0; i < n; i++) {
-                const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = dy + nn_plane(l->cf_in, n, C, i, c, hw);
+                const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = g + nn_plane(l->cf_in, n, C, i, c, hw);
                 float *di = dx + nn_plane(l->cf_in, n, C, i, c, hw);
                 for (j = 0; j < hw; j++)
                     di[j] = a * gi[j] + b * (xi[j] - mean) + c0;
@@ -186,7 +241,33 @@ static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, cons
 {
     (void)y, (void)scratch;
     DISTILL__SPLIT(nn_threads(e), l->in_c, lo, hi,
-                   bn_bwd_channels(e->train, l, p, buf, n, x, dy, dx, dp, cache, lo, hi));
+                   bn_bwd_channels(e->train, l, NULL, p, buf, n, x, dy, dx, dp, cache, lo, hi));
+}
+
+/* Batch norm, ReLU and a 2x2 average pool (l[0 .. 2]) as one pass each way
+ * in training passes: batch norm's output and its gradient, the largest
+ * arrays of a conv stack's pass, are neither written nor read back (the
+ * ReLU's sign is recomputed from x); the arithmetic is the layers' own, in
+ * their order, so the results are the same bits. */
+int distill__fusable_bn_relu_pool(const nn_layer *l, int64_t left)
+{
+    return left >= 3 && l[0].spec.kind == DISTILL_LAYER_BATCHNORM &&
+           distill__fusable_relu_pool(&l[1], &l[2]);
+}
+
+void distill__bn_relu_pool_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf, int64_t n,
+                                   const float *x, float *y, float *cache)
+{
+    DISTILL__SPLIT(nn_threads(e), l->in_c, lo, hi,
+                   bn_fwd_channels(e->train, l, &l[2], p, buf, n, x, y, cache, lo, hi));
+}
+
+void distill__bn_relu_pool_backward(const nn_env *e, const nn_layer *l, const float *p, const float *buf,
+                                    int64_t n, const float *x, const float *dy, float *dx, float *dp,
+                                    const float *cache)
+{
+    DISTILL__SPLIT(nn_threads(e), l->in_c, lo, hi,
+                   bn_bwd_channels(e->train, l, &l[2], p, buf, n, x, dy, dx, dp, cache, lo, hi));
 }
 
 static int64_t bn_buffers(const nn_layer *l) { return 2 * l->in_c; }

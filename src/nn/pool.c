@@ -173,8 +173,11 @@ void distill__affine_relu_pool_planes(const nn_layer *l, float a, float b, const
         }
 }
 
-static void relu_pool_grad_planes(const nn_layer *l, const float *x, const float *dy, float *dx,
-                                  int64_t lo, int64_t hi)
+/* The gradient of planes [lo, hi) of x through v = a x + b, ReLU and the
+ * 2x2 pool: dy is the pool's, dx the affine's output's (v's).  v is
+ * recomputed as the forward computed it, so its sign is the same bits. */
+void distill__affine_relu_pool_grad_planes(const nn_layer *l, float a, float b, const float *x,
+                                           const float *dy, float *dx, int64_t lo, int64_t hi)
 {
     const int64_t iw = l->in_w, oh = l->out_h, ow = l->out_w, plane = l->in_h * iw;
     int64_t pl, oy, ox;
@@ -187,10 +190,10 @@ static void relu_pool_grad_planes(const nn_layer *l, const float *x, const float
             for (ox = 0; ox < ow; ox++) {
                 const float go = 0.25f * g[oy * ow + ox];
                 const int64_t c0 = 2 * ox, c1 = c0 + 1;
-                d[r0 + c0] = xp[r0 + c0] > 0.0f ? go : 0.0f;
-                d[r0 + c1] = xp[r0 + c1] > 0.0f ? go : 0.0f;
-                d[r1 + c0] = xp[r1 + c0] > 0.0f ? go : 0.0f;
-                d[r1 + c1] = xp[r1 + c1] > 0.0f ? go : 0.0f;
+                d[r0 + c0] = a * xp[r0 + c0] + b > 0.0f ? go : 0.0f;
+                d[r0 + c1] = a * xp[r0 + c1] + b > 0.0f ? go : 0.0f;
+                d[r1 + c0] = a * xp[r1 + c0] + b > 0.0f ? go : 0.0f;
+                d[r1 + c1] = a * xp[r1 + c1] + b > 0.0f ? go : 0.0f;
             }
         }
     }
@@ -207,7 +210,7 @@ void distill__relu_pool_backward(const nn_env *e, const nn_layer *pool, int64_t 
                                  const float *x, const float *dy, float *dx)
 {
     DISTILL__SPLIT(nn_threads(e), n * pool->in_c, lo, hi,
-                   relu_pool_grad_planes(pool, x, dy, dx, lo, hi));
+                   distill__affine_relu_pool_grad_planes(pool, 1.0f, 0.0f, x, dy, dx, lo, hi));
 }
 
 const nn_ops distill__avgpool_ops = {pool_shape, distill__nn_none, distill__nn_none, distill__nn_none_n, distill__nn_none_n,

@@ -79,6 +79,13 @@ nomem:
                          (long long)n);
 }
 
+/* Layers i (batch norm), i + 1 (ReLU) and i + 2 (2x2 average pool) run
+ * as one pass each way. */
+static int bn_fused_at(const distill_model *m, int64_t i)
+{
+    return i >= 0 && distill__fusable_bn_relu_pool(&m->layers[i], m->n_layers - i);
+}
+
 /* Layers i (ReLU) and i + 1 (2x2 average pool) run as one pass. */
 static int fused_at(const distill_model *m, int64_t i)
 {
@@ -118,6 +125,12 @@ static distill_status pass(distill_model *m, int mode, int fuse, int64_t n, cons
         if (fuse && distill__fusable_block(l, m->n_layers - i)) {
             distill__block_forward(&e, l, m->params, m->buffers, n, m->acts[i], m->acts[i + 4], m->scratch);
             i += 3;
+            continue;
+        }
+        if (bn_fused_at(m, i)) { /* acts[i + 1] and acts[i + 2] are never needed */
+            distill__bn_relu_pool_forward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
+                                          m->acts[i + 3], m->caches[i]);
+            i += 2;
             continue;
         }
         if (fused_at(m, i)) { /* the ReLU's output (acts[i + 1]) is never needed */
@@ -173,7 +186,12 @@ distill_status distill_model_backward(distill_model *m, const float *dy, int64_t
     for (i = m->n_layers - 1; i >= 0; i--) {
         const nn_layer *l = &m->layers[i];
         float *din, *t;
-        if (i > 0 && fused_at(m, i - 1)) { /* the pool and its ReLU at once */
+        if (bn_fused_at(m, i - 2)) { /* the pool, its ReLU and batch norm at once */
+            i -= 2, l = &m->layers[i];
+            din = other; /* needed as the sums' scratch even when the input's gradient is not */
+            distill__bn_relu_pool_backward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
+                                           g, din, want_params ? m->grads + l->p_off : NULL, m->caches[i]);
+        } else if (i > 0 && fused_at(m, i - 1)) { /* the pool and its ReLU at once */
             i--;
             din = i > 0 || dx ? other : NULL;
             if (din)
