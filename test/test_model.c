@@ -644,9 +644,9 @@ END_TEST
  * one with it, whose chunks can be larger (32 -> 64 at 13x13: 10 images
  * fill a way's 2 MiB of columns, so 81 images go in 9 chunks of 9 and 80
  * in 8 chunks of 10; ASan watches): against a fresh model's, bit for bit. */
-/* The convolution passes and the fused block split a batch by these two:
+/* The convolution passes and the fused block split a batch by these:
  * every chunk goes to exactly one thread, in order, and the chunks hold
- * every image once. */
+ * every image once, evenly. */
 START_TEST(chunk_shares_cover_the_batch_once)
 {
     int64_t n, step, ways, t, c;
@@ -663,10 +663,11 @@ START_TEST(chunk_shares_cover_the_batch_once)
                     next = c1;
                 }
                 ck_assert_int_eq(next, chunks);
-                for (c = 0; c < chunks; c++) {
+                for (c = 0; c < chunks; c++) { /* in order, even: sizes n / chunks rounded down or up */
                     const int64_t cn = distill__chunk_images(n, step, c);
+                    ck_assert_int_eq(distill__chunk_start(n, step, c), images);
                     ck_assert(cn >= 1 && cn <= step);
-                    ck_assert(c == chunks - 1 || cn == step);
+                    ck_assert(cn == n / chunks || cn == (n + chunks - 1) / chunks);
                     images += cn;
                 }
                 ck_assert_int_eq(images, n);

@@ -78,7 +78,8 @@ static void block_thread(const block_job *j, int64_t t)
     int64_t c, c0, c1;
     distill__chunk_share(j->n, j->step, j->ways, t, &c0, &c1);
     for (c = c0; c < c1; c++) {
-        const int64_t i0 = c * j->step, cn = distill__chunk_images(j->n, j->step, c), np = cn * hw;
+        const int64_t i0 = distill__chunk_start(j->n, j->step, c), cn = distill__chunk_images(j->n, j->step, c);
+        const int64_t np = cn * hw;
         distill__conv_columns(j->one, conv, j->n, i0, cn, j->x, cols);
         nn_gemm(j->one, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, j->w, KB, cols, np, 0.0f,
                 out, np);

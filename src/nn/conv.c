@@ -329,9 +329,17 @@ void distill__chunk_share(int64_t n, int64_t step, int64_t ways, int64_t t, int6
     *c0 = chunks * t / ways, *c1 = chunks * (t + 1) / ways;
 }
 
+/* The ceil(n / step) chunks share the images evenly (sizes differ by at
+ * most one): whole chunks of `step` and a small last one left one thread's
+ * share of 100 images at 54 against 46. */
+int64_t distill__chunk_start(int64_t n, int64_t step, int64_t c)
+{
+    return c * n / ((n + step - 1) / step);
+}
+
 int64_t distill__chunk_images(int64_t n, int64_t step, int64_t c)
 {
-    return n - c * step < step ? n - c * step : step;
+    return distill__chunk_start(n, step, c + 1) - distill__chunk_start(n, step, c);
 }
 
 /* The slot of share t's chunk of columns (or dcols). */
@@ -344,7 +352,8 @@ static void forward_share(const conv_pass *c, int64_t t)
     int64_t k, k0, k1;
     distill__chunk_share(c->n, c->step, c->ways, t, &k0, &k1);
     for (k = k0; k < k1; k++) {
-        const int64_t i0 = k * c->step, cn = distill__chunk_images(c->n, c->step, k), np = cn * hw;
+        const int64_t i0 = distill__chunk_start(c->n, c->step, k), cn = distill__chunk_images(c->n, c->step, k);
+        const int64_t np = cn * hw;
         float *cols = slot_at(c, t);
         distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, cols);
         nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, c->w, KB, cols, np, 0.0f,
@@ -440,7 +449,8 @@ static void backward_share(const conv_pass *c, const float *p, int64_t t)
         memset(c->parts + t * KB * oc, 0, sizeof(float) * (size_t)(KB * oc));
     distill__chunk_share(c->n, c->step, c->ways, t, &k0, &k1);
     for (k = k0; k < k1; k++) {
-        const int64_t i0 = k * c->step, cn = distill__chunk_images(c->n, c->step, k), np = cn * hw;
+        const int64_t i0 = distill__chunk_start(c->n, c->step, k), cn = distill__chunk_images(c->n, c->step, k);
+        const int64_t np = cn * hw;
         const float *dt = c->dy + i0 * hw;
         float *slot = slot_at(c, t);
         if (c->dwt) { /* the chunk's columns again */

@@ -171,8 +171,10 @@ int64_t distill__conv_rows(const nn_layer *l);
 #define DISTILL__MAX_WAYS 8 /* threads that share a pass's chunks, at most */
 int64_t distill__conv_chunk(const nn_layer *l, int64_t n, int64_t extra, int64_t ways);
 /* A batch of n in chunks of `step` images, shared by `ways` threads: way
- * t's chunks [c0, c1), and how many images chunk c holds. */
+ * t's chunks [c0, c1), the first image of chunk c and how many it holds
+ * (ceil(n / step) chunks of even sizes, at most step). */
 void distill__chunk_share(int64_t n, int64_t step, int64_t ways, int64_t t, int64_t *c0, int64_t *c1);
+int64_t distill__chunk_start(int64_t n, int64_t step, int64_t c);
 int64_t distill__chunk_images(int64_t n, int64_t step, int64_t c);
 void distill__conv_columns(const nn_env *e, const nn_layer *l, int64_t n, int64_t i0, int64_t cn,
                            const float *x, float *cols);
