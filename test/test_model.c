@@ -497,8 +497,9 @@ START_TEST(fused_bn_relu_pool_matches_finite_differences)
 END_TEST
 
 /* A model of `count` layers of `kinds` (convolutions 3x3 "same" with 4
- * channels, pools 2x2) on 3 x 7 x 6 inputs. */
-static distill_model *brp_model(distill_context *ctx, const int *kinds, int count)
+ * channels, pools 2x2) on c x 7 x 7 inputs (odd: the pool drops a row and
+ * a column). */
+static distill_model *brp_model(distill_context *ctx, const int *kinds, int count, int64_t c)
 {
     distill_layer_spec l[4];
     distill_model_options o;
@@ -509,41 +510,58 @@ static distill_model *brp_model(distill_context *ctx, const int *kinds, int coun
         l[i].units = 4, l[i].kernel = kinds[i] == DISTILL_LAYER_AVGPOOL ? 2 : 3, l[i].padding = 1;
     }
     distill_model_options_init(&o);
-    o.in_c = kinds[0] == DISTILL_LAYER_CONV2D ? 3 : 4, o.in_h = 7, o.in_w = 6, o.layers = l, o.n_layers = count;
+    o.in_c = c, o.in_h = 7, o.in_w = 7, o.layers = l, o.n_layers = count;
     ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
     return m;
 }
 
-/* The fused pass computes the layers' own arithmetic in their order: a
- * conv-BN-ReLU-pool model (fused, channel-first inside) against the same
- * conv-BN model and ReLU-pool model chained (nothing fused across them),
- * bit for bit: output, input gradient, parameter gradients and running
- * statistics, train (_i = 1) and eval mode. */
+/* The fused pass computes batch norm's arithmetic and the ReLU-pool pair's
+ * in their order: a model whose batch norm, ReLU and pool run fused
+ * against the same layers split into two models (nothing fused across
+ * them), bit for bit: output, running statistics, input gradient and
+ * parameter gradients, with and without parameter gradients.  _i: bit 0
+ * train mode, bit 1 a conv first (channel-first inside; else batch norm is
+ * the first layer, batch-first, and one backward asks for no dx). */
 START_TEST(fused_bn_relu_pool_is_the_layers_bit_for_bit)
 {
-    static const int whole[4] = {DISTILL_LAYER_CONV2D, DISTILL_LAYER_BATCHNORM, DISTILL_LAYER_RELU,
+    static const int kinds[4] = {DISTILL_LAYER_CONV2D, DISTILL_LAYER_BATCHNORM, DISTILL_LAYER_RELU,
                                  DISTILL_LAYER_AVGPOOL};
-    enum { N = 5, DIN = 3 * 7 * 6, DMID = 4 * 7 * 6, DOUT = 4 * 3 * 3 };
-    const int train = _i;
+    enum { N = 5, D = 4 * 7 * 7, DOUT = 4 * 3 * 3 };
+    const int train = _i & 1, conv = _i >> 1, skip = !conv; /* the kinds from kinds[skip] */
+    const int64_t c = conv ? 3 : 4, din = c * 7 * 7;
     distill_context *ctx = test_context(NULL, 2);
-    distill_model *m = brp_model(ctx, whole, 4), *a = brp_model(ctx, whole, 2), *b = brp_model(ctx, whole + 2, 2);
-    float x[N * DIN], mid[N * DMID], y1[N * DOUT], y2[N * DOUT], r[N * DOUT], dmid[N * DMID];
-    float dx1[N * DIN], dx2[N * DIN];
+    distill_model *m = brp_model(ctx, kinds + skip, 4 - skip, c);  /* [conv,] BN, ReLU, pool */
+    distill_model *a = brp_model(ctx, kinds + skip, 2 - skip, c);  /* [conv,] BN */
+    distill_model *b = brp_model(ctx, kinds + 2, 2, 4);            /* ReLU, pool */
+    float x[N * D], mid[N * D], y1[N * DOUT], y2[N * DOUT], r[N * DOUT], dmid[N * D], dx1[N * D], dx2[N * D];
     const int64_t np = distill_model_param_count(m), nb = distill_model_buffer_count(m);
+    int64_t k;
+    int flags;
+    ck_assert(distill__fusable_bn_relu_pool(&m->layers[conv], m->n_layers - conv)); /* the fused path runs */
     ck_assert_int_eq(np, distill_model_param_count(a));
     fill_random(distill_model_params(m), np, 61);
     memcpy(distill_model_params(a), distill_model_params(m), sizeof(float) * (size_t)np);
-    fill_random(x, N * DIN, 62), fill_random(r, N * DOUT, 63);
-    ck_assert_status(distill_model_forward(m, train, N, x, DIN, y1, DOUT), DISTILL_OK);
-    ck_assert_status(distill_model_forward(a, train, N, x, DIN, mid, DMID), DISTILL_OK);
-    ck_assert_status(distill_model_forward(b, train, N, mid, DMID, y2, DOUT), DISTILL_OK);
+    fill_random(distill_model_buffers(m), nb, 64); /* eval mode's running statistics: means, */
+    for (k = nb / 2; k < nb; k++) /* variances */
+        distill_model_buffers(m)[k] = 0.5f + fabsf(distill_model_buffers(m)[k]);
+    memcpy(distill_model_buffers(a), distill_model_buffers(m), sizeof(float) * (size_t)nb);
+    fill_random(x, N * din, 62), fill_random(r, N * DOUT, 63);
+    ck_assert_status(distill_model_forward(m, train, N, x, din, y1, DOUT), DISTILL_OK);
+    ck_assert_status(distill_model_forward(a, train, N, x, din, mid, D), DISTILL_OK);
+    ck_assert_status(distill_model_forward(b, train, N, mid, D, y2, DOUT), DISTILL_OK);
     ck_assert_mem_eq(y1, y2, sizeof y1);
     ck_assert_mem_eq(distill_model_buffers(m), distill_model_buffers(a), sizeof(float) * (size_t)nb);
-    ck_assert_status(distill_model_backward(m, r, DOUT, dx1, DIN, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
-    ck_assert_status(distill_model_backward(b, r, DOUT, dmid, DMID, 0), DISTILL_OK);
-    ck_assert_status(distill_model_backward(a, dmid, DMID, dx2, DIN, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
-    ck_assert_mem_eq(dx1, dx2, sizeof dx1);
+    ck_assert_status(distill_model_backward(b, r, DOUT, dmid, D, 0), DISTILL_OK);
+    for (flags = 0; flags <= DISTILL_BACKWARD_PARAMS; flags++) {
+        ck_assert_status(distill_model_backward(m, r, DOUT, dx1, din, flags), DISTILL_OK);
+        ck_assert_status(distill_model_backward(a, dmid, D, dx2, din, flags), DISTILL_OK);
+        ck_assert_mem_eq(dx1, dx2, sizeof(float) * (size_t)(N * din));
+    }
     ck_assert_mem_eq(distill_model_grads(m), distill_model_grads(a), sizeof(float) * (size_t)np);
+    if (!conv) { /* batch norm first: its parameter gradient without dx */
+        ck_assert_status(distill_model_backward(m, r, DOUT, NULL, 0, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
+        ck_assert_mem_eq(distill_model_grads(m), distill_model_grads(a), sizeof(float) * (size_t)np);
+    }
     distill_model_destroy(m), distill_model_destroy(a), distill_model_destroy(b);
     distill_context_destroy(ctx);
 }
@@ -979,7 +997,7 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     tcase_add_loop_test(tc, fused_bn_relu_pool_matches_finite_differences, 0, 2);
-    tcase_add_loop_test(tc, fused_bn_relu_pool_is_the_layers_bit_for_bit, 0, 2);
+    tcase_add_loop_test(tc, fused_bn_relu_pool_is_the_layers_bit_for_bit, 0, 4);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
     tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 5);
     tcase_add_test(tc, chunk_shares_cover_the_batch_once);

@@ -143,7 +143,8 @@ enum {
 };
 
 /* Backpropagate dL/dy of the last forward.  dx (n x input_dim) may be NULL;
- * flags may be 0 (input gradient only). */
+ * flags may be 0 (input gradient only).  The parameters and buffers must be
+ * those the forward ran with: backward recomputes some of its values. */
 DISTILL_API DISTILL_NODISCARD distill_status
 distill_model_backward(distill_model *model, const float *dy, int64_t lddy, float *dx,
                        int64_t lddx, int flags);

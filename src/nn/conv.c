@@ -334,7 +334,7 @@ void distill__chunk_share(int64_t n, int64_t step, int64_t ways, int64_t t, int6
  * share of 100 images at 54 against 46. */
 int64_t distill__chunk_start(int64_t n, int64_t step, int64_t c)
 {
-    return c * n / ((n + step - 1) / step);
+    return n > 0 && step > 0 ? c * n / ((n + step - 1) / step) : 0;
 }
 
 int64_t distill__chunk_images(int64_t n, int64_t step, int64_t c)

@@ -146,8 +146,9 @@ void distill__affine_relu_pool_grad_planes(const nn_layer *pool, float a, float 
 /* Batch norm, ReLU, 2x2 average pool (l[0 .. 2] of the `left` layers from
  * there) as one pass each way in training passes (norm.c): p, buf and
  * cache are batch norm's, x its input, y the pool's output; backward's dy
- * is the pool's output gradient, dx (required) batch norm's input
- * gradient, dp (may be NULL) batch norm's parameter gradient, added to. */
+ * is the pool's output gradient, dx (required, and aliasing neither x nor
+ * dy) batch norm's input gradient, dp (may be NULL) batch norm's parameter
+ * gradient, added to. */
 int distill__fusable_bn_relu_pool(const nn_layer *l, int64_t left);
 void distill__bn_relu_pool_forward(const nn_env *e, const nn_layer *l, const float *p, float *buf, int64_t n,
                                    const float *x, float *y, float *cache);

@@ -111,8 +111,8 @@ static void bn_channel_map(int train, const nn_layer *l, const float *p, float *
 }
 
 /* Channels [lo, hi): each reads and writes only its own statistics.  With
- * a pool (the fused ReLU and 2x2 pool after, pool_of), y is the pool's
- * output and batch norm's own is never written. */
+ * a pool (l[2] of distill__fusable_bn_relu_pool: the ReLU and 2x2 pool
+ * after), y is the pool's output and batch norm's own is never written. */
 static void bn_fwd_channels(int train, const nn_layer *l, const nn_layer *pool, const float *p,
                             float *buf, int64_t n, const float *x, float *y, float *cache, int64_t lo,
                             int64_t hi)
@@ -125,14 +125,12 @@ static void bn_fwd_channels(int train, const nn_layer *l, const nn_layer *pool, 
         bn_channel_map(train, l, p, buf, n, x, cache, c, &a, &b);
         for (i = 0; i < n; i++) {
             const int64_t pl = nn_plane(l->cf_in, n, C, i, c, 1);
-            const float *xi = x + pl * hw;
-            float *yi = y + pl * hw;
             if (pool) {
                 distill__affine_relu_pool_planes(pool, a, b, x, y, pl, pl + 1);
                 continue;
             }
             for (j = 0; j < hw; j++)
-                yi[j] = a * xi[j] + b;
+                y[pl * hw + j] = a * x[pl * hw + j] + b;
         }
     }
 }
@@ -161,17 +159,15 @@ static void bn_bwd_eval_input(const nn_layer *l, const float *p, const float *bu
     }
 }
 
-/* The fused pool's backward (pool non-NULL): the gradient of batch norm's
- * output for channel c's planes [i0, i1), from the pool's gradient dpool
- * and x, into dx, where the rest of backward then reads it in place. */
+/* The fused pool's backward: the gradient of batch norm's output for
+ * channel c's planes [i0, i1), from the pool's gradient dpool and x, into
+ * dx, where the rest of backward then reads it in place. */
 static void bn_grad_planes(int train, const nn_layer *l, const nn_layer *pool, const float *p,
                            const float *buf, int64_t n, const float *x, const float *dpool, float *dx,
                            const float *cache, int64_t c, int64_t i0, int64_t i1)
 {
     float a, b;
     int64_t i;
-    if (!pool)
-        return;
     if (train)
         bn_train_affine(l, p, cache[c], cache[l->in_c + c], c, &a, &b);
     else
@@ -182,6 +178,25 @@ static void bn_grad_planes(int train, const nn_layer *l, const nn_layer *pool, c
     }
 }
 
+/* Training mode: channel c's dx = a dy + b (x - mean) + c0 from its sums
+ * (g may be dx itself: each value is read before it is written). */
+static void bn_train_input_grad(const nn_layer *l, const float *p, int64_t n, const float *x, const float *g,
+                                float *dx, int64_t c, float mean, float invstd, double sdy, double sdyx)
+{
+    const int64_t C = l->in_c, hw = l->in_h * l->in_w;
+    const double cnt = (double)(n * hw);
+    const float a = p[c] * invstd;
+    const float b = (float)(-p[c] * invstd * invstd * sdyx / cnt);
+    const float c0 = (float)(-p[c] * invstd * sdy / cnt);
+    int64_t i, j;
+    for (i = 0; i < n; i++) {
+        const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = g + nn_plane(l->cf_in, n, C, i, c, hw);
+        float *di = dx + nn_plane(l->cf_in, n, C, i, c, hw);
+        for (j = 0; j < hw; j++)
+            di[j] = a * gi[j] + b * (xi[j] - mean) + c0;
+    }
+}
+
 /* Channels [lo, hi).  With a pool, dy is the fused pool's gradient and dx
  * (required) first receives batch norm's output gradient, plane group by
  * plane group while the sums need it, then is finished in place. */
@@ -189,7 +204,7 @@ static void bn_bwd_channels(int train, const nn_layer *l, const nn_layer *pool, 
                             const float *buf, int64_t n, const float *x, const float *dy, float *dx,
                             float *dp, const float *cache, int64_t lo, int64_t hi)
 {
-    const int64_t C = l->in_c, hw = l->in_h * l->in_w, count = n * hw;
+    const int64_t C = l->in_c;
     const float *g = pool ? dx : dy; /* batch norm's output gradient */
     int64_t c;
     for (c = lo; c < hi; c++) {
@@ -198,7 +213,8 @@ static void bn_bwd_channels(int train, const nn_layer *l, const nn_layer *pool, 
         const float invstd = train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
         double sdy = 0.0, sdyx = 0.0;
         if (!train && !dp) {
-            bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, 0, n);
+            if (pool)
+                bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, 0, n);
             if (dx)
                 bn_bwd_eval_input(l, p, buf, n, g, dx, c);
             continue;
@@ -206,7 +222,8 @@ static void bn_bwd_channels(int train, const nn_layer *l, const nn_layer *pool, 
         for (i = 0; i < n; i += PLANES) {
             float ps[PLANES], psx[PLANES];
             int64_t q;
-            bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, i, i + PLANES);
+            if (pool)
+                bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, i, i + PLANES);
             q = plane_sums(l, n, c, i, x, g, mean, ps, psx);
             for (j = 0; j < q; j++)
                 sdy += ps[j], sdyx += (double)psx[j] * invstd;
@@ -215,23 +232,10 @@ static void bn_bwd_channels(int train, const nn_layer *l, const nn_layer *pool, 
             dp[c] += (float)sdyx, dp[C + c] += (float)sdy;
         if (!dx)
             continue;
-        if (!train) {
+        if (!train)
             bn_bwd_eval_input(l, p, buf, n, g, dx, c);
-            continue;
-        }
-        {
-            /* dx = a dy + b (x - mean) + c0 per channel */
-            const double cnt = (double)count;
-            const float a = p[c] * invstd;
-            const float b = (float)(-p[c] * invstd * invstd * sdyx / cnt);
-            const float c0 = (float)(-p[c] * invstd * sdy / cnt);
-            for (i = 0; i < n; i++) {
-                const float *xi = x + nn_plane(l->cf_in, n, C, i, c, hw), *gi = g + nn_plane(l->cf_in, n, C, i, c, hw);
-                float *di = dx + nn_plane(l->cf_in, n, C, i, c, hw);
-                for (j = 0; j < hw; j++)
-                    di[j] = a * gi[j] + b * (xi[j] - mean) + c0;
-            }
-        }
+        else
+            bn_train_input_grad(l, p, n, x, g, dx, c, mean, invstd, sdy, sdyx);
     }
 }
 
@@ -247,8 +251,10 @@ static void bn_backward(const nn_env *e, const nn_layer *l, const float *p, cons
 /* Batch norm, ReLU and a 2x2 average pool (l[0 .. 2]) as one pass each way
  * in training passes: batch norm's output and its gradient, the largest
  * arrays of a conv stack's pass, are neither written nor read back (the
- * ReLU's sign is recomputed from x); the arithmetic is the layers' own, in
- * their order, so the results are the same bits. */
+ * ReLU's sign is recomputed from x, so parameters and buffers must not
+ * change between forward and backward, as the model's contract says); the
+ * arithmetic is that of batch norm followed by the fused ReLU-pool pair,
+ * in its order, so the results are the same bits. */
 int distill__fusable_bn_relu_pool(const nn_layer *l, int64_t left)
 {
     return left >= 3 && l[0].spec.kind == DISTILL_LAYER_BATCHNORM &&

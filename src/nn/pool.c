@@ -190,10 +190,13 @@ void distill__affine_relu_pool_grad_planes(const nn_layer *l, float a, float b, 
             for (ox = 0; ox < ow; ox++) {
                 const float go = 0.25f * g[oy * ow + ox];
                 const int64_t c0 = 2 * ox, c1 = c0 + 1;
-                d[r0 + c0] = a * xp[r0 + c0] + b > 0.0f ? go : 0.0f;
-                d[r0 + c1] = a * xp[r0 + c1] + b > 0.0f ? go : 0.0f;
-                d[r1 + c0] = a * xp[r1 + c0] + b > 0.0f ? go : 0.0f;
-                d[r1 + c1] = a * xp[r1 + c1] + b > 0.0f ? go : 0.0f;
+                /* stored as floats first, as forward's were */
+                const float v0 = a * xp[r0 + c0] + b, v1 = a * xp[r0 + c1] + b;
+                const float v2 = a * xp[r1 + c0] + b, v3 = a * xp[r1 + c1] + b;
+                d[r0 + c0] = v0 > 0.0f ? go : 0.0f;
+                d[r0 + c1] = v1 > 0.0f ? go : 0.0f;
+                d[r1 + c0] = v2 > 0.0f ? go : 0.0f;
+                d[r1 + c1] = v3 > 0.0f ? go : 0.0f;
             }
         }
     }

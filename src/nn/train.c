@@ -188,9 +188,11 @@ distill_status distill_model_backward(distill_model *m, const float *dy, int64_t
         float *din, *t;
         if (bn_fused_at(m, i - 2)) { /* the pool, its ReLU and batch norm at once */
             i -= 2, l = &m->layers[i];
-            din = other; /* needed as the sums' scratch even when the input's gradient is not */
-            distill__bn_relu_pool_backward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n, m->acts[i],
-                                           g, din, want_params ? m->grads + l->p_off : NULL, m->caches[i]);
+            din = other; /* the sums' scratch even when the input's gradient is not wanted */
+            if (i > 0 || dx || want_params)
+                distill__bn_relu_pool_backward(&e, l, m->params + l->p_off, m->buffers + l->b_off, n,
+                                               m->acts[i], g, din, want_params ? m->grads + l->p_off : NULL,
+                                               m->caches[i]);
         } else if (i > 0 && fused_at(m, i - 1)) { /* the pool and its ReLU at once */
             i--;
             din = i > 0 || dx ? other : NULL;
