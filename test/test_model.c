@@ -422,6 +422,29 @@ static double brp_loss(const double *p, const double *buf, int train, const doub
     return l;
 }
 
+/* Conv, batch norm, ReLU, 2x2 average pool: the fused group after a conv. */
+static const int brp_kinds[4] = {DISTILL_LAYER_CONV2D, DISTILL_LAYER_BATCHNORM, DISTILL_LAYER_RELU,
+                                 DISTILL_LAYER_AVGPOOL};
+
+/* A model of `count` layers of `kinds` (convolutions 3x3 "same" with 4
+ * channels, pools 2x2) on c x h x w inputs. */
+static distill_model *brp_model(distill_context *ctx, const int *kinds, int count, int64_t c, int64_t h,
+                                int64_t w)
+{
+    distill_layer_spec l[4];
+    distill_model_options o;
+    distill_model *m;
+    int i;
+    for (i = 0; i < count; i++) {
+        distill_layer_spec_init(&l[i], kinds[i]);
+        l[i].units = 4, l[i].kernel = kinds[i] == DISTILL_LAYER_AVGPOOL ? 2 : 3, l[i].padding = 1;
+    }
+    distill_model_options_init(&o);
+    o.in_c = c, o.in_h = h, o.in_w = w, o.layers = l, o.n_layers = count;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    return m;
+}
+
 /* Batch norm, ReLU and a 2x2 average pool run as one pass each way (odd
  * height: the pool drops the last row, whose gradient is zero): output,
  * input gradient and parameter gradient against the double references and
@@ -430,23 +453,14 @@ START_TEST(fused_bn_relu_pool_matches_finite_differences)
 {
     const int train = _i;
     const int64_t din = BRP_C * BRP_H * BRP_W;
-    distill_layer_spec l[3];
-    distill_model_options o;
-    distill_model *m;
     distill_context *ctx = test_context(NULL, 2);
+    distill_model *m = brp_model(ctx, brp_kinds + 1, 3, BRP_C, BRP_H, BRP_W);
     float x[BRP_N * BRP_C * BRP_H * BRP_W], r[BRP_N * BRP_OUT], y[BRP_N * BRP_OUT], dx[BRP_N * BRP_C * BRP_H * BRP_W];
     double xd[BRP_N * BRP_C * BRP_H * BRP_W], rd[BRP_N * BRP_OUT], pd[2 * BRP_C], bd[2 * BRP_C];
     double gx[BRP_N * BRP_C * BRP_H * BRP_W], gp[2 * BRP_C];
     float *params, *buffers;
     const double h = 1e-6;
     int64_t i;
-    distill_layer_spec_init(&l[0], DISTILL_LAYER_BATCHNORM);
-    distill_layer_spec_init(&l[1], DISTILL_LAYER_RELU);
-    distill_layer_spec_init(&l[2], DISTILL_LAYER_AVGPOOL);
-    l[2].kernel = 2;
-    distill_model_options_init(&o);
-    o.in_c = BRP_C, o.in_h = BRP_H, o.in_w = BRP_W, o.layers = l, o.n_layers = 3;
-    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
     ck_assert_int_eq(distill_model_output_dim(m), BRP_OUT);
     params = distill_model_params(m), buffers = distill_model_buffers(m);
     fill_random(params, 2 * BRP_C, 31 + _i);
@@ -496,25 +510,6 @@ START_TEST(fused_bn_relu_pool_matches_finite_differences)
 }
 END_TEST
 
-/* A model of `count` layers of `kinds` (convolutions 3x3 "same" with 4
- * channels, pools 2x2) on c x 7 x 7 inputs (odd: the pool drops a row and
- * a column). */
-static distill_model *brp_model(distill_context *ctx, const int *kinds, int count, int64_t c)
-{
-    distill_layer_spec l[4];
-    distill_model_options o;
-    distill_model *m;
-    int i;
-    for (i = 0; i < count; i++) {
-        distill_layer_spec_init(&l[i], kinds[i]);
-        l[i].units = 4, l[i].kernel = kinds[i] == DISTILL_LAYER_AVGPOOL ? 2 : 3, l[i].padding = 1;
-    }
-    distill_model_options_init(&o);
-    o.in_c = c, o.in_h = 7, o.in_w = 7, o.layers = l, o.n_layers = count;
-    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
-    return m;
-}
-
 /* The fused pass computes batch norm's arithmetic and the ReLU-pool pair's
  * in their order: a model whose batch norm, ReLU and pool run fused
  * against the same layers split into two models (nothing fused across
@@ -524,15 +519,14 @@ static distill_model *brp_model(distill_context *ctx, const int *kinds, int coun
  * the first layer, batch-first, and one backward asks for no dx). */
 START_TEST(fused_bn_relu_pool_is_the_layers_bit_for_bit)
 {
-    static const int kinds[4] = {DISTILL_LAYER_CONV2D, DISTILL_LAYER_BATCHNORM, DISTILL_LAYER_RELU,
-                                 DISTILL_LAYER_AVGPOOL};
     enum { N = 5, D = 4 * 7 * 7, DOUT = 4 * 3 * 3 };
-    const int train = _i & 1, conv = _i >> 1, skip = !conv; /* the kinds from kinds[skip] */
+    const int train = _i & 1, conv = _i >> 1, skip = !conv; /* the kinds from brp_kinds[skip] */
     const int64_t c = conv ? 3 : 4, din = c * 7 * 7;
     distill_context *ctx = test_context(NULL, 2);
-    distill_model *m = brp_model(ctx, kinds + skip, 4 - skip, c);  /* [conv,] BN, ReLU, pool */
-    distill_model *a = brp_model(ctx, kinds + skip, 2 - skip, c);  /* [conv,] BN */
-    distill_model *b = brp_model(ctx, kinds + 2, 2, 4);            /* ReLU, pool */
+    /* 7 x 7: the pool drops a row and a column */
+    distill_model *m = brp_model(ctx, brp_kinds + skip, 4 - skip, c, 7, 7); /* [conv,] BN, ReLU, pool */
+    distill_model *a = brp_model(ctx, brp_kinds + skip, 2 - skip, c, 7, 7); /* [conv,] BN */
+    distill_model *b = brp_model(ctx, brp_kinds + 2, 2, 4, 7, 7);           /* ReLU, pool */
     float x[N * D], mid[N * D], y1[N * DOUT], y2[N * DOUT], r[N * DOUT], dmid[N * D], dx1[N * D], dx2[N * D];
     const int64_t np = distill_model_param_count(m), nb = distill_model_buffer_count(m);
     int64_t k;
