@@ -422,6 +422,21 @@ static double brp_loss(const double *p, const double *buf, int train, const doub
     return l;
 }
 
+/* g[i] = d brp_loss / d arr[i] by central differences (arr is p or x). */
+static void brp_fd(double *p, const double *buf, int train, double *x, const double *r, double *arr,
+                   int64_t len, double *g)
+{
+    const double h = 1e-6;
+    int64_t i;
+    for (i = 0; i < len; i++) {
+        const double keep = arr[i];
+        double lp, lm;
+        arr[i] = keep + h, lp = brp_loss(p, buf, train, x, r);
+        arr[i] = keep - h, lm = brp_loss(p, buf, train, x, r);
+        arr[i] = keep, g[i] = (lp - lm) / (2 * h);
+    }
+}
+
 /* Conv, batch norm, ReLU, 2x2 average pool: the fused group after a conv. */
 static const int brp_kinds[4] = {DISTILL_LAYER_CONV2D, DISTILL_LAYER_BATCHNORM, DISTILL_LAYER_RELU,
                                  DISTILL_LAYER_AVGPOOL};
@@ -459,7 +474,6 @@ START_TEST(fused_bn_relu_pool_matches_finite_differences)
     double xd[BRP_N * BRP_C * BRP_H * BRP_W], rd[BRP_N * BRP_OUT], pd[2 * BRP_C], bd[2 * BRP_C];
     double gx[BRP_N * BRP_C * BRP_H * BRP_W], gp[2 * BRP_C];
     float *params, *buffers;
-    const double h = 1e-6;
     int64_t i;
     ck_assert_int_eq(distill_model_output_dim(m), BRP_OUT);
     params = distill_model_params(m), buffers = distill_model_buffers(m);
@@ -483,20 +497,8 @@ START_TEST(fused_bn_relu_pool_matches_finite_differences)
         ck_assert_msg(fabs(yours - yref) < 1e-5 * (1 + fabs(yref)), "loss %g, reference %g", yours, yref);
     }
     ck_assert_status(distill_model_backward(m, r, BRP_OUT, dx, din, DISTILL_BACKWARD_PARAMS), DISTILL_OK);
-    for (i = 0; i < BRP_N * din; i++) {
-        const double keep = xd[i];
-        double lp, lm;
-        xd[i] = keep + h, lp = brp_loss(pd, bd, train, xd, rd);
-        xd[i] = keep - h, lm = brp_loss(pd, bd, train, xd, rd);
-        xd[i] = keep, gx[i] = (lp - lm) / (2 * h);
-    }
-    for (i = 0; i < 2 * BRP_C; i++) {
-        const double keep = pd[i];
-        double lp, lm;
-        pd[i] = keep + h, lp = brp_loss(pd, bd, train, xd, rd);
-        pd[i] = keep - h, lm = brp_loss(pd, bd, train, xd, rd);
-        pd[i] = keep, gp[i] = (lp - lm) / (2 * h);
-    }
+    brp_fd(pd, bd, train, xd, rd, xd, BRP_N * din, gx);
+    brp_fd(pd, bd, train, xd, rd, pd, 2 * BRP_C, gp);
     ck_assert_msg(rel_err_fd(dx, gx, BRP_N * din) < 1e-3, "%s: dx rel err %g", train ? "train" : "eval",
                   rel_err_fd(dx, gx, BRP_N * din));
     ck_assert_msg(rel_err_fd(distill_model_grads(m), gp, 2 * BRP_C) < 1e-3, "%s: dparams rel err %g",

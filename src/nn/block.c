@@ -14,7 +14,7 @@
 int distill__fusable_block(const nn_layer *l, int64_t left)
 {
     return left >= 4 && l[0].spec.kind == DISTILL_LAYER_CONV2D && l[0].cf_out &&
-           l[1].spec.kind == DISTILL_LAYER_BATCHNORM && distill__fusable_relu_pool(&l[2], &l[3]);
+           distill__fusable_bn_relu_pool(&l[1], left - 1);
 }
 
 /* Threads for a block's chunks: no more than the images, nor than fit

@@ -159,19 +159,24 @@ static void bn_bwd_eval_input(const nn_layer *l, const float *p, const float *bu
     }
 }
 
-/* The fused pool's backward: the gradient of batch norm's output for
- * channel c's planes [i0, i1), from the pool's gradient dpool and x, into
- * dx, where the rest of backward then reads it in place. */
-static void bn_grad_planes(int train, const nn_layer *l, const nn_layer *pool, const float *p,
-                           const float *buf, int64_t n, const float *x, const float *dpool, float *dx,
-                           const float *cache, int64_t c, int64_t i0, int64_t i1)
+/* Channel c's map y = a x + b as the last forward applied it (train: from
+ * the batch statistics it cached). */
+static void bn_forward_map(int train, const nn_layer *l, const float *p, const float *buf, const float *cache,
+                           int64_t c, float *a, float *b)
 {
-    float a, b;
-    int64_t i;
     if (train)
-        bn_train_affine(l, p, cache[c], cache[l->in_c + c], c, &a, &b);
+        bn_train_affine(l, p, cache[c], cache[l->in_c + c], c, a, b);
     else
-        distill__bn_eval_affine(l, p, buf, c, &a, &b);
+        distill__bn_eval_affine(l, p, buf, c, a, b);
+}
+
+/* The fused pool's backward: the gradient of batch norm's output y = a x + b
+ * for channel c's planes [i0, i1), from the pool's gradient dpool and x,
+ * into dx, where the rest of backward then reads it in place. */
+static void bn_grad_planes(const nn_layer *l, const nn_layer *pool, float a, float b, int64_t n,
+                           const float *x, const float *dpool, float *dx, int64_t c, int64_t i0, int64_t i1)
+{
+    int64_t i;
     for (i = i0; i < i1 && i < n; i++) {
         const int64_t pl = nn_plane(l->cf_in, n, l->in_c, i, c, 1);
         distill__affine_relu_pool_grad_planes(pool, a, b, x, dpool, dx, pl, pl + 1);
@@ -212,9 +217,12 @@ static void bn_bwd_channels(int train, const nn_layer *l, const nn_layer *pool, 
         const float mean = train ? cache[c] : buf[c];
         const float invstd = train ? cache[C + c] : 1.0f / sqrtf(buf[C + c] + eps_of(l));
         double sdy = 0.0, sdyx = 0.0;
+        float fa = 0.0f, fb = 0.0f; /* the fused pool's: forward's map */
+        if (pool)
+            bn_forward_map(train, l, p, buf, cache, c, &fa, &fb);
         if (!train && !dp) {
             if (pool)
-                bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, 0, n);
+                bn_grad_planes(l, pool, fa, fb, n, x, dy, dx, c, 0, n);
             if (dx)
                 bn_bwd_eval_input(l, p, buf, n, g, dx, c);
             continue;
@@ -223,7 +231,7 @@ static void bn_bwd_channels(int train, const nn_layer *l, const nn_layer *pool, 
             float ps[PLANES], psx[PLANES];
             int64_t q;
             if (pool)
-                bn_grad_planes(train, l, pool, p, buf, n, x, dy, dx, cache, c, i, i + PLANES);
+                bn_grad_planes(l, pool, fa, fb, n, x, dy, dx, c, i, i + PLANES);
             q = plane_sums(l, n, c, i, x, g, mean, ps, psx);
             for (j = 0; j < q; j++)
                 sdy += ps[j], sdyx += (double)psx[j] * invstd;
