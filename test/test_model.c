@@ -398,6 +398,50 @@ START_TEST(fused_relu_pool_matches_the_layers)
 }
 END_TEST
 
+/* The fused ReLU-pool loops in AVX2 (relu_pool_x86.c) against the portable
+ * ones, bit for bit: every plane size from 2x2 to 9x21 (odd sizes leave a
+ * row or column no window covers, which backward must zero), planes 1 and 2
+ * of 4 (the others must stay untouched), three affine maps, and inputs with
+ * NaN, infinities, -0 and values at 0 after the map. */
+START_TEST(relu_pool_vector_loops_are_the_portable_bits)
+{
+    enum { PLANES = 4, MAXH = 9, MAXW = 21, MAXP = PLANES * MAXH * MAXW };
+    static const float maps[3][2] = {{1.0f, 0.0f}, {0.7f, -0.1f}, {-1.3f, 0.65f}};
+    static const float special[6] = {NAN, INFINITY, -INFINITY, -0.0f, 0.5f, 1e-41f};
+    float x[MAXP], g[MAXP], out[2][MAXP];
+    int64_t h, w, m, i, k;
+    fill_random(x, MAXP, 21);
+    fill_random(g, MAXP, 22);
+    if (!distill__affine_relu_pool_planes_avx2(&(nn_layer){0}, 1.0f, 0.0f, x, out[0], 0, 0)) {
+        fprintf(stderr, "relu_pool_vector_loops_are_the_portable_bits: no AVX2 here, nothing to compare\n");
+        return;
+    }
+    for (i = 0; i < MAXP; i += 7)
+        x[i] = special[(i / 7) % 6];
+    for (h = 2; h <= MAXH; h++)
+        for (w = 2; w <= MAXW; w++)
+            for (m = 0; m < 3; m++) {
+                nn_layer l = {0};
+                const float a = maps[m][0], b = maps[m][1];
+                l.in_h = h, l.in_w = w, l.out_h = h / 2, l.out_w = w / 2;
+                for (k = 0; k < 2; k++) { /* forward, then backward */
+                    for (i = 0; i < MAXP; i++)
+                        out[0][i] = out[1][i] = 7.0f; /* a value neither path writes */
+                    if (k == 0) {
+                        distill__affine_relu_pool_planes_c(&l, a, b, x, out[0], 1, 3);
+                        ck_assert(distill__affine_relu_pool_planes_avx2(&l, a, b, x, out[1], 1, 3));
+                    } else {
+                        distill__affine_relu_pool_grad_planes_c(&l, a, b, x, g, out[0], 1, 3);
+                        ck_assert(distill__affine_relu_pool_grad_planes_avx2(&l, a, b, x, g, out[1], 1, 3));
+                    }
+                    if (memcmp(out[0], out[1], sizeof out[0]) != 0)
+                        ck_abort_msg("%s of a %dx%d plane, map %d: the AVX2 loop differs",
+                                     k == 0 ? "forward" : "backward", (int)h, (int)w, (int)m);
+                }
+            }
+}
+END_TEST
+
 /* ---- batch norm, ReLU and 2x2 pool fused in training passes ------------ */
 
 enum { BRP_C = 3, BRP_H = 5, BRP_W = 4, BRP_N = 3, BRP_OUT = BRP_C * 2 * 2 };
@@ -992,6 +1036,7 @@ Suite *distill_suite_model(void)
     tcase_add_loop_test(tc, layer_gradients_match_finite_differences, 0, 2 * N_CASES);
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
+    tcase_add_test(tc, relu_pool_vector_loops_are_the_portable_bits);
     tcase_add_loop_test(tc, fused_bn_relu_pool_matches_finite_differences, 0, 2);
     tcase_add_loop_test(tc, fused_bn_relu_pool_is_the_layers_bit_for_bit, 0, 4);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);

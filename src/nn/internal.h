@@ -162,6 +162,16 @@ void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf
 /* Planes [lo, hi) of x through v = a x + b, ReLU and the 2x2 pool (pool.c). */
 void distill__affine_relu_pool_planes(const nn_layer *pool, float a, float b, const float *x, float *y,
                                       int64_t lo, int64_t hi);
+/* The two fused ReLU-pool loops above as portable C (pool.c) and in AVX2
+ * (relu_pool_x86.c: 0, doing nothing, without AVX2), the same bits. */
+void distill__affine_relu_pool_planes_c(const nn_layer *pool, float a, float b, const float *x, float *y,
+                                        int64_t lo, int64_t hi);
+void distill__affine_relu_pool_grad_planes_c(const nn_layer *pool, float a, float b, const float *x,
+                                             const float *dy, float *dx, int64_t lo, int64_t hi);
+int distill__affine_relu_pool_planes_avx2(const nn_layer *pool, float a, float b, const float *x, float *y,
+                                          int64_t lo, int64_t hi);
+int distill__affine_relu_pool_grad_planes_avx2(const nn_layer *pool, float a, float b, const float *x,
+                                               const float *dy, float *dx, int64_t lo, int64_t hi);
 
 /* Convolution pieces (conv.c): rows of the columns (ic k k, + 1 with a
  * bias), images per chunk when each output position holds `extra` more

@@ -153,9 +153,10 @@ int distill__fusable_relu_pool(const nn_layer *relu, const nn_layer *pool)
 }
 
 /* Planes [lo, hi) of x mapped by v = a x + b (batch norm in eval mode; 1, 0
- * is x itself, bit for bit, after the ReLU), then ReLU and 2x2 pooling. */
-void distill__affine_relu_pool_planes(const nn_layer *l, float a, float b, const float *x, float *y,
-                                      int64_t lo, int64_t hi)
+ * is x itself, bit for bit, after the ReLU), then ReLU and 2x2 pooling: the
+ * portable loops, which relu_pool_x86.c's AVX2 ones match bit for bit. */
+void distill__affine_relu_pool_planes_c(const nn_layer *l, float a, float b, const float *x, float *y,
+                                        int64_t lo, int64_t hi)
 {
     const int64_t iw = l->in_w, oh = l->out_h, ow = l->out_w, plane = l->in_h * iw;
     int64_t pl, oy, ox;
@@ -176,8 +177,8 @@ void distill__affine_relu_pool_planes(const nn_layer *l, float a, float b, const
 /* The gradient of planes [lo, hi) of x through v = a x + b, ReLU and the
  * 2x2 pool: dy is the pool's, dx the affine's output's (v's).  v is
  * recomputed as the forward computed it, so its sign is the same bits. */
-void distill__affine_relu_pool_grad_planes(const nn_layer *l, float a, float b, const float *x,
-                                           const float *dy, float *dx, int64_t lo, int64_t hi)
+void distill__affine_relu_pool_grad_planes_c(const nn_layer *l, float a, float b, const float *x,
+                                             const float *dy, float *dx, int64_t lo, int64_t hi)
 {
     const int64_t iw = l->in_w, oh = l->out_h, ow = l->out_w, plane = l->in_h * iw;
     int64_t pl, oy, ox;
@@ -200,6 +201,20 @@ void distill__affine_relu_pool_grad_planes(const nn_layer *l, float a, float b, 
             }
         }
     }
+}
+
+void distill__affine_relu_pool_planes(const nn_layer *l, float a, float b, const float *x, float *y,
+                                      int64_t lo, int64_t hi)
+{
+    if (!distill__affine_relu_pool_planes_avx2(l, a, b, x, y, lo, hi))
+        distill__affine_relu_pool_planes_c(l, a, b, x, y, lo, hi);
+}
+
+void distill__affine_relu_pool_grad_planes(const nn_layer *l, float a, float b, const float *x,
+                                           const float *dy, float *dx, int64_t lo, int64_t hi)
+{
+    if (!distill__affine_relu_pool_grad_planes_avx2(l, a, b, x, dy, dx, lo, hi))
+        distill__affine_relu_pool_grad_planes_c(l, a, b, x, dy, dx, lo, hi);
 }
 
 void distill__relu_pool_forward(const nn_env *e, const nn_layer *pool, int64_t n, const float *x,
