@@ -398,6 +398,36 @@ START_TEST(fused_relu_pool_matches_the_layers)
 }
 END_TEST
 
+/* Batch norm's eight-plane sums in AVX2 (norm_sums_x86.c) against the
+ * portable chains, bit for bit: every plane size from 1 to 70 positions
+ * (the vector part and the scalar rest), forward's sums and backward's,
+ * planes that repeat (the batch's end) and values of every scale. */
+START_TEST(plane_sums_vector_loop_is_the_portable_bits)
+{
+    enum { HW = 70 };
+    float x[8 * HW], g[8 * HW], s[2][2][8];
+    const float *xp[8], *gp[8];
+    int64_t hw, k, i;
+    fill_random(x, 8 * HW, 31);
+    fill_random(g, 8 * HW, 32);
+    for (i = 0; i < 8 * HW; i += 5)
+        x[i] *= 1e6f, g[i + 1 < 8 * HW ? i + 1 : i] *= 1e-6f;
+    for (k = 0; k < 8; k++)
+        xp[k] = x + (k == 7 ? 3 : k) * HW, gp[k] = g + (k == 7 ? 3 : k) * HW;
+    if (!distill__plane_sums8_avx2(xp, NULL, 1, 0.0f, s[1][0], s[1][1])) {
+        fprintf(stderr, "plane_sums_vector_loop_is_the_portable_bits: no AVX2 here, nothing to compare\n");
+        return;
+    }
+    for (hw = 1; hw <= HW; hw++)
+        for (i = 0; i < 2; i++) { /* forward's sums, then backward's */
+            distill__plane_sums8_c(xp, i ? gp : NULL, hw, 0.3f, s[0][0], s[0][1]);
+            ck_assert(distill__plane_sums8_avx2(xp, i ? gp : NULL, hw, 0.3f, s[1][0], s[1][1]));
+            if (memcmp(s[0], s[1], sizeof s[0]) != 0)
+                ck_abort_msg("%s sums of %d positions: the AVX2 loop differs", i ? "backward" : "forward", (int)hw);
+        }
+}
+END_TEST
+
 /* The fused ReLU-pool loops in AVX2 (relu_pool_x86.c) against the portable
  * ones, bit for bit: every plane size from 2x2 to 9x21 (odd sizes leave a
  * row or column no window covers, which backward must zero), planes 1 and 2
@@ -1037,6 +1067,7 @@ Suite *distill_suite_model(void)
     tcase_add_test(tc, stacked_network_chains_gradients);
     tcase_add_test(tc, fused_relu_pool_matches_the_layers);
     tcase_add_test(tc, relu_pool_vector_loops_are_the_portable_bits);
+    tcase_add_test(tc, plane_sums_vector_loop_is_the_portable_bits);
     tcase_add_loop_test(tc, fused_bn_relu_pool_matches_finite_differences, 0, 2);
     tcase_add_loop_test(tc, fused_bn_relu_pool_is_the_layers_bit_for_bit, 0, 4);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);

@@ -156,6 +156,15 @@ void distill__bn_relu_pool_backward(const nn_env *e, const nn_layer *l, const fl
                                     int64_t n, const float *x, const float *dy, float *dx, float *dp,
                                     const float *cache);
 
+/* Batch norm's sums over eight planes (norm.c; gp NULL: of x and x^2,
+ * else of g and g (x - mean)), each plane's one chain of float adds in
+ * position order: portable, and in AVX2 (norm_sums_x86.c: 0, doing nothing,
+ * without AVX2), the same bits. */
+void distill__plane_sums8_c(const float *const xp[8], const float *const gp[8], int64_t hw, float mean,
+                            float s1[8], float s2[8]);
+int distill__plane_sums8_avx2(const float *const xp[8], const float *const gp[8], int64_t hw, float mean,
+                              float s1[8], float s2[8]);
+
 /* Batch norm's eval-mode map of channel c, y = a x + b (norm.c). */
 void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf, int64_t c, float *a,
                              float *b);

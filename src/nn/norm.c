@@ -42,7 +42,31 @@ void distill__bn_eval_affine(const nn_layer *l, const float *p, const float *buf
 /* A plane's float sums are one chain of dependent adds each; PLANES
  * planes at once run that many chains side by side, every plane's sums
  * in its own order (the same bits as one plane at a time). */
-#define PLANES 4
+#define PLANES 8
+
+/* Four planes' chains, the portable way (see distill__plane_sums8_c). */
+static void plane_sums4(const float *const xp[4], const float *const gp[4], int64_t hw, float mean,
+                        float s1[4], float s2[4])
+{
+    int64_t k, j;
+    for (k = 0; k < 4; k++)
+        s1[k] = 0.0f, s2[k] = 0.0f;
+    if (!gp)
+        for (j = 0; j < hw; j++)
+            for (k = 0; k < 4; k++)
+                s1[k] += xp[k][j], s2[k] += xp[k][j] * xp[k][j];
+    else
+        for (j = 0; j < hw; j++)
+            for (k = 0; k < 4; k++)
+                s1[k] += gp[k][j], s2[k] += gp[k][j] * (xp[k][j] - mean);
+}
+
+void distill__plane_sums8_c(const float *const xp[8], const float *const gp[8], int64_t hw, float mean,
+                            float s1[8], float s2[8])
+{
+    plane_sums4(xp, gp, hw, mean, s1, s2);
+    plane_sums4(xp + 4, gp ? gp + 4 : NULL, hw, mean, s1 + 4, s2 + 4);
+}
 
 /* Of channel c's planes i .. i + PLANES - 1 (fewer at the batch's end; the
  * count is returned): without g, the sums of x and x^2 (forward); with g,
@@ -52,20 +76,13 @@ static int64_t plane_sums(const nn_layer *l, int64_t n, int64_t c, int64_t i, co
 {
     const int64_t C = l->in_c, hw = l->in_h * l->in_w, q = n - i < PLANES ? n - i : PLANES;
     const float *xp[PLANES], *gp[PLANES];
-    int64_t k, j;
+    int64_t k;
     for (k = 0; k < PLANES; k++) { /* past the end: plane i again, its sums unused */
         const int64_t at = nn_plane(l->cf_in, n, C, k < q ? i + k : i, c, hw);
         xp[k] = x + at, gp[k] = g ? g + at : NULL;
-        s1[k] = 0.0f, s2[k] = 0.0f;
     }
-    if (!g)
-        for (j = 0; j < hw; j++)
-            for (k = 0; k < PLANES; k++)
-                s1[k] += xp[k][j], s2[k] += xp[k][j] * xp[k][j];
-    else
-        for (j = 0; j < hw; j++)
-            for (k = 0; k < PLANES; k++)
-                s1[k] += gp[k][j], s2[k] += gp[k][j] * (xp[k][j] - mean);
+    if (!distill__plane_sums8_avx2(xp, g ? gp : NULL, hw, mean, s1, s2))
+        distill__plane_sums8_c(xp, g ? gp : NULL, hw, mean, s1, s2);
     return q;
 }
 
