@@ -3,6 +3,7 @@
  * reference (parameters and inputs, train and eval mode). */
 #include "testutil.h"
 #include "nn/frozen.h"
+#include "kernels/blas.h"
 #include "nn/internal.h"
 #include "nn/predict.h"
 
@@ -651,6 +652,64 @@ static distill_model *one_conv(distill_context *ctx, int64_t C, int64_t OC, int6
     return m;
 }
 
+/* The forward GEMM on panels packed from the planes (conv_panels.c) against
+ * the columns and nn_gemm, bit for bit: conv1's shape, conv2's and conv3's
+ * (577 rows: BLIS's two k blocks), a 5x5 and a 1x1 kernel with channel
+ * counts no panel divides, with and without bias, channel-first and
+ * one-channel inputs, a chunk inside the batch whose last panel is partial.
+ * The path declines what it must not take: a product nn_gemm_small does,
+ * a chunk on two threads, a slot too small. */
+START_TEST(conv_panels_are_the_gemm_bits)
+{
+    static const int64_t shape[6][6] = {/* C, OC, H, kernel, bias, images */
+                                        {1, 32, 28, 3, 1, 5},  {32, 64, 14, 3, 1, 10}, {64, 128, 7, 3, 1, 9},
+                                        {3, 20, 9, 5, 0, 7},  {8, 13, 6, 1, 1, 30},   {2, 40, 11, 3, 1, 6}};
+    const int64_t C = shape[_i][0], OC = shape[_i][1], H = shape[_i][2], k = shape[_i][3], N = shape[_i][5];
+    const int64_t i0 = 1, cn = N - 2, hw = H * H, np = cn * hw;
+    distill_layer_spec spec;
+    distill_model_options o;
+    distill_model *m;
+    distill_context *ctx = test_context(NULL, 1);
+    nn_env one = {NULL, 1, 1}, two;
+    distill__sgemm_ukr u;
+    nn_layer l;
+    int64_t KB, slot_floats;
+    float *x = new_random(N * C * hw, 71), *wb, *room, *cols, *y0, *y1, *slot;
+    const float *w, *wp;
+    distill_layer_spec_init(&spec, DISTILL_LAYER_CONV2D);
+    spec.units = OC, spec.kernel = k, spec.padding = (k - 1) / 2, spec.bias = (int)shape[_i][4];
+    distill_model_options_init(&o);
+    o.in_c = C, o.in_h = H, o.in_w = H, o.layers = &spec, o.n_layers = 1;
+    ck_assert_status(distill_model_create(ctx, &o, &m), DISTILL_OK);
+    l = m->layers[0];
+    l.cf_in = C > 1; /* the planes of a channel next to each other, as inside a network */
+    one.ctx = ctx, two = one, two.threads = 2;
+    KB = distill__conv_rows(&l), slot_floats = KB * np;
+    wb = malloc(sizeof(float) * (size_t)(OC * KB)), room = malloc(sizeof(float) * (size_t)distill__conv_panel_room(&l));
+    cols = malloc(sizeof(float) * (size_t)(KB * np)), slot = malloc(sizeof(float) * (size_t)slot_floats);
+    y0 = malloc(sizeof(float) * (size_t)(OC * np)), y1 = malloc(sizeof(float) * (size_t)(OC * np));
+    w = distill__conv_weights(&l, m->params + l.p_off, wb);
+    wp = distill__conv_pack_weights(&one, &l, w, room);
+    ck_assert_msg(wp != NULL, "no micro-kernel from BLIS here");
+    distill__conv_columns(&one, &l, N, i0, cn, x, cols);
+    nn_gemm(&one, DISTILL_NO_TRANS, DISTILL_NO_TRANS, OC, np, KB, 1.0f, w, KB, cols, np, 0.0f, y0, np);
+    memset(y1, 0xff, sizeof(float) * (size_t)(OC * np)); /* NaN: every value must be written */
+    ck_assert(distill__sgemm_ukr_get(&u));
+    /* below BLIS's thresholds for its unpacked path (none on skx) the path declines */
+    ck_assert_int_eq(distill__conv_forward_panels(&one, &l, wp, N, i0, cn, x, y1, np, slot, slot_floats),
+                     !(OC < u.mt || np < u.nt || KB < u.kt));
+    if (!(OC < u.mt || np < u.nt || KB < u.kt))
+        ck_assert_mem_eq(y0, y1, sizeof(float) * (size_t)(OC * np));
+    ck_assert(!distill__conv_forward_panels(&two, &l, wp, N, i0, cn, x, y1, np, slot, slot_floats));
+    ck_assert(!distill__conv_forward_panels(&one, &l, wp, N, i0, cn, x, y1, np, slot, KB));
+    ck_assert(!distill__conv_forward_panels(&one, &l, wp, N, i0, 1, x, y1, hw, slot, slot_floats) ||
+              !nn_gemm_small_fits(OC, hw, KB));
+    free(wb), free(room), free(cols), free(slot), free(y0), free(y1), free(x);
+    distill_model_destroy(m);
+    distill_context_destroy(ctx);
+}
+END_TEST
+
 /* An eval-mode forward keeps no columns; a weight gradient after it builds
  * each chunk's again.  Without batch norm the two modes compute the same
  * function, so over a batch of several chunks (64 channels at 14x14: 4
@@ -1072,6 +1131,7 @@ Suite *distill_suite_model(void)
     tcase_add_loop_test(tc, fused_bn_relu_pool_is_the_layers_bit_for_bit, 0, 4);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
     tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 5);
+    tcase_add_loop_test(tc, conv_panels_are_the_gemm_bits, 0, 6);
     tcase_add_test(tc, chunk_shares_cover_the_batch_once);
     tcase_add_test(tc, conv_scratch_serves_smaller_batches);
     tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 3);

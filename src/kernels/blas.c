@@ -2,6 +2,7 @@
  * cs = 1); BLIS reads const inputs through non-const pointers, hence the
  * casts. */
 #include <blis.h>
+#include <string.h>
 
 #include "blas.h"
 #include "distill/kernels.h"
@@ -56,3 +57,35 @@ static void threads_of(distill_context *ctx, rntm_t *r)
 
 DISTILL__BLAS_DEF(float, s)
 DISTILL__BLAS_DEF(double, d)
+
+int distill__sgemm_ukr_get(distill__sgemm_ukr *u)
+{
+    cntx_t *cntx = bli_gks_query_cntx();
+    memset(u, 0, sizeof *u);
+    if (!cntx)
+        return 0;
+    u->fn = bli_cntx_get_l3_vir_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx);
+    u->cntx = cntx;
+    u->mr = bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cntx);
+    u->nr = bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cntx);
+    u->kc = bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, cntx);
+    u->kc_max = bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, cntx);
+    u->by_columns = bli_cntx_l3_vir_ukr_prefers_cols_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx);
+    u->mt = bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_MT, cntx);
+    u->nt = bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_NT, cntx);
+    u->kt = bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_KT, cntx);
+    return u->fn && u->mr > 0 && u->nr > 0 && u->kc > 0 && u->kc_max >= u->kc;
+}
+
+void distill__sgemm_ukr_run(const distill__sgemm_ukr *u, int64_t m, int64_t n, int64_t k, const float *a,
+                            const float *b, float beta, float *c, int64_t rs_c, int64_t cs_c)
+{
+    float one = 1.0f;
+    auxinfo_t aux;
+    sgemm_ukr_ft fn;
+    memcpy(&fn, &u->fn, sizeof fn); /* POSIX: a function's address fits a void * */
+    memset(&aux, 0, sizeof aux);
+    bli_auxinfo_set_next_a((void *)a, &aux);
+    bli_auxinfo_set_next_b((void *)b, &aux);
+    fn(m, n, k, &one, (float *)a, (float *)b, &beta, c, rs_c, cs_c, &aux, u->cntx);
+}

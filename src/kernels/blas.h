@@ -24,6 +24,26 @@ const char *distill__blis_choice(const distill__cpu_caps *cpu);
  * logs once per context when the host's choice stands. */
 void distill__blis_prepare(distill_context *ctx);
 
+/* BLIS's float GEMM micro-kernel, for loops that pack their own operands
+ * (nn/conv_panels.c): C's mr x nr tile (rs_c, cs_c) = A's panel (k rows of
+ * mr, 64-byte aligned) times B's (k rows of nr), plus beta C (beta 0: C is
+ * not read); m <= mr, n <= nr at the edges.  kc, kc_max: BLIS's k blocks
+ * (a product is split as BLIS splits it, so it gives BLIS's bits);
+ * by_columns: the kernel wants its tile stored by columns (rs_c = 1);
+ * mt, nt, kt: below these m, n or k BLIS takes its unpacked ("sup") path
+ * instead, whose bits differ. */
+typedef struct distill__sgemm_ukr {
+    void *fn, *cntx; /* fn: BLIS hands kernels out as void * */
+    int64_t mr, nr, kc, kc_max, mt, nt, kt;
+    int by_columns;
+} distill__sgemm_ukr;
+
+/* The sub-configuration's kernel (distill__blis_prepare first); 0 when
+ * BLIS has none to give. */
+int distill__sgemm_ukr_get(distill__sgemm_ukr *u);
+void distill__sgemm_ukr_run(const distill__sgemm_ukr *u, int64_t m, int64_t n, int64_t k, const float *a,
+                            const float *b, float beta, float *c, int64_t rs_c, int64_t cs_c);
+
 #define DISTILL__BLAS_DECL(T, ch)                                                            \
     /* gemm with an explicit BLIS thread count (call distill__blis_prepare first) */         \
     void distill__##ch##gemm_threads(distill_context *ctx, int threads, int ta, int tb,      \

@@ -43,7 +43,8 @@ int64_t distill__block_scratch(const nn_layer *conv, int64_t n)
 {
     const int64_t most = n + (n < DISTILL__MAX_WAYS ? n : DISTILL__MAX_WAYS) - 1, fit = fit_of(conv);
     const int64_t images = fit < most ? fit : most;
-    return (images > 1 ? images : 1) * per_image(conv) + conv->out_c * distill__conv_rows(conv);
+    return (images > 1 ? images : 1) * per_image(conv) + conv->out_c * distill__conv_rows(conv) +
+           distill__conv_panel_room(conv);
 }
 
 /* Channels [lo, hi) of a chunk of cn images: t holds them channel by
@@ -64,7 +65,7 @@ static void finish_channels(const nn_layer *bn, const float *pbn, const float *b
 typedef struct block_job {
     const nn_env *one; /* one thread when the chunks are shared */
     const nn_layer *l;
-    const float *p, *buf, *w, *x;
+    const float *p, *buf, *w, *wp, *x; /* wp: the packed weights, or NULL */
     float *y, *scratch;
     int64_t n, step, ways;
 } block_job;
@@ -80,9 +81,11 @@ static void block_thread(const block_job *j, int64_t t)
     for (c = c0; c < c1; c++) {
         const int64_t i0 = distill__chunk_start(j->n, j->step, c), cn = distill__chunk_images(j->n, j->step, c);
         const int64_t np = cn * hw;
-        distill__conv_columns(j->one, conv, j->n, i0, cn, j->x, cols);
-        nn_gemm(j->one, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, j->w, KB, cols, np, 0.0f,
-                out, np);
+        if (!distill__conv_forward_panels(j->one, conv, j->wp, j->n, i0, cn, j->x, out, np, cols, KB * j->step * hw)) {
+            distill__conv_columns(j->one, conv, j->n, i0, cn, j->x, cols);
+            nn_gemm(j->one, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, j->w, KB, cols, np, 0.0f,
+                    out, np);
+        }
         DISTILL__SPLIT(nn_threads(j->one), oc, lo, hi,
                        finish_channels(bn, j->p + bn->p_off, j->buf + bn->b_off, pool, j->n, i0, cn, out, j->y, lo, hi));
     }
@@ -99,6 +102,8 @@ void distill__block_forward(const nn_env *e, const nn_layer *l, const float *p, 
     block_job j;
     j.ways = block_ways(e, n, fit_of(conv)), j.step = distill__conv_chunk(conv, n, conv->out_c, j.ways);
     j.w = distill__conv_weights(conv, p + conv->p_off, scratch + j.ways * j.step * per_image(conv));
+    j.wp = distill__conv_pack_weights(e, conv, j.w, scratch + j.ways * j.step * per_image(conv) +
+                                                        conv->out_c * distill__conv_rows(conv));
     if (j.ways > 1) { /* else the one way's GEMMs and loops use every thread */
         nn_gemm_prepare(e); /* before the threads' GEMMs */
         one.threads = 1;

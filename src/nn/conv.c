@@ -92,11 +92,13 @@ static int64_t slot_images(const nn_layer *l, int64_t n)
 static int64_t slots_room(const nn_layer *l, int64_t n) { return (ckk(l) + 1) * positions(l) * slot_images(l, n); }
 
 /* The threads' slots of columns (or dcols), then dW^T or [W | b], then the
- * threads' partial sums of dW^T. */
+ * threads' partial sums of dW^T (backward) or the packed weights (forward,
+ * conv_panels.c). */
 static int64_t conv_scratch(const nn_layer *l, int64_t n)
 {
-    const int64_t dw = dw_size(l);
-    return slots_room(l, n) + dw + (dw <= SMALL_DW ? DISTILL__MAX_WAYS * dw : 0);
+    const int64_t dw = dw_size(l), parts = dw <= SMALL_DW ? DISTILL__MAX_WAYS * dw : 0;
+    const int64_t panels = distill__conv_panel_room(l);
+    return slots_room(l, n) + dw + (parts > panels ? parts : panels);
 }
 
 static void conv_init(nn_layer *l, float *p, float *buf, distill__rng *r)
@@ -130,6 +132,8 @@ static int same_size(const nn_layer *l)
 /* The planes of images i0 .. i0 + n of channel c lie next to each other
  * in channel-first layout, and in sample-first layout with one channel. */
 static int planes_adjacent(const nn_layer *l) { return l->cf_in || l->in_c == 1; }
+
+int distill__conv_same_planes(const nn_layer *l) { return same_size(l) && planes_adjacent(l); }
 
 /* Zero what a shifted copy of n adjacent planes took from outside each
  * plane: the rows y + dy outside [0, H) (a neighbouring image's, or past
@@ -305,7 +309,7 @@ const float *distill__conv_weights(const nn_layer *l, const float *p, float *wb)
 typedef struct conv_pass {
     nn_env env; /* one thread when the chunks are shared */
     const nn_layer *l;
-    const float *w, *x, *dy;
+    const float *w, *wp, *x, *dy; /* wp: the packed weights, or NULL */
     float *y, *dx, *slots, *parts, *dwt;
     int64_t n, step, ways;
 } conv_pass;
@@ -355,6 +359,9 @@ static void forward_share(const conv_pass *c, int64_t t)
         const int64_t i0 = distill__chunk_start(c->n, c->step, k), cn = distill__chunk_images(c->n, c->step, k);
         const int64_t np = cn * hw;
         float *cols = slot_at(c, t);
+        if (distill__conv_forward_panels(&c->env, l, c->wp, c->n, i0, cn, c->x, c->y + i0 * hw, c->n * hw, cols,
+                                         slot_floats(c)))
+            continue;
         distill__conv_columns(&c->env, l, c->n, i0, cn, c->x, cols);
         nn_gemm(&c->env, DISTILL_NO_TRANS, DISTILL_NO_TRANS, oc, np, KB, 1.0f, c->w, KB, cols, np, 0.0f,
                 c->y + i0 * hw, c->n * hw);
@@ -379,6 +386,7 @@ static void conv_forward(const nn_env *e, const nn_layer *l, const float *p, flo
     (void)buf, (void)cache;
     c.x = x, c.y = y, c.slots = scratch;
     c.w = distill__conv_weights(l, p, scratch + slots_room(l, n));
+    c.wp = distill__conv_pack_weights(e, l, c.w, scratch + slots_room(l, n) + dw_size(l));
     DISTILL__SPLIT(c.ways, c.ways, t0, t1, forward_share(&c, t0));
 }
 

@@ -111,6 +111,12 @@ static void block_row(int64_t k, const float *a, int64_t ap, const float *bp, in
 }
 #endif
 
+int nn_gemm_small_fits(int64_t m, int64_t n, int64_t k)
+{
+    const int64_t npad = (n + W - 1) / W * W;
+    return m >= 1 && n >= 1 && k >= 1 && k * npad <= PACK_MAX && m * n * k <= ((int64_t)1 << 19);
+}
+
 int nn_gemm_small(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
@@ -118,7 +124,7 @@ int nn_gemm_small(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, 
     const int64_t ai = ta ? 1 : lda, ap = ta ? lda : 1;
     float bp[PACK_MAX], acc[ROWS][W];
     int64_t i, j0;
-    if (m < 1 || n < 1 || k < 1 || k * npad > PACK_MAX || m * n * k > ((int64_t)1 << 19))
+    if (!nn_gemm_small_fits(m, n, k))
         return 0;
     pack_b(tb, n, k, b, ldb, npad, bp);
     for (j0 = 0; j0 < n; j0 += W) {

@@ -52,6 +52,8 @@ static inline int nn_threads_for(const nn_env *e, int64_t count)
  * (gemm_small.c); returns 0, doing nothing, when it is not. */
 int nn_gemm_small(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* Whether nn_gemm_small takes an m x n x k product. */
+int nn_gemm_small_fits(int64_t m, int64_t n, int64_t k);
 void nn_gemm(const nn_env *e, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
              int64_t ldc);
@@ -181,6 +183,24 @@ int distill__affine_relu_pool_planes_avx2(const nn_layer *pool, float a, float b
                                           int64_t lo, int64_t hi);
 int distill__affine_relu_pool_grad_planes_avx2(const nn_layer *pool, float a, float b, const float *x,
                                                const float *dy, float *dx, int64_t lo, int64_t hi);
+
+/* A same-size stride-1 convolution's forward GEMM on BLIS's micro-kernel
+ * with panels packed here (conv_panels.c): the weights once per pass, the
+ * pixels straight from the input planes, where im2col and BLIS's packing
+ * copied them twice; the same bits as the columns and nn_gemm.  Weights:
+ * [W | b] (distill__conv_weights) packed into `room` (this many floats),
+ * NULL when the path does not apply to the layer.  Forward: y (leading
+ * dimension ldy) for images [i0, i0 + cn) of a batch of n, on one thread,
+ * with `slot` (slot_floats) for a panel; 0, doing nothing, when the chunk
+ * is not for this path (then: columns and nn_gemm). */
+int64_t distill__conv_panel_room(const nn_layer *l);
+const float *distill__conv_pack_weights(const nn_env *e, const nn_layer *l, const float *w, float *room);
+int distill__conv_forward_panels(const nn_env *e, const nn_layer *l, const float *wp, int64_t n, int64_t i0,
+                                 int64_t cn, const float *x, float *y, int64_t ldy, float *slot,
+                                 int64_t slot_floats);
+/* A stride-1 convolution whose output has its input's size, over planes
+ * that lie next to each other for consecutive images (conv.c). */
+int distill__conv_same_planes(const nn_layer *l);
 
 /* Convolution pieces (conv.c): rows of the columns (ic k k, + 1 with a
  * bias), images per chunk when each output position holds `extra` more
