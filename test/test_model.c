@@ -654,16 +654,19 @@ static distill_model *one_conv(distill_context *ctx, int64_t C, int64_t OC, int6
 
 /* The forward GEMM on panels packed from the planes (conv_panels.c) against
  * the columns and nn_gemm, bit for bit: conv1's shape, conv2's and conv3's
- * (577 rows: BLIS's two k blocks), a 5x5 and a 1x1 kernel with channel
+ * (577 rows: two k blocks on skx), a 5x5 and a 1x1 kernel with channel
  * counts no panel divides, with and without bias, channel-first and
- * one-channel inputs, a chunk inside the batch whose last panel is partial.
+ * one-channel inputs, a chunk inside the batch whose last panel is partial,
+ * 4x4 planes (a panel spans images), and 256 channels (above haswell's and
+ * zen3's thresholds for BLIS's unpacked path, so their kernels run too).
  * The path declines what it must not take: a product nn_gemm_small does,
  * a chunk on two threads, a slot too small. */
 START_TEST(conv_panels_are_the_gemm_bits)
 {
-    static const int64_t shape[6][6] = {/* C, OC, H, kernel, bias, images */
+    static const int64_t shape[8][6] = {/* C, OC, H, kernel, bias, images */
                                         {1, 32, 28, 3, 1, 5},  {32, 64, 14, 3, 1, 10}, {64, 128, 7, 3, 1, 9},
-                                        {3, 20, 9, 5, 0, 7},  {8, 13, 6, 1, 1, 30},   {2, 40, 11, 3, 1, 6}};
+                                        {3, 20, 9, 5, 0, 7},  {8, 13, 6, 1, 1, 30},   {2, 40, 11, 3, 1, 6},
+                                        {16, 24, 4, 3, 1, 20}, {32, 256, 8, 3, 1, 8}};
     const int64_t C = shape[_i][0], OC = shape[_i][1], H = shape[_i][2], k = shape[_i][3], N = shape[_i][5];
     const int64_t i0 = 1, cn = N - 2, hw = H * H, np = cn * hw;
     distill_layer_spec spec;
@@ -697,8 +700,8 @@ START_TEST(conv_panels_are_the_gemm_bits)
     ck_assert(distill__sgemm_ukr_get(&u));
     /* below BLIS's thresholds for its unpacked path (none on skx) the path declines */
     ck_assert_int_eq(distill__conv_forward_panels(&one, &l, wp, N, i0, cn, x, y1, np, slot, slot_floats),
-                     !(OC < u.mt || np < u.nt || KB < u.kt));
-    if (!(OC < u.mt || np < u.nt || KB < u.kt))
+                     !distill__sgemm_ukr_declines(&u, OC, np, KB));
+    if (!distill__sgemm_ukr_declines(&u, OC, np, KB))
         ck_assert_mem_eq(y0, y1, sizeof(float) * (size_t)(OC * np));
     ck_assert(!distill__conv_forward_panels(&two, &l, wp, N, i0, cn, x, y1, np, slot, slot_floats));
     ck_assert(!distill__conv_forward_panels(&one, &l, wp, N, i0, cn, x, y1, np, slot, KB));
@@ -1131,7 +1134,7 @@ Suite *distill_suite_model(void)
     tcase_add_loop_test(tc, fused_bn_relu_pool_is_the_layers_bit_for_bit, 0, 4);
     tcase_add_test(tc, eval_forward_weight_gradient_rebuilds_the_columns);
     tcase_add_loop_test(tc, conv_threads_share_chunks, 0, 5);
-    tcase_add_loop_test(tc, conv_panels_are_the_gemm_bits, 0, 6);
+    tcase_add_loop_test(tc, conv_panels_are_the_gemm_bits, 0, 8);
     tcase_add_test(tc, chunk_shares_cover_the_batch_once);
     tcase_add_test(tc, conv_scratch_serves_smaller_batches);
     tcase_add_loop_test(tc, predict_is_the_eval_forward_bit_for_bit, 0, 3);

@@ -89,3 +89,9 @@ void distill__sgemm_ukr_run(const distill__sgemm_ukr *u, int64_t m, int64_t n, i
     bli_auxinfo_set_next_b((void *)b, &aux);
     fn(m, n, k, &one, (float *)a, (float *)b, &beta, c, rs_c, cs_c, &aux, u->cntx);
 }
+
+int distill__sgemm_ukr_declines(const distill__sgemm_ukr *u, int64_t m, int64_t n, int64_t k)
+{
+    const int64_t mn = u->mt > u->nt ? u->mt : u->nt;
+    return m < mn || n < mn || k < u->kt;
+}

@@ -26,7 +26,8 @@ void distill__blis_prepare(distill_context *ctx);
 
 /* BLIS's float GEMM micro-kernel, for loops that pack their own operands
  * (nn/conv_panels.c): C's mr x nr tile (rs_c, cs_c) = A's panel (k rows of
- * mr, 64-byte aligned) times B's (k rows of nr), plus beta C (beta 0: C is
+ * mr) times B's (k rows of nr), the panel the kernel loads whole 64-byte
+ * aligned, plus beta C (beta 0: C is
  * not read); m <= mr, n <= nr at the edges.  kc, kc_max: BLIS's k blocks
  * (a product is split as BLIS splits it, so it gives BLIS's bits);
  * by_columns: the kernel wants its tile stored by columns (rs_c = 1);
@@ -41,6 +42,11 @@ typedef struct distill__sgemm_ukr {
 /* The sub-configuration's kernel (distill__blis_prepare first); 0 when
  * BLIS has none to give. */
 int distill__sgemm_ukr_get(distill__sgemm_ukr *u);
+/* Whether BLIS may run an m x n x k product (C m x n) on its unpacked path
+ * (then the kernel's bits are not nn_gemm's): BLIS compares m and n with
+ * the thresholds after its own transposition, so both are held to the
+ * larger of mt and nt. */
+int distill__sgemm_ukr_declines(const distill__sgemm_ukr *u, int64_t m, int64_t n, int64_t k);
 void distill__sgemm_ukr_run(const distill__sgemm_ukr *u, int64_t m, int64_t n, int64_t k, const float *a,
                             const float *b, float beta, float *c, int64_t rs_c, int64_t cs_c);
 

@@ -18,7 +18,9 @@
 #include "internal.h"
 
 /* Kernel taps (k x k) and panel widths this path takes; 16 floats of
- * slack align a panel to 64 bytes (the kernels load A's panels aligned). */
+ * slack align the pixel panel and the weights' base to 64 bytes (skx's
+ * kernel loads its A operand, the pixels, aligned; haswell's broadcasts A,
+ * the weights, and loads B, the pixels, aligned). */
 enum { MAX_TAPS = 64, MAX_PANEL = 64, SLACK = 16 };
 
 typedef struct panel_shape {
@@ -226,7 +228,7 @@ int distill__conv_forward_panels(const nn_env *e, const nn_layer *l, const float
     int64_t p0, o0, tap, t;
     /* where nn_gemm would not run BLIS's packed path, its bits are not the kernel's */
     if (!wp || nn_threads(e) != 1 || nn_gemm_small_fits(oc, np, KB) || !shape_of(e, l, &s) ||
-        oc < s.u.mt || np < s.u.nt || KB < s.u.kt || s.pw * KB + SLACK > slot_floats)
+        distill__sgemm_ukr_declines(&s.u, oc, np, KB) || s.pw * KB + SLACK > slot_floats)
         return 0;
     tab = (const int32_t *)(wp + weight_floats(l, &s));
     for (p0 = 0; p0 < np; p0 += s.pw) {
