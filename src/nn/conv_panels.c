@@ -111,14 +111,13 @@ static void channel_rows_c(const float *base, const int64_t *off, int64_t taps, 
             dst[tap * pw + t] = mask[tap][t] ? base[off[tap] + t] : 0.0f;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(DISTILL_NO_CLONES) && \
-    (!defined(__clang__) || __clang_major__ >= 14)
+#if DISTILL__X86_VECTORS
 #include <immintrin.h>
 
 /* The same with masked loads, which read no masked-out value (pw a
  * multiple of 8). */
-__attribute__((target("avx2"))) static void channel_rows_avx2(const float *base, const int64_t *off, int64_t taps,
-                                                               const int32_t *const *mask, int64_t pw, float *dst)
+DISTILL__AVX2 static void channel_rows_avx2(const float *base, const int64_t *off, int64_t taps,
+                                            const int32_t *const *mask, int64_t pw, float *dst)
 {
     int64_t tap, t;
     for (tap = 0; tap < taps; tap++)
@@ -155,7 +154,7 @@ static int vector_rows(int64_t pw)
 {
     if (pw % 16 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
         return 2;
-    return pw % 8 == 0 && __builtin_cpu_supports("avx2");
+    return pw % 8 == 0 && distill__cpu_avx2();
 }
 #else
 static void rows_avx512(const float *base, int64_t cstride, int64_t C, const int64_t *off, int64_t taps,

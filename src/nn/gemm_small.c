@@ -12,12 +12,7 @@
 
 /* (The Makefile builds this file with -ffp-contract=fast: C99 mode turns off
  * the fused multiply-adds these loops want.) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(DISTILL_NO_CLONES) && \
-    (!defined(__clang__) || __clang_major__ >= 14)
-#define SMALL_KERNEL __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define SMALL_KERNEL
-#endif
+#define SMALL_KERNEL DISTILL__CLONES
 
 enum { W = 16, ROWS = 8, PACK_MAX = 8192 };
 

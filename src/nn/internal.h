@@ -42,9 +42,18 @@ static inline int nn_threads_for(const nn_env *e, int64_t count)
 #endif
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(DISTILL_NO_CLONES) && \
     (!defined(__clang__) || __clang_major__ >= 14)
+#define DISTILL__X86_VECTORS 1
 #define DISTILL__CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #else
+#define DISTILL__X86_VECTORS 0
 #define DISTILL__CLONES
+#endif
+/* Loops written with AVX2 intrinsics (relu_pool_x86.c, norm_sums_x86.c,
+ * conv_panels.c), under DISTILL__X86_VECTORS and called only when the CPU
+ * has AVX2 (distill__cpu_avx2). */
+#if DISTILL__X86_VECTORS
+#define DISTILL__AVX2 __attribute__((target("avx2")))
+static inline int distill__cpu_avx2(void) { return __builtin_cpu_supports("avx2"); }
 #endif
 
 /* C = alpha op(A) op(B) + beta C, row-major, through BLIS or plain loops. */

@@ -9,13 +9,12 @@
  * adds' latency; this runs 2.5-5x faster on ConvNet-3's planes. */
 #include "internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(DISTILL_NO_CLONES) && \
-    (!defined(__clang__) || __clang_major__ >= 14)
+#if DISTILL__X86_VECTORS
 #include <immintrin.h>
 
 DISTILL__NO_CONTRACT
 
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2 DISTILL__AVX2
 
 /* r[k][j] becomes r[j][k] for an 8 x 8 block. */
 AVX2 static void transpose8(__m256 r[8])
@@ -76,7 +75,7 @@ AVX2 static void sums8(const float *const xp[8], const float *const gp[8], int64
 int distill__plane_sums8_avx2(const float *const xp[8], const float *const gp[8], int64_t hw, float mean,
                               float s1[8], float s2[8])
 {
-    if (!__builtin_cpu_supports("avx2"))
+    if (!distill__cpu_avx2())
         return 0;
     sums8(xp, gp, hw, mean, s1, s2);
     return 1;

@@ -14,13 +14,12 @@
 
 #include "internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(DISTILL_NO_CLONES) && \
-    (!defined(__clang__) || __clang_major__ >= 14)
+#if DISTILL__X86_VECTORS
 #include <immintrin.h>
 
 DISTILL__NO_CONTRACT
 
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2 DISTILL__AVX2
 
 /* Lanes [0, k) of a mask (k <= 8), from a ramp of all-ones then zeros. */
 static const int32_t ramp[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -91,14 +90,12 @@ AVX2 static void grad_row(float a, float b, const float *x0, const float *x1, co
     }
 }
 
-static int has_avx2(void) { return __builtin_cpu_supports("avx2"); }
-
 int distill__affine_relu_pool_planes_avx2(const nn_layer *l, float a, float b, const float *x, float *y,
                                           int64_t lo, int64_t hi)
 {
     const int64_t iw = l->in_w, oh = l->out_h, ow = l->out_w, plane = l->in_h * iw;
     int64_t pl, oy;
-    if (!has_avx2())
+    if (!distill__cpu_avx2())
         return 0;
     for (pl = lo; pl < hi; pl++)
         for (oy = 0; oy < oh; oy++) {
@@ -113,7 +110,7 @@ int distill__affine_relu_pool_grad_planes_avx2(const nn_layer *l, float a, float
 {
     const int64_t iw = l->in_w, ih = l->in_h, oh = l->out_h, ow = l->out_w, plane = ih * iw;
     int64_t pl, oy;
-    if (!has_avx2())
+    if (!distill__cpu_avx2())
         return 0;
     for (pl = lo; pl < hi; pl++) {
         float *d = dx + pl * plane;
